@@ -1,0 +1,159 @@
+# libgreenpatch: one non-recursive Makefile, no configure step.
+#
+#   make            build/libgreenpatch.so (and the launcher is scripts/greenpatch)
+#   make test       build everything and run every Criterion suite (alias: check)
+#   make asan       the same with AddressSanitizer, in build-asan/
+#   make bench      build and run the benchmarks, printing figures
+#   make demo       build and run the demo
+#   make CTX=ucontext ...   use the portable ucontext switch instead of the assembly one
+
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+LDFLAGS  ?=
+prefix   ?= /usr/local
+bindir   ?= $(prefix)/bin
+libdir   ?= $(prefix)/lib
+mandir   ?= $(prefix)/share/man
+DESTDIR  ?=
+
+CTX      ?= asm
+SANITIZE ?=
+B        ?= build
+
+ARCH     := $(shell $(CC) -dumpmachine | cut -d- -f1)
+
+GP_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -fPIC -fvisibility=hidden \
+             -D_GNU_SOURCE -iquote core -iquote shim -iquote $(B)
+ifeq ($(CTX),ucontext)
+GP_CFLAGS += -DGP_CTX_UCONTEXT
+endif
+ifneq ($(SANITIZE),)
+GP_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+SAN_LDFLAGS := -fsanitize=$(SANITIZE)
+endif
+
+CORE_C   := $(wildcard core/*.c)
+CORE_S   := $(wildcard core/ctx_$(ARCH).S)
+SHIM_C   := $(wildcard shim/*.c)
+CORE_O   := $(CORE_C:%.c=$(B)/%.o) $(CORE_S:%.S=$(B)/%.o)
+SHIM_O   := $(SHIM_C:%.c=$(B)/%.o)
+# The same core built with the other switch, so that both are tested.
+CORE_UC_O := $(CORE_C:%.c=$(B)/uc/%.o)
+
+LIB      := $(B)/libgreenpatch.so
+MAP      := $(B)/exports.map
+
+PROG_SRC := $(wildcard tests/progs/*.c)
+PROG_CXX := $(wildcard tests/progs/*.cc)
+PROGS    := $(PROG_SRC:tests/progs/%.c=$(B)/progs/%) \
+            $(PROG_SRC:tests/progs/%.c=$(B)/progs/%.fortify) \
+            $(PROG_CXX:tests/progs/%.cc=$(B)/progs/%)
+PROG_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O1 -g -pthread -D_GNU_SOURCE
+
+UNIT_SRC := $(wildcard tests/core_*.c)
+SHIM_TEST_SRC := $(wildcard tests/shim_*.c)
+TEST_BINS := $(B)/tests/core $(B)/tests/core-ucontext $(B)/tests/shim
+
+BENCH_SRC := $(wildcard tests/bench/*.c)
+BENCHES  := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
+
+.PHONY: all test check asan bench demo deps clean install uninstall progs
+all: $(LIB)
+
+deps:
+	@scripts/deps
+
+$(B)/%.o: %.c $(MAP)
+	@mkdir -p $(@D)
+	$(CC) $(GP_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/%.o: %.S
+	@mkdir -p $(@D)
+	$(CC) $(GP_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(B)/uc/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(GP_CFLAGS) -DGP_CTX_UCONTEXT $(CFLAGS) -MMD -MP -c $< -o $@
+
+# The version script is generated from the one list of interposed symbols.
+$(MAP): shim/syms.def shim/exports.map.in
+	@mkdir -p $(@D)
+	$(CC) -E -P -x c -Ishim shim/exports.map.in -o $@
+
+$(LIB): $(CORE_O) $(SHIM_O) $(MAP)
+	$(CC) -shared $(SAN_LDFLAGS) $(LDFLAGS) -Wl,--version-script=$(MAP) -Wl,-z,now \
+	    -o $@ $(CORE_O) $(SHIM_O) -lev -ldl -lpthread
+
+$(B)/progs/%: tests/progs/%.c
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) -o $@ $< -lm
+
+$(B)/progs/%.fortify: tests/progs/%.c
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) -O2 -D_FORTIFY_SOURCE=2 -o $@ $< -lm
+
+$(B)/progs/%: tests/progs/%.cc
+	@mkdir -p $(@D)
+	$(CXX) -std=gnu++17 -Wall -Wextra -Werror -O1 -g -pthread -o $@ $<
+
+progs: $(PROGS)
+
+TEST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -g -D_GNU_SOURCE -iquote core -iquote shim -iquote tests -iquote $(B)
+
+$(B)/tests/core: $(UNIT_SRC) $(CORE_O) tests/unit.h
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) $(filter %.c,$^) $(CORE_O) $(SAN_LDFLAGS) -o $@ -lcriterion -lev -lpthread
+
+$(B)/tests/core-ucontext: $(UNIT_SRC) $(CORE_UC_O) tests/unit.h
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -DGP_CTX_UCONTEXT $(filter %.c,$^) $(CORE_UC_O) $(SAN_LDFLAGS) -o $@ -lcriterion -lev -lpthread
+
+$(B)/tests/shim: $(SHIM_TEST_SRC) tests/harness.c tests/harness.h shim/syms.def
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) $(filter %.c,$^) -o $@ -lcriterion
+
+$(B)/bench/%: tests/bench/%.c $(CORE_O)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -O2 $< $(CORE_O) $(SAN_LDFLAGS) -o $@ -lev -lpthread
+
+# Tests find what they run through these variables; ASan needs its runtime first.
+ASAN_RT := $(if $(filter address,$(SANITIZE)),$(shell $(CC) -print-file-name=libasan.so):)
+TEST_ENV := GP_TEST_LIB=$(abspath $(LIB)) GP_TEST_PRELOAD=$(ASAN_RT)$(abspath $(LIB)) \
+            GP_TEST_PROGS=$(abspath $(B)/progs) GP_TEST_ROOT=$(CURDIR) \
+            ASAN_OPTIONS=detect_leaks=0:$(ASAN_OPTIONS)
+
+test: deps
+	@$(MAKE) --no-print-directory $(LIB) progs $(TEST_BINS)
+	@set -e; for t in $(TEST_BINS); do \
+	    echo "== $$t"; $(TEST_ENV) $$t --jobs 2 --short-filename; done
+check: test
+
+asan:
+	@$(MAKE) --no-print-directory SANITIZE=address B=build-asan test
+
+bench: deps
+	@$(MAKE) --no-print-directory $(LIB) progs $(BENCHES)
+	@scripts/bench $(B)
+
+demo: deps
+	@$(MAKE) --no-print-directory $(LIB) progs
+	@scripts/demo $(B)
+
+install: $(LIB)
+	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(libdir)/greenpatch \
+	    $(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man7
+	install -m 755 $(LIB) $(DESTDIR)$(libdir)/greenpatch/libgreenpatch.so
+	sed 's|^GP_LIBDIR=.*|GP_LIBDIR=$(libdir)/greenpatch|' scripts/greenpatch > $(DESTDIR)$(bindir)/greenpatch
+	chmod 755 $(DESTDIR)$(bindir)/greenpatch
+	install -m 644 man/greenpatch.1 $(DESTDIR)$(mandir)/man1/
+	install -m 644 man/libgreenpatch.7 $(DESTDIR)$(mandir)/man7/
+
+uninstall:
+	rm -f $(DESTDIR)$(bindir)/greenpatch $(DESTDIR)$(libdir)/greenpatch/libgreenpatch.so \
+	    $(DESTDIR)$(mandir)/man1/greenpatch.1 $(DESTDIR)$(mandir)/man7/libgreenpatch.7
+	-rmdir $(DESTDIR)$(libdir)/greenpatch
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

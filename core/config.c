@@ -1,0 +1,96 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/auxv.h>
+
+#include "util.h"
+
+struct gp_config gp_config = {
+	.stack_size = 0,
+	.log_level = GP_LOG_WARNING,
+};
+
+int gp_parse_size(const char *s, size_t *out)
+{
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	unsigned shift = 0;
+	switch (tolower((unsigned char)*end)) {
+	case 'k': shift = 10; end++; break;
+	case 'm': shift = 20; end++; break;
+	case 'g': shift = 30; end++; break;
+	}
+	if (shift && (*end == 'b' || *end == 'B'))
+		end++;
+	if (*end != '\0' || v > (SIZE_MAX >> shift))
+		return -EINVAL;
+	*out = (size_t)(v << shift);
+	return 0;
+}
+
+static const char *const log_names[] = { "error", "warning", "info", "debug" };
+
+static int parse_log_level(const char *s, int *out)
+{
+	for (size_t i = 0; i < GP_ARRAY_LEN(log_names); i++) {
+		if (strcasecmp(s, log_names[i]) == 0) {
+			*out = (int)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int load_stack_size(char *err, size_t errlen)
+{
+	const char *v = getenv("GREENPATCH_STACK_SIZE");
+	if (!v)
+		return 0;
+	size_t size;
+	if (gp_parse_size(v, &size) < 0) {
+		snprintf(err, errlen, "GREENPATCH_STACK_SIZE='%s' is not a size (e.g. 256k, 8m)", v);
+		return -EINVAL;
+	}
+	if (size < GP_STACK_MIN || size > ((size_t)1 << 30)) {
+		snprintf(err, errlen,
+			 "GREENPATCH_STACK_SIZE='%s' is out of range (16k to 1g)", v);
+		return -EINVAL;
+	}
+	gp_config.stack_size = size;
+	return 0;
+}
+
+static int load_log_level(char *err, size_t errlen)
+{
+	const char *v = getenv("GREENPATCH_LOG");
+	if (!v)
+		return 0;
+	if (parse_log_level(v, &gp_config.log_level) < 0) {
+		snprintf(err, errlen,
+			 "GREENPATCH_LOG='%s' is not a log level (error, warning, info, debug)", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int gp_config_load(char *err, size_t errlen)
+{
+	/* In secure-execution mode (setuid) the environment is not ours to trust. */
+	if (getauxval(AT_SECURE))
+		return 0;
+	int rc = load_stack_size(err, errlen);
+	if (rc == 0)
+		rc = load_log_level(err, errlen);
+	return rc;
+}

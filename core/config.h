@@ -1,0 +1,28 @@
+/*
+ * GREENPATCH_* variables, parsed and validated once, before main.
+ */
+#ifndef GP_CONFIG_H
+#define GP_CONFIG_H
+
+#include <stddef.h>
+
+struct gp_config {
+	size_t stack_size;  /* default green stack size in bytes; 0 = not chosen yet */
+	int log_level;      /* enum gp_log_level: messages above it are dropped */
+};
+
+extern struct gp_config gp_config;
+
+/* The smallest stack a green thread may have (glibc's PTHREAD_STACK_MIN). */
+#define GP_STACK_MIN (16 * 1024)
+
+/*
+ * Parse the environment into gp_config. On a bad value, write one line into err naming
+ * the variable, the value and the accepted form, and return -EINVAL.
+ */
+int gp_config_load(char *err, size_t errlen);
+
+/* "256k", "8m", "1g", "65536": 0 and *out set, or -EINVAL. */
+int gp_parse_size(const char *s, size_t *out);
+
+#endif

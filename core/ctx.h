@@ -1,0 +1,63 @@
+/*
+ * Context switching, in one place.
+ *
+ * The default switch is a few lines of assembly per architecture (ctx_x86_64.S,
+ * ctx_aarch64.S) that save the callee-saved registers and the floating-point control
+ * words on the old stack and load them from the new one: no system call, a few
+ * nanoseconds. swapcontext(3) also saves and restores the signal mask, an
+ * rt_sigprocmask system call per switch (about a microsecond here); it stays as the
+ * portable fallback, selected at build time with -DGP_CTX_UCONTEXT (make CTX=ucontext),
+ * and on architectures without an assembly switch.
+ *
+ * The sanitizer and valgrind annotations live here too, so that the scheduler never
+ * knows which switch it uses.
+ */
+#ifndef GP_CTX_H
+#define GP_CTX_H
+
+#include <stddef.h>
+
+#if !defined(GP_CTX_UCONTEXT) && !defined(__x86_64__) && !defined(__aarch64__)
+#define GP_CTX_UCONTEXT 1
+#endif
+
+#ifdef GP_CTX_UCONTEXT
+#include <ucontext.h>
+#endif
+
+/* The entry function of a new context; it must never return. */
+typedef void (*gp_ctx_fn)(void *arg);
+
+struct gp_ctx {
+#ifdef GP_CTX_UCONTEXT
+	ucontext_t uc;
+#else
+	void *sp;               /* saved stack pointer; the registers are on that stack */
+#endif
+	gp_ctx_fn fn;
+	void *arg;
+	const void *stack_lo;   /* lowest usable address, for ASan; NULL until known */
+	size_t stack_size;
+	void *fake_stack;       /* ASan's fake stack of this context while switched out */
+	unsigned valgrind_id;
+};
+
+/* The context that is running now (the thread's own stack): nothing to build. */
+void gp_ctx_init_current(struct gp_ctx *c);
+
+/* A context that, on its first switch-in, calls fn(arg) on [stack_lo, stack_lo+size). */
+void gp_ctx_make(struct gp_ctx *c, void *stack_lo, size_t size, gp_ctx_fn fn, void *arg);
+
+/* Forget what gp_ctx_make registered (valgrind); the stack may then be reused. */
+void gp_ctx_release(struct gp_ctx *c);
+
+/* Save the running context into from, resume to. Returns when something resumes from. */
+void gp_ctx_switch(struct gp_ctx *from, struct gp_ctx *to);
+
+/* Leave a context that will never be resumed (its thread has ended). */
+_Noreturn void gp_ctx_exit_to(struct gp_ctx *from, struct gp_ctx *to);
+
+/* Which switch this build uses: "asm" or "ucontext". */
+const char *gp_ctx_kind(void);
+
+#endif

@@ -1,0 +1,85 @@
+#include "fdstate.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "loop.h"
+
+#define CHUNK_BITS 10
+#define CHUNK_SIZE (1 << CHUNK_BITS)
+#define MAX_FDS (1 << 30)
+
+static struct gp_fd **chunks;
+static size_t nchunks;
+
+static int table_init(void)
+{
+	struct rlimit rl;
+	size_t limit = MAX_FDS;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
+	    rl.rlim_max < MAX_FDS)
+		limit = rl.rlim_max;
+	nchunks = (limit + CHUNK_SIZE - 1) / CHUNK_SIZE;
+	chunks = calloc(nchunks, sizeof(*chunks));
+	return chunks ? 0 : -1;
+}
+
+static struct gp_fd *chunk_new(size_t ci)
+{
+	struct gp_fd *ch = calloc(CHUNK_SIZE, sizeof(*ch));
+	if (!ch)
+		return NULL;
+	for (int i = 0; i < CHUNK_SIZE; i++)
+		gp__fd_init_watcher(&ch[i], (int)(ci * CHUNK_SIZE + i));
+	chunks[ci] = ch;
+	return ch;
+}
+
+struct gp_fd *gp_fd_get(int fd)
+{
+	if (fd < 0)
+		return NULL;
+	if (!chunks && table_init() < 0)
+		return NULL;
+	size_t ci = (size_t)fd >> CHUNK_BITS;
+	if (ci >= nchunks)
+		return NULL;
+	struct gp_fd *ch = chunks[ci];
+	if (!ch && !(ch = chunk_new(ci)))
+		return NULL;
+	return &ch[fd & (CHUNK_SIZE - 1)];
+}
+
+struct gp_fd *gp_fd_peek(int fd)
+{
+	if (fd < 0 || !chunks)
+		return NULL;
+	size_t ci = (size_t)fd >> CHUNK_BITS;
+	if (ci >= nchunks || !chunks[ci])
+		return NULL;
+	return &chunks[ci][fd & (CHUNK_SIZE - 1)];
+}
+
+void gp_fd_set_nonblock(int fd, int nonblocking)
+{
+	struct gp_fd *e = gp_fd_peek(fd);
+	if (e)
+		e->nonblock = nonblocking ? GP_NB_ON : GP_NB_OFF;
+}
+
+void gp_fd_set_kind(int fd, enum gp_fd_kind kind)
+{
+	struct gp_fd *e = gp_fd_peek(fd);
+	if (e)
+		e->kind = (uint8_t)kind;
+}
+
+void gp_fd_table_reset(void)
+{
+	if (!chunks)
+		return;
+	for (size_t ci = 0; ci < nchunks; ci++)
+		free(chunks[ci]);
+	memset(chunks, 0, nchunks * sizeof(*chunks));
+}

@@ -1,0 +1,57 @@
+/*
+ * Per-descriptor state: what kind of file the number names (so that a hook knows how
+ * to make its call non-blocking), whether the program itself made it non-blocking, and
+ * which green threads wait on it.
+ *
+ * The shim never changes a descriptor's O_NONBLOCK behind the program's back (the flag
+ * belongs to the open file description, shared with other processes and with libc's
+ * own unpatched calls). It remembers what the program set instead: learnt from
+ * F_GETFL the first time a call would block, kept up to date by the hooks of fcntl,
+ * ioctl(FIONBIO), socket, accept4 and friends, and forgotten (back to unknown) when the
+ * number is closed or replaced through a hook. A number closed and reused entirely
+ * inside libc (fclose then fopen) is not seen; the cost is at most one wrong guess
+ * of the kind, which the hooks tolerate (an unexpected EAGAIN or EOPNOTSUPP makes them
+ * look again).
+ *
+ * The table has two levels so that it costs nothing for numbers never used, up to
+ * RLIMIT_NOFILE.
+ */
+#ifndef GP_FDSTATE_H
+#define GP_FDSTATE_H
+
+#include <ev.h>
+#include <stdint.h>
+
+enum gp_fd_kind {
+	GP_FD_UNKNOWN = 0,
+	GP_FD_SOCKET,     /* MSG_DONTWAIT, or preadv2/pwritev2 with RWF_NOWAIT */
+	GP_FD_NOWAIT,     /* pipes, FIFOs, eventfd...: RWF_NOWAIT works */
+	GP_FD_POLL,       /* ttys and other character devices: wait for readiness, then call */
+	GP_FD_PASS,       /* regular files, directories, block devices: never "would block" */
+};
+
+enum gp_fd_nonblock { GP_NB_UNKNOWN = 0, GP_NB_OFF, GP_NB_ON };
+
+struct gp_fdwaiter;
+
+struct gp_fd {
+	ev_io io;                     /* armed while someone waits, disarmed lazily */
+	struct gp_fdwaiter *waiters;
+	uint8_t kind;                 /* enum gp_fd_kind */
+	uint8_t nonblock;             /* enum gp_fd_nonblock: what the program set */
+};
+
+/* The state of fd, created if needed; NULL if fd is negative or beyond the table. */
+struct gp_fd *gp_fd_get(int fd);
+
+/* The state of fd if it exists, else NULL. Never allocates. */
+struct gp_fd *gp_fd_peek(int fd);
+
+/* Record what the program set; no-op if the table does not hold fd. */
+void gp_fd_set_nonblock(int fd, int nonblocking);
+void gp_fd_set_kind(int fd, enum gp_fd_kind kind);
+
+/* Drop every entry (after fork: the loop they were armed in is gone). */
+void gp_fd_table_reset(void);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * The green thread object.
+ *
+ * A green thread is RUNNING (exactly one per carrier), RUNNABLE (on the run queue),
+ * PARKED (waiting for an unpark: a descriptor, a timer, a lock, a join) or DONE (its
+ * start routine returned; the object lives on until it is joined, or is freed at once
+ * when detached). Its stack is given back as soon as it is DONE.
+ */
+#ifndef GP_GREEN_H
+#define GP_GREEN_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ctx.h"
+#include "stack.h"
+
+#define GP_GREEN_MAGIC 0x6e65657267706700ULL  /* "\0gpgreen" */
+
+enum gp_green_state { GP_RUNNABLE, GP_RUNNING, GP_PARKED, GP_DONE };
+
+/* Why the last park ended. */
+enum gp_wake { GP_WAKE_UNPARK, GP_WAKE_TIMEOUT, GP_WAKE_INTR };
+
+struct gp_green {
+	uint64_t magic;              /* GP_GREEN_MAGIC while the object is valid */
+	uintptr_t handle;            /* the pthread_t the program sees */
+	struct gp_ctx ctx;
+	struct gp_stack stack;
+	struct gp_green *runq_next;
+	enum gp_green_state state;
+	enum gp_wake wake;
+	int saved_errno;
+	uint64_t id;
+	bool detached;
+	bool is_main;
+	bool is_hub;
+	void *(*start)(void *);
+	void *arg;
+	void *retval;
+	struct gp_green *joiner;     /* parked in gp_join on this thread */
+	ev_timer timer;              /* the timeout of the current park */
+	const char *waits_for;       /* what the current park waits on, for reports */
+	struct gp_green *all_prev, *all_next;  /* every live object, for reports */
+	void *shim_data;             /* owned by the layer that interposes libc */
+	char name[16];
+};
+
+#endif

@@ -1,0 +1,134 @@
+#include "loop.h"
+
+#include <errno.h>
+
+#include "sched.h"
+#include "util.h"
+
+static int wanted_events(const struct gp_fd *e)
+{
+	int want = 0;
+	for (const struct gp_fdwaiter *w = e->waiters; w; w = w->next)
+		if (!w->revents)
+			want |= w->events;
+	return want;
+}
+
+static void arm(struct ev_loop *loop, struct gp_fd *e, int fd, int events)
+{
+	if (ev_is_active(&e->io)) {
+		if ((e->io.events & (EV_READ | EV_WRITE)) == events)
+			return;
+		ev_io_stop(loop, &e->io);
+	}
+	if (events) {
+		ev_io_set(&e->io, fd, events);
+		ev_io_start(loop, &e->io);
+	}
+}
+
+static void io_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct gp_fd *e = gp_container_of(io, struct gp_fd, io);
+	for (struct gp_fdwaiter *w = e->waiters; w; w = w->next) {
+		int got = revents & w->events;
+		if (got && !w->revents) {
+			w->revents = got;
+			gp_unpark(w->g);
+		}
+	}
+	/* Nobody (left) wants this: disarm, or libev reports it again and again. */
+	int want = wanted_events(e);
+	if (revents & ~want & (EV_READ | EV_WRITE))
+		arm(loop, e, io->fd, want);
+}
+
+void gp__fd_init_watcher(struct gp_fd *e, int fd)
+{
+	ev_io_init(&e->io, io_cb, fd, 0);
+}
+
+static void link_waiter(struct gp_fd *e, struct gp_fdwaiter *w)
+{
+	w->prev = NULL;
+	w->next = e->waiters;
+	if (e->waiters)
+		e->waiters->prev = w;
+	e->waiters = w;
+	w->linked = 1;
+}
+
+static void unlink_waiter(struct gp_fdwaiter *w)
+{
+	if (!w->linked)
+		return;
+	struct gp_fd *e = gp_fd_peek(w->fd);
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		e->waiters = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	w->linked = 0;
+}
+
+static int add_waiter(struct ev_loop *loop, struct gp_fdwaiter *w)
+{
+	struct gp_fd *e = gp_fd_get(w->fd);
+	if (!e)
+		return -ENOMEM;
+	w->g = gp_self();
+	w->revents = 0;
+	link_waiter(e, w);
+	int armed = ev_is_active(&e->io) ? e->io.events & (EV_READ | EV_WRITE) : 0;
+	if ((armed & w->events) != w->events)
+		arm(loop, e, w->fd, armed | w->events);
+	return 0;
+}
+
+int gp_wait_fds(struct gp_fdwaiter *w, int n, double timeout)
+{
+	struct ev_loop *loop = gp_carrier->loop;
+	int i, rc = 0;
+	for (i = 0; i < n; i++) {
+		w[i].linked = 0;
+		if ((rc = add_waiter(loop, &w[i])) < 0)
+			break;
+	}
+	if (rc == 0)
+		rc = gp_park(timeout, "fd");
+	int ready = 0, closed = 0;
+	for (int j = 0; j < i; j++) {
+		unlink_waiter(&w[j]);
+		ready |= w[j].revents & (EV_READ | EV_WRITE);
+		closed |= w[j].revents & GP_EV_CLOSED;
+	}
+	if (closed)
+		return -EBADF;
+	if (ready)
+		return 0;
+	return rc;
+}
+
+int gp_wait_fd(int fd, int events, double timeout)
+{
+	struct gp_fdwaiter w = { .fd = fd, .events = events };
+	return gp_wait_fds(&w, 1, timeout);
+}
+
+void gp_fd_closed(int fd)
+{
+	struct gp_fd *e = gp_fd_peek(fd);
+	if (!e)
+		return;
+	for (struct gp_fdwaiter *w = e->waiters; w; w = w->next) {
+		w->revents |= GP_EV_CLOSED;
+		w->linked = 0;
+		gp_unpark(w->g);
+	}
+	e->waiters = NULL;
+	if (ev_is_active(&e->io))
+		ev_io_stop(gp_carrier->loop, &e->io);
+	e->kind = GP_FD_UNKNOWN;
+	e->nonblock = GP_NB_UNKNOWN;
+}

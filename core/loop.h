@@ -1,0 +1,54 @@
+/*
+ * libev glue: wait until descriptors are ready, with an optional timeout.
+ *
+ * Each descriptor has one ev_io watcher (in its gp_fd) and a list of waiters; a waiter
+ * is a small record on the waiting thread's stack, so a poll() over many descriptors
+ * costs no allocation. When the watcher fires, every waiter that wants what fired is
+ * made runnable; the thread then retries its call, which tells it the truth.
+ *
+ * The watcher stays armed when its last waiter leaves: a descriptor waited on again and
+ * again (a connection's read loop) is then registered with the kernel once, not once
+ * per wait. It is disarmed only when it fires with nobody waiting.
+ */
+#ifndef GP_LOOP_H
+#define GP_LOOP_H
+
+#include <ev.h>
+
+#include "fdstate.h"
+#include "green.h"
+
+/* Returned in revents when the descriptor was closed while waiting. */
+#define GP_EV_CLOSED 0x1000
+
+struct gp_fdwaiter {
+	struct gp_fdwaiter *prev, *next;
+	struct gp_green *g;
+	int fd;
+	int events;      /* EV_READ | EV_WRITE */
+	int revents;     /* what happened: EV_READ, EV_WRITE, GP_EV_CLOSED */
+	int linked;
+};
+
+/*
+ * Wait until one of the n descriptors is ready for what its waiter wants (0), the
+ * timeout (seconds, < 0 for none) passes (-ETIMEDOUT), one of them is closed through
+ * gp_fd_closed (-EBADF), the thread is interrupted (-EINTR), or a descriptor cannot be
+ * watched (-ENOMEM). Each waiter's revents tells what happened to it.
+ */
+int gp_wait_fds(struct gp_fdwaiter *w, int n, double timeout);
+
+/* One descriptor: events is EV_READ or EV_WRITE. */
+int gp_wait_fd(int fd, int events, double timeout);
+
+/*
+ * The number fd is about to stop naming the file it named (close, dup2 over it): wake
+ * its waiters with GP_EV_CLOSED, disarm its watcher and forget what was learnt of it.
+ * Must be called before the number can be reused.
+ */
+void gp_fd_closed(int fd);
+
+/* For fdstate.c: set up the watcher of a new entry. */
+void gp__fd_init_watcher(struct gp_fd *e, int fd);
+
+#endif

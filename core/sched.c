@@ -1,0 +1,385 @@
+#include "sched.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "util.h"
+
+#define HUB_STACK_SIZE (256 * 1024)
+#define DEFAULT_STACK_SIZE (256 * 1024)
+
+struct gp_carrier *gp_carrier;
+
+static struct gp_carrier the_carrier;
+static struct gp_green the_main;
+
+static void *default_thread_main(struct gp_green *g)
+{
+	return g->start(g->arg);
+}
+
+static void default_last_thread_ended(void)
+{
+	exit(0);
+}
+
+void *(*gp__thread_main)(struct gp_green *g) = default_thread_main;
+void (*gp__last_thread_ended)(void) = default_last_thread_ended;
+
+/* ---- run queue and the list of all threads ---- */
+
+static void runq_push(struct gp_carrier *c, struct gp_green *g)
+{
+	g->runq_next = NULL;
+	if (c->runq_tail)
+		c->runq_tail->runq_next = g;
+	else
+		c->runq_head = g;
+	c->runq_tail = g;
+}
+
+static struct gp_green *runq_pop(struct gp_carrier *c)
+{
+	struct gp_green *g = c->runq_head;
+	if (g) {
+		c->runq_head = g->runq_next;
+		if (!c->runq_head)
+			c->runq_tail = NULL;
+	}
+	return g;
+}
+
+static void all_add(struct gp_carrier *c, struct gp_green *g)
+{
+	g->all_prev = NULL;
+	g->all_next = c->all;
+	if (c->all)
+		c->all->all_prev = g;
+	c->all = g;
+}
+
+static void all_remove(struct gp_carrier *c, struct gp_green *g)
+{
+	if (g->all_prev)
+		g->all_prev->all_next = g->all_next;
+	else
+		c->all = g->all_next;
+	if (g->all_next)
+		g->all_next->all_prev = g->all_prev;
+}
+
+/* ---- switching ---- */
+
+static void free_green(struct gp_green *g)
+{
+	all_remove(gp_carrier, g);
+	g->magic = 0;
+	if (!g->is_main)
+		free(g);
+}
+
+/* The thread that ended just before this switch no longer runs on its stack. */
+static void release_ended(struct gp_carrier *c)
+{
+	struct gp_green *g = c->ended;
+	if (!g)
+		return;
+	c->ended = NULL;
+	gp_ctx_release(&g->ctx);
+	gp_stack_free(&g->stack);
+	if (g->detached)
+		free_green(g);
+}
+
+static void switch_to(struct gp_carrier *c, struct gp_green *next)
+{
+	struct gp_green *self = c->current;
+	self->saved_errno = errno;
+	c->current = next;
+	next->state = GP_RUNNING;
+	c->stats.switches++;
+	gp_ctx_switch(&self->ctx, &next->ctx);
+	/* Resumed: whoever switched here has set c->current to self. */
+	release_ended(c);
+	errno = self->saved_errno;
+}
+
+/* The next thing to run when the current thread stops running. */
+static struct gp_green *pick_next(struct gp_carrier *c)
+{
+	if (++c->since_poll < GP_POLL_EVERY) {
+		struct gp_green *g = runq_pop(c);
+		if (g)
+			return g;
+	}
+	return &c->hub;
+}
+
+/* The running thread is parked, or queued: run something else until it is resumed. */
+static void schedule(struct gp_carrier *c)
+{
+	struct gp_green *next = pick_next(c);
+	if (next == c->current) {
+		next->state = GP_RUNNING;
+		return;
+	}
+	switch_to(c, next);
+}
+
+static void hub_main(void *arg)
+{
+	struct gp_carrier *c = arg;
+	for (;;) {
+		release_ended(c);
+		c->since_poll = 0;
+		c->stats.polls++;
+		ev_run(c->loop, c->runq_head ? EVRUN_NOWAIT : EVRUN_ONCE);
+		struct gp_green *next = runq_pop(c);
+		if (next)
+			switch_to(c, next);
+	}
+}
+
+static void async_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	(void)loop, (void)w, (void)revents;
+}
+
+/* ---- starting ---- */
+
+static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop, (void)revents;
+	struct gp_green *g = gp_container_of(w, struct gp_green, timer);
+	if (g->state == GP_PARKED) {
+		g->wake = GP_WAKE_TIMEOUT;
+		gp_unpark(g);
+	}
+}
+
+static void green_init(struct gp_carrier *c, struct gp_green *g)
+{
+	g->magic = GP_GREEN_MAGIC;
+	g->handle = (uintptr_t)g;
+	g->id = c->next_id++;
+	ev_timer_init(&g->timer, timer_cb, 0., 0.);
+}
+
+int gp_sched_start(void)
+{
+	if (gp_carrier)
+		return 0;
+	struct gp_carrier *c = &the_carrier;
+	memset(c, 0, sizeof(*c));
+	/* Not the default loop: it would take SIGCHLD and reap the program's children. */
+	c->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV | EVFLAG_NOSIGMASK);
+	if (!c->loop)
+		return -ENOMEM;
+	ev_async_init(&c->async, async_cb);
+	ev_async_start(c->loop, &c->async);
+
+	c->next_id = 1;
+	struct gp_green *m = &the_main;
+	memset(m, 0, sizeof(*m));
+	green_init(c, m);
+	m->is_main = true;
+	m->state = GP_RUNNING;
+	gp_ctx_init_current(&m->ctx);
+	all_add(c, m);
+
+	struct gp_green *h = &c->hub;
+	h->magic = GP_GREEN_MAGIC;
+	h->is_hub = true;
+	int rc = gp_stack_alloc(&h->stack, HUB_STACK_SIZE);
+	if (rc < 0) {
+		ev_loop_destroy(c->loop);
+		return rc;
+	}
+	gp_ctx_make(&h->ctx, h->stack.lo, h->stack.size, hub_main, c);
+
+	c->main = m;
+	c->current = m;
+	c->alive = 1;
+	c->stats.created = 1;
+	c->stats.peak_alive = 1;
+	gp_carrier = c;
+	return 0;
+}
+
+/* ---- thread life ---- */
+
+static void green_entry(void *arg)
+{
+	struct gp_green *g = arg;
+	release_ended(gp_carrier);
+	errno = 0;
+	gp_exit(gp__thread_main(g));
+}
+
+int gp_spawn(struct gp_green **out, void *(*start)(void *), void *arg,
+	     const struct gp_spawn_attr *attr)
+{
+	struct gp_carrier *c = gp_carrier;
+	size_t size = attr && attr->stack_size ? attr->stack_size : gp_config.stack_size;
+	if (!size)
+		size = DEFAULT_STACK_SIZE;
+	struct gp_green *g = calloc(1, sizeof(*g));
+	if (!g)
+		return -EAGAIN;
+	int rc = gp_stack_alloc(&g->stack, size);
+	if (rc < 0) {
+		free(g);
+		return rc == -EINVAL ? -EINVAL : -EAGAIN;
+	}
+	green_init(c, g);
+	g->start = start;
+	g->arg = arg;
+	g->detached = attr && attr->detached;
+	gp_ctx_make(&g->ctx, g->stack.lo, g->stack.size, green_entry, g);
+	all_add(c, g);
+	c->alive++;
+	c->stats.created++;
+	if (c->alive > c->stats.peak_alive)
+		c->stats.peak_alive = c->alive;
+	g->state = GP_RUNNABLE;
+	runq_push(c, g);
+	*out = g;
+	return 0;
+}
+
+void gp_exit(void *retval)
+{
+	struct gp_carrier *c = gp_carrier;
+	struct gp_green *g = c->current;
+	g->retval = retval;
+	g->state = GP_DONE;
+	if (g->joiner)
+		gp_unpark(g->joiner);
+	if (--c->alive == 0)
+		gp__last_thread_ended();
+	c->ended = g;
+	struct gp_green *next = runq_pop(c);
+	if (!next)
+		next = &c->hub;
+	c->current = next;
+	next->state = GP_RUNNING;
+	c->stats.switches++;
+	gp_ctx_exit_to(&g->ctx, &next->ctx);
+}
+
+int gp_join(struct gp_green *g, void **retval)
+{
+	struct gp_green *self = gp_carrier->current;
+	/* Joining oneself, or a thread that is joining us, would wait forever. */
+	if (g == self || self->joiner == g)
+		return -EDEADLK;
+	if (g->detached || g->joiner)
+		return -EINVAL;
+	g->joiner = self;
+	while (g->state != GP_DONE)
+		gp_park(-1, "join");
+	if (retval)
+		*retval = g->retval;
+	free_green(g);
+	return 0;
+}
+
+int gp_detach(struct gp_green *g)
+{
+	if (g->detached)
+		return -EINVAL;
+	g->detached = true;
+	/* Ended and its stack released (it is not the one that ended just now): free it. */
+	if (g->state == GP_DONE && gp_carrier->ended != g && !g->joiner)
+		free_green(g);
+	return 0;
+}
+
+struct gp_green *gp_find(uintptr_t handle)
+{
+	struct gp_carrier *c = gp_carrier;
+	if (!c || !handle)
+		return NULL;
+	if (handle == c->main->handle)
+		return c->main->magic == GP_GREEN_MAGIC ? c->main : NULL;
+	struct gp_green *g = (struct gp_green *)handle;
+	return g->magic == GP_GREEN_MAGIC && !g->is_hub ? g : NULL;
+}
+
+/* ---- parking ---- */
+
+void gp_yield(void)
+{
+	struct gp_carrier *c = gp_carrier;
+	struct gp_green *self = c->current;
+	self->state = GP_RUNNABLE;
+	runq_push(c, self);
+	schedule(c);
+}
+
+int gp_park(double timeout, const char *what)
+{
+	struct gp_carrier *c = gp_carrier;
+	struct gp_green *self = c->current;
+	if (timeout >= 0) {
+		/* The loop's clock may be stale after a long run: a sleep never ends early. */
+		ev_now_update(c->loop);
+		ev_timer_set(&self->timer, timeout, 0.);
+		ev_timer_start(c->loop, &self->timer);
+	}
+	self->wake = GP_WAKE_UNPARK;
+	self->waits_for = what;
+	self->state = GP_PARKED;
+	c->stats.parks++;
+	schedule(c);
+	self->waits_for = NULL;
+	if (timeout >= 0)
+		ev_timer_stop(c->loop, &self->timer);
+	switch (self->wake) {
+	case GP_WAKE_TIMEOUT: return -ETIMEDOUT;
+	case GP_WAKE_INTR: return -EINTR;
+	default: return 0;
+	}
+}
+
+void gp_unpark(struct gp_green *g)
+{
+	if (g->state != GP_PARKED)
+		return;
+	g->state = GP_RUNNABLE;
+	runq_push(gp_carrier, g);
+}
+
+void gp_interrupt(struct gp_green *g)
+{
+	if (g->state != GP_PARKED)
+		return;
+	g->wake = GP_WAKE_INTR;
+	gp_unpark(g);
+}
+
+static double monotonic_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int gp_sleep(double seconds)
+{
+	double deadline = monotonic_now() + seconds;
+	for (;;) {
+		int rc = gp_park(seconds, "sleep");
+		if (rc == -ETIMEDOUT)
+			return 0;
+		if (rc < 0)
+			return rc;
+		/* Unparked by something else than the timer: sleep the rest. */
+		seconds = deadline - monotonic_now();
+		if (seconds <= 0)
+			return 0;
+	}
+}

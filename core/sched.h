@@ -1,0 +1,113 @@
+/*
+ * The scheduler: one carrier (the kernel thread that started the runtime), a FIFO run
+ * queue of green threads, and a hub context that runs the libev loop.
+ *
+ * A thread that parks switches straight to the next runnable one; only when none is
+ * runnable, or every GP_POLL_EVERY switches so that I/O is never starved by threads that
+ * keep yielding, does it switch to the hub, which polls the loop (blocking only when
+ * nothing is runnable) and resumes whatever the loop's callbacks made runnable.
+ *
+ * Every switch goes through one function, which saves and restores errno (per kernel
+ * thread in glibc, per green thread here) and releases the stack of a thread that has
+ * just ended, once nothing runs on it any more.
+ *
+ * The scheduler state is kept in a carrier structure rather than in globals so that
+ * more carriers (M:N) can be added without rewriting it.
+ */
+#ifndef GP_SCHED_H
+#define GP_SCHED_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "green.h"
+
+#define GP_POLL_EVERY 64
+
+struct gp_stats {
+	uint64_t created;
+	uint64_t peak_alive;
+	uint64_t switches;
+	uint64_t parks;
+	uint64_t polls;
+};
+
+struct gp_carrier {
+	struct ev_loop *loop;
+	struct gp_green *current;
+	struct gp_green *main;
+	struct gp_green hub;
+	struct gp_green *runq_head, *runq_tail;
+	struct gp_green *ended;      /* just ended: its stack is released after the switch */
+	struct gp_green *all;        /* every thread object, for reports */
+	unsigned since_poll;
+	size_t alive;                /* threads not yet ended, main included */
+	uint64_t next_id;
+	ev_async async;              /* keeps the loop alive; cross-thread wake-ups */
+	struct gp_stats stats;
+};
+
+/* NULL until gp_sched_start; then the carrier of the kernel thread that started it. */
+extern struct gp_carrier *gp_carrier;
+
+/*
+ * Called on a new thread before its start routine, and expected to return its result;
+ * the layer above sets it to bracket the routine. Default: g->start(g->arg).
+ */
+extern void *(*gp__thread_main)(struct gp_green *g);
+
+/* Called when the last thread ends (main included). Default: exit(0), as glibc does. */
+extern void (*gp__last_thread_ended)(void);
+
+/* Make the running kernel thread a carrier whose main green thread is the current code. */
+int gp_sched_start(void);
+static inline bool gp_sched_started(void) { return gp_carrier != NULL; }
+
+/* The running green thread (the hub while the loop runs). */
+static inline struct gp_green *gp_self(void) { return gp_carrier->current; }
+
+struct gp_spawn_attr {
+	size_t stack_size;           /* 0: gp_config.stack_size */
+	bool detached;
+};
+
+/* A new runnable thread running start(arg): 0, -EAGAIN or -EINVAL. */
+int gp_spawn(struct gp_green **out, void *(*start)(void *), void *arg,
+	     const struct gp_spawn_attr *attr);
+
+/* End the running thread with retval. */
+_Noreturn void gp_exit(void *retval);
+
+/* Wait for g to end: 0 (and *retval), -EDEADLK or -EINVAL. g is freed. */
+int gp_join(struct gp_green *g, void **retval);
+
+/* 0, or -EINVAL if g is already detached. An ended thread is freed at once. */
+int gp_detach(struct gp_green *g);
+
+/* Let the other runnable threads run; come back after them. */
+void gp_yield(void);
+
+/*
+ * Park the running thread until gp_unpark (0), timeout seconds pass (-ETIMEDOUT;
+ * timeout < 0 waits forever) or gp_interrupt (-EINTR). what names the wait for reports.
+ */
+int gp_park(double timeout, const char *what);
+
+/* Make a parked thread runnable. No effect on a thread that is not parked. */
+void gp_unpark(struct gp_green *g);
+
+/* End g's park with -EINTR. */
+void gp_interrupt(struct gp_green *g);
+
+/* Sleep for seconds (>= 0): 0, or -EINTR. */
+int gp_sleep(double seconds);
+
+/* Number of green threads not yet ended. */
+static inline size_t gp_alive(void) { return gp_carrier ? gp_carrier->alive : 1; }
+
+/* Look a handle the program holds up: the thread, or NULL if it names none of ours. */
+struct gp_green *gp_find(uintptr_t handle);
+
+#endif

@@ -1,0 +1,28 @@
+/*
+ * Wait queues keyed by address (a "parking lot", as in WebKit and Rust's parking_lot):
+ * a green thread parks on the address of a mutex, condition variable or any other
+ * object, and is unparked by whoever changes that object. Nothing is stored in the
+ * object itself and nothing is allocated: the queue entry lives on the waiter's stack.
+ * Each address has FIFO order.
+ *
+ * On one carrier, no other green thread runs between a check of the object and the
+ * park that follows it, so "check, then park" needs no lock and loses no wake-up.
+ */
+#ifndef GP_SYNC_H
+#define GP_SYNC_H
+
+#include <stddef.h>
+
+/*
+ * Park the running thread on addr until gp_unpark_on(addr) picks it (0), the timeout
+ * passes (-ETIMEDOUT; < 0 waits forever) or it is interrupted (-EINTR).
+ */
+int gp_park_on(const void *addr, double timeout, const char *what);
+
+/* Unpark up to n threads parked on addr, oldest first; returns how many. */
+size_t gp_unpark_on(const void *addr, size_t n);
+
+/* How many threads are parked on addr. */
+size_t gp_parked_on(const void *addr);
+
+#endif

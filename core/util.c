@@ -1,0 +1,58 @@
+#include "util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "config.h"
+
+static long raw_write(int fd, const void *buf, size_t len)
+{
+	return syscall(SYS_write, fd, buf, len);
+}
+
+gp_write_fn gp__log_write = raw_write;
+
+static const char *const level_names[] = {
+	[GP_LOG_ERROR] = "error",
+	[GP_LOG_WARNING] = "warning",
+	[GP_LOG_INFO] = "info",
+	[GP_LOG_DEBUG] = "debug",
+};
+
+static void vlog(const char *level, const char *fmt, va_list ap)
+{
+	char line[1024];
+	int n = snprintf(line, sizeof(line), "greenpatch[%d]: %s: ", (int)getpid(), level);
+	if (n < 0)
+		return;
+	int m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+	if (m < 0)
+		return;
+	size_t len = (size_t)n + (size_t)m;
+	if (len > sizeof(line) - 2)
+		len = sizeof(line) - 2;
+	line[len++] = '\n';
+	gp__log_write(2, line, len);
+}
+
+void gp_log(enum gp_log_level level, const char *fmt, ...)
+{
+	if ((int)level > gp_config.log_level)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(level_names[level], fmt, ap);
+	va_end(ap);
+}
+
+_Noreturn void gp_panic(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlog("fatal", fmt, ap);
+	va_end(ap);
+	abort();
+}

@@ -1,0 +1,39 @@
+/*
+ * Small helpers shared by core/ and shim/: branch hints, container_of, the one panic
+ * function and the log line format.
+ *
+ * Errors inside the runtime travel as 0 or -errno; only a hook at the libc edge turns
+ * them into -1 and errno (shim/hook.h).
+ */
+#ifndef GP_UTIL_H
+#define GP_UTIL_H
+
+#include <stddef.h>
+
+
+#define GP_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define GP_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define GP_HIDDEN      __attribute__((visibility("hidden")))
+#define GP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#define gp_container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
+
+/*
+ * The runtime writes its messages with this function pointer so that they never pass
+ * through an interposed write(2): shim/ points it at the real write, the unit tests keep
+ * the default (a raw system call).
+ */
+typedef long (*gp_write_fn)(int fd, const void *buf, size_t len);
+extern gp_write_fn gp__log_write;
+
+enum gp_log_level { GP_LOG_ERROR, GP_LOG_WARNING, GP_LOG_INFO, GP_LOG_DEBUG };
+
+/* "greenpatch[PID]: warning: ..." on stderr, one line. */
+void gp_log(enum gp_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* An impossible state: say where and why, then abort. Never a silent sentinel. */
+_Noreturn void gp_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

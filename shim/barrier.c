@@ -1,0 +1,80 @@
+/*
+ * Barriers. A barrier cannot be used before pthread_barrier_init, so every
+ * process-private barrier is ours from birth: its storage holds our own fields, and
+ * waiting parks on its address. A process-shared barrier is glibc's throughout.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "hook.h"
+#include "sync.h"
+
+#define BARRIER_MAGIC 0x67706272u   /* "gpbr" */
+
+struct green_barrier {
+	uint32_t magic;
+	unsigned count;      /* threads that must arrive */
+	unsigned arrived;    /* in the current round */
+	unsigned round;      /* incremented when a round completes */
+};
+
+_Static_assert(sizeof(struct green_barrier) <= sizeof(pthread_barrier_t),
+	       "the green barrier fits in glibc's storage");
+
+static struct green_barrier *green(pthread_barrier_t *b)
+{
+	struct green_barrier *g = (struct green_barrier *)b;
+	return g->magic == BARRIER_MAGIC ? g : NULL;
+}
+
+int pthread_barrier_init(pthread_barrier_t *b, const pthread_barrierattr_t *attr, unsigned count)
+{
+	int shared = PTHREAD_PROCESS_PRIVATE;
+	if (attr && pthread_barrierattr_getpshared(attr, &shared) != 0)
+		return EINVAL;
+	if (shared == PTHREAD_PROCESS_SHARED)
+		return GP_REAL(pthread_barrier_init)(b, attr, count);
+	if (count == 0 || count > INT_MAX)
+		return EINVAL;
+	*(struct green_barrier *)b = (struct green_barrier){
+		.magic = BARRIER_MAGIC, .count = count,
+	};
+	return 0;
+}
+
+int pthread_barrier_wait(pthread_barrier_t *b)
+{
+	struct green_barrier *g = green(b);
+	if (!g)
+		return GP_REAL(pthread_barrier_wait)(b);
+	unsigned round = g->round;
+	if (++g->arrived == g->count) {
+		g->arrived = 0;
+		g->round++;
+		if (gp_carrier)
+			gp_unpark_on(g, (size_t)-1);
+		return PTHREAD_BARRIER_SERIAL_THREAD;
+	}
+	/* Without green threads nobody else can arrive: wait forever, as natively. */
+	while (!gp_on_green())
+		pause();
+	gp_enter();
+	while (g->round == round)
+		gp_park_on(g, -1, "barrier");
+	gp_leave();
+	return 0;
+}
+
+int pthread_barrier_destroy(pthread_barrier_t *b)
+{
+	struct green_barrier *g = green(b);
+	if (!g)
+		return GP_REAL(pthread_barrier_destroy)(b);
+	if (g->arrived)
+		return EBUSY;
+	g->magic = 0;
+	return 0;
+}

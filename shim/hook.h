@@ -1,0 +1,75 @@
+/*
+ * The shape every hook shares.
+ *
+ * gp__in_user is 1 on the carrier (the kernel thread that runs the green threads) while
+ * a green thread runs the program's code, and 0 everywhere else: on other kernel
+ * threads, before the runtime starts, and inside the runtime. A hook that finds it 0
+ * passes straight through to libc; this is the re-entrancy bracket, since libev's own
+ * read, write and epoll_wait come back through our hooks while the runtime runs.
+ *
+ * A parked thread is always inside (0): it parked from a hook. A switch therefore never
+ * changes the bracket, except that a new thread leaves it before its start routine and
+ * re-enters it when the routine returns.
+ *
+ * Calls that may block pass through also while only one green thread is alive: with
+ * nobody else to run, blocking the carrier is what the program asked for, and cheaper.
+ * Calls that concern a thread's identity (pthread_self, join) look only at the bracket.
+ */
+#ifndef GP_HOOK_H
+#define GP_HOOK_H
+
+#include <errno.h>
+#include <stdbool.h>
+
+#include "real.h"
+#include "sched.h"
+#include "util.h"
+
+extern __thread int gp__in_user __attribute__((tls_model("initial-exec")));
+
+/* On the carrier, in program code: a green thread is running. */
+static inline bool gp_on_green(void)
+{
+	return GP_LIKELY(gp__in_user != 0);
+}
+
+/* A call that may block should park instead: on a green thread, with another alive. */
+static inline bool gp_cooperative(void)
+{
+	return gp_on_green() && gp_carrier->alive > 1;
+}
+
+static inline void gp_enter(void) { gp__in_user = 0; }
+static inline void gp_leave(void) { gp__in_user = 1; }
+
+/* At the libc edge: a -errno result becomes -1 and errno; anything else is returned. */
+static inline long gp_ret(long rc)
+{
+	if (rc < 0) {
+		errno = (int)-rc;
+		return -1;
+	}
+	return rc;
+}
+
+/* glibc's report of a fortified call given a buffer smaller than its length. */
+extern _Noreturn void __chk_fail(void);
+
+/* Start the runtime on this kernel thread if it is not running: 0 or -errno. */
+int gp__runtime_start(void);
+
+/* Turn a timespec into seconds (for core's timers). */
+static inline double gp_ts_seconds(const struct timespec *ts)
+{
+	return (double)ts->tv_sec + (double)ts->tv_nsec * 1e-9;
+}
+
+static inline bool gp_ts_valid(const struct timespec *ts)
+{
+	return ts->tv_nsec >= 0 && ts->tv_nsec < 1000000000L;
+}
+
+/* Seconds from now (on clock) until the absolute time abs; may be negative. */
+double gp_until(clockid_t clock, const struct timespec *abs);
+
+#endif

@@ -1,0 +1,73 @@
+/*
+ * Start-up: resolve the real functions, read the configuration before main (a bad
+ * GREENPATCH_* value stops the program there, with one line), and start the runtime on
+ * the first pthread_create.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "hook.h"
+
+__thread int gp__in_user __attribute__((tls_model("initial-exec")));
+
+/* glibc's default thread stack size (from RLIMIT_STACK), used unless the variable says. */
+static size_t glibc_default_stack(void)
+{
+	pthread_attr_t attr;
+	size_t size = 0;
+	if (pthread_getattr_default_np(&attr) == 0) {
+		pthread_attr_getstacksize(&attr, &size);
+		pthread_attr_destroy(&attr);
+	}
+	return size >= GP_STACK_MIN ? size : 8u << 20;
+}
+
+__attribute__((constructor(101))) static void gp_init(void)
+{
+	gp_real_init();
+	char err[512];
+	if (gp_config_load(err, sizeof(err)) < 0) {
+		char line[600];
+		int n = snprintf(line, sizeof(line), "greenpatch: %s\n", err);
+		GP_REAL(write)(2, line, (size_t)n);
+		_exit(2);
+	}
+	if (!gp_config.stack_size)
+		gp_config.stack_size = glibc_default_stack();
+}
+
+static void *thread_main(struct gp_green *g)
+{
+	gp_leave();
+	void *ret = g->start(g->arg);
+	gp_enter();
+	return ret;
+}
+
+int gp__runtime_start(void)
+{
+	if (gp_carrier)
+		return 0;
+	gp_real_init();
+	int rc = gp_sched_start();
+	if (rc < 0)
+		return rc;
+	gp__thread_main = thread_main;
+	/* The program's first thread keeps the identity it had before the runtime. */
+	gp_carrier->main->handle = (uintptr_t)GP_REAL(pthread_self)();
+	prctl(PR_GET_NAME, gp_carrier->main->name);
+	gp_leave();
+	return 0;
+}
+
+double gp_until(clockid_t clock, const struct timespec *abs)
+{
+	struct timespec now;
+	clock_gettime(clock, &now);
+	return (double)(abs->tv_sec - now.tv_sec) + (double)(abs->tv_nsec - now.tv_nsec) * 1e-9;
+}

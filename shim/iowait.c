@@ -1,0 +1,202 @@
+#include "iowait.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "hook.h"
+#include "loop.h"
+
+static enum gp_fd_kind kind_of_mode(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFSOCK: return GP_FD_SOCKET;
+	case S_IFREG:
+	case S_IFDIR:
+	case S_IFBLK: return GP_FD_PASS;
+	default: return GP_FD_NOWAIT;  /* pipes, FIFOs, character devices, anon inodes */
+	}
+}
+
+struct gp_fd *gp__fd_learn(int fd)
+{
+	struct gp_fd *e = gp_fd_get(fd);
+	if (!e)
+		return NULL;
+	if (e->kind == GP_FD_UNKNOWN) {
+		struct stat st;
+		e->kind = fstat(fd, &st) == 0 ? kind_of_mode(st.st_mode) : GP_FD_PASS;
+	}
+	if (e->nonblock == GP_NB_UNKNOWN) {
+		int fl = GP_REAL(fcntl)(fd, F_GETFL);
+		e->nonblock = fl >= 0 && (fl & O_NONBLOCK) ? GP_NB_ON : GP_NB_OFF;
+	}
+	return e;
+}
+
+bool gp__fd_nonblocking(int fd)
+{
+	struct gp_fd *e = gp_fd_peek(fd);
+	if (!e || e->nonblock == GP_NB_UNKNOWN)
+		e = gp__fd_learn(fd);
+	return e && e->nonblock == GP_NB_ON;
+}
+
+int gp__wait_fd(int fd, int events, double timeout)
+{
+	gp_enter();
+	int rc = gp_wait_fd(fd, events, timeout);
+	gp_leave();
+	return rc;
+}
+
+static bool ready_now(int fd, int events)
+{
+	struct pollfd p = { .fd = fd, .events = events == EV_READ ? POLLIN : POLLOUT };
+	return GP_REAL(poll)(&p, 1, 0) != 0;
+}
+
+static ssize_t as_result(ssize_t r)
+{
+	return r < 0 ? -errno : r;
+}
+
+ssize_t gp__io(struct gp_io *io)
+{
+	for (;;) {
+		struct gp_fd *e = gp_fd_get(io->fd);
+		if (!e || e->nonblock == GP_NB_ON || e->kind == GP_FD_PASS)
+			return as_result(io->blocking(io));
+		if (e->kind == GP_FD_POLL && e->nonblock == GP_NB_OFF) {
+			if (!ready_now(io->fd, io->events)) {
+				int rc = gp__wait_fd(io->fd, io->events, -1);
+				if (rc < 0)
+					return rc;
+			}
+			return as_result(io->blocking(io));
+		}
+		ssize_t r = io->nowait(io);
+		if (r >= 0)
+			return r;
+		int err = errno;
+		if (err != EAGAIN && err != EOPNOTSUPP)
+			return -err;
+		if (e->kind == GP_FD_UNKNOWN || e->nonblock == GP_NB_UNKNOWN) {
+			gp__fd_learn(io->fd);
+			continue;
+		}
+		if (err == EOPNOTSUPP) {
+			if (e->kind == GP_FD_SOCKET)
+				return -err;   /* the socket's own answer */
+			e->kind = GP_FD_POLL;   /* no RWF_NOWAIT here: readiness, then the call */
+			continue;
+		}
+		int rc = gp__wait_fd(io->fd, io->events, -1);
+		if (rc < 0)
+			return rc;
+	}
+}
+
+#define IOV_ON_STACK 8
+
+/*
+ * After a partial transfer, continue on a private copy of the iovec (and msghdr): the
+ * caller's arrays are read-only to us, and only copied once the kernel has read them,
+ * so a bad pointer still gets the kernel's EFAULT.
+ */
+struct iov_copy {
+	struct iovec small[IOV_ON_STACK];
+	struct iovec *iov;
+	struct msghdr msg;
+};
+
+static int iov_copy_make(struct iov_copy *c, struct gp_io *io)
+{
+	size_t bytes = sizeof(struct iovec) * (size_t)io->iovcnt;
+	c->iov = io->iovcnt <= IOV_ON_STACK ? c->small : malloc(bytes);
+	if (!c->iov)
+		return -ENOMEM;
+	memcpy(c->iov, io->iov, bytes);
+	io->iov = c->iov;
+	if (io->msg) {
+		c->msg = *io->msg;
+		io->msg = &c->msg;
+	}
+	return 0;
+}
+
+static void iov_copy_free(struct iov_copy *c)
+{
+	if (c->iov && c->iov != c->small)
+		free(c->iov);
+}
+
+static void iov_advance(struct gp_io *io, size_t n)
+{
+	while (io->iovcnt > 0 && n >= io->iov->iov_len) {
+		n -= io->iov->iov_len;
+		io->iov++;
+		io->iovcnt--;
+	}
+	if (io->iovcnt > 0) {
+		io->iov->iov_base = (char *)io->iov->iov_base + n;
+		io->iov->iov_len -= n;
+	}
+	if (io->msg) {
+		io->msg->msg_iov = io->iov;
+		io->msg->msg_iovlen = (size_t)io->iovcnt;
+		/* Ancillary data goes with the first part only. */
+		io->msg->msg_control = NULL;
+		io->msg->msg_controllen = 0;
+	}
+}
+
+ssize_t gp__iov_len(const struct iovec *iov, int cnt)
+{
+	size_t total = 0;
+	for (int i = 0; i < cnt; i++) {
+		if (iov[i].iov_len > (size_t)SSIZE_MAX - total)
+			return -EINVAL;
+		total += iov[i].iov_len;
+	}
+	return (ssize_t)total;
+}
+
+/* Did that transfer go through the real call (so it was whole, as far as it could be)? */
+static bool went_through(int fd)
+{
+	struct gp_fd *e = gp_fd_peek(fd);
+	return !e || e->nonblock == GP_NB_ON || e->kind == GP_FD_PASS;
+}
+
+ssize_t gp__io_rest(struct gp_io *io, ssize_t done)
+{
+	if (went_through(io->fd))
+		return done;
+	ssize_t want = gp__iov_len(io->iov, io->iovcnt);
+	if (done >= want)
+		return done;
+	struct iov_copy copy = { .iov = NULL };
+	if (iov_copy_make(&copy, io) < 0)
+		return done;
+	iov_advance(io, (size_t)done);
+	while (done < want) {
+		ssize_t r = gp__io(io);
+		if (r <= 0)   /* an error after progress reports the progress; 0 is end of file */
+			break;
+		done += r;
+		iov_advance(io, (size_t)r);
+	}
+	iov_copy_free(&copy);
+	return done;
+}
+
+ssize_t gp__io_all(struct gp_io *io)
+{
+	ssize_t r = gp__io(io);
+	return r <= 0 ? r : gp__io_rest(io, r);
+}

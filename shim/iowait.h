@@ -1,0 +1,73 @@
+/*
+ * How a blocking call on a descriptor becomes cooperative.
+ *
+ * A transfer is attempted without blocking (MSG_DONTWAIT for the socket calls,
+ * preadv2/pwritev2 with RWF_NOWAIT for read and write: neither touches the file's
+ * O_NONBLOCK). If it would block, the green thread parks until the descriptor is ready
+ * and tries again. What the descriptor is, and whether the program itself made it
+ * non-blocking, is learnt the first time an attempt would block (fstat and F_GETFL, once
+ * per descriptor) and kept in core's fdstate:
+ *
+ *   the program made it non-blocking   the real call, as the program wrote it
+ *   regular file, directory, block     the real call: it never "would block"
+ *   RWF_NOWAIT not supported (ttys)    wait until poll says ready, then the real call
+ *   anything else                      the non-blocking attempt, park, retry
+ *
+ * A blocking write on a stream writes everything unless an error stops it, so the
+ * write calls repeat the attempt until all is written, and return the count written
+ * when an error comes after some progress, as the kernel does.
+ */
+#ifndef GP_IOWAIT_H
+#define GP_IOWAIT_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "fdstate.h"
+
+struct gp_io;
+
+/* One attempt; returns >= 0 or -1 with errno, like the libc call. */
+typedef ssize_t (*gp_io_fn)(struct gp_io *io);
+
+struct gp_io {
+	int fd;
+	int events;          /* EV_READ or EV_WRITE */
+	gp_io_fn nowait;     /* the attempt that never blocks */
+	gp_io_fn blocking;   /* the real call, as the program made it */
+	/* the operation's arguments, for the two functions above */
+	struct iovec *iov;
+	int iovcnt;
+	int flags;
+	void *addr;
+	void *addrlen;
+	struct msghdr *msg;
+};
+
+/* One transfer, parking while it would block: >= 0 or -errno. */
+ssize_t gp__io(struct gp_io *io);
+
+/*
+ * Repeat gp__io until the whole iovec is transferred (a blocking stream write, or a
+ * read with MSG_WAITALL): the total, or -errno if the first attempt fails. The caller's
+ * iovec and msghdr are not modified. A read stops early at end of file.
+ */
+ssize_t gp__io_all(struct gp_io *io);
+
+/* The same, after a first transfer of done bytes: the total. */
+ssize_t gp__io_rest(struct gp_io *io, ssize_t done);
+
+/* fd's entry, with kind and the program's O_NONBLOCK learnt if still unknown. */
+struct gp_fd *gp__fd_learn(int fd);
+
+/* Did the program make fd non-blocking? Learns it if needed. */
+bool gp__fd_nonblocking(int fd);
+
+/* Wait in the runtime until fd is ready for events: 0 or -errno. */
+int gp__wait_fd(int fd, int events, double timeout);
+
+/* Total length of an iovec array; -EINVAL if it overflows ssize_t. */
+ssize_t gp__iov_len(const struct iovec *iov, int cnt);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * The real libc functions behind every hook, resolved once with dlsym(RTLD_NEXT) (or
+ * dlvsym for a versioned one), plus the few libc functions the hooks use that are not
+ * interposed and are reached directly.
+ *
+ * A hook can run before our constructor (from another library's constructor, or from
+ * dlsym's own allocations): gp_real_init() is idempotent and every pass-through path
+ * calls GP_REAL(name), which resolves the table on first use.
+ */
+#ifndef GP_REAL_H
+#define GP_REAL_H
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+/*
+ * Our hooks, declared from the list with default visibility (the rest of the library
+ * is hidden): a signature that differs from glibc's fails to compile here.
+ */
+#define GP_SYM(family, ret, name, params, version) \
+	__attribute__((visibility("default"))) ret name params;
+#include "syms.def"
+#undef GP_SYM
+
+struct gp_real {
+#define GP_SYM(family, ret, name, params, version) ret(*name) params;
+#include "syms.def"
+#undef GP_SYM
+	/* Not interposed, but used by the hooks; resolved the same way. */
+	ssize_t (*preadv2)(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags);
+	ssize_t (*pwritev2)(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags);
+	int ready;
+};
+
+extern struct gp_real gp__real;
+
+void gp_real_init(void);
+
+#define GP_REAL(name) \
+	(GP_LIKELY(gp__real.ready) ? gp__real.name : (gp_real_init(), gp__real.name))
+
+#endif

@@ -1,0 +1,264 @@
+/*
+ * Sockets: creation, accept, connect, and the send/recv family.
+ *
+ * send and recv take MSG_DONTWAIT for their non-blocking attempt. accept has no such
+ * flag, so a blocking accept asks poll(2) first (no other green thread can run between
+ * the two calls) and parks while nothing is pending. connect has none either: a socket
+ * being connected is one the process has just created, and the shim makes it
+ * non-blocking for the duration of the connect(2) call only, then waits for the
+ * outcome; F_GETFL never shows the difference to another green thread.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "hook.h"
+#include "iowait.h"
+#include "loop.h"
+
+static void note_new_socket(int fd, int type_or_flags)
+{
+	if (fd < 0 || !gp_carrier)
+		return;
+	gp_fd_closed(fd);   /* the number names something new */
+	struct gp_fd *e = gp_fd_peek(fd);
+	if (e) {
+		e->kind = GP_FD_SOCKET;
+		e->nonblock = (type_or_flags & SOCK_NONBLOCK) ? GP_NB_ON : GP_NB_OFF;
+	}
+}
+
+int socket(int domain, int type, int protocol)
+{
+	int fd = GP_REAL(socket)(domain, type, protocol);
+	if (gp_on_green())
+		note_new_socket(fd, type);
+	return fd;
+}
+
+/* ---- accept ---- */
+
+static int accept_common(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (gp__fd_nonblocking(fd) || GP_REAL(poll)(&p, 1, 0) != 0)
+			break;
+		int rc = gp__wait_fd(fd, EV_READ, -1);
+		if (rc < 0)
+			return (int)gp_ret(rc);
+	}
+	int nfd = GP_REAL(accept4)(fd, addr, len, flags);
+	note_new_socket(nfd, flags);
+	return nfd;
+}
+
+int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	if (!gp_cooperative())
+		return GP_REAL(accept)(fd, addr, len);
+	return accept_common(fd, addr, len, 0);
+}
+
+int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	if (!gp_cooperative())
+		return GP_REAL(accept4)(fd, addr, len, flags);
+	return accept_common(fd, addr, len, flags);
+}
+
+/* ---- connect ---- */
+
+/* The outcome of a connect that said EINPROGRESS: 0 or -errno. */
+static int connect_outcome(int fd)
+{
+	int rc = gp__wait_fd(fd, EV_WRITE, -1);
+	if (rc < 0)
+		return rc;
+	int err = 0;
+	socklen_t len = sizeof(err);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return -errno;
+	return -err;
+}
+
+/* connect(2) on a socket made non-blocking for this call only: 0 or -errno. */
+static int connect_once(int fd, const struct sockaddr *addr, socklen_t len, int fl)
+{
+	if (GP_REAL(fcntl)(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	int rc = GP_REAL(connect)(fd, addr, len);
+	int err = rc < 0 ? errno : 0;
+	GP_REAL(fcntl)(fd, F_SETFL, fl);
+	return -err;
+}
+
+int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	if (!gp_cooperative() || gp__fd_nonblocking(fd))
+		return GP_REAL(connect)(fd, addr, len);
+	int fl = GP_REAL(fcntl)(fd, F_GETFL);
+	if (fl < 0)
+		return -1;
+	double backoff = 0.001;
+	for (;;) {
+		int rc = connect_once(fd, addr, len, fl);
+		if (rc == -EINPROGRESS)
+			return (int)gp_ret(connect_outcome(fd));
+		/* A Unix socket whose listener's backlog is full: a blocking connect waits. */
+		if (rc == -EAGAIN && addr && addr->sa_family == AF_UNIX) {
+			gp_enter();
+			rc = gp_sleep(backoff);
+			gp_leave();
+			if (backoff < 0.05)
+				backoff *= 2;
+			if (rc == 0)
+				continue;
+		}
+		return (int)gp_ret(rc);
+	}
+}
+
+/* ---- receive ---- */
+
+static ssize_t recvfrom_nowait(struct gp_io *io)
+{
+	return GP_REAL(recvfrom)(io->fd, io->iov->iov_base, io->iov->iov_len,
+				 io->flags | MSG_DONTWAIT, io->addr, io->addrlen);
+}
+
+static ssize_t recvfrom_blocking(struct gp_io *io)
+{
+	return GP_REAL(recvfrom)(io->fd, io->iov->iov_base, io->iov->iov_len, io->flags,
+				 io->addr, io->addrlen);
+}
+
+static ssize_t recvmsg_nowait(struct gp_io *io)
+{
+	return GP_REAL(recvmsg)(io->fd, io->msg, io->flags | MSG_DONTWAIT);
+}
+
+static ssize_t recvmsg_blocking(struct gp_io *io)
+{
+	return GP_REAL(recvmsg)(io->fd, io->msg, io->flags);
+}
+
+/* MSG_WAITALL asks a stream socket for everything; a datagram socket ignores it. */
+static bool wants_all(int fd, int flags)
+{
+	if (!(flags & MSG_WAITALL))
+		return false;
+	int type = 0;
+	socklen_t len = sizeof(type);
+	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
+}
+
+static ssize_t recv_io(struct gp_io *io)
+{
+	return wants_all(io->fd, io->flags) ? gp__io_all(io) : gp__io(io);
+}
+
+ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, socklen_t *len)
+{
+	if (!gp_cooperative() || (flags & MSG_DONTWAIT))
+		return GP_REAL(recvfrom)(fd, buf, n, flags, addr, len);
+	struct iovec iov = { buf, n };
+	struct gp_io io = { .fd = fd, .events = EV_READ, .nowait = recvfrom_nowait,
+			    .blocking = recvfrom_blocking, .iov = &iov, .iovcnt = 1,
+			    .flags = flags, .addr = addr, .addrlen = len };
+	return gp_ret(recv_io(&io));
+}
+
+ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+	return recvfrom(fd, buf, n, flags, NULL, NULL);
+}
+
+ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
+{
+	if (n > buflen)
+		__chk_fail();
+	return recvfrom(fd, buf, n, flags, NULL, NULL);
+}
+
+ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+		       struct sockaddr *addr, socklen_t *len)
+{
+	if (n > buflen)
+		__chk_fail();
+	return recvfrom(fd, buf, n, flags, addr, len);
+}
+
+ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	if (!gp_cooperative() || (flags & MSG_DONTWAIT))
+		return GP_REAL(recvmsg)(fd, msg, flags);
+	struct gp_io io = { .fd = fd, .events = EV_READ, .nowait = recvmsg_nowait,
+			    .blocking = recvmsg_blocking, .flags = flags, .msg = msg };
+	ssize_t r = gp__io(&io);
+	if (r <= 0 || !wants_all(fd, flags))
+		return gp_ret(r);
+	/* MSG_WAITALL: the kernel has read the msghdr, it is safe to walk now. */
+	io.iov = msg->msg_iov;
+	io.iovcnt = (int)msg->msg_iovlen;
+	return gp__io_rest(&io, r);
+}
+
+/* ---- send ---- */
+
+static ssize_t sendto_nowait(struct gp_io *io)
+{
+	return GP_REAL(sendto)(io->fd, io->iov->iov_base, io->iov->iov_len,
+			       io->flags | MSG_DONTWAIT, io->addr, *(socklen_t *)io->addrlen);
+}
+
+static ssize_t sendto_blocking(struct gp_io *io)
+{
+	return GP_REAL(sendto)(io->fd, io->iov->iov_base, io->iov->iov_len, io->flags,
+			       io->addr, *(socklen_t *)io->addrlen);
+}
+
+static ssize_t sendmsg_nowait(struct gp_io *io)
+{
+	return GP_REAL(sendmsg)(io->fd, io->msg, io->flags | MSG_DONTWAIT);
+}
+
+static ssize_t sendmsg_blocking(struct gp_io *io)
+{
+	return GP_REAL(sendmsg)(io->fd, io->msg, io->flags);
+}
+
+ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr,
+	       socklen_t len)
+{
+	if (!gp_cooperative() || (flags & MSG_DONTWAIT))
+		return GP_REAL(sendto)(fd, buf, n, flags, addr, len);
+	struct iovec iov = { (void *)buf, n };
+	struct gp_io io = { .fd = fd, .events = EV_WRITE, .nowait = sendto_nowait,
+			    .blocking = sendto_blocking, .iov = &iov, .iovcnt = 1,
+			    .flags = flags, .addr = (void *)addr, .addrlen = &len };
+	return gp_ret(gp__io_all(&io));
+}
+
+ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+	return sendto(fd, buf, n, flags, NULL, 0);
+}
+
+ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	if (!gp_cooperative() || (flags & MSG_DONTWAIT))
+		return GP_REAL(sendmsg)(fd, msg, flags);
+	struct gp_io io = { .fd = fd, .events = EV_WRITE, .nowait = sendmsg_nowait,
+			    .blocking = sendmsg_blocking, .flags = flags,
+			    .msg = (struct msghdr *)msg };
+	ssize_t r = gp__io(&io);
+	if (r <= 0)
+		return gp_ret(r);
+	/* Partly sent? The kernel has read the msghdr: it is safe to walk now. */
+	io.iov = msg->msg_iov;
+	io.iovcnt = (int)msg->msg_iovlen;
+	return gp__io_rest(&io, r);
+}

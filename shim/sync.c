@@ -1,0 +1,212 @@
+/*
+ * Mutexes and condition variables for green threads.
+ *
+ * The lock word stays glibc's: a green thread takes a mutex with the real trylock and,
+ * when it is taken, parks on the mutex's address (core/sync.h) until an unlock through
+ * our hook unparks it. So the mutex keeps working for code that reaches libc directly.
+ *
+ * glibc records the owner of a mutex as the kernel thread id, the same for every green
+ * thread of the carrier; recursive and error-checking mutexes need the green owner as
+ * well. It is kept in the mutex's __list.__prev, a field glibc uses only for robust
+ * mutexes, which take the real path. A mutex held with no green owner recorded was taken
+ * before the runtime started, by the program's first thread.
+ *
+ * Process-shared, robust and priority-protocol mutexes, and process-shared condition
+ * variables, take the real path: they may be shared with other processes.
+ *
+ * A condition variable is only an address to park on: waiters park on it, signal and
+ * broadcast unpark them. The real signal/broadcast are called as well, for waiters that
+ * are kernel threads (they cost no system call when there are none).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
+
+#include "hook.h"
+#include "sync.h"
+
+#define KIND_TYPE_MASK 3             /* PTHREAD_MUTEX_KIND_MASK_NP */
+#define KIND_REAL_ONLY (16 | 32 | 64 | 128)  /* robust, PI, PP, process-shared */
+#define COND_SHARED 1                /* __wrefs bit 0: process-shared */
+#define COND_MONOTONIC 2             /* __wrefs bit 1: CLOCK_MONOTONIC */
+
+static bool mutex_is_green(const pthread_mutex_t *m)
+{
+	return gp_on_green() && !(m->__data.__kind & KIND_REAL_ONLY);
+}
+
+static int mutex_type(const pthread_mutex_t *m)
+{
+	return m->__data.__kind & KIND_TYPE_MASK;
+}
+
+static bool tracks_owner(const pthread_mutex_t *m)
+{
+	int t = mutex_type(m);
+	return t == PTHREAD_MUTEX_RECURSIVE || t == PTHREAD_MUTEX_ERRORCHECK;
+}
+
+static struct gp_green *green_owner(const pthread_mutex_t *m)
+{
+	if (!m->__data.__owner)
+		return NULL;
+	struct gp_green *g = (struct gp_green *)m->__data.__list.__prev;
+	return g ? g : gp_carrier->main;
+}
+
+static void set_green_owner(pthread_mutex_t *m, struct gp_green *g)
+{
+	m->__data.__list.__prev = (struct __pthread_internal_list *)g;
+}
+
+/* One attempt: 0, EBUSY (held by another green thread), or an error. */
+static int green_trylock(pthread_mutex_t *m)
+{
+	if (tracks_owner(m)) {
+		struct gp_green *o = green_owner(m);
+		if (o == gp_self()) {
+			if (mutex_type(m) == PTHREAD_MUTEX_ERRORCHECK)
+				return EDEADLK;
+			return GP_REAL(pthread_mutex_trylock)(m);  /* counts the recursion */
+		}
+		if (o)
+			return EBUSY;
+	}
+	int rc = GP_REAL(pthread_mutex_trylock)(m);
+	if (rc == 0 && tracks_owner(m))
+		set_green_owner(m, gp_self());
+	return rc;
+}
+
+/* Lock, parking while another green thread holds it; timeout < 0 waits forever. */
+static int green_lock(pthread_mutex_t *m, const struct timespec *abstime)
+{
+	for (;;) {
+		int rc = green_trylock(m);
+		if (rc != EBUSY)
+			return rc;
+		double left = -1;
+		if (abstime) {
+			left = gp_until(CLOCK_REALTIME, abstime);
+			if (left <= 0)
+				return ETIMEDOUT;
+		}
+		gp_enter();
+		gp_park_on(m, left, "mutex");
+		gp_leave();
+	}
+}
+
+static int green_unlock(pthread_mutex_t *m)
+{
+	if (tracks_owner(m)) {
+		struct gp_green *o = green_owner(m);
+		if (o != gp_self())
+			return EPERM;
+	}
+	int rc = GP_REAL(pthread_mutex_unlock)(m);
+	if (rc != 0)
+		return rc;
+	if (m->__data.__owner == 0) {
+		if (tracks_owner(m))
+			set_green_owner(m, NULL);
+		gp_unpark_on(m, 1);
+	}
+	return 0;
+}
+
+int pthread_mutex_lock(pthread_mutex_t *m)
+{
+	if (!mutex_is_green(m))
+		return GP_REAL(pthread_mutex_lock)(m);
+	return green_lock(m, NULL);
+}
+
+int pthread_mutex_trylock(pthread_mutex_t *m)
+{
+	if (!mutex_is_green(m))
+		return GP_REAL(pthread_mutex_trylock)(m);
+	int rc = green_trylock(m);
+	return rc == EDEADLK ? EBUSY : rc;
+}
+
+int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime)
+{
+	if (!mutex_is_green(m))
+		return GP_REAL(pthread_mutex_timedlock)(m, abstime);
+	int rc = green_trylock(m);
+	if (rc != EBUSY)
+		return rc;
+	if (!gp_ts_valid(abstime))
+		return EINVAL;
+	return green_lock(m, abstime);
+}
+
+int pthread_mutex_unlock(pthread_mutex_t *m)
+{
+	if (!mutex_is_green(m))
+		return GP_REAL(pthread_mutex_unlock)(m);
+	return green_unlock(m);
+}
+
+static bool cond_is_green(const pthread_cond_t *c)
+{
+	return gp_on_green() && !(c->__data.__wrefs & COND_SHARED);
+}
+
+static clockid_t cond_clock(const pthread_cond_t *c)
+{
+	return (c->__data.__wrefs & COND_MONOTONIC) ? CLOCK_MONOTONIC : CLOCK_REALTIME;
+}
+
+/* Release m, park on c until signalled or abstime, take m again. */
+static int green_cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *abstime)
+{
+	double left = -1;
+	if (abstime) {
+		if (!gp_ts_valid(abstime))
+			return EINVAL;
+		left = gp_until(cond_clock(c), abstime);
+	}
+	int rc = green_unlock(m);
+	if (rc != 0)
+		return rc;
+	int woke = -ETIMEDOUT;
+	if (!abstime || left > 0) {
+		gp_enter();
+		woke = gp_park_on(c, left, "cond");
+		gp_leave();
+	}
+	rc = green_lock(m, NULL);
+	if (rc != 0)
+		return rc;
+	return woke == -ETIMEDOUT ? ETIMEDOUT : 0;
+}
+
+int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+{
+	if (!cond_is_green(c) || !mutex_is_green(m))
+		return GP_REAL(pthread_cond_wait)(c, m);
+	return green_cond_wait(c, m, NULL);
+}
+
+int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *abstime)
+{
+	if (!cond_is_green(c) || !mutex_is_green(m))
+		return GP_REAL(pthread_cond_timedwait)(c, m, abstime);
+	return green_cond_wait(c, m, abstime);
+}
+
+int pthread_cond_signal(pthread_cond_t *c)
+{
+	if (cond_is_green(c) && gp_unpark_on(c, 1))
+		return 0;
+	return GP_REAL(pthread_cond_signal)(c);
+}
+
+int pthread_cond_broadcast(pthread_cond_t *c)
+{
+	if (cond_is_green(c))
+		gp_unpark_on(c, (size_t)-1);
+	return GP_REAL(pthread_cond_broadcast)(c);
+}

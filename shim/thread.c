@@ -1,0 +1,200 @@
+/*
+ * pthread_create and friends: on the carrier they create and manage green threads.
+ *
+ * A green thread's pthread_t is the address of its gp_green object, except for the
+ * program's first thread, which keeps the pthread_t it had before the runtime started
+ * (the program may have stored it). A handle that names no green thread (a kernel
+ * thread created elsewhere, before the runtime or by a library's own clone) is passed
+ * to libc.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+
+#include "config.h"
+#include "hook.h"
+
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+static struct gp_green *green_of(pthread_t t)
+{
+	return gp_on_green() ? gp_find((uintptr_t)t) : NULL;
+}
+
+/* The stack size and detach state the attributes ask for. */
+static int read_attr(const pthread_attr_t *attr, struct gp_spawn_attr *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	if (!attr)
+		return 0;
+	int ds;
+	size_t size;
+	if (pthread_attr_getdetachstate(attr, &ds) != 0 ||
+	    pthread_attr_getstacksize(attr, &size) != 0)
+		return -EINVAL;
+	sa->detached = ds == PTHREAD_CREATE_DETACHED;
+	/* An attribute left at glibc's default does not override GREENPATCH_STACK_SIZE. */
+	pthread_attr_t def;
+	size_t def_size = 0;
+	if (pthread_getattr_default_np(&def) == 0) {
+		pthread_attr_getstacksize(&def, &def_size);
+		pthread_attr_destroy(&def);
+	}
+	if (size != def_size)
+		sa->stack_size = size;
+	return 0;
+}
+
+int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+	/* Off the carrier (or inside the runtime) a kernel thread stays a kernel thread. */
+	if (!gp_on_green() && gp_carrier)
+		return GP_REAL(pthread_create)(t, attr, fn, arg);
+	struct gp_spawn_attr sa;
+	if (read_attr(attr, &sa) < 0)
+		return EINVAL;
+	int rc = gp__runtime_start();
+	if (rc < 0)
+		return -rc == ENOMEM ? EAGAIN : -rc;
+	gp_enter();
+	struct gp_green *g;
+	rc = gp_spawn(&g, fn, arg, &sa);
+	gp_leave();
+	if (rc < 0)
+		return -rc;
+	/* As clone(2) copies the creator's name. */
+	memcpy(g->name, gp_self()->name, sizeof(g->name));
+	*t = (pthread_t)g->handle;
+	return 0;
+}
+
+int pthread_join(pthread_t t, void **ret)
+{
+	struct gp_green *g = green_of(t);
+	if (!g)
+		return GP_REAL(pthread_join)(t, ret);
+	gp_enter();
+	int rc = gp_join(g, ret);
+	gp_leave();
+	return -rc;
+}
+
+int pthread_tryjoin_np(pthread_t t, void **ret)
+{
+	struct gp_green *g = green_of(t);
+	if (!g)
+		return GP_REAL(pthread_tryjoin_np)(t, ret);
+	if (g->state != GP_DONE)
+		return g->detached ? EINVAL : EBUSY;
+	gp_enter();
+	int rc = gp_join(g, ret);
+	gp_leave();
+	return -rc;
+}
+
+int pthread_timedjoin_np(pthread_t t, void **ret, const struct timespec *abstime)
+{
+	struct gp_green *g = green_of(t);
+	if (!g)
+		return GP_REAL(pthread_timedjoin_np)(t, ret, abstime);
+	if (!abstime)
+		return pthread_join(t, ret);
+	if (!gp_ts_valid(abstime))
+		return EINVAL;
+	if (g->detached || (g->joiner && g->joiner != gp_self()))
+		return EINVAL;
+	if (g == gp_self())
+		return EDEADLK;
+	gp_enter();
+	int rc = 0;
+	while (g->state != GP_DONE && rc == 0) {
+		g->joiner = gp_self();
+		double left = gp_until(CLOCK_REALTIME, abstime);
+		rc = left > 0 ? gp_park(left, "join") : -ETIMEDOUT;
+		if (rc == -EINTR)
+			rc = 0;
+	}
+	if (g->state == GP_DONE)
+		rc = gp_join(g, ret);
+	else
+		g->joiner = NULL;
+	gp_leave();
+	return -rc;
+}
+
+int pthread_detach(pthread_t t)
+{
+	struct gp_green *g = green_of(t);
+	if (!g)
+		return GP_REAL(pthread_detach)(t);
+	gp_enter();
+	int rc = gp_detach(g);
+	gp_leave();
+	return -rc;
+}
+
+void pthread_exit(void *ret)
+{
+	if (!gp_on_green())
+		GP_REAL(pthread_exit)(ret);
+	gp_enter();
+	gp_exit(ret);
+}
+
+pthread_t pthread_self(void)
+{
+	if (!gp_on_green())
+		return GP_REAL(pthread_self)();
+	return (pthread_t)gp_self()->handle;
+}
+
+int pthread_equal(pthread_t a, pthread_t b)
+{
+	return a == b;
+}
+
+int sched_yield(void)
+{
+	if (!gp_cooperative())
+		return GP_REAL(sched_yield)();
+	gp_enter();
+	gp_yield();
+	gp_leave();
+	return 0;
+}
+
+/* glibc's pthread.h redirects pthread_yield to sched_yield: define it by its own name. */
+__attribute__((visibility("default"))) int gp__pthread_yield(void) __asm__("pthread_yield");
+int gp__pthread_yield(void)
+{
+	return sched_yield();
+}
+
+/* Green threads keep their name themselves: glibc would write it to /proc/self/task. */
+int pthread_setname_np(pthread_t t, const char *name)
+{
+	struct gp_green *g = green_of(t);
+	if (!g)
+		return GP_REAL(pthread_setname_np)(t, name);
+	size_t len = strlen(name);
+	if (len >= sizeof(g->name))
+		return ERANGE;
+	memcpy(g->name, name, len + 1);
+	/* The first thread's name is the process's name in ps and /proc: keep it there too. */
+	if (g->is_main)
+		return GP_REAL(pthread_setname_np)((pthread_t)g->handle, name);
+	return 0;
+}
+
+int pthread_getname_np(pthread_t t, char *name, size_t len)
+{
+	struct gp_green *g = green_of(t);
+	if (!g)
+		return GP_REAL(pthread_getname_np)(t, name, len);
+	size_t n = strlen(g->name);
+	if (len < sizeof(g->name))
+		return ERANGE;
+	memcpy(name, g->name, n + 1);
+	return 0;
+}
