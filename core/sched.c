@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "fdstate.h"
 #include "util.h"
 
 #define HUB_STACK_SIZE (256 * 1024)
@@ -207,6 +208,18 @@ int gp_sched_start(void)
 	c->stats.peak_alive = 1;
 	gp_carrier = c;
 	return 0;
+}
+
+void gp_sched_after_fork(void)
+{
+	struct gp_carrier *c = gp_carrier;
+	if (!c)
+		return;
+	gp_carrier = NULL;
+	/* Closes the loop's epoll and eventfd descriptors; the kernel's epoll set, shared
+	 * with the parent, is left as it is. */
+	ev_loop_destroy(c->loop);
+	gp_fd_table_reset();
 }
 
 /* ---- thread life ---- */

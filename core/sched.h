@@ -104,6 +104,15 @@ void gp_interrupt(struct gp_green *g);
 /* Sleep for seconds (>= 0): 0, or -EINTR. */
 int gp_sleep(double seconds);
 
+/*
+ * In the child of fork(2): the other green threads did not come along, and the loop's
+ * epoll instance is shared with the parent. Drop the runtime (closing the loop's
+ * descriptors, never touching the shared epoll set) so that the child runs as a
+ * plain single-threaded process until it creates a thread, which starts a fresh
+ * runtime around whatever code is running.
+ */
+void gp_sched_after_fork(void);
+
 /* Number of green threads not yet ended. */
 static inline size_t gp_alive(void) { return gp_carrier ? gp_carrier->alive : 1; }
 

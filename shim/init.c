@@ -27,6 +27,13 @@ static size_t glibc_default_stack(void)
 	return size >= GP_STACK_MIN ? size : 8u << 20;
 }
 
+/* The child of fork runs its one thread as a plain process: see gp_sched_after_fork. */
+static void after_fork_in_child(void)
+{
+	gp__in_user = 0;
+	gp_sched_after_fork();
+}
+
 __attribute__((constructor(101))) static void gp_init(void)
 {
 	gp_real_init();
@@ -39,6 +46,7 @@ __attribute__((constructor(101))) static void gp_init(void)
 	}
 	if (!gp_config.stack_size)
 		gp_config.stack_size = glibc_default_stack();
+	pthread_atfork(NULL, NULL, after_fork_in_child);
 }
 
 static void *thread_main(struct gp_green *g)
