@@ -60,12 +60,24 @@ static bool ready_now(int fd, int events)
 	return GP_REAL(poll)(&p, 1, 0) != 0;
 }
 
+static ssize_t transfer(struct gp_io *io);
+
 static ssize_t as_result(ssize_t r)
 {
 	return r < 0 ? -errno : r;
 }
 
 ssize_t gp__io(struct gp_io *io)
+{
+	/* A call that succeeds leaves errno as it found it, whatever the attempts set. */
+	int saved_errno = errno;
+	ssize_t r = transfer(io);
+	if (r >= 0)
+		errno = saved_errno;
+	return r;
+}
+
+static ssize_t transfer(struct gp_io *io)
 {
 	for (;;) {
 		struct gp_fd *e = gp_fd_get(io->fd);
@@ -183,6 +195,7 @@ ssize_t gp__io_rest(struct gp_io *io, ssize_t done)
 	struct iov_copy copy = { .iov = NULL };
 	if (iov_copy_make(&copy, io) < 0)
 		return done;
+	int saved_errno = errno;
 	iov_advance(io, (size_t)done);
 	while (done < want) {
 		ssize_t r = gp__io(io);
@@ -192,6 +205,7 @@ ssize_t gp__io_rest(struct gp_io *io, ssize_t done)
 		iov_advance(io, (size_t)r);
 	}
 	iov_copy_free(&copy);
+	errno = saved_errno;
 	return done;
 }
 

@@ -40,11 +40,18 @@ int socket(int domain, int type, int protocol)
 
 /* ---- accept ---- */
 
+/* A descriptor the program made non-blocking, or not a socket: the real call answers. */
+static bool real_call_answers(int fd)
+{
+	struct gp_fd *e = gp__fd_learn(fd);
+	return !e || e->nonblock == GP_NB_ON || e->kind != GP_FD_SOCKET;
+}
+
 static int accept_common(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
-		if (gp__fd_nonblocking(fd) || GP_REAL(poll)(&p, 1, 0) != 0)
+		if (real_call_answers(fd) || GP_REAL(poll)(&p, 1, 0) != 0)
 			break;
 		int rc = gp__wait_fd(fd, EV_READ, -1);
 		if (rc < 0)
@@ -97,16 +104,19 @@ static int connect_once(int fd, const struct sockaddr *addr, socklen_t len, int 
 
 int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
-	if (!gp_cooperative() || gp__fd_nonblocking(fd))
+	if (!gp_cooperative() || real_call_answers(fd))
 		return GP_REAL(connect)(fd, addr, len);
 	int fl = GP_REAL(fcntl)(fd, F_GETFL);
 	if (fl < 0)
 		return -1;
+	int saved_errno = errno;
 	double backoff = 0.001;
 	for (;;) {
 		int rc = connect_once(fd, addr, len, fl);
 		if (rc == -EINPROGRESS)
-			return (int)gp_ret(connect_outcome(fd));
+			rc = connect_outcome(fd);
+		if (rc == 0)
+			errno = saved_errno;
 		/* A Unix socket whose listener's backlog is full: a blocking connect waits. */
 		if (rc == -EAGAIN && addr && addr->sa_family == AF_UNIX) {
 			gp_enter();
