@@ -112,7 +112,7 @@ $(B)/tests/shim: $(SHIM_TEST_SRC) tests/harness.c tests/harness.h shim/syms.def
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) $(filter %.c,$^) -o $@ -lcriterion
 
-$(B)/bench/%: tests/bench/%.c $(CORE_O)
+$(B)/bench/%: tests/bench/%.c tests/bench/bench.h $(CORE_O)
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -O2 $< $(CORE_O) $(SAN_LDFLAGS) -o $@ -lev -lpthread
 

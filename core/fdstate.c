@@ -75,6 +75,11 @@ void gp_fd_set_kind(int fd, enum gp_fd_kind kind)
 		e->kind = (uint8_t)kind;
 }
 
+unsigned gp_fd_table_size(void)
+{
+	return (unsigned)(nchunks * CHUNK_SIZE);
+}
+
 void gp_fd_table_reset(void)
 {
 	if (!chunks)

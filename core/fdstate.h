@@ -39,6 +39,7 @@ struct gp_fd {
 	struct gp_fdwaiter *waiters;
 	uint8_t kind;                 /* enum gp_fd_kind */
 	uint8_t nonblock;             /* enum gp_fd_nonblock: what the program set */
+	uint8_t fresh;                /* libev must register the number anew (loop.c) */
 };
 
 /* The state of fd, created if needed; NULL if fd is negative or beyond the table. */
@@ -50,6 +51,9 @@ struct gp_fd *gp_fd_peek(int fd);
 /* Record what the program set; no-op if the table does not hold fd. */
 void gp_fd_set_nonblock(int fd, int nonblocking);
 void gp_fd_set_kind(int fd, enum gp_fd_kind kind);
+
+/* One more than the largest number the table can hold (0 before it exists). */
+unsigned gp_fd_table_size(void);
 
 /* Drop every entry (after fork: the loop they were armed in is gone). */
 void gp_fd_table_reset(void);

@@ -1,6 +1,9 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "sched.h"
 #include "util.h"
@@ -14,17 +17,30 @@ static int wanted_events(const struct gp_fd *e)
 	return want;
 }
 
+/*
+ * Arm the watcher for events (0 disarms). libev compares what a descriptor is armed
+ * for before and after each batch of changes and calls epoll_ctl only when that
+ * differs, so a watcher disarmed when its waiter woke and armed again when the thread
+ * waits again costs no system call. Only a watcher marked fresh (its number may name
+ * another file than libev registered) is set with ev_io_set, which forces libev to
+ * register it anew.
+ */
 static void arm(struct ev_loop *loop, struct gp_fd *e, int fd, int events)
 {
 	if (ev_is_active(&e->io)) {
-		if ((e->io.events & (EV_READ | EV_WRITE)) == events)
+		if ((e->io.events & (EV_READ | EV_WRITE)) == events && !e->fresh)
 			return;
 		ev_io_stop(loop, &e->io);
 	}
-	if (events) {
+	if (!events)
+		return;
+	if (e->fresh) {
 		ev_io_set(&e->io, fd, events);
-		ev_io_start(loop, &e->io);
+		e->fresh = 0;
+	} else {
+		ev_io_modify(&e->io, events);
 	}
+	ev_io_start(loop, &e->io);
 }
 
 static void io_cb(struct ev_loop *loop, ev_io *io, int revents)
@@ -46,6 +62,7 @@ static void io_cb(struct ev_loop *loop, ev_io *io, int revents)
 void gp__fd_init_watcher(struct gp_fd *e, int fd)
 {
 	ev_io_init(&e->io, io_cb, fd, 0);
+	e->fresh = 1;
 }
 
 static void link_waiter(struct gp_fd *e, struct gp_fdwaiter *w)
@@ -79,8 +96,21 @@ static int add_waiter(struct ev_loop *loop, struct gp_fdwaiter *w)
 		return -ENOMEM;
 	w->g = gp_self();
 	w->revents = 0;
-	link_waiter(e, w);
 	int armed = ev_is_active(&e->io) ? e->io.events & (EV_READ | EV_WRITE) : 0;
+	/*
+	 * A watcher left armed with nobody waiting may describe a file that has since been
+	 * closed where no hook saw it (the kernel then dropped the registration): set it
+	 * again, which makes libev re-register it, at the cost of one epoll_ctl.
+	 */
+	if (armed && !e->waiters) {
+		e->fresh = 1;
+		armed = 0;
+	}
+	/* libev aborts the process on a number that names nothing: ask the kernel first,
+	 * once per registration (a raw call: this is no hook of the program's). */
+	if (e->fresh && syscall(SYS_fcntl, w->fd, F_GETFD) < 0)
+		return -EBADF;
+	link_waiter(e, w);
 	if ((armed & w->events) != w->events)
 		arm(loop, e, w->fd, armed | w->events);
 	return 0;
@@ -129,6 +159,17 @@ void gp_fd_closed(int fd)
 	e->waiters = NULL;
 	if (ev_is_active(&e->io))
 		ev_io_stop(gp_carrier->loop, &e->io);
+	e->fresh = 1;
 	e->kind = GP_FD_UNKNOWN;
 	e->nonblock = GP_NB_UNKNOWN;
+}
+
+void gp_fd_closed_range(unsigned first, unsigned last)
+{
+	unsigned end = gp_fd_table_size();
+	if (last >= end)
+		last = end - 1;
+	for (unsigned fd = first; fd <= last && end; fd++)
+		if (gp_fd_peek((int)fd))
+			gp_fd_closed((int)fd);
 }

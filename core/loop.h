@@ -48,6 +48,9 @@ int gp_wait_fd(int fd, int events, double timeout);
  */
 void gp_fd_closed(int fd);
 
+/* gp_fd_closed for every number from first to last that has an entry. */
+void gp_fd_closed_range(unsigned first, unsigned last);
+
 /* For fdstate.c: set up the watcher of a new entry. */
 void gp__fd_init_watcher(struct gp_fd *e, int fd);
 

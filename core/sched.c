@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "fdstate.h"
+#include "sync.h"
 #include "util.h"
 
 #define HUB_STACK_SIZE (256 * 1024)
@@ -108,10 +109,26 @@ static void switch_to(struct gp_carrier *c, struct gp_green *next)
 	errno = self->saved_errno;
 }
 
+static long coarse_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+/* Has the loop gone unpolled for a tick? Looks at the clock every GP_POLL_CHECK calls. */
+static bool poll_due(struct gp_carrier *c)
+{
+	if (++c->since_check < GP_POLL_CHECK)
+		return false;
+	c->since_check = 0;
+	return coarse_now() != c->last_poll_tick;
+}
+
 /* The next thing to run when the current thread stops running. */
 static struct gp_green *pick_next(struct gp_carrier *c)
 {
-	if (++c->since_poll < GP_POLL_EVERY) {
+	if (!poll_due(c)) {
 		struct gp_green *g = runq_pop(c);
 		if (g)
 			return g;
@@ -135,7 +152,8 @@ static void hub_main(void *arg)
 	struct gp_carrier *c = arg;
 	for (;;) {
 		release_ended(c);
-		c->since_poll = 0;
+		c->since_check = 0;
+		c->last_poll_tick = coarse_now();
 		c->stats.polls++;
 		ev_run(c->loop, c->runq_head ? EVRUN_NOWAIT : EVRUN_ONCE);
 		struct gp_green *next = runq_pop(c);
@@ -220,6 +238,7 @@ void gp_sched_after_fork(void)
 	 * with the parent, is left as it is. */
 	ev_loop_destroy(c->loop);
 	gp_fd_table_reset();
+	gp_sync_reset();
 }
 
 /* ---- thread life ---- */

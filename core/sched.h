@@ -3,9 +3,10 @@
  * queue of green threads, and a hub context that runs the libev loop.
  *
  * A thread that parks switches straight to the next runnable one; only when none is
- * runnable, or every GP_POLL_EVERY switches so that I/O is never starved by threads that
- * keep yielding, does it switch to the hub, which polls the loop (blocking only when
- * nothing is runnable) and resumes whatever the loop's callbacks made runnable.
+ * runnable, or when the loop has not been polled for a clock tick (so that I/O is never
+ * starved by threads that keep yielding), does it switch to the hub, which polls the
+ * loop (blocking only when nothing is runnable) and resumes whatever the loop's
+ * callbacks made runnable.
  *
  * Every switch goes through one function, which saves and restores errno (per kernel
  * thread in glibc, per green thread here) and releases the stack of a thread that has
@@ -24,7 +25,13 @@
 
 #include "green.h"
 
-#define GP_POLL_EVERY 64
+/*
+ * While threads keep the run queue busy, the loop is polled (one epoll_wait) when a
+ * clock tick has passed since the last poll, checked every GP_POLL_CHECK switches
+ * with the coarse clock, which costs no system call: I/O waits at most a tick or so,
+ * and a switch costs no amortised system call.
+ */
+#define GP_POLL_CHECK 64
 
 struct gp_stats {
 	uint64_t created;
@@ -42,7 +49,8 @@ struct gp_carrier {
 	struct gp_green *runq_head, *runq_tail;
 	struct gp_green *ended;      /* just ended: its stack is released after the switch */
 	struct gp_green *all;        /* every thread object, for reports */
-	unsigned since_poll;
+	unsigned since_check;         /* switches since the clock was last looked at */
+	long last_poll_tick;         /* coarse clock (ns) at the last poll */
 	size_t alive;                /* threads not yet ended, main included */
 	uint64_t next_id;
 	ev_async async;              /* keeps the loop alive; cross-thread wake-ups */

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -12,9 +13,10 @@
 #endif
 
 /*
- * The cache keeps recently freed stacks of any size, most recent first, so a thread
- * created right after another ended reuses its warm stack. It is bounded in count:
- * past the bound, stacks go back to the kernel.
+ * The cache keeps the most recently freed stacks of any size, so a thread created right
+ * after another ended reuses its warm stack. It is bounded in count: when it is full,
+ * the oldest entry goes back to the kernel, so a size the program stopped using never
+ * crowds out the one it uses now.
  */
 #define CACHE_MAX 64
 
@@ -54,7 +56,8 @@ static bool take_cached(struct gp_stack *s, size_t size)
 	for (int i = cache_len - 1; i >= 0; i--) {
 		if (cache[i].size == size) {
 			*s = cache[i];
-			cache[i] = cache[--cache_len];
+			memmove(&cache[i], &cache[i + 1], sizeof(cache[0]) * (size_t)(cache_len - 1 - i));
+			cache_len--;
 			return true;
 		}
 	}
@@ -89,10 +92,12 @@ void gp_stack_free(struct gp_stack *s)
 {
 	if (!s->map)
 		return;
-	if (cache_len < CACHE_MAX)
-		cache[cache_len++] = *s;
-	else
-		munmap(s->map, s->map_size);
+	if (cache_len == CACHE_MAX) {
+		munmap(cache[0].map, cache[0].map_size);
+		memmove(&cache[0], &cache[1], sizeof(cache[0]) * (CACHE_MAX - 1));
+		cache_len--;
+	}
+	cache[cache_len++] = *s;
 	s->map = NULL;
 }
 

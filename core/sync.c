@@ -1,6 +1,7 @@
 #include "sync.h"
 
 #include <stdint.h>
+#include <string.h>
 
 #include "sched.h"
 
@@ -76,4 +77,9 @@ size_t gp_parked_on(const void *addr)
 	for (struct parked *p = bucket_of(addr)->head; p; p = p->next)
 		n += p->addr == addr;
 	return n;
+}
+
+void gp_sync_reset(void)
+{
+	memset(buckets, 0, sizeof(buckets));
 }

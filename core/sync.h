@@ -22,6 +22,9 @@ int gp_park_on(const void *addr, double timeout, const char *what);
 /* Unpark up to n threads parked on addr, oldest first; returns how many. */
 size_t gp_unpark_on(const void *addr, size_t n);
 
+/* Forget every parked thread (the child of fork has none of them). */
+void gp_sync_reset(void);
+
 /* How many threads are parked on addr. */
 size_t gp_parked_on(const void *addr);
 

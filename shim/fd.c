@@ -1,21 +1,19 @@
 /*
- * What the program does to its descriptors: fcntl(F_SETFL) and ioctl(FIONBIO) tell us
- * its own O_NONBLOCK; close and the F_DUPFD family change what a number names.
+ * What the program does to its descriptors. fcntl(F_SETFL) and ioctl(FIONBIO) tell us
+ * its own O_NONBLOCK. Everything that ends what a number names (close, close_range,
+ * closefrom, fclose, dup2 and dup3 over an open number) first wakes the green threads
+ * waiting on it, with EBADF, and takes it out of the event loop, before the kernel can
+ * hand the number out again; everything that hands a number out (dup, pipe,
+ * socketpair, F_DUPFD) starts its state afresh.
  */
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <sys/ioctl.h>
 
 #include "hook.h"
+#include "iowait.h"
 #include "loop.h"
-
-/* The number no longer names what we learnt about: forget, and wake its waiters. */
-static void forget(int fd)
-{
-	gp_enter();
-	gp_fd_closed(fd);
-	gp_leave();
-}
 
 static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 {
@@ -28,7 +26,7 @@ static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 		break;
 	case F_DUPFD:
 	case F_DUPFD_CLOEXEC:
-		forget(rc);
+		gp__fd_born(rc, GP_FD_UNKNOWN, 0);
 		break;
 	}
 	return rc;
@@ -67,7 +65,85 @@ int ioctl(int fd, unsigned long req, ...)
 
 int close(int fd)
 {
-	if (gp_on_green())
-		forget(fd);
+	gp__fd_forget(fd);
 	return GP_REAL(close)(fd);
+}
+
+int close_range(unsigned first, unsigned last, int flags)
+{
+	if (gp_on_green() && !(flags & CLOSE_RANGE_CLOEXEC) && first <= last) {
+		gp_enter();
+		gp_fd_closed_range(first, last);
+		gp_leave();
+	}
+	return GP_REAL(close_range)(first, last, flags);
+}
+
+void closefrom(int lowfd)
+{
+	if (gp_on_green() && lowfd >= 0) {
+		gp_enter();
+		gp_fd_closed_range((unsigned)lowfd, ~0u);
+		gp_leave();
+	}
+	GP_REAL(closefrom)(lowfd);
+}
+
+/* fclose closes the stream's descriptor inside the C library, where no hook sees it. */
+int fclose(FILE *f)
+{
+	if (gp_on_green())
+		gp__fd_forget(fileno(f));
+	return GP_REAL(fclose)(f);
+}
+
+int dup(int fd)
+{
+	int nfd = GP_REAL(dup)(fd);
+	gp__fd_born(nfd, GP_FD_UNKNOWN, 0);
+	return nfd;
+}
+
+/* dup2 closes fd2 only when it succeeds: fd must be open, and differ from fd2. */
+static void forget_target(int fd, int fd2)
+{
+	if (gp_on_green() && fd != fd2 && GP_REAL(fcntl)(fd, F_GETFD) >= 0)
+		gp__fd_forget(fd2);
+}
+
+int dup2(int fd, int fd2)
+{
+	forget_target(fd, fd2);
+	return GP_REAL(dup2)(fd, fd2);
+}
+
+int dup3(int fd, int fd2, int flags)
+{
+	forget_target(fd, fd2);
+	return GP_REAL(dup3)(fd, fd2, flags);
+}
+
+int pipe2(int fds[2], int flags)
+{
+	int rc = GP_REAL(pipe2)(fds, flags);
+	if (rc == 0) {
+		gp__fd_born(fds[0], GP_FD_NOWAIT, flags & O_NONBLOCK);
+		gp__fd_born(fds[1], GP_FD_NOWAIT, flags & O_NONBLOCK);
+	}
+	return rc;
+}
+
+int pipe(int fds[2])
+{
+	return pipe2(fds, 0);
+}
+
+int socketpair(int domain, int type, int protocol, int fds[2])
+{
+	int rc = GP_REAL(socketpair)(domain, type, protocol, fds);
+	if (rc == 0) {
+		gp__fd_born(fds[0], GP_FD_SOCKET, type & SOCK_NONBLOCK);
+		gp__fd_born(fds[1], GP_FD_SOCKET, type & SOCK_NONBLOCK);
+	}
+	return rc;
 }

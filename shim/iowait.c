@@ -214,3 +214,22 @@ ssize_t gp__io_all(struct gp_io *io)
 	ssize_t r = gp__io(io);
 	return r <= 0 ? r : gp__io_rest(io, r);
 }
+
+void gp__fd_forget(int fd)
+{
+	if (fd < 0 || !gp_on_green())
+		return;
+	gp_enter();
+	gp_fd_closed(fd);
+	gp_leave();
+}
+
+void gp__fd_born(int fd, enum gp_fd_kind kind, int nonblocking)
+{
+	if (fd < 0 || !gp_on_green())
+		return;
+	gp__fd_forget(fd);
+	gp_fd_set_kind(fd, kind);
+	if (kind != GP_FD_UNKNOWN)
+		gp_fd_set_nonblock(fd, nonblocking);
+}

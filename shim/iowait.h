@@ -64,6 +64,12 @@ struct gp_fd *gp__fd_learn(int fd);
 /* Did the program make fd non-blocking? Learns it if needed. */
 bool gp__fd_nonblocking(int fd);
 
+/* The number no longer names what was learnt of it: wake its waiters, forget it. */
+void gp__fd_forget(int fd);
+
+/* A number just handed out, and what is known of it (GP_FD_UNKNOWN: nothing). */
+void gp__fd_born(int fd, enum gp_fd_kind kind, int nonblocking);
+
 /* Wait in the runtime until fd is ready for events: 0 or -errno. */
 int gp__wait_fd(int fd, int events, double timeout);
 

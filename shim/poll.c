@@ -1,80 +1,56 @@
 /*
- * poll: ask the kernel without waiting; if nothing is ready, park on every descriptor
- * at once until one is ready or the timeout passes, then ask the kernel again for the
- * exact revents. Libev knows only readable and writable: POLLPRI waits as readable,
- * and a descriptor asked for no event at all waits only through the kernel's answer.
+ * poll, ppoll, select and pselect, on the shared readiness loop (ready.h).
+ *
+ * select's sets are both input and output: the loop probes on copies, so the
+ * program's sets are written once, with the kernel's final answer, and Linux's
+ * update of select's timeout (the time left) is reproduced.
+ *
+ * ppoll and pselect with a signal mask install the mask only inside the kernel call in
+ * the C library; a green thread cannot park with another mask, so these go to the C
+ * library (blocking the kernel thread while they wait) until signal masks are per
+ * green thread.
  */
 #include <errno.h>
 #include <poll.h>
-#include <stdlib.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/select.h>
 #include <time.h>
 
 #include "hook.h"
-#include "loop.h"
+#include "ready.h"
 
-#define WAITERS_ON_STACK 16
+/* ---- poll, ppoll ---- */
 
-static int ev_events(short events)
+struct pollset {
+	struct pollfd *fds;
+	nfds_t n;
+};
+
+static int poll_probe(struct gp_ready *r)
 {
-	int ev = 0;
-	if (events & (POLLIN | POLLPRI | POLLRDNORM | POLLRDBAND | POLLRDHUP))
-		ev |= EV_READ;
-	if (events & (POLLOUT | POLLWRNORM | POLLWRBAND))
-		ev |= EV_WRITE;
-	return ev;
+	struct pollset *p = r->arg;
+	return GP_REAL(poll)(p->fds, p->n, 0);
 }
 
-static double now_mono(void)
+static int poll_park(struct gp_ready *r, double left)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return gp_ts_seconds(&ts);
+	struct pollset *p = r->arg;
+	return gp__park_on_pollfds(p->fds, p->n, left);
 }
 
-/* Park until one of fds may be ready or timeout (s, < 0 none) passes: 0 or -errno. */
-static int park_on_fds(struct pollfd *fds, nfds_t n, double timeout)
+static int green_poll(struct pollfd *fds, nfds_t n, double timeout)
 {
-	struct gp_fdwaiter small[WAITERS_ON_STACK];
-	struct gp_fdwaiter *w = n <= WAITERS_ON_STACK ? small : calloc(n, sizeof(*w));
-	if (!w)
-		return -ENOMEM;
-	int k = 0;
-	for (nfds_t i = 0; i < n; i++) {
-		int ev = ev_events(fds[i].events);
-		if (fds[i].fd >= 0 && ev)
-			w[k++] = (struct gp_fdwaiter){ .fd = fds[i].fd, .events = ev };
-	}
-	gp_enter();
-	int rc = k ? gp_wait_fds(w, k, timeout) : gp_park(timeout, "poll");
-	gp_leave();
-	if (w != small)
-		free(w);
-	return rc;
+	struct pollset p = { fds, n };
+	struct gp_ready r = { .probe = poll_probe, .park = poll_park, .arg = &p };
+	return gp__ready_wait(&r, timeout, NULL);
 }
 
 int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
 	if (!gp_cooperative() || timeout == 0)
 		return GP_REAL(poll)(fds, n, timeout);
-	int r = GP_REAL(poll)(fds, n, 0);
-	if (r != 0)
-		return r;
-	double deadline = timeout > 0 ? now_mono() + timeout / 1000.0 : 0;
-	for (;;) {
-		double left = -1;
-		if (timeout > 0 && (left = deadline - now_mono()) <= 0)
-			return 0;
-		int rc = park_on_fds(fds, n, left);
-		if (rc == -EINTR)
-			return (int)gp_ret(rc);
-		/* A descriptor beyond what the table can watch: block as the program asked. */
-		if (rc == -ENOMEM)
-			return GP_REAL(poll)(fds, n, left < 0 ? -1 : (int)(left * 1000) + 1);
-		/* Ready, closed (the kernel says POLLNVAL), timed out: the kernel has the answer. */
-		r = GP_REAL(poll)(fds, n, 0);
-		if (r != 0 || rc == -ETIMEDOUT)
-			return r;
-	}
+	return green_poll(fds, n, timeout < 0 ? -1 : timeout / 1000.0);
 }
 
 int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
@@ -82,4 +58,125 @@ int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
 	if (fdslen / sizeof(*fds) < n)
 		__chk_fail();
 	return poll(fds, n, timeout);
+}
+
+int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask)
+{
+	if (!gp_cooperative() || mask || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0))
+		return GP_REAL(ppoll)(fds, n, ts, mask);
+	if (ts && (!gp_ts_valid(ts) || ts->tv_sec < 0)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return green_poll(fds, n, ts ? gp_ts_seconds(ts) : -1);
+}
+
+int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask,
+		size_t fdslen)
+{
+	if (fdslen / sizeof(*fds) < n)
+		__chk_fail();
+	return ppoll(fds, n, ts, mask);
+}
+
+/* ---- select, pselect ---- */
+
+struct selectset {
+	int nfds;
+	fd_set *user[3];          /* read, write, except, as the program passed them */
+	fd_set copy[3];           /* the probe's scratch copies */
+	size_t bytes;             /* bytes of each set that nfds covers */
+};
+
+static const short select_events[3] = { POLLIN, POLLOUT, POLLPRI };
+
+static int select_probe(struct gp_ready *r)
+{
+	struct selectset *s = r->arg;
+	fd_set *sets[3];
+	for (int i = 0; i < 3; i++) {
+		sets[i] = s->user[i] ? &s->copy[i] : NULL;
+		if (sets[i])
+			memcpy(sets[i], s->user[i], s->bytes);
+	}
+	struct timeval zero = { 0, 0 };
+	return GP_REAL(select)(s->nfds, sets[0], sets[1], sets[2], &zero);
+}
+
+/* Park on every descriptor named in the sets, as poll would. */
+static int select_park(struct gp_ready *r, double left)
+{
+	struct selectset *s = r->arg;
+	struct pollfd fds[FD_SETSIZE];
+	nfds_t n = 0;
+	for (int fd = 0; fd < s->nfds; fd++) {
+		short ev = 0;
+		for (int i = 0; i < 3; i++)
+			if (s->user[i] && FD_ISSET(fd, s->user[i]))
+				ev |= select_events[i];
+		if (ev)
+			fds[n++] = (struct pollfd){ .fd = fd, .events = ev };
+	}
+	return gp__park_on_pollfds(fds, n, left);
+}
+
+/* The program's sets get the kernel's answer: the ready descriptors, or none. */
+static void select_publish(struct selectset *s, int n)
+{
+	for (int i = 0; i < 3; i++) {
+		if (!s->user[i])
+			continue;
+		if (n > 0)
+			memcpy(s->user[i], &s->copy[i], s->bytes);
+		else if (n == 0)
+			memset(s->user[i], 0, s->bytes);
+	}
+}
+
+/* Sets beyond FD_SETSIZE (nfds larger) go to the C library, as does a zero timeout. */
+static bool select_is_green(int nfds)
+{
+	return gp_cooperative() && nfds >= 0 && nfds <= FD_SETSIZE;
+}
+
+static int green_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, double timeout,
+			double *left)
+{
+	struct selectset s = { .nfds = nfds, .user = { rd, wr, ex },
+			       .bytes = ((size_t)nfds + 7) / 8 };
+	struct gp_ready r = { .probe = select_probe, .park = select_park, .arg = &s };
+	int n = gp__ready_wait(&r, timeout, left);
+	select_publish(&s, n);
+	return n;
+}
+
+int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
+{
+	if (!select_is_green(nfds) || (tv && tv->tv_sec == 0 && tv->tv_usec == 0))
+		return GP_REAL(select)(nfds, rd, wr, ex, tv);
+	if (tv && (tv->tv_sec < 0 || tv->tv_usec < 0 || tv->tv_usec >= 1000000)) {
+		errno = EINVAL;
+		return -1;
+	}
+	double left;
+	double timeout = tv ? (double)tv->tv_sec + (double)tv->tv_usec * 1e-6 : -1;
+	int n = green_select(nfds, rd, wr, ex, timeout, &left);
+	/* Linux writes back the time that was not slept. */
+	if (tv && n >= 0) {
+		tv->tv_sec = (time_t)left;
+		tv->tv_usec = (suseconds_t)((left - (double)tv->tv_sec) * 1e6);
+	}
+	return n;
+}
+
+int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct timespec *ts,
+	    const sigset_t *mask)
+{
+	if (!select_is_green(nfds) || mask || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0))
+		return GP_REAL(pselect)(nfds, rd, wr, ex, ts, mask);
+	if (ts && (!gp_ts_valid(ts) || ts->tv_sec < 0)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return green_select(nfds, rd, wr, ex, ts ? gp_ts_seconds(ts) : -1, NULL);
 }

@@ -18,23 +18,10 @@
 #include "iowait.h"
 #include "loop.h"
 
-static void note_new_socket(int fd, int type_or_flags)
-{
-	if (fd < 0 || !gp_carrier)
-		return;
-	gp_fd_closed(fd);   /* the number names something new */
-	struct gp_fd *e = gp_fd_peek(fd);
-	if (e) {
-		e->kind = GP_FD_SOCKET;
-		e->nonblock = (type_or_flags & SOCK_NONBLOCK) ? GP_NB_ON : GP_NB_OFF;
-	}
-}
-
 int socket(int domain, int type, int protocol)
 {
 	int fd = GP_REAL(socket)(domain, type, protocol);
-	if (gp_on_green())
-		note_new_socket(fd, type);
+	gp__fd_born(fd, GP_FD_SOCKET, type & SOCK_NONBLOCK);
 	return fd;
 }
 
@@ -58,7 +45,7 @@ static int accept_common(int fd, struct sockaddr *addr, socklen_t *len, int flag
 			return (int)gp_ret(rc);
 	}
 	int nfd = GP_REAL(accept4)(fd, addr, len, flags);
-	note_new_socket(nfd, flags);
+	gp__fd_born(nfd, GP_FD_SOCKET, flags & SOCK_NONBLOCK);
 	return nfd;
 }
 

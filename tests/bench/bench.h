@@ -1,0 +1,91 @@
+/*
+ * What the benchmarks share: a monotonic clock, a calibrated measurement (warm up, size
+ * the run to a time budget, repeat, keep the best and the median) and the table format.
+ *
+ * Benchmarks print figures and never judge them: the time a run takes depends on the
+ * machine and its load, so nothing here fails on a slow result.
+ */
+#ifndef GP_BENCH_H
+#define GP_BENCH_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define BENCH_REPEATS 9
+/* Long enough to hide the clock reads and a stray interrupt, short enough for ~1 min total. */
+#define BENCH_TARGET_NS 40e6
+
+/* Runs n operations (whatever one operation is for the caller); returns elapsed ns. */
+typedef double (*bench_fn)(void *arg, long n);
+
+struct bench_result {
+	double best_ns;    /* per operation, fastest repeat */
+	double median_ns;  /* per operation, median repeat */
+	long ops;          /* operations per repeat */
+};
+
+static inline double bench_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static inline int bench_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* Double n until one run takes a measurable time, then scale it to the budget. */
+static inline long bench_calibrate(bench_fn fn, void *arg, long n, long max_ops)
+{
+	double t;
+	while ((t = fn(arg, n)) < BENCH_TARGET_NS / 16 && n < max_ops)
+		n *= 2;
+	double scaled = (double)n * BENCH_TARGET_NS / (t > 1 ? t : 1);
+	if (scaled > (double)max_ops)
+		scaled = (double)max_ops;
+	return scaled < 1 ? 1 : (long)scaled;
+}
+
+/*
+ * Calibration doubles as the warm-up: caches, branch predictors, the stack cache and
+ * the CPU frequency have all seen the code before the first measured repeat.
+ */
+static inline struct bench_result bench_measure(bench_fn fn, void *arg, long start_ops,
+						long max_ops)
+{
+	struct bench_result r = { .ops = bench_calibrate(fn, arg, start_ops, max_ops) };
+	double per_op[BENCH_REPEATS];
+	for (int i = 0; i < BENCH_REPEATS; i++)
+		per_op[i] = fn(arg, r.ops) / (double)r.ops;
+	qsort(per_op, BENCH_REPEATS, sizeof(per_op[0]), bench_cmp_double);
+	r.best_ns = per_op[0];
+	r.median_ns = per_op[BENCH_REPEATS / 2];
+	return r;
+}
+
+static inline void bench_header(const char *title, const char *unit)
+{
+	printf("%s\n", title);
+	printf("  %-40s %12s %12s %9s\n", "", "best", "median", "ratio");
+	printf("  %-40s %12s %12s %9s\n", "", unit, unit, "");
+}
+
+/* One row; the ratio compares best times with the row the table is relative to. */
+static inline void bench_row(const char *what, struct bench_result r, double base_best)
+{
+	printf("  %-40s %12.1f %12.1f %8.2fx\n", what, r.best_ns, r.median_ns,
+	       r.best_ns / base_best);
+}
+
+static inline void bench_die(const char *what, int err)
+{
+	fprintf(stderr, "bench: %s: %s\n", what, strerror(err < 0 ? -err : err));
+	exit(1);
+}
+
+#endif

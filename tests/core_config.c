@@ -1,0 +1,171 @@
+/*
+ * core/config: sizes and GREENPATCH_* variables. A bad value must be refused with one
+ * message that names the variable, repeats the value and shows the accepted form.
+ */
+#include "unit.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "config.h"
+
+Test(core_config, parse_size_accepts, .timeout = UNIT_TIMEOUT)
+{
+	const struct { const char *s; size_t want; } ok[] = {
+		{ "65536", 65536 },
+		{ "0", 0 },
+		{ "256k", 256 * 1024 },
+		{ "16K", 16 * 1024 },
+		{ "4kb", 4 * 1024 },
+		{ "4KB", 4 * 1024 },
+		{ "8m", (size_t)8 << 20 },
+		{ "8M", (size_t)8 << 20 },
+		{ "2mb", (size_t)2 << 20 },
+		{ "1g", (size_t)1 << 30 },
+		{ "1G", (size_t)1 << 30 },
+	};
+	for (size_t i = 0; i < GP_ARRAY_LEN(ok); i++) {
+		size_t out = 12345;
+		int rc = gp_parse_size(ok[i].s, &out);
+		cr_assert_eq(rc, 0, "gp_parse_size(\"%s\") = %d, expected 0", ok[i].s, rc);
+		cr_assert_eq(out, ok[i].want, "gp_parse_size(\"%s\") gave %zu, expected %zu",
+			     ok[i].s, out, ok[i].want);
+	}
+}
+
+Test(core_config, parse_size_rejects, .timeout = UNIT_TIMEOUT)
+{
+	static const char *const bad[] = {
+		"", "banana", "-1", "1x", "99999999999999999999", "k", " 1k", "1k ", "1 k",
+		"+5", "1kk", "1b", "1.5m", "0x10", "1t",
+		"17179869184g",          /* 2^34 GiB: beyond size_t once shifted */
+	};
+	for (size_t i = 0; i < GP_ARRAY_LEN(bad); i++) {
+		size_t out = 12345;
+		int rc = gp_parse_size(bad[i], &out);
+		cr_assert_eq(rc, -EINVAL, "gp_parse_size(\"%s\") = %d (value %zu), expected -EINVAL",
+			     bad[i], rc, out);
+		cr_assert_eq(out, 12345, "gp_parse_size(\"%s\") wrote %zu although it failed",
+			     bad[i], out);
+	}
+	size_t out;
+	cr_assert_eq(gp_parse_size(NULL, &out), -EINVAL, "gp_parse_size(NULL) accepted");
+}
+
+/* Load with only the given variables set (the rest of GREENPATCH_* unset). */
+static int load_with(const char *stack, const char *log, char *err, size_t errlen)
+{
+	if (stack)
+		setenv("GREENPATCH_STACK_SIZE", stack, 1);
+	else
+		unsetenv("GREENPATCH_STACK_SIZE");
+	if (log)
+		setenv("GREENPATCH_LOG", log, 1);
+	else
+		unsetenv("GREENPATCH_LOG");
+	err[0] = '\0';
+	return gp_config_load(err, errlen);
+}
+
+static void assert_mentions(const char *msg, const char *what, const char *why)
+{
+	cr_assert_not_null(strstr(msg, what), "the message \"%s\" does not mention %s (\"%s\")",
+			   msg, why, what);
+}
+
+Test(core_config, stack_size_banana_is_refused, .timeout = UNIT_TIMEOUT)
+{
+	char err[256];
+	gp_config.stack_size = 0;
+	int rc = load_with("banana", NULL, err, sizeof(err));
+	cr_assert_eq(rc, -EINVAL, "GREENPATCH_STACK_SIZE=banana: gp_config_load = %d", rc);
+	assert_mentions(err, "GREENPATCH_STACK_SIZE", "the variable");
+	assert_mentions(err, "banana", "the value");
+	assert_mentions(err, "256k", "an example of the accepted form");
+	cr_assert_null(strchr(err, '\n'), "the message \"%s\" is more than one line", err);
+	cr_assert_eq(gp_config.stack_size, 0, "a refused value was stored: %zu",
+		     gp_config.stack_size);
+}
+
+Test(core_config, stack_size_out_of_range_is_refused, .timeout = UNIT_TIMEOUT)
+{
+	char err[256];
+	const char *const out_of_range[] = { "4k", "0", "16383", "2g" };
+	for (size_t i = 0; i < GP_ARRAY_LEN(out_of_range); i++) {
+		gp_config.stack_size = 0;
+		int rc = load_with(out_of_range[i], NULL, err, sizeof(err));
+		cr_assert_eq(rc, -EINVAL, "GREENPATCH_STACK_SIZE=%s: gp_config_load = %d",
+			     out_of_range[i], rc);
+		assert_mentions(err, "GREENPATCH_STACK_SIZE", "the variable");
+		assert_mentions(err, out_of_range[i], "the value");
+		assert_mentions(err, "range", "that the value is out of range");
+		assert_mentions(err, "16k", "the lower bound");
+		cr_assert_eq(gp_config.stack_size, 0, "a refused value was stored: %zu",
+			     gp_config.stack_size);
+	}
+}
+
+Test(core_config, stack_size_in_range_is_stored, .timeout = UNIT_TIMEOUT)
+{
+	char err[256];
+	const struct { const char *s; size_t want; } ok[] = {
+		{ "16k", GP_STACK_MIN }, { "64k", 64 * 1024 }, { "8m", (size_t)8 << 20 },
+		{ "1g", (size_t)1 << 30 },
+	};
+	for (size_t i = 0; i < GP_ARRAY_LEN(ok); i++) {
+		int rc = load_with(ok[i].s, NULL, err, sizeof(err));
+		cr_assert_eq(rc, 0, "GREENPATCH_STACK_SIZE=%s refused: %s", ok[i].s, err);
+		cr_assert_eq(gp_config.stack_size, ok[i].want, "GREENPATCH_STACK_SIZE=%s stored %zu",
+			     ok[i].s, gp_config.stack_size);
+	}
+}
+
+Test(core_config, log_level, .timeout = UNIT_TIMEOUT)
+{
+	char err[256];
+	int rc = load_with(NULL, "debug", err, sizeof(err));
+	cr_assert_eq(rc, 0, "GREENPATCH_LOG=debug refused: %s", err);
+	cr_assert_eq(gp_config.log_level, GP_LOG_DEBUG, "log_level %d after debug",
+		     gp_config.log_level);
+	rc = load_with(NULL, "ERROR", err, sizeof(err));
+	cr_assert_eq(rc, 0, "GREENPATCH_LOG=ERROR refused: %s", err);
+	cr_assert_eq(gp_config.log_level, GP_LOG_ERROR, "log_level %d after ERROR",
+		     gp_config.log_level);
+
+	rc = load_with(NULL, "loud", err, sizeof(err));
+	cr_assert_eq(rc, -EINVAL, "GREENPATCH_LOG=loud: gp_config_load = %d", rc);
+	assert_mentions(err, "GREENPATCH_LOG", "the variable");
+	assert_mentions(err, "loud", "the value");
+	assert_mentions(err, "debug", "the accepted levels");
+	assert_mentions(err, "warning", "the accepted levels");
+	cr_assert_eq(gp_config.log_level, GP_LOG_ERROR, "a refused level changed log_level to %d",
+		     gp_config.log_level);
+}
+
+Test(core_config, nothing_set_changes_nothing, .timeout = UNIT_TIMEOUT)
+{
+	char err[64];
+	int rc = load_with(NULL, NULL, err, sizeof(err));
+	cr_assert_eq(rc, 0, "gp_config_load with nothing set = %d (%s)", rc, err);
+	cr_assert_eq(gp_config.stack_size, 0, "stack_size %zu with nothing set",
+		     gp_config.stack_size);
+	cr_assert_eq(gp_config.log_level, GP_LOG_WARNING, "log_level %d with nothing set",
+		     gp_config.log_level);
+}
+
+/* A message longer than the buffer is cut, never overflows it. */
+Test(core_config, long_value_is_truncated_safely, .timeout = UNIT_TIMEOUT)
+{
+	char value[600];
+	memset(value, 'z', sizeof(value) - 1);
+	value[sizeof(value) - 1] = '\0';
+	struct { char err[32]; char canary[8]; } buf;
+	memset(buf.canary, 0x5a, sizeof(buf.canary));
+	int rc = load_with(value, NULL, buf.err, sizeof(buf.err));
+	cr_assert_eq(rc, -EINVAL, "a 599-letter value: %d", rc);
+	cr_assert_eq(strlen(buf.err), sizeof(buf.err) - 1, "message length %zu in a %zu buffer",
+		     strlen(buf.err), sizeof(buf.err));
+	for (size_t i = 0; i < sizeof(buf.canary); i++)
+		cr_assert_eq((unsigned char)buf.canary[i], 0x5a, "byte %zu past the buffer written",
+			     i);
+}
