@@ -120,10 +120,11 @@ $(B)/bench/%: tests/bench/%.c tests/bench/bench.h $(CORE_O)
 # before the ASan runtime, not after: ASan's own pthread_create interceptor would
 # otherwise wrap every green thread's start routine as if it were a new kernel thread.
 # With the shim first, our hooks call ASan's interceptors as their "real" functions.
+# handle_segv=0: the guard-page tests expect the SIGSEGV itself, not ASan's report of it.
 ASAN_RT := $(if $(filter address,$(SANITIZE)),:$(shell $(CC) -print-file-name=libasan.so))
 TEST_ENV := GP_TEST_LIB=$(abspath $(LIB)) GP_TEST_PRELOAD=$(abspath $(LIB))$(ASAN_RT) \
             GP_TEST_PROGS=$(abspath $(B)/progs) GP_TEST_ROOT=$(CURDIR) \
-            ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0:$(ASAN_OPTIONS)
+            ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0:handle_segv=0:$(ASAN_OPTIONS)
 
 test: deps
 	@$(MAKE) --no-print-directory $(LIB) progs $(TEST_BINS)

@@ -14,6 +14,7 @@
 #endif
 
 #ifdef GP_ASAN
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -86,6 +87,10 @@ static void ctx_common(struct gp_ctx *c, void *stack_lo, size_t size, gp_ctx_fn 
 	c->stack_lo = stack_lo;
 	c->stack_size = size;
 	c->valgrind_id = VALGRIND_STACK_REGISTER(stack_lo, (char *)stack_lo + size);
+#ifdef GP_ASAN
+	/* A reused stack still carries the poison of the frames that last lived on it. */
+	ASAN_UNPOISON_MEMORY_REGION(stack_lo, size);
+#endif
 }
 
 #ifdef GP_CTX_UCONTEXT

@@ -165,6 +165,7 @@ static void hub_main(void *arg)
 static void async_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
 	(void)loop, (void)w, (void)revents;
+	gp__sync_drain_async();
 }
 
 /* ---- starting ---- */
@@ -219,6 +220,7 @@ int gp_sched_start(void)
 	}
 	gp_ctx_make(&h->ctx, h->stack.lo, h->stack.size, hub_main, c);
 
+	gp_sync_reset();
 	c->main = m;
 	c->current = m;
 	c->alive = 1;

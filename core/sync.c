@@ -1,5 +1,6 @@
 #include "sync.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@ struct parked {
 
 struct bucket {
 	struct parked *head, *tail;
+	_Atomic unsigned parked;   /* read by other kernel threads: see gp_unpark_on_async */
 };
 
 static struct bucket buckets[BUCKETS];
@@ -30,6 +32,7 @@ static struct bucket *bucket_of(const void *addr)
 
 static void bucket_remove(struct bucket *b, struct parked *p)
 {
+	atomic_fetch_sub_explicit(&b->parked, 1, memory_order_relaxed);
 	if (p->prev)
 		p->prev->next = p->next;
 	else
@@ -49,6 +52,7 @@ int gp_park_on(const void *addr, double timeout, const char *what)
 	else
 		b->head = &p;
 	b->tail = &p;
+	atomic_fetch_add_explicit(&b->parked, 1, memory_order_seq_cst);
 	int rc = gp_park(timeout, what);
 	if (!p.picked)
 		bucket_remove(b, &p);
@@ -79,7 +83,110 @@ size_t gp_parked_on(const void *addr)
 	return n;
 }
 
+
+/*
+ * Wake-ups asked for from other kernel threads travel through a bounded lock-free
+ * queue (Vyukov's bounded MPMC design, used here with one consumer) and the carrier's
+ * ev_async. When the queue is full the request is not lost: a flag makes the carrier
+ * wake every parked thread, and each re-checks what it waits for.
+ */
+#define ASYNC_SLOTS 1024
+
+struct async_slot {
+	_Atomic size_t seq;
+	const void *addr;
+};
+
+static struct async_slot async_ring[ASYNC_SLOTS];
+static _Atomic size_t async_head;       /* next slot to fill */
+static size_t async_tail;               /* next slot to drain (carrier only) */
+static _Atomic int async_overflow;
+static _Atomic int async_ready;
+
+static void async_ring_init(void)
+{
+	for (size_t i = 0; i < ASYNC_SLOTS; i++)
+		atomic_store_explicit(&async_ring[i].seq, i, memory_order_relaxed);
+	atomic_store(&async_ready, 1);
+}
+
+static int async_push(const void *addr)
+{
+	size_t pos = atomic_load_explicit(&async_head, memory_order_relaxed);
+	for (;;) {
+		struct async_slot *s = &async_ring[pos % ASYNC_SLOTS];
+		size_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+		intptr_t dif = (intptr_t)seq - (intptr_t)pos;
+		if (dif == 0) {
+			if (atomic_compare_exchange_weak_explicit(&async_head, &pos, pos + 1,
+								  memory_order_relaxed,
+								  memory_order_relaxed)) {
+				s->addr = addr;
+				atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
+				return 0;
+			}
+		} else if (dif < 0) {
+			return -1;   /* full */
+		} else {
+			pos = atomic_load_explicit(&async_head, memory_order_relaxed);
+		}
+	}
+}
+
+static bool async_pop(const void **addr)
+{
+	struct async_slot *s = &async_ring[async_tail % ASYNC_SLOTS];
+	size_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+	if ((intptr_t)seq - (intptr_t)(async_tail + 1) < 0)
+		return false;
+	*addr = s->addr;
+	atomic_store_explicit(&s->seq, async_tail + ASYNC_SLOTS, memory_order_release);
+	async_tail++;
+	return true;
+}
+
+/* The queued address carries in its lowest bit whether to wake all (objects are aligned). */
+static void unpark_async(const void *addr, bool all)
+{
+	struct gp_carrier *c = gp_carrier;
+	if (!c || !atomic_load_explicit(&async_ready, memory_order_acquire))
+		return;
+	if (!atomic_load_explicit(&bucket_of(addr)->parked, memory_order_seq_cst))
+		return;
+	if (async_push((const char *)addr + all) < 0)
+		atomic_store(&async_overflow, 1);
+	ev_async_send(c->loop, &c->async);
+}
+
+void gp_unpark_on_async(const void *addr)
+{
+	unpark_async(addr, false);
+}
+
+void gp_unpark_all_on_async(const void *addr)
+{
+	unpark_async(addr, true);
+}
+
+void gp__sync_drain_async(void)
+{
+	const void *tagged;
+	while (async_pop(&tagged)) {
+		uintptr_t a = (uintptr_t)tagged;
+		gp_unpark_on((const void *)(a & ~(uintptr_t)1), (a & 1) ? (size_t)-1 : 1);
+	}
+	if (atomic_exchange(&async_overflow, 0)) {
+		for (int i = 0; i < BUCKETS; i++)
+			for (struct parked *p = buckets[i].head; p; p = p->next)
+				gp_unpark(p->g);
+	}
+}
+
 void gp_sync_reset(void)
 {
 	memset(buckets, 0, sizeof(buckets));
+	atomic_store(&async_head, 0);
+	async_tail = 0;
+	atomic_store(&async_overflow, 0);
+	async_ring_init();
 }

@@ -22,7 +22,20 @@ int gp_park_on(const void *addr, double timeout, const char *what);
 /* Unpark up to n threads parked on addr, oldest first; returns how many. */
 size_t gp_unpark_on(const void *addr, size_t n);
 
-/* Forget every parked thread (the child of fork has none of them). */
+/*
+ * From any kernel thread, or a signal handler: unpark one thread parked on addr, soon
+ * (the carrier's loop does it). Costs nothing when nobody is parked on that address's
+ * bucket. A real thread that releases what a green thread waits for calls this.
+ */
+void gp_unpark_on_async(const void *addr);
+
+/* The same for every thread parked on addr (a broadcast). */
+void gp_unpark_all_on_async(const void *addr);
+
+/* For the scheduler: perform the wake-ups gp_unpark_on_async queued. */
+void gp__sync_drain_async(void);
+
+/* Start afresh: at start-up, and in the child of fork (which has none of them). */
 void gp_sync_reset(void);
 
 /* How many threads are parked on addr. */

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "hook.h"
+#include "tsd.h"
 
 __thread int gp__in_user __attribute__((tls_model("initial-exec")));
 
@@ -53,6 +54,7 @@ static void *thread_main(struct gp_green *g)
 {
 	gp_leave();
 	void *ret = g->start(g->arg);
+	gp__tsd_thread_ended(g);
 	gp_enter();
 	return ret;
 }

@@ -78,8 +78,8 @@ static int green_trylock(pthread_mutex_t *m)
 	return rc;
 }
 
-/* Lock, parking while another green thread holds it; timeout < 0 waits forever. */
-static int green_lock(pthread_mutex_t *m, const struct timespec *abstime)
+/* Lock, parking while another green thread holds it, until abstime on clock if given. */
+static int green_lock(pthread_mutex_t *m, clockid_t clock, const struct timespec *abstime)
 {
 	for (;;) {
 		int rc = green_trylock(m);
@@ -87,7 +87,7 @@ static int green_lock(pthread_mutex_t *m, const struct timespec *abstime)
 			return rc;
 		double left = -1;
 		if (abstime) {
-			left = gp_until(CLOCK_REALTIME, abstime);
+			left = gp_until(clock, abstime);
 			if (left <= 0)
 				return ETIMEDOUT;
 		}
@@ -119,7 +119,7 @@ int pthread_mutex_lock(pthread_mutex_t *m)
 {
 	if (!mutex_is_green(m))
 		return GP_REAL(pthread_mutex_lock)(m);
-	return green_lock(m, NULL);
+	return green_lock(m, CLOCK_REALTIME, NULL);
 }
 
 int pthread_mutex_trylock(pthread_mutex_t *m)
@@ -130,23 +130,39 @@ int pthread_mutex_trylock(pthread_mutex_t *m)
 	return rc == EDEADLK ? EBUSY : rc;
 }
 
-int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime)
+static int green_timedlock(pthread_mutex_t *m, clockid_t clock, const struct timespec *abstime)
 {
-	if (!mutex_is_green(m))
-		return GP_REAL(pthread_mutex_timedlock)(m, abstime);
 	int rc = green_trylock(m);
 	if (rc != EBUSY)
 		return rc;
 	if (!gp_ts_valid(abstime))
 		return EINVAL;
-	return green_lock(m, abstime);
+	return green_lock(m, clock, abstime);
+}
+
+int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime)
+{
+	if (!mutex_is_green(m))
+		return GP_REAL(pthread_mutex_timedlock)(m, abstime);
+	return green_timedlock(m, CLOCK_REALTIME, abstime);
+}
+
+int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock, const struct timespec *abstime)
+{
+	if (!mutex_is_green(m) || (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC))
+		return GP_REAL(pthread_mutex_clocklock)(m, clock, abstime);
+	return green_timedlock(m, clock, abstime);
 }
 
 int pthread_mutex_unlock(pthread_mutex_t *m)
 {
-	if (!mutex_is_green(m))
-		return GP_REAL(pthread_mutex_unlock)(m);
-	return green_unlock(m);
+	if (mutex_is_green(m))
+		return green_unlock(m);
+	int rc = GP_REAL(pthread_mutex_unlock)(m);
+	/* A kernel thread released it: a green thread may be parked on it. */
+	if (rc == 0 && !(m->__data.__kind & KIND_REAL_ONLY))
+		gp_unpark_on_async(m);
+	return rc;
 }
 
 static bool cond_is_green(const pthread_cond_t *c)
@@ -159,14 +175,15 @@ static clockid_t cond_clock(const pthread_cond_t *c)
 	return (c->__data.__wrefs & COND_MONOTONIC) ? CLOCK_MONOTONIC : CLOCK_REALTIME;
 }
 
-/* Release m, park on c until signalled or abstime, take m again. */
-static int green_cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *abstime)
+/* Release m, park on c until signalled or abstime (on clock), take m again. */
+static int green_cond_wait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clock,
+			   const struct timespec *abstime)
 {
 	double left = -1;
 	if (abstime) {
 		if (!gp_ts_valid(abstime))
 			return EINVAL;
-		left = gp_until(cond_clock(c), abstime);
+		left = gp_until(clock, abstime);
 	}
 	int rc = green_unlock(m);
 	if (rc != 0)
@@ -177,7 +194,7 @@ static int green_cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const struct t
 		woke = gp_park_on(c, left, "cond");
 		gp_leave();
 	}
-	rc = green_lock(m, NULL);
+	rc = green_lock(m, CLOCK_REALTIME, NULL);
 	if (rc != 0)
 		return rc;
 	return woke == -ETIMEDOUT ? ETIMEDOUT : 0;
@@ -187,20 +204,33 @@ int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
 	if (!cond_is_green(c) || !mutex_is_green(m))
 		return GP_REAL(pthread_cond_wait)(c, m);
-	return green_cond_wait(c, m, NULL);
+	return green_cond_wait(c, m, CLOCK_REALTIME, NULL);
 }
 
 int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *abstime)
 {
 	if (!cond_is_green(c) || !mutex_is_green(m))
 		return GP_REAL(pthread_cond_timedwait)(c, m, abstime);
-	return green_cond_wait(c, m, abstime);
+	return green_cond_wait(c, m, cond_clock(c), abstime);
+}
+
+int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clock,
+			   const struct timespec *abstime)
+{
+	if (!cond_is_green(c) || !mutex_is_green(m))
+		return GP_REAL(pthread_cond_clockwait)(c, m, clock, abstime);
+	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
+		return EINVAL;
+	return green_cond_wait(c, m, clock, abstime);
 }
 
 int pthread_cond_signal(pthread_cond_t *c)
 {
 	if (cond_is_green(c) && gp_unpark_on(c, 1))
 		return 0;
+	/* From a kernel thread: a green thread may be waiting. */
+	if (!gp_on_green() && !(c->__data.__wrefs & COND_SHARED))
+		gp_unpark_on_async(c);
 	return GP_REAL(pthread_cond_signal)(c);
 }
 
@@ -208,5 +238,7 @@ int pthread_cond_broadcast(pthread_cond_t *c)
 {
 	if (cond_is_green(c))
 		gp_unpark_on(c, (size_t)-1);
+	else if (!(c->__data.__wrefs & COND_SHARED))
+		gp_unpark_all_on_async(c);
 	return GP_REAL(pthread_cond_broadcast)(c);
 }

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "hook.h"
+#include "tsd.h"
 
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 
@@ -138,6 +139,9 @@ void pthread_exit(void *ret)
 {
 	if (!gp_on_green())
 		GP_REAL(pthread_exit)(ret);
+	struct gp_green *g = gp_self();
+	if (!g->is_main)
+		gp__tsd_thread_ended(g);
 	gp_enter();
 	gp_exit(ret);
 }

@@ -1,0 +1,132 @@
+/*
+ * Read-write locks for green threads. The lock stays glibc's: a green thread takes it
+ * with the real tryrdlock/trywrlock and parks on its address while it is held; an
+ * unlock through our hook unparks the waiters, which try again. glibc knows the writer
+ * only by kernel thread id, the same for every green thread, so the green writer is
+ * recorded in __pad2, a field glibc does not use, for EDEADLK. Process-shared rwlocks
+ * are glibc's throughout.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
+
+#include "hook.h"
+#include "sync.h"
+
+static bool rw_is_green(const pthread_rwlock_t *rw)
+{
+	return gp_on_green() && !rw->__data.__shared;
+}
+
+static struct gp_green *writer(const pthread_rwlock_t *rw)
+{
+	return rw->__data.__cur_writer ? (struct gp_green *)rw->__data.__pad2 : NULL;
+}
+
+/* One attempt: 0, EBUSY, EDEADLK (we hold it for writing), or another error. */
+static int try_lock(pthread_rwlock_t *rw, bool write)
+{
+	if (writer(rw) == gp_self())
+		return EDEADLK;
+	int rc = write ? GP_REAL(pthread_rwlock_trywrlock)(rw)
+		       : GP_REAL(pthread_rwlock_tryrdlock)(rw);
+	if (rc == 0 && write)
+		rw->__data.__pad2 = (unsigned long)gp_self();
+	return rc;
+}
+
+static int green_lock(pthread_rwlock_t *rw, bool write, clockid_t clock,
+		      const struct timespec *abstime)
+{
+	for (;;) {
+		int rc = try_lock(rw, write);
+		if (rc != EBUSY)
+			return rc;
+		double left = -1;
+		if (abstime) {
+			if (!gp_ts_valid(abstime))
+				return EINVAL;
+			if ((left = gp_until(clock, abstime)) <= 0)
+				return ETIMEDOUT;
+		}
+		gp_enter();
+		gp_park_on(rw, left, write ? "rwlock (write)" : "rwlock (read)");
+		gp_leave();
+	}
+}
+
+#define RW_HOOK(name, write, clock_expr, abstime, ...)                         \
+	if (!rw_is_green(rw))                                                  \
+		return GP_REAL(name)(__VA_ARGS__);                             \
+	return green_lock(rw, write, clock_expr, abstime)
+
+int pthread_rwlock_rdlock(pthread_rwlock_t *rw)
+{
+	RW_HOOK(pthread_rwlock_rdlock, false, CLOCK_REALTIME, NULL, rw);
+}
+
+int pthread_rwlock_wrlock(pthread_rwlock_t *rw)
+{
+	RW_HOOK(pthread_rwlock_wrlock, true, CLOCK_REALTIME, NULL, rw);
+}
+
+int pthread_rwlock_timedrdlock(pthread_rwlock_t *rw, const struct timespec *abstime)
+{
+	RW_HOOK(pthread_rwlock_timedrdlock, false, CLOCK_REALTIME, abstime, rw, abstime);
+}
+
+int pthread_rwlock_timedwrlock(pthread_rwlock_t *rw, const struct timespec *abstime)
+{
+	RW_HOOK(pthread_rwlock_timedwrlock, true, CLOCK_REALTIME, abstime, rw, abstime);
+}
+
+int pthread_rwlock_clockrdlock(pthread_rwlock_t *rw, clockid_t clock,
+			       const struct timespec *abstime)
+{
+	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
+		return EINVAL;
+	RW_HOOK(pthread_rwlock_clockrdlock, false, clock, abstime, rw, clock, abstime);
+}
+
+int pthread_rwlock_clockwrlock(pthread_rwlock_t *rw, clockid_t clock,
+			       const struct timespec *abstime)
+{
+	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
+		return EINVAL;
+	RW_HOOK(pthread_rwlock_clockwrlock, true, clock, abstime, rw, clock, abstime);
+}
+
+int pthread_rwlock_tryrdlock(pthread_rwlock_t *rw)
+{
+	if (!rw_is_green(rw))
+		return GP_REAL(pthread_rwlock_tryrdlock)(rw);
+	int rc = try_lock(rw, false);
+	return rc == EDEADLK ? EBUSY : rc;
+}
+
+int pthread_rwlock_trywrlock(pthread_rwlock_t *rw)
+{
+	if (!rw_is_green(rw))
+		return GP_REAL(pthread_rwlock_trywrlock)(rw);
+	int rc = try_lock(rw, true);
+	return rc == EDEADLK ? EBUSY : rc;
+}
+
+int pthread_rwlock_unlock(pthread_rwlock_t *rw)
+{
+	if (!rw_is_green(rw)) {
+		int rc = GP_REAL(pthread_rwlock_unlock)(rw);
+		if (rc == 0 && !rw->__data.__shared)
+			gp_unpark_all_on_async(rw);
+		return rc;
+	}
+	bool was_writer = rw->__data.__cur_writer != 0;
+	int rc = GP_REAL(pthread_rwlock_unlock)(rw);
+	if (rc != 0)
+		return rc;
+	if (was_writer)
+		rw->__data.__pad2 = 0;
+	/* Every waiter tries again: readers may all get in, writers race for it. */
+	gp_unpark_on(rw, (size_t)-1);
+	return 0;
+}

@@ -1,0 +1,126 @@
+/*
+ * Thread-specific data for green threads.
+ *
+ * Keys are glibc's (pthread_key_create hands them out, so they stay valid for kernel
+ * threads too); the values of a green thread live in a small two-level table of its
+ * own, allocated on its first pthread_setspecific. The program's first thread keeps
+ * glibc's own storage, which holds what it set before the runtime started.
+ *
+ * When a green thread ends, the destructors of its non-NULL values run, for up to
+ * PTHREAD_DESTRUCTOR_ITERATIONS rounds as glibc does, since a destructor may set values
+ * again.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "hook.h"
+#include "tsd.h"
+
+#define BLOCK 32
+#define BLOCKS ((PTHREAD_KEYS_MAX + BLOCK - 1) / BLOCK)
+
+struct green_tsd {
+	void **block[BLOCKS];
+};
+
+/* Each key's destructor, as the program gave it, and whether the key exists. Every
+ * key is created through our hook, even one created before our constructor ran. */
+static void (*destructors[PTHREAD_KEYS_MAX])(void *);
+static bool key_used[PTHREAD_KEYS_MAX];
+
+static struct green_tsd *tsd_of(struct gp_green *g)
+{
+	return g->shim_data;
+}
+
+int pthread_key_create(pthread_key_t *key, void (*dtor)(void *))
+{
+	int rc = GP_REAL(pthread_key_create)(key, dtor);
+	if (rc == 0 && *key < PTHREAD_KEYS_MAX) {
+		destructors[*key] = dtor;
+		key_used[*key] = true;
+	}
+	return rc;
+}
+
+int pthread_key_delete(pthread_key_t key)
+{
+	int rc = GP_REAL(pthread_key_delete)(key);
+	if (rc == 0 && key < PTHREAD_KEYS_MAX) {
+		destructors[key] = NULL;
+		key_used[key] = false;
+	}
+	return rc;
+}
+
+/* Green storage applies to green threads other than the first one. */
+static struct gp_green *green_owner(pthread_key_t key)
+{
+	if (!gp_on_green() || key >= PTHREAD_KEYS_MAX)
+		return NULL;
+	struct gp_green *g = gp_self();
+	return g->is_main ? NULL : g;
+}
+
+void *pthread_getspecific(pthread_key_t key)
+{
+	struct gp_green *g = green_owner(key);
+	if (!g)
+		return GP_REAL(pthread_getspecific)(key);
+	struct green_tsd *t = tsd_of(g);
+	void **b = t ? t->block[key / BLOCK] : NULL;
+	return b ? b[key % BLOCK] : NULL;
+}
+
+int pthread_setspecific(pthread_key_t key, const void *value)
+{
+	struct gp_green *g = green_owner(key);
+	if (!g)
+		return GP_REAL(pthread_setspecific)(key, value);
+	if (!key_used[key])
+		return EINVAL;   /* glibc's answer for a key never created, or deleted */
+	struct green_tsd *t = tsd_of(g);
+	if (!t && !(t = g->shim_data = calloc(1, sizeof(*t))))
+		return ENOMEM;
+	void **b = t->block[key / BLOCK];
+	if (!b && !(b = t->block[key / BLOCK] = calloc(BLOCK, sizeof(void *))))
+		return ENOMEM;
+	b[key % BLOCK] = (void *)value;
+	return 0;
+}
+
+/* One round over every value: true if a destructor ran. */
+static bool destroy_round(struct green_tsd *t)
+{
+	bool ran = false;
+	for (int bi = 0; bi < BLOCKS; bi++) {
+		void **b = t->block[bi];
+		for (int i = 0; b && i < BLOCK; i++) {
+			void (*dtor)(void *) = destructors[bi * BLOCK + i];
+			void *v = b[i];
+			if (!v || !key_used[bi * BLOCK + i])
+				continue;
+			b[i] = NULL;
+			if (dtor) {
+				dtor(v);
+				ran = true;
+			}
+		}
+	}
+	return ran;
+}
+
+void gp__tsd_thread_ended(struct gp_green *g)
+{
+	struct green_tsd *t = tsd_of(g);
+	if (!t)
+		return;
+	for (int round = 0; round < PTHREAD_DESTRUCTOR_ITERATIONS && destroy_round(t); round++)
+		;
+	for (int bi = 0; bi < BLOCKS; bi++)
+		free(t->block[bi]);
+	free(t);
+	g->shim_data = NULL;
+}
