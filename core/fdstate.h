@@ -40,6 +40,8 @@ struct gp_fd {
 	uint8_t kind;                 /* enum gp_fd_kind */
 	uint8_t nonblock;             /* enum gp_fd_nonblock: what the program set */
 	uint8_t fresh;                /* libev must register the number anew (loop.c) */
+	uint8_t timeo_known;          /* timeo[] holds the socket's SO_RCVTIMEO/SO_SNDTIMEO */
+	float timeo[2];               /* seconds a read [0] or write [1] may wait; 0: forever */
 };
 
 /* The state of fd, created if needed; NULL if fd is negative or beyond the table. */

@@ -160,6 +160,7 @@ void gp_fd_closed(int fd)
 	if (ev_is_active(&e->io))
 		ev_io_stop(gp_carrier->loop, &e->io);
 	e->fresh = 1;
+	e->timeo_known = 0;
 	e->kind = GP_FD_UNKNOWN;
 	e->nonblock = GP_NB_UNKNOWN;
 }

@@ -6,7 +6,9 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 
 #include "hook.h"
 #include "loop.h"
@@ -36,6 +38,50 @@ struct gp_fd *gp__fd_learn(int fd)
 		e->nonblock = fl >= 0 && (fl & O_NONBLOCK) ? GP_NB_ON : GP_NB_OFF;
 	}
 	return e;
+}
+
+static double timeval_seconds(const struct timeval *tv)
+{
+	return (double)tv->tv_sec + (double)tv->tv_usec * 1e-6;
+}
+
+static void learn_timeouts(int fd, struct gp_fd *e)
+{
+	static const int opts[2] = { SO_RCVTIMEO, SO_SNDTIMEO };
+	for (int i = 0; i < 2; i++) {
+		struct timeval tv = { 0, 0 };
+		socklen_t len = sizeof(tv);
+		e->timeo[i] = getsockopt(fd, SOL_SOCKET, opts[i], &tv, &len) == 0
+				      ? (float)timeval_seconds(&tv) : 0;
+	}
+	e->timeo_known = 1;
+}
+
+double gp__fd_wait_limit(int fd, struct gp_fd *e, int events)
+{
+	if (!e || e->kind != GP_FD_SOCKET)
+		return -1;
+	if (!e->timeo_known)
+		learn_timeouts(fd, e);
+	float t = e->timeo[events == EV_READ ? 0 : 1];
+	return t > 0 ? t : -1;
+}
+
+void gp__fd_set_timeo(int fd, int which, double seconds)
+{
+	struct gp_fd *e = gp_fd_peek(fd);
+	if (e && e->timeo_known)
+		e->timeo[which] = (float)seconds;
+}
+
+void gp__fd_inherit_timeo(int fd, int listener)
+{
+	struct gp_fd *e = gp_fd_peek(fd), *l = gp_fd_peek(listener);
+	if (e && l && l->timeo_known) {
+		e->timeo[0] = l->timeo[0];
+		e->timeo[1] = l->timeo[1];
+		e->timeo_known = 1;
+	}
 }
 
 bool gp__fd_nonblocking(int fd)
@@ -107,9 +153,9 @@ static ssize_t transfer(struct gp_io *io)
 			e->kind = GP_FD_POLL;   /* no RWF_NOWAIT here: readiness, then the call */
 			continue;
 		}
-		int rc = gp__wait_fd(io->fd, io->events, -1);
+		int rc = gp__wait_fd(io->fd, io->events, gp__fd_wait_limit(io->fd, e, io->events));
 		if (rc < 0)
-			return rc;
+			return rc == -ETIMEDOUT ? -EAGAIN : rc;
 	}
 }
 
@@ -232,4 +278,10 @@ void gp__fd_born(int fd, enum gp_fd_kind kind, int nonblocking)
 	gp_fd_set_kind(fd, kind);
 	if (kind != GP_FD_UNKNOWN)
 		gp_fd_set_nonblock(fd, nonblocking);
+	/* A new socket has no timeouts; an accepted one is given its listener's after. */
+	struct gp_fd *e = gp_fd_peek(fd);
+	if (e && kind == GP_FD_SOCKET) {
+		e->timeo[0] = e->timeo[1] = 0;
+		e->timeo_known = 1;
+	}
 }

@@ -61,6 +61,19 @@ ssize_t gp__io_rest(struct gp_io *io, ssize_t done);
 /* fd's entry, with kind and the program's O_NONBLOCK learnt if still unknown. */
 struct gp_fd *gp__fd_learn(int fd);
 
+/*
+ * How long a wait for events (EV_READ or EV_WRITE) may last on e: the socket's
+ * SO_RCVTIMEO or SO_SNDTIMEO (learnt once), or -1 for no limit. When it passes, the
+ * call fails with EAGAIN, as natively.
+ */
+double gp__fd_wait_limit(int fd, struct gp_fd *e, int events);
+
+/* Record a timeout the program set with setsockopt (which: 0 receive, 1 send). */
+void gp__fd_set_timeo(int fd, int which, double seconds);
+
+/* A socket accept4 made from listener inherits its timeouts, as in the kernel. */
+void gp__fd_inherit_timeo(int fd, int listener);
+
 /* Did the program make fd non-blocking? Learns it if needed. */
 bool gp__fd_nonblocking(int fd);
 

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 
 #include "hook.h"
@@ -40,12 +41,14 @@ static int accept_common(int fd, struct sockaddr *addr, socklen_t *len, int flag
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		if (real_call_answers(fd) || GP_REAL(poll)(&p, 1, 0) != 0)
 			break;
-		int rc = gp__wait_fd(fd, EV_READ, -1);
+		/* SO_RCVTIMEO bounds a blocking accept too. */
+		int rc = gp__wait_fd(fd, EV_READ, gp__fd_wait_limit(fd, gp_fd_peek(fd), EV_READ));
 		if (rc < 0)
-			return (int)gp_ret(rc);
+			return (int)gp_ret(rc == -ETIMEDOUT ? -EAGAIN : rc);
 	}
 	int nfd = GP_REAL(accept4)(fd, addr, len, flags);
 	gp__fd_born(nfd, GP_FD_SOCKET, flags & SOCK_NONBLOCK);
+	gp__fd_inherit_timeo(nfd, fd);
 	return nfd;
 }
 
@@ -68,9 +71,10 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 /* The outcome of a connect that said EINPROGRESS: 0 or -errno. */
 static int connect_outcome(int fd)
 {
-	int rc = gp__wait_fd(fd, EV_WRITE, -1);
+	/* SO_SNDTIMEO bounds a blocking connect: then it says EINPROGRESS, as natively. */
+	int rc = gp__wait_fd(fd, EV_WRITE, gp__fd_wait_limit(fd, gp_fd_peek(fd), EV_WRITE));
 	if (rc < 0)
-		return rc;
+		return rc == -ETIMEDOUT ? -EINPROGRESS : rc;
 	int err = 0;
 	socklen_t len = sizeof(err);
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
@@ -258,4 +262,30 @@ ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	io.iov = msg->msg_iov;
 	io.iovcnt = (int)msg->msg_iovlen;
 	return gp__io_rest(&io, r);
+}
+
+/* ---- options ---- */
+
+/* SO_RCVTIMEO and SO_SNDTIMEO, in both the old and the 64-bit time layouts. */
+static int timeo_index(int level, int name)
+{
+	if (level != SOL_SOCKET)
+		return -1;
+	if (name == SO_RCVTIMEO_OLD || name == SO_RCVTIMEO_NEW)
+		return 0;
+	if (name == SO_SNDTIMEO_OLD || name == SO_SNDTIMEO_NEW)
+		return 1;
+	return -1;
+}
+
+int setsockopt(int fd, int level, int name, const void *value, socklen_t len)
+{
+	int rc = GP_REAL(setsockopt)(fd, level, name, value, len);
+	int which = timeo_index(level, name);
+	/* Both layouts are two 64-bit words (seconds, microseconds) on 64-bit Linux. */
+	if (rc == 0 && which >= 0 && gp_on_green() && len >= sizeof(struct timeval)) {
+		const struct timeval *tv = value;
+		gp__fd_set_timeo(fd, which, (double)tv->tv_sec + (double)tv->tv_usec * 1e-6);
+	}
+	return rc;
 }
