@@ -44,6 +44,8 @@ struct gp_green {
 	const char *waits_for;       /* what the current park waits on, for reports */
 	struct gp_green *all_prev, *all_next;  /* every live object, for reports */
 	void *shim_data;             /* owned by the layer that interposes libc */
+	uint64_t sig_pending;        /* signals sent to this thread, delivered when it runs */
+	bool intr_restart;           /* the signals that ended its last park asked SA_RESTART */
 	char name[16];
 };
 

@@ -29,6 +29,7 @@ static void default_last_thread_ended(void)
 }
 
 void *(*gp__thread_main)(struct gp_green *g) = default_thread_main;
+void (*gp__deliver_pending)(struct gp_green *g);
 void (*gp__last_thread_ended)(void) = default_last_thread_ended;
 
 /* ---- run queue and the list of all threads ---- */
@@ -106,6 +107,8 @@ static void switch_to(struct gp_carrier *c, struct gp_green *next)
 	gp_ctx_switch(&self->ctx, &next->ctx);
 	/* Resumed: whoever switched here has set c->current to self. */
 	release_ended(c);
+	if (GP_UNLIKELY(self->sig_pending) && gp__deliver_pending)
+		gp__deliver_pending(self);
 	errno = self->saved_errno;
 }
 
@@ -249,6 +252,8 @@ static void green_entry(void *arg)
 {
 	struct gp_green *g = arg;
 	release_ended(gp_carrier);
+	if (g->sig_pending && gp__deliver_pending)
+		gp__deliver_pending(g);
 	errno = 0;
 	gp_exit(gp__thread_main(g));
 }

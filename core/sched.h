@@ -66,6 +66,12 @@ extern struct gp_carrier *gp_carrier;
  */
 extern void *(*gp__thread_main)(struct gp_green *g);
 
+/*
+ * Called when a thread with sig_pending set is about to run again (or for the first
+ * time), in that thread's context; the layer above delivers the signals there.
+ */
+extern void (*gp__deliver_pending)(struct gp_green *g);
+
 /* Called when the last thread ends (main included). Default: exit(0), as glibc does. */
 extern void (*gp__last_thread_ended)(void);
 

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "hook.h"
+#include "signals.h"
 #include "tsd.h"
 
 __thread int gp__in_user __attribute__((tls_model("initial-exec")));
@@ -68,6 +69,7 @@ int gp__runtime_start(void)
 	if (rc < 0)
 		return rc;
 	gp__thread_main = thread_main;
+	gp__signal_init();
 	/* The program's first thread keeps the identity it had before the runtime. */
 	gp_carrier->main->handle = (uintptr_t)GP_REAL(pthread_self)();
 	prctl(PR_GET_NAME, gp_carrier->main->name);

@@ -12,6 +12,7 @@
 
 #include "hook.h"
 #include "loop.h"
+#include "signals.h"
 
 static enum gp_fd_kind kind_of_mode(mode_t mode)
 {
@@ -154,6 +155,8 @@ static ssize_t transfer(struct gp_io *io)
 			continue;
 		}
 		int rc = gp__wait_fd(io->fd, io->events, gp__fd_wait_limit(io->fd, e, io->events));
+		if (rc == -EINTR && gp__signal_restarts())
+			continue;
 		if (rc < 0)
 			return rc == -ETIMEDOUT ? -EAGAIN : rc;
 	}

@@ -49,8 +49,11 @@ static int green_sem_wait(sem_t *s, clockid_t clock, const struct timespec *abst
 				return ETIMEDOUT;
 		}
 		gp_enter();
-		gp_park_on(s, left, "semaphore");
+		int rc = gp_park_on(s, left, "semaphore");
 		gp_leave();
+		/* A signal handler ends sem_wait with EINTR, SA_RESTART or not (signal(7)). */
+		if (rc == -EINTR)
+			return EINTR;
 	}
 }
 

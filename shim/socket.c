@@ -18,6 +18,7 @@
 #include "hook.h"
 #include "iowait.h"
 #include "loop.h"
+#include "signals.h"
 
 int socket(int domain, int type, int protocol)
 {
@@ -43,6 +44,8 @@ static int accept_common(int fd, struct sockaddr *addr, socklen_t *len, int flag
 			break;
 		/* SO_RCVTIMEO bounds a blocking accept too. */
 		int rc = gp__wait_fd(fd, EV_READ, gp__fd_wait_limit(fd, gp_fd_peek(fd), EV_READ));
+		if (rc == -EINTR && gp__signal_restarts())
+			continue;
 		if (rc < 0)
 			return (int)gp_ret(rc == -ETIMEDOUT ? -EAGAIN : rc);
 	}
@@ -72,7 +75,10 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 static int connect_outcome(int fd)
 {
 	/* SO_SNDTIMEO bounds a blocking connect: then it says EINPROGRESS, as natively. */
-	int rc = gp__wait_fd(fd, EV_WRITE, gp__fd_wait_limit(fd, gp_fd_peek(fd), EV_WRITE));
+	int rc;
+	do
+		rc = gp__wait_fd(fd, EV_WRITE, gp__fd_wait_limit(fd, gp_fd_peek(fd), EV_WRITE));
+	while (rc == -EINTR && gp__signal_restarts());
 	if (rc < 0)
 		return rc == -ETIMEDOUT ? -EINPROGRESS : rc;
 	int err = 0;

@@ -16,13 +16,35 @@ static bool clock_is_timer(clockid_t clock)
 	       clock == CLOCK_TAI;
 }
 
-/* Park for seconds; on -EINTR fill rem (if given) with what is left: 0 or -errno. */
-static int green_sleep(double seconds)
+static double now_mono(void)
 {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return gp_ts_seconds(&ts);
+}
+
+/*
+ * Park for seconds: 0, or -EINTR when a signal sent to this thread interrupted it
+ * (sleeps are never restarted, whatever SA_RESTART says), with *left the time that
+ * was not slept.
+ */
+static int green_sleep(double seconds, double *left)
+{
+	double deadline = now_mono() + seconds;
 	gp_enter();
 	int rc = gp_sleep(seconds);
 	gp_leave();
+	if (left)
+		*left = rc == -EINTR && deadline > now_mono() ? deadline - now_mono() : 0;
 	return rc;
+}
+
+static void seconds_to_ts(double s, struct timespec *ts)
+{
+	ts->tv_sec = (time_t)s;
+	ts->tv_nsec = (long)((s - (double)ts->tv_sec) * 1e9);
+	if (ts->tv_nsec >= 1000000000L)
+		ts->tv_nsec = 999999999L;
 }
 
 int nanosleep(const struct timespec *req, struct timespec *rem)
@@ -33,7 +55,11 @@ int nanosleep(const struct timespec *req, struct timespec *rem)
 		errno = EINVAL;
 		return -1;
 	}
-	return (int)gp_ret(green_sleep(gp_ts_seconds(req)));
+	double left;
+	int rc = green_sleep(gp_ts_seconds(req), &left);
+	if (rc == -EINTR && rem)
+		seconds_to_ts(left, rem);
+	return (int)gp_ret(rc);
 }
 
 int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req, struct timespec *rem)
@@ -42,8 +68,10 @@ int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req, stru
 		return GP_REAL(clock_nanosleep)(clock, flags, req, rem);
 	if (!gp_ts_valid(req) || (!(flags & TIMER_ABSTIME) && req->tv_sec < 0))
 		return EINVAL;
-	double seconds = flags & TIMER_ABSTIME ? gp_until(clock, req) : gp_ts_seconds(req);
-	int rc = seconds > 0 ? green_sleep(seconds) : 0;
+	double left, seconds = flags & TIMER_ABSTIME ? gp_until(clock, req) : gp_ts_seconds(req);
+	int rc = seconds > 0 ? green_sleep(seconds, &left) : 0;
+	if (rc == -EINTR && rem && !(flags & TIMER_ABSTIME))
+		seconds_to_ts(left, rem);
 	return -rc;
 }
 
@@ -51,7 +79,10 @@ unsigned int sleep(unsigned int seconds)
 {
 	if (!gp_cooperative())
 		return GP_REAL(sleep)(seconds);
-	green_sleep((double)seconds);
+	double left;
+	/* Interrupted, sleep returns the seconds left, rounded up as glibc does. */
+	if (green_sleep((double)seconds, &left) == -EINTR)
+		return (unsigned int)left + (left > (unsigned int)left);
 	return 0;
 }
 
@@ -59,5 +90,5 @@ int usleep(useconds_t usec)
 {
 	if (!gp_cooperative())
 		return GP_REAL(usleep)(usec);
-	return (int)gp_ret(green_sleep((double)usec * 1e-6));
+	return (int)gp_ret(green_sleep((double)usec * 1e-6, NULL));
 }

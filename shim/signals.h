@@ -1,0 +1,12 @@
+#ifndef GP_SHIM_SIGNAL_H
+#define GP_SHIM_SIGNAL_H
+
+#include <stdbool.h>
+
+/* Let the scheduler deliver signals kept pending on green threads. */
+void gp__signal_init(void);
+
+/* After a park ended with -EINTR: did every handler that ran ask for SA_RESTART? */
+bool gp__signal_restarts(void);
+
+#endif
