@@ -46,6 +46,10 @@ struct gp_green {
 	void *shim_data;             /* owned by the layer that interposes libc */
 	uint64_t sig_pending;        /* signals sent to this thread, delivered when it runs */
 	bool intr_restart;           /* the signals that ended its last park asked SA_RESTART */
+	bool cancel_pending;         /* pthread_cancel was called on it */
+	bool cancel_disabled;        /* PTHREAD_CANCEL_DISABLE, or already acting on a cancel */
+	bool cancel_async;           /* PTHREAD_CANCEL_ASYNCHRONOUS */
+	void *cleanup_top;           /* innermost pthread_cleanup_push buffer */
 	char name[16];
 };
 

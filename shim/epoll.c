@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 
 #include "hook.h"
+#include "iowait.h"
 #include "loop.h"
 #include "ready.h"
 
@@ -27,10 +28,7 @@ static int epoll_probe(struct gp_ready *r)
 static int epoll_park(struct gp_ready *r, double left)
 {
 	struct epollset *e = r->arg;
-	gp_enter();
-	int rc = gp_wait_fd(e->epfd, EV_READ, left);
-	gp_leave();
-	return rc;
+	return gp__wait_fd(e->epfd, EV_READ, left);
 }
 
 static int green_epoll_wait(int epfd, struct epoll_event *events, int max, double timeout)

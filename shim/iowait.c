@@ -95,9 +95,11 @@ bool gp__fd_nonblocking(int fd)
 
 int gp__wait_fd(int fd, int events, double timeout)
 {
+	gp__cancel_point();
 	gp_enter();
 	int rc = gp_wait_fd(fd, events, timeout);
 	gp_leave();
+	gp__cancel_point();
 	return rc;
 }
 

@@ -6,6 +6,7 @@
 
 #include "hook.h"
 #include "loop.h"
+#include "signals.h"
 
 #define WAITERS_ON_STACK 16
 
@@ -40,11 +41,13 @@ int gp__park_on_pollfds(struct pollfd *fds, nfds_t n, double left)
 		if (fds[i].fd >= 0 && ev)
 			w[k++] = (struct gp_fdwaiter){ .fd = fds[i].fd, .events = ev };
 	}
+	gp__cancel_point();
 	gp_enter();
 	int rc = k ? gp_wait_fds(w, k, left) : gp_park(left, "poll");
 	gp_leave();
 	if (w != small)
 		free(w);
+	gp__cancel_point();
 	return rc;
 }
 

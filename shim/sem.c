@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "hook.h"
+#include "signals.h"
 #include "sync.h"
 
 struct glibc_sem {
@@ -48,9 +49,11 @@ static int green_sem_wait(sem_t *s, clockid_t clock, const struct timespec *abst
 			if ((left = gp_until(clock, abstime)) <= 0)
 				return ETIMEDOUT;
 		}
+		gp__cancel_point();
 		gp_enter();
 		int rc = gp_park_on(s, left, "semaphore");
 		gp_leave();
+		gp__cancel_point();
 		/* A signal handler ends sem_wait with EINTR, SA_RESTART or not (signal(7)). */
 		if (rc == -EINTR)
 			return EINTR;

@@ -9,4 +9,10 @@ void gp__signal_init(void);
 /* After a park ended with -EINTR: did every handler that ran ask for SA_RESTART? */
 bool gp__signal_restarts(void);
 
+/*
+ * A cancellation point: if pthread_cancel was called on the running green thread and
+ * its state allows, run its cleanup handlers and end it. Call in program context.
+ */
+void gp__cancel_point(void);
+
 #endif

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "hook.h"
+#include "signals.h"
 #include "sync.h"
 
 #define KIND_TYPE_MASK 3             /* PTHREAD_MUTEX_KIND_MASK_NP */
@@ -197,6 +198,8 @@ static int green_cond_wait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t cloc
 	rc = green_lock(m, CLOCK_REALTIME, NULL);
 	if (rc != 0)
 		return rc;
+	/* A cancellation point: the cleanup handlers run with the mutex held again. */
+	gp__cancel_point();
 	return woke == -ETIMEDOUT ? ETIMEDOUT : 0;
 }
 

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "hook.h"
+#include "signals.h"
 #include "tsd.h"
 
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
@@ -75,6 +76,7 @@ int pthread_join(pthread_t t, void **ret)
 	struct gp_green *g = green_of(t);
 	if (!g)
 		return GP_REAL(pthread_join)(t, ret);
+	gp__cancel_point();
 	gp_enter();
 	int rc = gp_join(g, ret);
 	gp_leave();

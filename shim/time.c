@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "hook.h"
+#include "signals.h"
 
 static bool clock_is_timer(clockid_t clock)
 {
@@ -31,9 +32,11 @@ static double now_mono(void)
 static int green_sleep(double seconds, double *left)
 {
 	double deadline = now_mono() + seconds;
+	gp__cancel_point();
 	gp_enter();
 	int rc = gp_sleep(seconds);
 	gp_leave();
+	gp__cancel_point();
 	if (left)
 		*left = rc == -EINTR && deadline > now_mono() ? deadline - now_mono() : 0;
 	return rc;

@@ -1,0 +1,161 @@
+/*
+ * Cancellation of green threads.
+ *
+ * glibc keeps the cancellation state and the pthread_cleanup_push chain in the kernel
+ * thread's descriptor, which every green thread of the carrier shares, so both live in
+ * the green thread here: the exported functions that pthread_cleanup_push and _pop
+ * expand to (__pthread_register_cancel and friends) keep a per-thread chain of the
+ * program's cleanup buffers, linked through the buffer's own __pad[0].
+ *
+ * pthread_cancel marks the target and ends the wait it is parked in. The target acts
+ * on it at a cancellation point: the green waits in the hooks (before parking, and
+ * when a park ends), pthread_testcancel, and enabling the state with a cancel pending
+ * and the asynchronous type. Acting jumps into the innermost cleanup buffer, whose code
+ * runs the handler and calls __pthread_unwind_next, which jumps into the next one; after
+ * the last, the thread-specific data destructors run and the thread ends with
+ * PTHREAD_CANCELED. A condition wait re-takes its mutex before that, as POSIX asks.
+ *
+ * The program's first thread keeps glibc's own cancellation, since its cleanup chain
+ * may predate the runtime. C++ code, which glibc unwinds with exceptions, is not
+ * covered.
+ */
+#include <errno.h>
+#include <pthread.h>
+
+#include "hook.h"
+#include "signals.h"
+#include "tsd.h"
+
+/*
+ * The cleanup buffer holds only the jmp_buf and the mask flag (always 0 there) of a
+ * sigjmp_buf, so siglongjmp never reads the signal mask part that the buffer lacks.
+ * Declared by hand: the header's prototype asks for a whole sigjmp_buf.
+ */
+extern _Noreturn void gp__siglongjmp(void *env, int val) __asm__("siglongjmp");
+
+/* The green thread whose cancellation we keep: not the first thread, not a kernel thread. */
+static struct gp_green *cancel_owner(void)
+{
+	if (!gp_on_green())
+		return NULL;
+	struct gp_green *g = gp_self();
+	return g->is_main ? NULL : g;
+}
+
+static _Noreturn void finish(struct gp_green *g)
+{
+	gp__tsd_thread_ended(g);
+	gp_enter();
+	gp_exit(PTHREAD_CANCELED);
+}
+
+/* Run the next cleanup handler (it comes back through __pthread_unwind_next), or end. */
+static _Noreturn void unwind_from(struct gp_green *g, __pthread_unwind_buf_t *buf)
+{
+	if (!buf)
+		finish(g);
+	g->cleanup_top = buf->__pad[0];
+	gp__siglongjmp(buf->__cancel_jmp_buf, 1);
+}
+
+static _Noreturn void act(struct gp_green *g)
+{
+	g->cancel_disabled = true;   /* as glibc: no second cancellation while unwinding */
+	unwind_from(g, g->cleanup_top);
+}
+
+void gp__cancel_point(void)
+{
+	struct gp_green *g = cancel_owner();
+	if (g && g->cancel_pending && !g->cancel_disabled)
+		act(g);
+}
+
+int pthread_cancel(pthread_t t)
+{
+	struct gp_green *g = gp_on_green() ? gp_find((uintptr_t)t) : NULL;
+	if (!g || g->is_main)
+		return GP_REAL(pthread_cancel)(t);
+	if (g->state == GP_DONE)
+		return ESRCH;
+	g->cancel_pending = true;
+	if (g == gp_self()) {
+		if (g->cancel_async && !g->cancel_disabled)
+			act(g);
+		return 0;
+	}
+	if (!g->cancel_disabled) {
+		gp_enter();
+		gp_interrupt(g);
+		gp_leave();
+	}
+	return 0;
+}
+
+void pthread_testcancel(void)
+{
+	if (!cancel_owner())
+		GP_REAL(pthread_testcancel)();
+	gp__cancel_point();
+}
+
+int pthread_setcancelstate(int state, int *old)
+{
+	struct gp_green *g = cancel_owner();
+	if (!g)
+		return GP_REAL(pthread_setcancelstate)(state, old);
+	if (state != PTHREAD_CANCEL_ENABLE && state != PTHREAD_CANCEL_DISABLE)
+		return EINVAL;
+	if (old)
+		*old = g->cancel_disabled ? PTHREAD_CANCEL_DISABLE : PTHREAD_CANCEL_ENABLE;
+	g->cancel_disabled = state == PTHREAD_CANCEL_DISABLE;
+	if (g->cancel_async)
+		gp__cancel_point();
+	return 0;
+}
+
+int pthread_setcanceltype(int type, int *old)
+{
+	struct gp_green *g = cancel_owner();
+	if (!g)
+		return GP_REAL(pthread_setcanceltype)(type, old);
+	if (type != PTHREAD_CANCEL_DEFERRED && type != PTHREAD_CANCEL_ASYNCHRONOUS)
+		return EINVAL;
+	if (old)
+		*old = g->cancel_async ? PTHREAD_CANCEL_ASYNCHRONOUS : PTHREAD_CANCEL_DEFERRED;
+	g->cancel_async = type == PTHREAD_CANCEL_ASYNCHRONOUS;
+	if (g->cancel_async)
+		gp__cancel_point();
+	return 0;
+}
+
+/* ---- what pthread_cleanup_push and _pop expand to ---- */
+
+void __pthread_register_cancel(__pthread_unwind_buf_t *buf)
+{
+	struct gp_green *g = cancel_owner();
+	if (!g) {
+		GP_REAL(__pthread_register_cancel)(buf);
+		return;
+	}
+	buf->__pad[0] = g->cleanup_top;
+	g->cleanup_top = buf;
+}
+
+void __pthread_unregister_cancel(__pthread_unwind_buf_t *buf)
+{
+	struct gp_green *g = cancel_owner();
+	if (!g) {
+		GP_REAL(__pthread_unregister_cancel)(buf);
+		return;
+	}
+	g->cleanup_top = buf->__pad[0];
+}
+
+void __pthread_unwind_next(__pthread_unwind_buf_t *buf)
+{
+	struct gp_green *g = cancel_owner();
+	if (!g)
+		GP_REAL(__pthread_unwind_next)(buf);
+	unwind_from(g, buf->__pad[0]);
+}
