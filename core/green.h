@@ -50,6 +50,8 @@ struct gp_green {
 	bool cancel_disabled;        /* PTHREAD_CANCEL_DISABLE, or already acting on a cancel */
 	bool cancel_async;           /* PTHREAD_CANCEL_ASYNCHRONOUS */
 	void *cleanup_top;           /* innermost pthread_cleanup_push buffer */
+	int sched_policy;            /* stored by pthread_setschedparam: SCHED_OTHER = 0 */
+	int sched_priority;
 	char name[16];
 };
 

@@ -268,10 +268,15 @@ int gp_spawn(struct gp_green **out, void *(*start)(void *), void *arg,
 	struct gp_green *g = calloc(1, sizeof(*g));
 	if (!g)
 		return -EAGAIN;
-	int rc = gp_stack_alloc(&g->stack, size);
-	if (rc < 0) {
-		free(g);
-		return rc == -EINVAL ? -EINVAL : -EAGAIN;
+	if (attr && attr->stack_addr) {
+		/* The program's memory: used as it is, never given back to the cache. */
+		g->stack = (struct gp_stack){ .lo = attr->stack_addr, .size = size };
+	} else {
+		int rc = gp_stack_alloc(&g->stack, size);
+		if (rc < 0) {
+			free(g);
+			return rc == -EINVAL ? -EINVAL : -EAGAIN;
+		}
 	}
 	green_init(c, g);
 	g->start = start;

@@ -84,6 +84,7 @@ static inline struct gp_green *gp_self(void) { return gp_carrier->current; }
 
 struct gp_spawn_attr {
 	size_t stack_size;           /* 0: gp_config.stack_size */
+	void *stack_addr;            /* the program's own stack (pthread_attr_setstack), or NULL */
 	bool detached;
 };
 

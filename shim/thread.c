@@ -36,6 +36,13 @@ static int read_attr(const pthread_attr_t *attr, struct gp_spawn_attr *sa)
 	    pthread_attr_getstacksize(attr, &size) != 0)
 		return -EINVAL;
 	sa->detached = ds == PTHREAD_CREATE_DETACHED;
+	void *addr = NULL;
+	size_t user_size = 0;
+	if (pthread_attr_getstack(attr, &addr, &user_size) == 0 && addr) {
+		sa->stack_addr = addr;
+		sa->stack_size = user_size;
+		return 0;
+	}
 	/* An attribute left at glibc's default does not override GREENPATCH_STACK_SIZE. */
 	pthread_attr_t def;
 	size_t def_size = 0;
@@ -96,11 +103,10 @@ int pthread_tryjoin_np(pthread_t t, void **ret)
 	return -rc;
 }
 
-int pthread_timedjoin_np(pthread_t t, void **ret, const struct timespec *abstime)
+/* Join g, waiting until abstime on clock at the latest: 0 or an errno value. */
+static int join_until(pthread_t t, struct gp_green *g, void **ret, clockid_t clock,
+		      const struct timespec *abstime)
 {
-	struct gp_green *g = green_of(t);
-	if (!g)
-		return GP_REAL(pthread_timedjoin_np)(t, ret, abstime);
 	if (!abstime)
 		return pthread_join(t, ret);
 	if (!gp_ts_valid(abstime))
@@ -113,7 +119,7 @@ int pthread_timedjoin_np(pthread_t t, void **ret, const struct timespec *abstime
 	int rc = 0;
 	while (g->state != GP_DONE && rc == 0) {
 		g->joiner = gp_self();
-		double left = gp_until(CLOCK_REALTIME, abstime);
+		double left = gp_until(clock, abstime);
 		rc = left > 0 ? gp_park(left, "join") : -ETIMEDOUT;
 		if (rc == -EINTR)
 			rc = 0;
@@ -124,6 +130,24 @@ int pthread_timedjoin_np(pthread_t t, void **ret, const struct timespec *abstime
 		g->joiner = NULL;
 	gp_leave();
 	return -rc;
+}
+
+int pthread_timedjoin_np(pthread_t t, void **ret, const struct timespec *abstime)
+{
+	struct gp_green *g = green_of(t);
+	if (!g)
+		return GP_REAL(pthread_timedjoin_np)(t, ret, abstime);
+	return join_until(t, g, ret, CLOCK_REALTIME, abstime);
+}
+
+int pthread_clockjoin_np(pthread_t t, void **ret, clockid_t clock, const struct timespec *abstime)
+{
+	struct gp_green *g = green_of(t);
+	if (!g)
+		return GP_REAL(pthread_clockjoin_np)(t, ret, clock, abstime);
+	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
+		return EINVAL;
+	return join_until(t, g, ret, clock, abstime);
 }
 
 int pthread_detach(pthread_t t)
