@@ -45,6 +45,7 @@ struct gp_green {
 	struct gp_green *all_prev, *all_next;  /* every live object, for reports */
 	void *shim_data;             /* owned by the layer that interposes libc */
 	uint64_t sig_pending;        /* signals sent to this thread, delivered when it runs */
+	uint64_t sigmask;            /* its signal mask (bit n-1 for signal n) */
 	bool intr_restart;           /* the signals that ended its last park asked SA_RESTART */
 	bool cancel_pending;         /* pthread_cancel was called on it */
 	bool cancel_disabled;        /* PTHREAD_CANCEL_DISABLE, or already acting on a cancel */

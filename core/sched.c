@@ -3,7 +3,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "fdstate.h"
@@ -97,9 +100,21 @@ static void release_ended(struct gp_carrier *c)
 		free_green(g);
 }
 
+void gp_sigmask_install(uint64_t mask)
+{
+	struct gp_carrier *c = gp_carrier;
+	if (mask == c->kernel_sigmask)
+		return;
+	/* A raw call: sigprocmask is the program's to interpose. 8 bytes: the kernel's set. */
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, sizeof(mask));
+	c->kernel_sigmask = mask;
+}
+
 static void switch_to(struct gp_carrier *c, struct gp_green *next)
 {
 	struct gp_green *self = c->current;
+	if (!next->is_hub)
+		gp_sigmask_install(next->sigmask);
 	self->saved_errno = errno;
 	c->current = next;
 	next->state = GP_RUNNING;
@@ -210,6 +225,8 @@ int gp_sched_start(void)
 	green_init(c, m);
 	m->is_main = true;
 	m->state = GP_RUNNING;
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, NULL, &c->kernel_sigmask, sizeof(uint64_t));
+	m->sigmask = c->kernel_sigmask;
 	gp_ctx_init_current(&m->ctx);
 	all_add(c, m);
 
@@ -282,6 +299,7 @@ int gp_spawn(struct gp_green **out, void *(*start)(void *), void *arg,
 	g->start = start;
 	g->arg = arg;
 	g->detached = attr && attr->detached;
+	g->sigmask = c->current->sigmask;   /* as a new kernel thread inherits its creator's */
 	gp_ctx_make(&g->ctx, g->stack.lo, g->stack.size, green_entry, g);
 	all_add(c, g);
 	c->alive++;
@@ -311,6 +329,8 @@ void gp_exit(void *retval)
 	c->current = next;
 	next->state = GP_RUNNING;
 	c->stats.switches++;
+	if (!next->is_hub)
+		gp_sigmask_install(next->sigmask);
 	gp_ctx_exit_to(&g->ctx, &next->ctx);
 }
 

@@ -54,6 +54,7 @@ struct gp_carrier {
 	size_t alive;                /* threads not yet ended, main included */
 	uint64_t next_id;
 	ev_async async;              /* keeps the loop alive; cross-thread wake-ups */
+	uint64_t kernel_sigmask;     /* the carrier's signal mask as the kernel has it */
 	struct gp_stats stats;
 };
 
@@ -74,6 +75,13 @@ extern void (*gp__deliver_pending)(struct gp_green *g);
 
 /* Called when the last thread ends (main included). Default: exit(0), as glibc does. */
 extern void (*gp__last_thread_ended)(void);
+
+/*
+ * Set the carrier's signal mask to mask (signals 1 to 64) if it differs: each green
+ * thread has its own mask, installed when it runs (a switch between threads with the
+ * same mask costs nothing).
+ */
+void gp_sigmask_install(uint64_t mask);
 
 /* Make the running kernel thread a carrier whose main green thread is the current code. */
 int gp_sched_start(void);

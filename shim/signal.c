@@ -9,10 +9,15 @@
  * that ran was installed with SA_RESTART, as signal(7) describes for the call.
  *
  * A signal sent to the running thread itself is raised at once, as natively.
+ *
+ * Each green thread has its own signal mask (pthread_sigmask, and sigprocmask, which
+ * Linux applies to the calling thread), installed on the carrier when the thread runs.
+ * A signal sent to a green thread that blocks it stays pending until it unblocks it.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <string.h>
 
 #include "hook.h"
 #include "signals.h"
@@ -37,8 +42,9 @@ static bool ignored(int sig)
 static void deliver_pending(struct gp_green *g)
 {
 	bool restart = true;
-	while (g->sig_pending) {
-		int sig = __builtin_ctzll(g->sig_pending) + 1;
+	uint64_t ready;
+	while ((ready = g->sig_pending & ~g->sigmask)) {
+		int sig = __builtin_ctzll(ready) + 1;
 		g->sig_pending &= ~(1ull << (sig - 1));
 		struct sigaction sa;
 		if (sigaction(sig, NULL, &sa) == 0 && !(sa.sa_flags & SA_RESTART))
@@ -72,9 +78,76 @@ int pthread_kill(pthread_t t, int sig)
 		return ESRCH;
 	if (ignored(sig))
 		return 0;
-	g->sig_pending |= 1ull << (sig - 1);
-	gp_enter();
-	gp_interrupt(g);
-	gp_leave();
+	uint64_t bit = 1ull << (sig - 1);
+	g->sig_pending |= bit;
+	if (!(g->sigmask & bit)) {
+		gp_enter();
+		gp_interrupt(g);
+		gp_leave();
+	}
+	return 0;
+}
+
+/* ---- masks ---- */
+
+/* glibc's sigset_t keeps signals 1 to 64 in its first word, signal n at bit n-1. */
+static uint64_t set_bits(const sigset_t *set)
+{
+	uint64_t bits;
+	memcpy(&bits, set, sizeof(bits));
+	return bits;
+}
+
+static void bits_set(sigset_t *set, uint64_t bits)
+{
+	sigemptyset(set);
+	memcpy(set, &bits, sizeof(bits));
+}
+
+/* SIGKILL and SIGSTOP cannot be blocked; glibc keeps its own two (32, 33) open too. */
+#define UNBLOCKABLE ((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1)) | (3ull << 31))
+
+static int green_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+	struct gp_green *g = gp_self();
+	uint64_t cur = g->sigmask;
+	if (set) {
+		uint64_t bits = set_bits(set), next;
+		switch (how) {
+		case SIG_BLOCK: next = cur | bits; break;
+		case SIG_UNBLOCK: next = cur & ~bits; break;
+		case SIG_SETMASK: next = bits; break;
+		default: return EINVAL;
+		}
+		g->sigmask = next & ~UNBLOCKABLE;
+		gp_sigmask_install(g->sigmask);
+	}
+	if (old)
+		bits_set(old, cur);
+	/* Signals sent to this thread while it blocked them arrive now. */
+	if (g->sig_pending & ~g->sigmask) {
+		gp_enter();
+		deliver_pending(g);
+		gp_leave();
+	}
+	return 0;
+}
+
+int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+	if (!gp_on_green())
+		return GP_REAL(pthread_sigmask)(how, set, old);
+	return green_sigmask(how, set, old);
+}
+
+int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+	if (!gp_on_green())
+		return GP_REAL(sigprocmask)(how, set, old);
+	int rc = green_sigmask(how, set, old);
+	if (rc) {
+		errno = rc;
+		return -1;
+	}
 	return 0;
 }
