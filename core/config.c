@@ -84,6 +84,19 @@ static int load_log_level(char *err, size_t errlen)
 	return 0;
 }
 
+static int load_deadlock(char *err, size_t errlen)
+{
+	const char *v = getenv("GREENPATCH_DEADLOCK");
+	if (!v)
+		return 0;
+	if (strcmp(v, "report") == 0 || strcmp(v, "abort") == 0) {
+		gp_config.deadlock_abort = strcmp(v, "abort") == 0;
+		return 0;
+	}
+	snprintf(err, errlen, "GREENPATCH_DEADLOCK='%s' is not one of report, abort", v);
+	return -EINVAL;
+}
+
 int gp_config_load(char *err, size_t errlen)
 {
 	/* In secure-execution mode (setuid) the environment is not ours to trust. */
@@ -92,5 +105,7 @@ int gp_config_load(char *err, size_t errlen)
 	int rc = load_stack_size(err, errlen);
 	if (rc == 0)
 		rc = load_log_level(err, errlen);
+	if (rc == 0)
+		rc = load_deadlock(err, errlen);
 	return rc;
 }

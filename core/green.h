@@ -42,6 +42,8 @@ struct gp_green {
 	struct gp_green *joiner;     /* parked in gp_join on this thread */
 	ev_timer timer;              /* the timeout of the current park */
 	const char *waits_for;       /* what the current park waits on, for reports */
+	const void *wait_obj;        /* the object it waits on (a lock, a thread), if any */
+	bool wait_io;                /* the park can end by a descriptor becoming ready */
 	struct gp_green *all_prev, *all_next;  /* every live object, for reports */
 	void *shim_data;             /* owned by the layer that interposes libc */
 	uint64_t sig_pending;        /* signals sent to this thread, delivered when it runs */

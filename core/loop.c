@@ -125,8 +125,10 @@ int gp_wait_fds(struct gp_fdwaiter *w, int n, double timeout)
 		if ((rc = add_waiter(loop, &w[i])) < 0)
 			break;
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		gp_self()->wait_io = true;
 		rc = gp_park(timeout, "fd");
+	}
 	int ready = 0, closed = 0;
 	for (int j = 0; j < i; j++) {
 		unlink_waiter(&w[j]);

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "fdstate.h"
 #include "sync.h"
+#include "watch.h"
 #include "util.h"
 
 #define HUB_STACK_SIZE (256 * 1024)
@@ -170,6 +171,8 @@ static void hub_main(void *arg)
 	struct gp_carrier *c = arg;
 	for (;;) {
 		release_ended(c);
+		if (!c->runq_head)
+			gp__deadlock_check(c);
 		c->since_check = 0;
 		c->last_poll_tick = coarse_now();
 		c->stats.polls++;
@@ -343,8 +346,10 @@ int gp_join(struct gp_green *g, void **retval)
 	if (g->detached || g->joiner)
 		return -EINVAL;
 	g->joiner = self;
-	while (g->state != GP_DONE)
+	while (g->state != GP_DONE) {
+		self->wait_obj = g;
 		gp_park(-1, "join");
+	}
 	if (retval)
 		*retval = g->retval;
 	free_green(g);
@@ -397,9 +402,17 @@ int gp_park(double timeout, const char *what)
 	self->wake = GP_WAKE_UNPARK;
 	self->waits_for = what;
 	self->state = GP_PARKED;
+	bool wakeable = timeout >= 0 || self->wait_io;
+	c->parked++;
+	c->parked_wakeable += wakeable;
 	c->stats.parks++;
 	schedule(c);
+	c->parked--;
+	c->parked_wakeable -= wakeable;
+	c->deadlock_reported = false;
 	self->waits_for = NULL;
+	self->wait_obj = NULL;
+	self->wait_io = false;
 	if (timeout >= 0)
 		ev_timer_stop(c->loop, &self->timer);
 	switch (self->wake) {

@@ -55,6 +55,9 @@ struct gp_carrier {
 	uint64_t next_id;
 	ev_async async;              /* keeps the loop alive; cross-thread wake-ups */
 	uint64_t kernel_sigmask;     /* the carrier's signal mask as the kernel has it */
+	size_t parked;               /* threads parked now */
+	size_t parked_wakeable;      /* of which a timer or a descriptor can end the park */
+	bool deadlock_reported;      /* this deadlock has been reported */
 	struct gp_stats stats;
 };
 
@@ -117,6 +120,12 @@ void gp_yield(void);
  * timeout < 0 waits forever) or gp_interrupt (-EINTR). what names the wait for reports.
  */
 int gp_park(double timeout, const char *what);
+
+/*
+ * Describe what g waits on, after "waits for": the layer above knows who holds a lock.
+ * Default: the wait's name and object address.
+ */
+extern void (*gp__describe_wait)(struct gp_green *g, char *buf, size_t len);
 
 /* Make a parked thread runnable. No effect on a thread that is not parked. */
 void gp_unpark(struct gp_green *g);

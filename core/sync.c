@@ -53,6 +53,7 @@ int gp_park_on(const void *addr, double timeout, const char *what)
 		b->head = &p;
 	b->tail = &p;
 	atomic_fetch_add_explicit(&b->parked, 1, memory_order_seq_cst);
+	p.g->wait_obj = addr;
 	int rc = gp_park(timeout, what);
 	if (!p.picked)
 		bucket_remove(b, &p);

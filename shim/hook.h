@@ -55,6 +55,9 @@ static inline long gp_ret(long rc)
 /* glibc's report of a fortified call given a buffer smaller than its length. */
 extern _Noreturn void __chk_fail(void);
 
+/* The deadlock report's description of a wait, knowing glibc's mutex layout. */
+void gp__describe_wait_shim(struct gp_green *g, char *buf, size_t len);
+
 /* Start the runtime on this kernel thread if it is not running: 0 or -errno. */
 int gp__runtime_start(void);
 

@@ -20,6 +20,8 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "hook.h"
@@ -74,7 +76,7 @@ static int green_trylock(pthread_mutex_t *m)
 			return EBUSY;
 	}
 	int rc = GP_REAL(pthread_mutex_trylock)(m);
-	if (rc == 0 && tracks_owner(m))
+	if (rc == 0)   /* every kind: the deadlock report names the holder */
 		set_green_owner(m, gp_self());
 	return rc;
 }
@@ -109,8 +111,7 @@ static int green_unlock(pthread_mutex_t *m)
 	if (rc != 0)
 		return rc;
 	if (m->__data.__owner == 0) {
-		if (tracks_owner(m))
-			set_green_owner(m, NULL);
+		set_green_owner(m, NULL);
 		gp_unpark_on(m, 1);
 	}
 	return 0;
@@ -244,4 +245,29 @@ int pthread_cond_broadcast(pthread_cond_t *c)
 	else if (!(c->__data.__wrefs & COND_SHARED))
 		gp_unpark_all_on_async(c);
 	return GP_REAL(pthread_cond_broadcast)(c);
+}
+
+/* For the deadlock report: who holds the mutex or the thread being joined. */
+void gp__describe_wait_shim(struct gp_green *g, char *buf, size_t len)
+{
+	const char *what = g->waits_for ? g->waits_for : "?";
+	if (strcmp(what, "mutex") == 0 && g->wait_obj) {
+		const pthread_mutex_t *m = g->wait_obj;
+		struct gp_green *o = m->__data.__owner ? green_owner(m) : NULL;
+		if (o) {
+			snprintf(buf, len, "mutex %p held by thread %llu \"%s\"", (void *)m,
+				 (unsigned long long)o->id, o->name);
+			return;
+		}
+	}
+	if (strcmp(what, "join") == 0 && g->wait_obj) {
+		const struct gp_green *t = g->wait_obj;
+		snprintf(buf, len, "the end of thread %llu \"%s\"", (unsigned long long)t->id,
+			 t->name);
+		return;
+	}
+	if (g->wait_obj)
+		snprintf(buf, len, "%s %p", what, g->wait_obj);
+	else
+		snprintf(buf, len, "%s", what);
 }

@@ -169,3 +169,20 @@ Test(core_config, long_value_is_truncated_safely, .timeout = UNIT_TIMEOUT)
 		cr_assert_eq((unsigned char)buf.canary[i], 0x5a, "byte %zu past the buffer written",
 			     i);
 }
+
+/* GREENPATCH_DEADLOCK: report (default) or abort; anything else stops the program. */
+Test(core_config, deadlock_values, .timeout = UNIT_TIMEOUT)
+{
+	char err[256] = "";
+	setenv("GREENPATCH_DEADLOCK", "abort", 1);
+	cr_assert_eq(gp_config_load(err, sizeof(err)), 0, "abort rejected: %s", err);
+	cr_assert_eq(gp_config.deadlock_abort, 1, "abort did not take effect");
+	setenv("GREENPATCH_DEADLOCK", "report", 1);
+	cr_assert_eq(gp_config_load(err, sizeof(err)), 0, "report rejected: %s", err);
+	cr_assert_eq(gp_config.deadlock_abort, 0, "report did not take effect");
+	setenv("GREENPATCH_DEADLOCK", "explode", 1);
+	cr_assert_eq(gp_config_load(err, sizeof(err)), -EINVAL, "explode accepted");
+	cr_assert(strstr(err, "GREENPATCH_DEADLOCK='explode'") && strstr(err, "report, abort"),
+		  "message does not name the variable, value and accepted values: %s", err);
+	unsetenv("GREENPATCH_DEADLOCK");
+}
