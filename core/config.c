@@ -97,6 +97,23 @@ static int load_deadlock(char *err, size_t errlen)
 	return -EINVAL;
 }
 
+static int load_offload_threads(char *err, size_t errlen)
+{
+	const char *v = getenv("GREENPATCH_OFFLOAD_THREADS");
+	if (!v)
+		return 0;
+	char *end;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (errno || end == v || *end || n < 1 || n > 256) {
+		snprintf(err, errlen, "GREENPATCH_OFFLOAD_THREADS='%s' is not a number of threads "
+			 "from 1 to 256", v);
+		return -EINVAL;
+	}
+	gp_config.offload_threads = (int)n;
+	return 0;
+}
+
 int gp_config_load(char *err, size_t errlen)
 {
 	/* In secure-execution mode (setuid) the environment is not ours to trust. */
@@ -107,5 +124,7 @@ int gp_config_load(char *err, size_t errlen)
 		rc = load_log_level(err, errlen);
 	if (rc == 0)
 		rc = load_deadlock(err, errlen);
+	if (rc == 0)
+		rc = load_offload_threads(err, errlen);
 	return rc;
 }

@@ -10,6 +10,7 @@ struct gp_config {
 	size_t stack_size;  /* default green stack size in bytes; 0 = not chosen yet */
 	int log_level;      /* enum gp_log_level: messages above it are dropped */
 	int deadlock_abort; /* GREENPATCH_DEADLOCK=abort: abort after the report */
+	int offload_threads; /* GREENPATCH_OFFLOAD_THREADS: pool size; 0 = default */
 };
 
 extern struct gp_config gp_config;

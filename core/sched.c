@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "fdstate.h"
+#include "offload.h"
 #include "sync.h"
 #include "watch.h"
 #include "util.h"
@@ -264,6 +265,7 @@ void gp_sched_after_fork(void)
 	ev_loop_destroy(c->loop);
 	gp_fd_table_reset();
 	gp_sync_reset();
+	gp_offload_after_fork();
 }
 
 /* ---- thread life ---- */

@@ -147,12 +147,12 @@ static bool async_pop(const void **addr)
 }
 
 /* The queued address carries in its lowest bit whether to wake all (objects are aligned). */
-static void unpark_async(const void *addr, bool all)
+static void unpark_async(const void *addr, bool all, bool always)
 {
 	struct gp_carrier *c = gp_carrier;
 	if (!c || !atomic_load_explicit(&async_ready, memory_order_acquire))
 		return;
-	if (!atomic_load_explicit(&bucket_of(addr)->parked, memory_order_seq_cst))
+	if (!always && !atomic_load_explicit(&bucket_of(addr)->parked, memory_order_seq_cst))
 		return;
 	if (async_push((const char *)addr + all) < 0)
 		atomic_store(&async_overflow, 1);
@@ -161,12 +161,17 @@ static void unpark_async(const void *addr, bool all)
 
 void gp_unpark_on_async(const void *addr)
 {
-	unpark_async(addr, false);
+	unpark_async(addr, false, false);
+}
+
+void gp_unpark_on_async_always(const void *addr)
+{
+	unpark_async(addr, false, true);
 }
 
 void gp_unpark_all_on_async(const void *addr)
 {
-	unpark_async(addr, true);
+	unpark_async(addr, true, false);
 }
 
 void gp__sync_drain_async(void)

@@ -29,6 +29,12 @@ size_t gp_unpark_on(const void *addr, size_t n);
  */
 void gp_unpark_on_async(const void *addr);
 
+/*
+ * The same without first looking whether anyone is parked on addr: for a waiter that
+ * may park only after this call (it re-checks its condition before parking).
+ */
+void gp_unpark_on_async_always(const void *addr);
+
 /* The same for every thread parked on addr (a broadcast). */
 void gp_unpark_all_on_async(const void *addr);
 

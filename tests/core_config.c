@@ -186,3 +186,21 @@ Test(core_config, deadlock_values, .timeout = UNIT_TIMEOUT)
 		  "message does not name the variable, value and accepted values: %s", err);
 	unsetenv("GREENPATCH_DEADLOCK");
 }
+
+/* GREENPATCH_OFFLOAD_THREADS: a whole number from 1 to 256. */
+Test(core_config, offload_threads_values, .timeout = UNIT_TIMEOUT)
+{
+	char err[256] = "";
+	setenv("GREENPATCH_OFFLOAD_THREADS", "8", 1);
+	cr_assert_eq(gp_config_load(err, sizeof(err)), 0, "8 rejected: %s", err);
+	cr_assert_eq(gp_config.offload_threads, 8);
+	static const char *const bad[] = { "0", "257", "-1", "four", "4x", "" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		setenv("GREENPATCH_OFFLOAD_THREADS", bad[i], 1);
+		cr_assert_eq(gp_config_load(err, sizeof(err)), -EINVAL, "'%s' accepted", bad[i]);
+		cr_assert(strstr(err, "GREENPATCH_OFFLOAD_THREADS") && strstr(err, "1 to 256"),
+			  "message for '%s' does not name the variable and the range: %s", bad[i],
+			  err);
+	}
+	unsetenv("GREENPATCH_OFFLOAD_THREADS");
+}

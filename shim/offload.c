@@ -1,0 +1,57 @@
+/*
+ * The shim's side of the offload pool: how its threads are created (the real
+ * pthread_create: they are kernel threads, never green), and how a call's result,
+ * errno and h_errno travel back to the green thread that asked for it.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+
+#include "hook.h"
+#include "offcall.h"
+#include "offload.h"
+
+static void run_on_pool(void *arg)
+{
+	struct gp_offcall *c = arg;
+	errno = 0;
+	h_errno = 0;
+	c->run(c);
+	c->err = errno;
+	c->herr = h_errno;
+}
+
+void gp__offload_call(struct gp_offcall *c)
+{
+	gp_enter();
+	int rc = gp_offload(run_on_pool, c);
+	gp_leave();
+	if (rc < 0) {
+		/* No pool thread could be started: make the call here, blocking. */
+		c->run(c);
+		return;
+	}
+	errno = c->err;
+	h_errno = c->herr;
+}
+
+bool gp__offload_wanted(void)
+{
+	return gp_cooperative();
+}
+
+static int create_pool_thread(void *(*fn)(void *), void *arg)
+{
+	pthread_t t;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	int rc = GP_REAL(pthread_create)(&t, &attr, fn, arg);
+	pthread_attr_destroy(&attr);
+	return rc;
+}
+
+void gp__offload_init(void)
+{
+	gp__create_kernel_thread = create_pool_thread;
+}
