@@ -114,6 +114,25 @@ static int load_offload_threads(char *err, size_t errlen)
 	return 0;
 }
 
+/* 0 or 1 (1: on standard error), or a file path with a '/' in it. */
+static int load_stats(char *err, size_t errlen)
+{
+	const char *v = getenv("GREENPATCH_STATS");
+	if (!v || strcmp(v, "0") == 0)
+		return 0;
+	if (strcmp(v, "1") == 0) {
+		gp_config.stats = "";
+		return 0;
+	}
+	if (strchr(v, '/')) {
+		gp_config.stats = v;
+		return 0;
+	}
+	snprintf(err, errlen, "GREENPATCH_STATS='%s' is not 0, 1 or a file path containing a '/'",
+		 v);
+	return -EINVAL;
+}
+
 int gp_config_load(char *err, size_t errlen)
 {
 	/* In secure-execution mode (setuid) the environment is not ours to trust. */
@@ -126,5 +145,7 @@ int gp_config_load(char *err, size_t errlen)
 		rc = load_deadlock(err, errlen);
 	if (rc == 0)
 		rc = load_offload_threads(err, errlen);
+	if (rc == 0)
+		rc = load_stats(err, errlen);
 	return rc;
 }

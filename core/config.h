@@ -11,6 +11,7 @@ struct gp_config {
 	int log_level;      /* enum gp_log_level: messages above it are dropped */
 	int deadlock_abort; /* GREENPATCH_DEADLOCK=abort: abort after the report */
 	int offload_threads; /* GREENPATCH_OFFLOAD_THREADS: pool size; 0 = default */
+	const char *stats;  /* GREENPATCH_STATS: NULL off, "" standard error, else a file */
 };
 
 extern struct gp_config gp_config;

@@ -391,6 +391,22 @@ void gp_yield(void)
 	schedule(c);
 }
 
+/* Count a park under its name: a handful of names, found by pointer or by text. */
+static void count_reason(struct gp_stats *st, const char *what)
+{
+	if (!what)
+		return;
+	for (int i = 0; i < GP_STATS_REASONS; i++) {
+		const char *w = st->by_reason[i].what;
+		if (!w)
+			st->by_reason[i].what = what;
+		if (!w || w == what || strcmp(w, what) == 0) {
+			st->by_reason[i].parks++;
+			return;
+		}
+	}
+}
+
 int gp_park(double timeout, const char *what)
 {
 	struct gp_carrier *c = gp_carrier;
@@ -408,6 +424,7 @@ int gp_park(double timeout, const char *what)
 	c->parked++;
 	c->parked_wakeable += wakeable;
 	c->stats.parks++;
+	count_reason(&c->stats, what);
 	schedule(c);
 	c->parked--;
 	c->parked_wakeable -= wakeable;

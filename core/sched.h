@@ -33,12 +33,18 @@
  */
 #define GP_POLL_CHECK 64
 
+#define GP_STATS_REASONS 16
+
 struct gp_stats {
 	uint64_t created;
 	uint64_t peak_alive;
 	uint64_t switches;
 	uint64_t parks;
 	uint64_t polls;
+	struct {
+		const char *what;    /* the park's name: "fd", "sleep", "mutex"... */
+		uint64_t parks;
+	} by_reason[GP_STATS_REASONS];
 };
 
 struct gp_carrier {

@@ -2,8 +2,10 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "config.h"
+#include "offload.h"
 #include "sched.h"
 #include "util.h"
 
@@ -36,4 +38,33 @@ void gp__deadlock_check(struct gp_carrier *c)
 	}
 	if (gp_config.deadlock_abort)
 		gp_panic("deadlock: aborting as GREENPATCH_DEADLOCK=abort asks");
+}
+
+void gp_stats_write(int fd)
+{
+	struct gp_stats st = { 0 };
+	if (gp_carrier)
+		st = gp_carrier->stats;
+	char buf[2048];
+	int n = snprintf(buf, sizeof(buf),
+			 "greenpatch[%d]: stats: green threads created %llu, peak alive %llu; "
+			 "context switches %llu; parks %llu; loop polls %llu; offloaded calls %lu "
+			 "on %d pool threads\n",
+			 (int)getpid(), (unsigned long long)st.created,
+			 (unsigned long long)st.peak_alive, (unsigned long long)st.switches,
+			 (unsigned long long)st.parks, (unsigned long long)st.polls,
+			 gp_offload_calls(), gp_offload_threads());
+	if (st.by_reason[0].what && n > 0 && (size_t)n < sizeof(buf)) {
+		n += snprintf(buf + n, sizeof(buf) - n, "greenpatch[%d]: stats: parks by reason:",
+			      (int)getpid());
+		for (int i = 0; i < GP_STATS_REASONS && st.by_reason[i].what; i++)
+			if ((size_t)n < sizeof(buf))
+				n += snprintf(buf + n, sizeof(buf) - n, " %s %llu",
+					      st.by_reason[i].what,
+					      (unsigned long long)st.by_reason[i].parks);
+		if ((size_t)n < sizeof(buf) - 1)
+			buf[n++] = '\n';
+	}
+	if (n > 0)
+		gp__log_write(fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }

@@ -15,4 +15,11 @@ struct gp_carrier;
  */
 void gp__deadlock_check(struct gp_carrier *c);
 
+/*
+ * The statistics line(s) GREENPATCH_STATS asks for, written with write_fn to fd:
+ * threads created and peak alive, context switches, parks by reason, loop polls,
+ * offloaded calls and pool threads.
+ */
+void gp_stats_write(int fd);
+
 #endif

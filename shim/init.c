@@ -4,6 +4,8 @@
  * the first pthread_create.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 
 #include "config.h"
 #include "hook.h"
+#include "watch.h"
 #include "offcall.h"
 #include "signals.h"
 #include "tsd.h"
@@ -37,6 +40,25 @@ static void after_fork_in_child(void)
 	gp_sched_after_fork();
 }
 
+/* GREENPATCH_STATS: the statistics when the process exits (atexit, exit or main's return). */
+static void write_stats(void)
+{
+	/* A process that never started a thread (a shell run by system) has nothing to say. */
+	if (!gp_config.stats || !gp_carrier)
+		return;
+	int fd = 2;
+	if (*gp_config.stats) {
+		fd = open(gp_config.stats, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			gp_log(GP_LOG_ERROR, "GREENPATCH_STATS: cannot open %s", gp_config.stats);
+			return;
+		}
+	}
+	gp_stats_write(fd);
+	if (fd != 2)
+		GP_REAL(close)(fd);
+}
+
 __attribute__((constructor(101))) static void gp_init(void)
 {
 	gp_real_init();
@@ -50,6 +72,8 @@ __attribute__((constructor(101))) static void gp_init(void)
 	if (!gp_config.stack_size)
 		gp_config.stack_size = glibc_default_stack();
 	pthread_atfork(NULL, NULL, after_fork_in_child);
+	if (gp_config.stats)
+		atexit(write_stats);
 }
 
 static void *thread_main(struct gp_green *g)

@@ -204,3 +204,19 @@ Test(core_config, offload_threads_values, .timeout = UNIT_TIMEOUT)
 	}
 	unsetenv("GREENPATCH_OFFLOAD_THREADS");
 }
+
+/* GREENPATCH_STATS: 0, 1 (standard error) or a file path; anything else is refused. */
+Test(core_config, stats_values, .timeout = UNIT_TIMEOUT)
+{
+	char err[256] = "";
+	setenv("GREENPATCH_STATS", "1", 1);
+	cr_assert_eq(gp_config_load(err, sizeof(err)), 0, "1 rejected: %s", err);
+	cr_assert_str_eq(gp_config.stats, "", "1 should mean standard error");
+	setenv("GREENPATCH_STATS", "/tmp/stats.txt", 1);
+	cr_assert_eq(gp_config_load(err, sizeof(err)), 0, "a path rejected: %s", err);
+	cr_assert_str_eq(gp_config.stats, "/tmp/stats.txt");
+	setenv("GREENPATCH_STATS", "yes", 1);
+	cr_assert_eq(gp_config_load(err, sizeof(err)), -EINVAL, "yes accepted");
+	cr_assert(strstr(err, "GREENPATCH_STATS='yes'"), "message: %s", err);
+	unsetenv("GREENPATCH_STATS");
+}
