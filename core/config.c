@@ -133,6 +133,19 @@ static int load_stats(char *err, size_t errlen)
 	return -EINVAL;
 }
 
+static int load_no_inherit(char *err, size_t errlen)
+{
+	const char *v = getenv("GREENPATCH_NO_INHERIT");
+	if (!v || strcmp(v, "0") == 0 || strcmp(v, "") == 0)
+		return 0;
+	if (strcmp(v, "1") == 0) {
+		gp_config.no_inherit = 1;
+		return 0;
+	}
+	snprintf(err, errlen, "GREENPATCH_NO_INHERIT='%s' is not 0 or 1", v);
+	return -EINVAL;
+}
+
 int gp_config_load(char *err, size_t errlen)
 {
 	/* In secure-execution mode (setuid) the environment is not ours to trust. */
@@ -147,5 +160,7 @@ int gp_config_load(char *err, size_t errlen)
 		rc = load_offload_threads(err, errlen);
 	if (rc == 0)
 		rc = load_stats(err, errlen);
+	if (rc == 0)
+		rc = load_no_inherit(err, errlen);
 	return rc;
 }

@@ -11,6 +11,7 @@ struct gp_config {
 	int log_level;      /* enum gp_log_level: messages above it are dropped */
 	int deadlock_abort; /* GREENPATCH_DEADLOCK=abort: abort after the report */
 	int offload_threads; /* GREENPATCH_OFFLOAD_THREADS: pool size; 0 = default */
+	int no_inherit;     /* GREENPATCH_NO_INHERIT: children do not get the library */
 	const char *stats;  /* GREENPATCH_STATS: NULL off, "" standard error, else a file */
 };
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -59,6 +60,41 @@ static void write_stats(void)
 		GP_REAL(close)(fd);
 }
 
+/*
+ * GREENPATCH_NO_INHERIT: the loader has read LD_PRELOAD already, so this process keeps
+ * the library; taking it out of the environment now keeps it from every child (exec,
+ * posix_spawn, system) without hooking any of them.
+ */
+static void drop_from_ld_preload(void)
+{
+	const char *v = getenv("LD_PRELOAD");
+	if (!v)
+		return;
+	char kept[4096];
+	size_t n = 0;
+	for (const char *p = v; *p;) {
+		size_t len = strcspn(p, ": ");
+		const char *base = memrchr(p, '/', len);
+		base = base ? base + 1 : p;
+		size_t blen = len - (size_t)(base - p);
+		bool ours = blen == strlen("libgreenpatch.so") &&
+			    memcmp(base, "libgreenpatch.so", blen) == 0;
+		if (!ours && len && n + len + 2 < sizeof(kept)) {
+			if (n)
+				kept[n++] = ':';
+			memcpy(kept + n, p, len);
+			n += len;
+		}
+		p += len;
+		p += strspn(p, ": ");
+	}
+	kept[n] = '\0';
+	if (n)
+		setenv("LD_PRELOAD", kept, 1);
+	else
+		unsetenv("LD_PRELOAD");
+}
+
 __attribute__((constructor(101))) static void gp_init(void)
 {
 	gp_real_init();
@@ -72,6 +108,8 @@ __attribute__((constructor(101))) static void gp_init(void)
 	if (!gp_config.stack_size)
 		gp_config.stack_size = glibc_default_stack();
 	pthread_atfork(NULL, NULL, after_fork_in_child);
+	if (gp_config.no_inherit)
+		drop_from_ld_preload();
 	if (gp_config.stats)
 		atexit(write_stats);
 }

@@ -220,3 +220,16 @@ Test(core_config, stats_values, .timeout = UNIT_TIMEOUT)
 	cr_assert(strstr(err, "GREENPATCH_STATS='yes'"), "message: %s", err);
 	unsetenv("GREENPATCH_STATS");
 }
+
+/* GREENPATCH_NO_INHERIT: 0 or 1. */
+Test(core_config, no_inherit_values, .timeout = UNIT_TIMEOUT)
+{
+	char err[256] = "";
+	setenv("GREENPATCH_NO_INHERIT", "1", 1);
+	cr_assert_eq(gp_config_load(err, sizeof(err)), 0, "1 rejected: %s", err);
+	cr_assert_eq(gp_config.no_inherit, 1);
+	setenv("GREENPATCH_NO_INHERIT", "maybe", 1);
+	cr_assert_eq(gp_config_load(err, sizeof(err)), -EINVAL, "maybe accepted");
+	cr_assert(strstr(err, "GREENPATCH_NO_INHERIT='maybe'"), "message: %s", err);
+	unsetenv("GREENPATCH_NO_INHERIT");
+}
