@@ -1,0 +1,170 @@
+/*
+ * Behaviour-test harness: runs the plain programs of tests/progs (or any binary) as child
+ * processes, natively or with the library in LD_PRELOAD, and compares what they did.
+ *
+ * The Criterion runner itself never has the library preloaded: LD_PRELOAD is set only in
+ * the environment of the child. Children are stopped by pid (SIGKILL, then waitpid), and
+ * also die with their parent (PR_SET_PDEATHSIG) if a test is cut short by its timeout.
+ *
+ * Where things are comes from the environment that `make test` sets:
+ *   GP_TEST_PRELOAD  the LD_PRELOAD value for shim runs (may start with a sanitizer runtime)
+ *   GP_TEST_LIB      absolute path of libgreenpatch.so
+ *   GP_TEST_PROGS    directory of the built tests/progs programs
+ *   GP_TEST_ROOT     the repository
+ * A test that needs one of them fails with a message naming it when it is not set.
+ */
+#ifndef GP_TEST_HARNESS_H
+#define GP_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/types.h>
+
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <criterion/parameterized.h>
+
+/*
+ * What to run. Only prog is required: a name in GP_TEST_PROGS ("sleepers",
+ * "sleepers.fortify"), or a path containing '/' for any other binary.
+ */
+struct gp_cmd {
+	const char *prog;
+	char *const *argv;	/* arguments after argv[0], NULL-terminated; may be NULL */
+	bool shim;		/* LD_PRELOAD=$GP_TEST_PRELOAD in the child */
+	double timeout_s;	/* SIGKILL after this long; 0 means 30 s */
+	const char *stdin_data; /* fed to stdin, then EOF; NULL means /dev/null */
+	char *const *env;	/* extra NAME=VALUE entries, NULL-terminated; may be NULL */
+};
+
+/* What happened. out and err are NUL-terminated, and may contain NULs themselves. */
+struct gp_run {
+	char label[160];  /* "sleepers 10 0.2 (shim)": names the run in messages */
+	int status;	  /* as from waitpid */
+	bool timed_out;	  /* killed by the harness after timeout_s */
+	double elapsed_s; /* from spawn to reaping, CLOCK_MONOTONIC */
+	char *out;
+	size_t out_len;
+	char *err;
+	size_t err_len;
+};
+
+/* A child left running in the background, e.g. a server. */
+struct gp_bg {
+	pid_t pid; /* 0 once reaped */
+	int pidfd;
+	int out_fd; /* read end of its stdout pipe */
+	int err_fd; /* its stderr: an unlinked file, so it can never fill up */
+	char *out;  /* stdout read so far */
+	size_t out_len;
+	struct gp_run run; /* label, and the outcome once gp_bg_wait returned */
+	double t0;
+};
+
+/* The value of a GP_TEST_* variable; fails the test, naming it, when it is not set. */
+const char *gp_env(const char *name);
+
+/* Full path of a program; fails the test when it does not exist or cannot be executed. */
+char *gp_prog_path(const char *prog);
+
+/*
+ * Runs cmd to completion, capturing all of stdout and stderr. Returns 0, or fails the test
+ * when the child could not be started. A shim run whose stderr shows that the dynamic
+ * loader could not preload the library fails the test too: it would otherwise silently
+ * compare a native run with a native run.
+ */
+int gp_run(const struct gp_cmd *cmd, struct gp_run *r);
+
+/* Shorthand for the common case. */
+int gp_run_prog(const char *prog, char *const argv[], bool shim, double timeout_s,
+		const char *stdin_data, struct gp_run *r);
+
+void gp_run_free(struct gp_run *r);
+
+/* Starts cmd in the background (cmd->timeout_s is not used here). */
+int gp_bg_start(const struct gp_cmd *cmd, struct gp_bg *bg);
+
+/*
+ * Reads the background child's stdout until a whole first line is there and copies it,
+ * without the newline, to line. Returns 0, or -1 (with the child's stderr in bg->run) if
+ * the child exited or timeout_s passed first.
+ */
+int gp_bg_first_line(struct gp_bg *bg, double timeout_s, char *line, size_t size);
+
+/* Waits up to timeout_s for the child to exit by itself, then kills it; fills bg->run. */
+void gp_bg_wait(struct gp_bg *bg, double timeout_s);
+
+/* Kills the child by pid if it still runs, reaps it and frees everything. Idempotent. */
+void gp_bg_stop(struct gp_bg *bg);
+
+/* Kills every background child still running: for a suite's .fini. */
+void gp_bg_stop_all(void);
+
+/* "exit 0", "killed by SIGSEGV", "timed out, killed by the harness": written to buf. */
+const char *gp_status_str(const struct gp_run *r, char *buf, size_t size);
+
+/*
+ * NULL when a and b printed the same stdout and ended the same way; otherwise a message
+ * (to free) showing the first differing line, both statuses and both stderrs.
+ */
+char *gp_diff_runs(const struct gp_run *a, const struct gp_run *b);
+
+/* NULL when r exited by itself with status want_exit; otherwise a message (to free). */
+char *gp_check_ok(const struct gp_run *r, int want_exit);
+
+/* A message (to free) describing a run, for any failure that concerns it. */
+char *gp_describe(const struct gp_run *r);
+
+/* Number of lines in text (a last line without a newline counts). */
+size_t gp_count_lines(const char *text, size_t len);
+
+/*
+ * Finds the first line of text that is "key value" (key, then blanks, then the value) and
+ * copies the value, without its newline, to val. Returns false when there is none.
+ */
+bool gp_kv(const char *text, const char *key, char *val, size_t size);
+
+/* Same, parsing the value as a decimal integer. */
+bool gp_kv_long(const char *text, const char *key, long *val);
+
+/* Seconds on CLOCK_MONOTONIC. */
+double gp_now(void);
+
+/*
+ * Runs prog with argv natively, then under the shim, and expects both to print the same and
+ * end the same way. The runs are handed back through native and shim when those are not
+ * NULL (free them with gp_run_free), for checks of their own.
+ */
+void gp_compare(const char *prog, char *const argv[], double timeout_s, struct gp_run *native,
+		struct gp_run *shim);
+
+/*
+ * For a program with a "--list" of cases (errno_cases, condvar): runs each case on its own,
+ * natively and under the shim, and fails once per case that differs, naming it.
+ */
+void gp_compare_each_case(const char *prog, double timeout_s);
+
+/* The message helpers as expectations, reported at the line of the test that uses them. */
+#define gp_expect_msg_(msg_expr)                                          \
+	do {                                                              \
+		char *gp_msg_ = (msg_expr);                               \
+		cr_expect(gp_msg_ == NULL, "%s", gp_msg_ ? gp_msg_ : ""); \
+		free(gp_msg_);                                            \
+	} while (0)
+
+#define gp_assert_msg_(msg_expr)                                          \
+	do {                                                              \
+		char *gp_msg_ = (msg_expr);                               \
+		cr_assert(gp_msg_ == NULL, "%s", gp_msg_ ? gp_msg_ : ""); \
+	} while (0)
+
+#define gp_expect_same(a, b) gp_expect_msg_(gp_diff_runs((a), (b)))
+#define gp_expect_ok(r) gp_expect_msg_(gp_check_ok((r), 0))
+#define gp_expect_exit(r, code) gp_expect_msg_(gp_check_ok((r), (code)))
+#define gp_assert_ok(r) gp_assert_msg_(gp_check_ok((r), 0))
+
+/* argv literal: GP_ARGV("10", "0.5") */
+#define GP_ARGV(...) ((char *const[]){ __VA_ARGS__, NULL })
+
+#endif

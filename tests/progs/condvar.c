@@ -1,0 +1,775 @@
+/*
+ * condvar [--list | SECTION...]
+ *
+ * Threads that coordinate through pthread mutexes, condition variables, rwlocks,
+ * semaphores, barriers, once, thread-specific data, join, detach and cancellation. Each
+ * section prints one line of totals that do not depend on how the threads interleave;
+ * a section that finds something wrong says so on stderr and exits 1.
+ *
+ * With no argument every section runs in order; with SECTIONs those, in the order of the
+ * table below; --list names them all.
+ */
+#define PROG "condvar"
+#include "progs.h"
+
+#include <sched.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+static void check(bool ok, const char *what)
+{
+	if (!ok)
+		fail("%s", what);
+}
+
+/* ---- producers and consumers on a bounded queue -------------------------------------- */
+
+#define QCAP 8
+#define PRODUCERS 4
+#define CONSUMERS 3
+#define ITEMS 25000 /* per producer */
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t not_empty, not_full;
+	uint64_t items[QCAP];
+	unsigned head, count, producers_left;
+} q = { .lock = PTHREAD_MUTEX_INITIALIZER,
+	.not_empty = PTHREAD_COND_INITIALIZER,
+	.not_full = PTHREAD_COND_INITIALIZER };
+
+static void *producer_main(void *arg)
+{
+	uint64_t base = (uint64_t)(uintptr_t)arg * 1000000;
+
+	for (uint64_t i = 1; i <= ITEMS; i++) {
+		pthread_mutex_lock(&q.lock);
+		while (q.count == QCAP)
+			pthread_cond_wait(&q.not_full, &q.lock);
+		q.items[(q.head + q.count++) % QCAP] = base + i;
+		pthread_cond_signal(&q.not_empty);
+		pthread_mutex_unlock(&q.lock);
+	}
+	pthread_mutex_lock(&q.lock);
+	if (--q.producers_left == 0)
+		pthread_cond_broadcast(&q.not_empty); /* consumers may now see the end */
+	pthread_mutex_unlock(&q.lock);
+	return NULL;
+}
+
+struct tally {
+	uint64_t n, sum;
+};
+
+static void *consumer_main(void *arg)
+{
+	struct tally *t = calloc(1, sizeof(*t));
+
+	(void)arg;
+	if (!t)
+		die("calloc");
+	pthread_mutex_lock(&q.lock);
+	for (;;) {
+		while (q.count == 0 && q.producers_left > 0)
+			pthread_cond_wait(&q.not_empty, &q.lock);
+		if (q.count == 0)
+			break;
+		t->sum += q.items[q.head];
+		t->n++;
+		q.head = (q.head + 1) % QCAP;
+		q.count--;
+		pthread_cond_signal(&q.not_full);
+	}
+	pthread_mutex_unlock(&q.lock);
+	return t;
+}
+
+static void section_prodcons(void)
+{
+	pthread_t p[PRODUCERS], c[CONSUMERS];
+	struct tally total = { 0, 0 };
+	uint64_t expect = 0;
+
+	q.producers_left = PRODUCERS;
+	for (uintptr_t i = 0; i < CONSUMERS; i++)
+		c[i] = start(consumer_main, NULL);
+	for (uintptr_t i = 0; i < PRODUCERS; i++) {
+		p[i] = start(producer_main, (void *)(i + 1));
+		expect += (i + 1) * 1000000 * ITEMS + (uint64_t)ITEMS * (ITEMS + 1) / 2;
+	}
+	for (int i = 0; i < PRODUCERS; i++)
+		join(p[i]);
+	for (int i = 0; i < CONSUMERS; i++) {
+		struct tally *t = join(c[i]);
+
+		total.n += t->n;
+		total.sum += t->sum;
+		free(t);
+	}
+	check(total.sum == expect, "checksum of consumed items is wrong");
+	printf("prodcons: produced=%d consumed=%llu sum=%llu\n", PRODUCERS * ITEMS,
+	       (unsigned long long)total.n, (unsigned long long)total.sum);
+}
+
+/* ---- timed waits --------------------------------------------------------------------- */
+
+/* Waits on a condition nobody signals: must time out, not early, with the mutex held. */
+static void timed_wait(const char *how, clockid_t clock, bool use_attr, bool use_clockwait)
+{
+	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	pthread_condattr_t attr;
+	pthread_cond_t cv;
+	struct timespec deadline;
+	int r;
+
+	pthread_condattr_init(&attr);
+	if (use_attr)
+		pthread_condattr_setclock(&attr, clock);
+	pthread_cond_init(&cv, &attr);
+	pthread_mutex_lock(&m);
+	deadline = clock_after(clock, 100);
+	do {
+		r = use_clockwait ? pthread_cond_clockwait(&cv, &m, clock, &deadline)
+				  : pthread_cond_timedwait(&cv, &m, &deadline);
+	} while (r == 0); /* a spurious wakeup is allowed; the deadline still holds */
+	printf("%s: ret=%s waited=%s mutex_held=%s\n", how, errname(r),
+	       yes(reached(clock, deadline)), yes(pthread_mutex_trylock(&m) == EBUSY));
+	pthread_mutex_unlock(&m);
+	pthread_cond_destroy(&cv);
+	pthread_condattr_destroy(&attr);
+}
+
+static void section_timedwait(void)
+{
+	timed_wait("timedwait_realtime", CLOCK_REALTIME, false, false);
+	timed_wait("timedwait_monotonic", CLOCK_MONOTONIC, true, false);
+	timed_wait("clockwait_monotonic", CLOCK_MONOTONIC, false, true);
+}
+
+static struct {
+	pthread_mutex_t m;
+	pthread_cond_t cv;
+	bool flag;
+} wake = { .m = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+static void *waker_main(void *arg)
+{
+	(void)arg;
+	msleep(20);
+	pthread_mutex_lock(&wake.m);
+	wake.flag = true;
+	pthread_cond_signal(&wake.cv);
+	pthread_mutex_unlock(&wake.m);
+	return NULL;
+}
+
+/* A timed wait that is signalled well before its deadline returns 0. */
+static void section_timedwait_signalled(void)
+{
+	struct timespec deadline = clock_after(CLOCK_REALTIME, 10000);
+	pthread_t t = start(waker_main, NULL);
+	int r = 0;
+
+	pthread_mutex_lock(&wake.m);
+	while (!wake.flag && r == 0)
+		r = pthread_cond_timedwait(&wake.cv, &wake.m, &deadline);
+	pthread_mutex_unlock(&wake.m);
+	join(t);
+	printf("timedwait_signalled: ret=%s flag=%s\n", errname(r), yes(wake.flag));
+}
+
+/*
+ * Many threads in timed waits at once, each on something nobody will give it: a condvar
+ * (both clocks, timedwait and clockwait), a semaphore, a mutex and an rwlock that main
+ * holds. Every wait must time out, none early; run in turn they would take
+ * TIMED_THREADS * 200 ms, which is how a test tells that they overlapped.
+ */
+#define TIMED_THREADS 60
+#define TIMED_KINDS 6
+
+static pthread_mutex_t held_m = PTHREAD_MUTEX_INITIALIZER;
+static pthread_rwlock_t held_rw = PTHREAD_RWLOCK_INITIALIZER;
+static sem_t empty_sem;
+
+static int timed_cond(int kind, struct timespec *deadline, clockid_t *clock)
+{
+	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	pthread_condattr_t attr;
+	pthread_cond_t cv;
+	int r;
+
+	*clock = kind == 0 ? CLOCK_REALTIME : CLOCK_MONOTONIC;
+	pthread_condattr_init(&attr);
+	if (kind == 1)
+		pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&cv, &attr);
+	pthread_mutex_lock(&m);
+	*deadline = clock_after(*clock, 200);
+	do {
+		r = kind == 2 ? pthread_cond_clockwait(&cv, &m, *clock, deadline)
+			      : pthread_cond_timedwait(&cv, &m, deadline);
+	} while (r == 0);
+	pthread_mutex_unlock(&m);
+	pthread_cond_destroy(&cv);
+	pthread_condattr_destroy(&attr);
+	return r;
+}
+
+static void *timed_main(void *arg)
+{
+	int kind = (int)(intptr_t)arg % TIMED_KINDS, r;
+	clockid_t clock = CLOCK_REALTIME;
+	struct timespec deadline = clock_after(CLOCK_REALTIME, 200);
+
+	switch (kind) {
+	case 3: r = sem_timedwait(&empty_sem, &deadline) == 0 ? 0 : errno; break;
+	case 4: r = pthread_mutex_timedlock(&held_m, &deadline); break;
+	case 5: r = pthread_rwlock_timedwrlock(&held_rw, &deadline); break;
+	default: r = timed_cond(kind, &deadline, &clock); break;
+	}
+	check(r == ETIMEDOUT, "a timed wait did not time out");
+	check(reached(clock, deadline), "a timed wait returned before its deadline");
+	return NULL;
+}
+
+static void section_timedwait_many(void)
+{
+	pthread_t t[TIMED_THREADS];
+
+	sem_init(&empty_sem, 0, 0);
+	pthread_mutex_lock(&held_m);
+	pthread_rwlock_rdlock(&held_rw);
+	for (intptr_t i = 0; i < TIMED_THREADS; i++)
+		t[i] = start(timed_main, (void *)i);
+	for (int i = 0; i < TIMED_THREADS; i++)
+		join(t[i]);
+	pthread_rwlock_unlock(&held_rw);
+	pthread_mutex_unlock(&held_m);
+	sem_destroy(&empty_sem);
+	printf("timedwait_many: threads=%d all_timed_out=yes\n", TIMED_THREADS);
+}
+
+/* ---- join, detach, self ------------------------------------------------------------- */
+
+static void *square_main(void *arg)
+{
+	uintptr_t i = (uintptr_t)arg;
+
+	msleep((long)(8 - i)); /* finish in the opposite order of creation */
+	if (i % 2)
+		pthread_exit((void *)(i * i));
+	return (void *)(i * i);
+}
+
+static void section_join(void)
+{
+	pthread_t t[8];
+	uintptr_t sum = 0;
+
+	for (uintptr_t i = 0; i < 8; i++)
+		t[i] = start(square_main, (void *)i);
+	for (int i = 0; i < 8; i++)
+		sum += (uintptr_t)join(t[i]);
+	errno = pthread_join(pthread_self(), NULL);
+	printf("join: sum_of_squares=%lu self_join=%s\n", (unsigned long)sum, errname(errno));
+}
+
+static struct {
+	pthread_mutex_t m;
+	pthread_cond_t cv;
+	int done;
+} det = { .m = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+static void *detached_main(void *arg)
+{
+	(void)arg;
+	msleep(5);
+	pthread_mutex_lock(&det.m);
+	det.done++;
+	pthread_cond_broadcast(&det.cv);
+	pthread_mutex_unlock(&det.m);
+	return NULL;
+}
+
+/* Half detach themselves after creation, half are created detached. */
+static void section_detach(void)
+{
+	pthread_attr_t attr;
+	int state = -1;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_getdetachstate(&attr, &state);
+	for (int i = 0; i < 10; i++) {
+		pthread_t t;
+
+		if (i % 2) {
+			t = start(detached_main, NULL);
+			errno = pthread_detach(t);
+			if (errno)
+				die("pthread_detach");
+		} else if ((errno = pthread_create(&t, &attr, detached_main, NULL))) {
+			die("pthread_create");
+		}
+	}
+	pthread_attr_destroy(&attr);
+	pthread_mutex_lock(&det.m);
+	while (det.done < 10)
+		pthread_cond_wait(&det.cv, &det.m);
+	pthread_mutex_unlock(&det.m);
+	printf("detach: finished=%d attr_detached=%s\n", det.done,
+	       yes(state == PTHREAD_CREATE_DETACHED));
+}
+
+struct selfie {
+	pthread_t seen_before, seen_after;
+};
+
+static void *selfie_main(void *arg)
+{
+	struct selfie *s = arg;
+
+	s->seen_before = pthread_self();
+	msleep(10); /* a blocking call must not change who we are */
+	s->seen_after = pthread_self();
+	return NULL;
+}
+
+static void section_self(void)
+{
+	struct selfie s;
+	pthread_t t = start(selfie_main, &s), me = pthread_self();
+
+	join(t);
+	printf("self: thread_sees_own_id=%s stable=%s differs_from_main=%s main_equal=%s\n",
+	       yes(pthread_equal(t, s.seen_before)),
+	       yes(pthread_equal(s.seen_before, s.seen_after)),
+	       yes(!pthread_equal(me, s.seen_before)), yes(pthread_equal(me, pthread_self())));
+}
+
+/* ---- sched_yield --------------------------------------------------------------------- */
+
+#define ROUNDS 2000
+
+static atomic_int turn;
+
+/* Spins with sched_yield until it is our turn: only works if yielding lets the other run. */
+static void *pingpong_main(void *arg)
+{
+	int me = (int)(intptr_t)arg, spins = 0;
+
+	for (int i = 0; i < ROUNDS; i++) {
+		while (atomic_load(&turn) != me) {
+			sched_yield();
+			check(++spins < 100000000, "the other thread never ran");
+		}
+		atomic_store(&turn, !me);
+	}
+	return NULL;
+}
+
+static void section_yield(void)
+{
+	pthread_t a, b;
+
+	atomic_store(&turn, 0);
+	a = start(pingpong_main, (void *)0);
+	b = start(pingpong_main, (void *)1);
+	join(a);
+	join(b);
+	printf("yield: rounds=%d\n", ROUNDS);
+}
+
+/* ---- mutex kinds ---------------------------------------------------------------------- */
+
+static pthread_mutex_t counter_lock = PTHREAD_MUTEX_INITIALIZER;
+static long counter;
+
+static void *incrementer_main(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 20000; i++) {
+		pthread_mutex_lock(&counter_lock);
+		long v = counter;
+		if (i % 1000 == 0)
+			sched_yield(); /* give others a chance to find the lock taken */
+		counter = v + 1;
+		pthread_mutex_unlock(&counter_lock);
+	}
+	return NULL;
+}
+
+struct holder {
+	pthread_mutex_t *m;
+	pthread_barrier_t *held, *release;
+};
+
+static void *holder_main(void *arg)
+{
+	struct holder *h = arg;
+
+	pthread_mutex_lock(h->m);
+	pthread_barrier_wait(h->held);
+	pthread_barrier_wait(h->release);
+	pthread_mutex_unlock(h->m);
+	return NULL;
+}
+
+static void section_mutex(void)
+{
+	static pthread_mutex_t rec = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+	static pthread_mutex_t plain = PTHREAD_MUTEX_INITIALIZER;
+	pthread_mutexattr_t attr;
+	pthread_mutex_t errchk;
+	pthread_barrier_t held, release;
+	struct holder h = { &plain, &held, &release };
+	struct timespec deadline;
+	pthread_t t[8], ht;
+	int trylock, timedlock, relock, rec_ok;
+
+	counter = 0;
+	for (int i = 0; i < 8; i++)
+		t[i] = start(incrementer_main, NULL);
+	for (int i = 0; i < 8; i++)
+		join(t[i]);
+
+	/* Another thread holds plain: trylock and a short timedlock both fail. */
+	pthread_barrier_init(&held, NULL, 2);
+	pthread_barrier_init(&release, NULL, 2);
+	ht = start(holder_main, &h);
+	pthread_barrier_wait(&held);
+	trylock = pthread_mutex_trylock(&plain);
+	deadline = clock_after(CLOCK_REALTIME, 50);
+	timedlock = pthread_mutex_timedlock(&plain, &deadline);
+	pthread_barrier_wait(&release);
+	join(ht);
+	pthread_barrier_destroy(&held);
+	pthread_barrier_destroy(&release);
+
+	rec_ok = pthread_mutex_lock(&rec) == 0 && pthread_mutex_lock(&rec) == 0 &&
+		 pthread_mutex_unlock(&rec) == 0 && pthread_mutex_trylock(&rec) == 0 &&
+		 pthread_mutex_unlock(&rec) == 0 && pthread_mutex_unlock(&rec) == 0;
+
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK);
+	pthread_mutex_init(&errchk, &attr);
+	pthread_mutex_lock(&errchk);
+	relock = pthread_mutex_lock(&errchk);
+	pthread_mutex_unlock(&errchk);
+	pthread_mutex_destroy(&errchk);
+	pthread_mutexattr_destroy(&attr);
+
+	printf("mutex: counter=%ld trylock=%s timedlock=%s recursive=%s errorcheck_relock=%s\n",
+	       counter, errname(trylock), errname(timedlock), yes(rec_ok), errname(relock));
+}
+
+/* ---- rwlock ---------------------------------------------------------------------------- */
+
+static struct {
+	pthread_rwlock_t lock;
+	pthread_barrier_t all_in;
+	atomic_int inside, max_inside;
+} rw = { .lock = PTHREAD_RWLOCK_INITIALIZER };
+
+/* Readers meet at a barrier while holding the read lock: all four hold it at once. */
+static void *reader_main(void *arg)
+{
+	(void)arg;
+	pthread_rwlock_rdlock(&rw.lock);
+	int n = atomic_fetch_add(&rw.inside, 1) + 1;
+	int m = atomic_load(&rw.max_inside);
+	while (n > m && !atomic_compare_exchange_weak(&rw.max_inside, &m, n))
+		;
+	pthread_barrier_wait(&rw.all_in);
+	atomic_fetch_sub(&rw.inside, 1);
+	pthread_rwlock_unlock(&rw.lock);
+	return NULL;
+}
+
+struct rw_holder {
+	bool write;
+	pthread_barrier_t held, release;
+};
+
+static void *rw_holder_main(void *arg)
+{
+	struct rw_holder *h = arg;
+
+	if (h->write)
+		pthread_rwlock_wrlock(&rw.lock);
+	else
+		pthread_rwlock_rdlock(&rw.lock);
+	pthread_barrier_wait(&h->held);
+	pthread_barrier_wait(&h->release);
+	pthread_rwlock_unlock(&rw.lock);
+	return NULL;
+}
+
+/* Runs probe() while another thread holds the lock for reading or for writing. */
+static void while_held(bool write, void (*probe)(int *), int *results)
+{
+	struct rw_holder h = { .write = write };
+	pthread_t t;
+
+	pthread_barrier_init(&h.held, NULL, 2);
+	pthread_barrier_init(&h.release, NULL, 2);
+	t = start(rw_holder_main, &h);
+	pthread_barrier_wait(&h.held);
+	probe(results);
+	pthread_barrier_wait(&h.release);
+	join(t);
+	pthread_barrier_destroy(&h.held);
+	pthread_barrier_destroy(&h.release);
+}
+
+static void probe_locks(int *r)
+{
+	struct timespec deadline = clock_after(CLOCK_REALTIME, 30);
+
+	if ((r[0] = pthread_rwlock_tryrdlock(&rw.lock)) == 0)
+		pthread_rwlock_unlock(&rw.lock);
+	if ((r[1] = pthread_rwlock_trywrlock(&rw.lock)) == 0)
+		pthread_rwlock_unlock(&rw.lock);
+	if ((r[2] = pthread_rwlock_timedwrlock(&rw.lock, &deadline)) == 0)
+		pthread_rwlock_unlock(&rw.lock);
+}
+
+static void section_rwlock(void)
+{
+	pthread_t t[4];
+	int rd[3], wr[3];
+
+	pthread_barrier_init(&rw.all_in, NULL, 4);
+	for (int i = 0; i < 4; i++)
+		t[i] = start(reader_main, NULL);
+	for (int i = 0; i < 4; i++)
+		join(t[i]);
+	pthread_barrier_destroy(&rw.all_in);
+	while_held(false, probe_locks, rd);
+	while_held(true, probe_locks, wr);
+	printf("rwlock: readers_at_once=%d held_for_reading=%s/%s/%s held_for_writing=%s/%s/%s\n",
+	       atomic_load(&rw.max_inside), errname(rd[0]), errname(rd[1]), errname(rd[2]),
+	       errname(wr[0]), errname(wr[1]), errname(wr[2]));
+}
+
+/* ---- semaphores --------------------------------------------------------------------- */
+
+static sem_t sem_items;
+
+static void *poster_main(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 100; i++) {
+		if (i % 10 == 0)
+			msleep(1);
+		sem_post(&sem_items);
+	}
+	return NULL;
+}
+
+static void section_semaphore(void)
+{
+	struct timespec deadline;
+	pthread_t t;
+	int got = 0, tw, tw_err, tr, tr_err;
+
+	sem_init(&sem_items, 0, 0);
+	t = start(poster_main, NULL);
+	for (int i = 0; i < 100; i++)
+		if (sem_wait(&sem_items) == 0)
+			got++;
+	join(t);
+	errno = 0;
+	tr = sem_trywait(&sem_items);
+	tr_err = errno;
+	deadline = clock_after(CLOCK_REALTIME, 50);
+	errno = 0;
+	tw = sem_timedwait(&sem_items, &deadline);
+	tw_err = errno;
+	printf("semaphore: waited=%d trywait=%d/%s timedwait=%d/%s\n", got, tr, errname(tr_err), tw,
+	       errname(tw_err));
+	sem_destroy(&sem_items);
+}
+
+/* ---- once, thread-specific data, barrier ------------------------------------------- */
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static atomic_int once_runs;
+
+static void once_init(void)
+{
+	msleep(10); /* the others must wait for us, not run init again */
+	atomic_fetch_add(&once_runs, 1);
+}
+
+static void *once_main(void *arg)
+{
+	(void)arg;
+	pthread_once(&once, once_init);
+	return (void *)(intptr_t)atomic_load(&once_runs);
+}
+
+static void section_once(void)
+{
+	pthread_t t[8];
+	int saw_done = 0;
+
+	for (int i = 0; i < 8; i++)
+		t[i] = start(once_main, NULL);
+	for (int i = 0; i < 8; i++)
+		saw_done += join(t[i]) == (void *)1;
+	printf("once: init_runs=%d threads_saw_init_done=%d\n", atomic_load(&once_runs), saw_done);
+}
+
+static pthread_key_t key;
+static atomic_int destructed;
+
+static void tsd_destructor(void *v)
+{
+	if (v)
+		atomic_fetch_add(&destructed, 1);
+}
+
+static void *tsd_main(void *arg)
+{
+	pthread_setspecific(key, arg);
+	msleep(5); /* others set their values meanwhile */
+	sched_yield();
+	return (void *)(intptr_t)(pthread_getspecific(key) == arg);
+}
+
+static void section_tsd(void)
+{
+	static int slots[8];
+	pthread_t t[8];
+	int kept = 0;
+
+	pthread_key_create(&key, tsd_destructor);
+	pthread_setspecific(key, &slots[0]);
+	for (int i = 0; i < 8; i++)
+		t[i] = start(tsd_main, &slots[i]);
+	for (int i = 0; i < 8; i++)
+		kept += join(t[i]) == (void *)1;
+	printf("tsd: kept_own_value=%d destructors=%d main_kept=%s\n", kept,
+	       atomic_load(&destructed), yes(pthread_getspecific(key) == &slots[0]));
+	pthread_key_delete(key);
+}
+
+static pthread_barrier_t rounds_barrier;
+static atomic_int serial_count;
+
+static void *barrier_main(void *arg)
+{
+	(void)arg;
+	for (int r = 0; r < 3; r++)
+		if (pthread_barrier_wait(&rounds_barrier) == PTHREAD_BARRIER_SERIAL_THREAD)
+			atomic_fetch_add(&serial_count, 1);
+	return NULL;
+}
+
+static void section_barrier(void)
+{
+	pthread_t t[8];
+
+	pthread_barrier_init(&rounds_barrier, NULL, 8);
+	for (int i = 0; i < 8; i++)
+		t[i] = start(barrier_main, NULL);
+	for (int i = 0; i < 8; i++)
+		join(t[i]);
+	pthread_barrier_destroy(&rounds_barrier);
+	printf("barrier: rounds=3 serial_threads=%d\n", atomic_load(&serial_count));
+}
+
+/* ---- cancellation ------------------------------------------------------------------- */
+
+static atomic_int cleanups;
+static pthread_mutex_t cancel_m = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cancel_cv = PTHREAD_COND_INITIALIZER;
+
+static void count_cleanup(void *m)
+{
+	atomic_fetch_add(&cleanups, 1);
+	if (m)
+		pthread_mutex_unlock(m); /* a canceled cond_wait returns with the mutex held */
+}
+
+static void *cancel_cond_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&cancel_m);
+	pthread_cleanup_push(count_cleanup, &cancel_m);
+	for (;;)
+		pthread_cond_wait(&cancel_cv, &cancel_m);
+	pthread_cleanup_pop(1);
+	return NULL;
+}
+
+static void *cancel_read_main(void *arg)
+{
+	int *p = arg;
+	char b[8];
+	ssize_t n;
+
+	pthread_cleanup_push(count_cleanup, NULL);
+	n = read(p[0], b, sizeof(b));
+	pthread_cleanup_pop(1);
+	return (void *)(intptr_t)n;
+}
+
+static void *cancel_sleep_main(void *arg)
+{
+	(void)arg;
+	pthread_cleanup_push(count_cleanup, NULL);
+	sleep(30);
+	pthread_cleanup_pop(1);
+	return NULL;
+}
+
+/* Cancelled in a cancellation point, each thread runs its cleanup and joins as canceled. */
+static void section_cancel(void)
+{
+	int p[2];
+	pthread_t t[3];
+	const char *res[3];
+
+	make_pipe(p, 0);
+	t[0] = start(cancel_cond_main, NULL);
+	t[1] = start(cancel_read_main, p);
+	t[2] = start(cancel_sleep_main, NULL);
+	msleep(50); /* let them block: the result is the same if they had not */
+	for (int i = 0; i < 3; i++)
+		pthread_cancel(t[i]);
+	for (int i = 0; i < 3; i++)
+		res[i] = join(t[i]) == PTHREAD_CANCELED ? "canceled" : "returned";
+	close2(p);
+	printf("cancel: cond_wait=%s read=%s sleep=%s cleanups=%d mutex_free=%s\n", res[0], res[1],
+	       res[2], atomic_load(&cleanups), yes(pthread_mutex_trylock(&cancel_m) == 0));
+	pthread_mutex_unlock(&cancel_m);
+}
+
+/* ---- table and driver --------------------------------------------------------------- */
+
+#define SECTION(n) { #n, section_##n }
+static const struct prog_case sections[] = {
+	SECTION(prodcons),
+	SECTION(timedwait),
+	SECTION(timedwait_signalled),
+	SECTION(timedwait_many),
+	SECTION(join),
+	SECTION(detach),
+	SECTION(self),
+	SECTION(yield),
+	SECTION(mutex),
+	SECTION(rwlock),
+	SECTION(semaphore),
+	SECTION(once),
+	SECTION(tsd),
+	SECTION(barrier),
+	SECTION(cancel),
+};
+
+int main(int argc, char **argv)
+{
+	return run_cases(argc, argv, sections, sizeof(sections) / sizeof(sections[0]), NULL);
+}

@@ -1,0 +1,187 @@
+/*
+ * echo_server NCONN [rw|sendrecv] [accept|accept4]
+ *
+ * A thread-per-connection TCP echo server, written the plain blocking way: it listens on
+ * 127.0.0.1 at a port the kernel picks, prints "port P", accepts NCONN connections one
+ * after the other with a blocking accept, and gives each one a thread that echoes with
+ * blocking read/write (or recv/send) until the client closes. When every connection is
+ * done it prints "served NCONN bytes TOTAL".
+ *
+ * Once all connections are accepted, main copies the "Threads:" line of /proc/self/status
+ * to stderr, to show how many kernel threads carry the connections.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct conn {
+	pthread_t tid;
+	int fd;
+	bool sendrecv;
+	unsigned long long bytes;
+};
+
+static void die(const char *what)
+{
+	fprintf(stderr, "echo_server: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static ssize_t conn_read(struct conn *c, char *buf, size_t len)
+{
+	return c->sendrecv ? recv(c->fd, buf, len, 0) : read(c->fd, buf, len);
+}
+
+static ssize_t conn_write(struct conn *c, const char *buf, size_t len)
+{
+	return c->sendrecv ? send(c->fd, buf, len, MSG_NOSIGNAL) : write(c->fd, buf, len);
+}
+
+/* A blocking write may still be short (a signal, a peer that went away): finish it. */
+static int write_all(struct conn *c, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = conn_write(c, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void *conn_main(void *arg)
+{
+	struct conn *c = arg;
+	char buf[16384];
+
+	for (;;) {
+		ssize_t n = conn_read(c, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			die("read");
+		if (n == 0)
+			break;
+		if (write_all(c, buf, (size_t)n) != 0)
+			die("write");
+		c->bytes += (unsigned long long)n;
+	}
+	if (close(c->fd) != 0)
+		die("close");
+	return NULL;
+}
+
+static int listen_loopback(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		die("socket");
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		die("bind");
+	/* Clients connect all at once: let the kernel queue as many as it allows. */
+	if (listen(fd, SOMAXCONN) != 0)
+		die("listen");
+	if (getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
+		die("getsockname");
+	printf("port %u\n", ntohs(sa.sin_port));
+	fflush(stdout);
+	return fd;
+}
+
+static int accept_one(int lfd, bool use_accept4)
+{
+	struct sockaddr_in peer;
+	socklen_t len = sizeof(peer);
+	int fd;
+
+	do {
+		fd = use_accept4 ? accept4(lfd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC)
+				 : accept(lfd, (struct sockaddr *)&peer, &len);
+	} while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		die("accept");
+	if (len != sizeof(peer) || peer.sin_family != AF_INET ||
+	    peer.sin_addr.s_addr != htonl(INADDR_LOOPBACK)) {
+		fprintf(stderr, "echo_server: accept returned a peer that is not 127.0.0.1\n");
+		exit(1);
+	}
+	return fd;
+}
+
+static void report_threads(void)
+{
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		die("/proc/self/status");
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "Threads:", 8) == 0)
+			fputs(line, stderr);
+	fclose(f);
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: echo_server NCONN [rw|sendrecv] [accept|accept4]\n");
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long long total = 0;
+	bool sendrecv = false, use_accept4 = false;
+	struct conn *conns;
+	long n;
+	int lfd;
+
+	if (argc < 2 || argc > 4)
+		return usage();
+	n = strtol(argv[1], NULL, 10);
+	if (n < 1 || n > 100000)
+		return usage();
+	if (argc > 2 && !(sendrecv = strcmp(argv[2], "sendrecv") == 0) && strcmp(argv[2], "rw"))
+		return usage();
+	if (argc > 3 && !(use_accept4 = strcmp(argv[3], "accept4") == 0) &&
+	    strcmp(argv[3], "accept"))
+		return usage();
+	alarm(60);
+
+	conns = calloc((size_t)n, sizeof(*conns));
+	if (!conns)
+		die("calloc");
+	lfd = listen_loopback();
+	for (long i = 0; i < n; i++) {
+		conns[i].fd = accept_one(lfd, use_accept4);
+		conns[i].sendrecv = sendrecv;
+		errno = pthread_create(&conns[i].tid, NULL, conn_main, &conns[i]);
+		if (errno)
+			die("pthread_create");
+	}
+	report_threads();
+	close(lfd);
+	for (long i = 0; i < n; i++) {
+		pthread_join(conns[i].tid, NULL);
+		total += conns[i].bytes;
+	}
+	printf("served %ld bytes %llu\n", n, total);
+	free(conns);
+	return 0;
+}

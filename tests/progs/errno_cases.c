@@ -1,0 +1,1486 @@
+/*
+ * errno_cases [--list | CASE]
+ *
+ * Corner cases of blocking I/O, sleeping and polling, one line each:
+ *
+ *     name: ret=R errno=NAME [what else the case checks]
+ *
+ * errno is cleared before the call under test and printed even on success: a successful
+ * call leaves errno alone, so "errno=0" there is part of the expected output.
+ *
+ * Each case runs in a thread of its own while main waits in pthread_join, so that the
+ * process has at least two threads whenever a case runs. Cases are independent: each one
+ * makes and closes its own descriptors, and puts back any signal disposition it changes.
+ * With no argument every case runs in order; with CASE only that one; --list names them.
+ */
+#define PROG "errno_cases"
+#include "progs.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+
+#define MIB (1024 * 1024)
+
+/* ---- helpers ------------------------------------------------------------------------ */
+
+/* Prints "name: ret=R errno=NAME" and, when fmt is not NULL, a space and the rest. */
+static void say(long ret, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void say(long ret, int err, const char *fmt, ...)
+{
+	printf("%s: ret=%ld errno=%s", current, ret, errname(err));
+	if (fmt) {
+		va_list ap;
+
+		va_start(ap, fmt);
+		putchar(' ');
+		vprintf(fmt, ap);
+		va_end(ap);
+	}
+	putchar('\n');
+}
+
+/*
+ * Makes the call, then reads errno, then evaluates the rest of the line: the order of
+ * function arguments is unspecified, so "say(read(...), errno)" could read errno first.
+ */
+#define SAY(call, ...)                                \
+	do {                                          \
+		long say_ret_;                        \
+		int say_err_;                         \
+                                                      \
+		errno = 0;                            \
+		say_ret_ = (long)(call);              \
+		say_err_ = errno;                     \
+		say(say_ret_, say_err_, __VA_ARGS__); \
+	} while (0)
+
+static void make_socketpair(int sv[2], int type_flags)
+{
+	if (socketpair(AF_UNIX, SOCK_STREAM | type_flags, 0, sv) != 0)
+		die("socketpair");
+}
+
+static void put(int fd, const void *buf, size_t len)
+{
+	if (write(fd, buf, len) != (ssize_t)len)
+		die("write");
+}
+
+/*
+ * A descriptor number that is not open. Far above the lowest free number, so that nothing
+ * opened meanwhile (by a helper thread, or by the runtime of a shim) can take it; below
+ * FD_SETSIZE, so that select can be given it.
+ */
+static int closed_fd(void)
+{
+	for (int fd = 1000; fd > 2; fd--)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF)
+			return fd;
+	die("no closed descriptor");
+	return -1;
+}
+
+static struct sockaddr_in loopback(uint16_t port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return sa;
+}
+
+/* A listening TCP socket on 127.0.0.1; *port gets the port the kernel chose. */
+static int tcp_listener(int type_flags, uint16_t *port)
+{
+	struct sockaddr_in sa = loopback(0);
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | type_flags, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 16) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
+		die("listener");
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+static int tcp_connect(uint16_t port)
+{
+	struct sockaddr_in sa = loopback(port);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		die("connect");
+	return fd;
+}
+
+/* A connected TCP pair on loopback: fds[0] the client, fds[1] the accepted end. */
+static void tcp_pair(int fds[2])
+{
+	uint16_t port;
+	int l = tcp_listener(0, &port);
+
+	fds[0] = tcp_connect(port);
+	fds[1] = accept(l, NULL, NULL);
+	if (fds[1] < 0)
+		die("accept");
+	close(l);
+}
+
+/* Writes a few bytes to an fd after a delay, from another thread: wakes a blocked reader. */
+struct late_write {
+	int fd;
+	long delay_ms;
+};
+
+static void *late_write_main(void *arg)
+{
+	struct late_write *lw = arg;
+
+	msleep(lw->delay_ms);
+	put(lw->fd, "hello", 5);
+	return NULL;
+}
+
+static int flags_of(int fd)
+{
+	return fcntl(fd, F_GETFL);
+}
+
+/* ---- bad descriptors ---------------------------------------------------------------- */
+
+static void case_read_ebadf(void)
+{
+	char b[8];
+
+	SAY(read(-1, b, sizeof(b)), NULL);
+}
+
+static void case_read_ebadf_huge(void)
+{
+	char b[8];
+
+	/* Far beyond any descriptor table, and beyond RLIMIT_NOFILE. */
+	SAY(read(1 << 24, b, sizeof(b)), NULL);
+}
+
+static void case_write_ebadf(void)
+{
+	int fd = closed_fd();
+
+	SAY(write(fd, "x", 1), NULL);
+}
+
+static void case_recv_ebadf(void)
+{
+	char b[8];
+	int fd = closed_fd();
+
+	SAY(recv(fd, b, sizeof(b), 0), NULL);
+}
+
+static void case_send_ebadf(void)
+{
+	SAY(send(-1, "x", 1, 0), NULL);
+}
+
+static void case_accept_ebadf(void)
+{
+	int fd = closed_fd();
+
+	SAY(accept(fd, NULL, NULL), NULL);
+}
+
+/*
+ * select ignores numbers beyond the kernel's descriptor table, which grows with use: the
+ * closed descriptor here is one that was just open, so that it lies inside the table.
+ */
+static void case_select_ebadf(void)
+{
+	fd_set rd;
+	struct timeval tv = { 0, 0 };
+	int p[2], fd;
+
+	make_pipe(p, 0);
+	close(p[1]);
+	fd = p[1];
+
+	FD_ZERO(&rd);
+	FD_SET(fd, &rd);
+	SAY(select(fd + 1, &rd, NULL, NULL, &tv), NULL);
+	close(p[0]);
+}
+
+static void case_close_twice(void)
+{
+	int p[2];
+	int r1, r2, e;
+
+	make_pipe(p, 0);
+	close(p[1]);
+	r1 = close(p[0]);
+	errno = 0;
+	r2 = close(p[0]);
+	e = errno;
+	say(r2, e, "first=%d", r1);
+}
+
+/* ---- not a socket ------------------------------------------------------------------- */
+
+static void case_recv_enotsock(void)
+{
+	int p[2];
+	char b[8];
+
+	make_pipe(p, 0);
+	put(p[1], "x", 1);
+	SAY(recv(p[0], b, sizeof(b), 0), NULL);
+	close2(p);
+}
+
+static void case_send_enotsock(void)
+{
+	int p[2];
+
+	make_pipe(p, 0);
+	SAY(send(p[1], "x", 1, 0), NULL);
+	close2(p);
+}
+
+static void case_accept_enotsock(void)
+{
+	int p[2];
+
+	make_pipe(p, 0);
+	SAY(accept(p[0], NULL, NULL), NULL);
+	close2(p);
+}
+
+static void case_connect_enotsock(void)
+{
+	struct sockaddr_in sa = loopback(9);
+	int p[2];
+
+	make_pipe(p, 0);
+	SAY(connect(p[0], (struct sockaddr *)&sa, sizeof(sa)), NULL);
+	close2(p);
+}
+
+/* ---- bad buffers -------------------------------------------------------------------- */
+
+/* Hidden from the compiler, which would otherwise warn about the deliberate NULL. */
+static void *volatile null_ptr;
+
+static void *inaccessible_page(void)
+{
+	void *p = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		die("mmap");
+	return p;
+}
+
+static void case_read_efault(void)
+{
+	int p[2];
+	char b[16];
+	long r;
+	int e;
+
+	make_pipe(p, 0);
+	put(p[1], "0123456789", 10);
+	errno = 0;
+	r = read(p[0], null_ptr, 10);
+	e = errno;
+	/* The failed copy consumed nothing: the bytes are still there. */
+	say(r, e, "left=%zd", read(p[0], b, sizeof(b)));
+	close2(p);
+}
+
+static void case_recv_efault(void)
+{
+	void *bad = inaccessible_page();
+	int sv[2];
+	long r;
+	int e;
+
+	make_socketpair(sv, 0);
+	put(sv[1], "0123456789", 10);
+	errno = 0;
+	r = recv(sv[0], bad, 10, 0);
+	e = errno;
+	say(r, e, NULL);
+	munmap(bad, 4096);
+	close2(sv);
+}
+
+static void case_write_efault(void)
+{
+	int p[2];
+
+	make_pipe(p, 0);
+	SAY(write(p[1], null_ptr, 10), NULL);
+	close2(p);
+}
+
+static void case_send_efault(void)
+{
+	void *bad = inaccessible_page();
+	int sv[2];
+
+	make_socketpair(sv, 0);
+	SAY(send(sv[0], bad, 10, 0), NULL);
+	munmap(bad, 4096);
+	close2(sv);
+}
+
+/* ---- connection errors -------------------------------------------------------------- */
+
+static void case_connect_refused(void)
+{
+	uint16_t port;
+	int l = tcp_listener(0, &port);
+	struct sockaddr_in sa = loopback(port);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	close(l); /* nothing listens on the port any more */
+	SAY(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), NULL);
+	close(fd);
+}
+
+static void case_connect_nonblock(void)
+{
+	uint16_t port;
+	int l = tcp_listener(0, &port);
+	struct sockaddr_in sa = loopback(port);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	socklen_t len = sizeof(int);
+	int r, e, soerr = -1, pr;
+
+	errno = 0;
+	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	e = errno;
+	pr = poll(&pfd, 1, 5000);
+	getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+	say(r, e, "poll=%d revents=%#x so_error=%s", pr, pfd.revents, errname(soerr));
+	close(fd);
+	close(l);
+}
+
+static void case_connect_nonblock_refused(void)
+{
+	uint16_t port;
+	int l = tcp_listener(0, &port);
+	struct sockaddr_in sa = loopback(port);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	socklen_t len = sizeof(int);
+	int r, e, soerr = -1, pr;
+
+	close(l);
+	errno = 0;
+	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	e = errno;
+	pr = poll(&pfd, 1, 5000);
+	getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+	say(r, e, "poll=%d so_error=%s", pr, errname(soerr));
+	close(fd);
+}
+
+/* ---- broken pipes ------------------------------------------------------------------- */
+
+static void case_write_epipe(void)
+{
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+	int p[2];
+
+	sigaction(SIGPIPE, &ign, &old);
+	make_pipe(p, 0);
+	close(p[0]);
+	SAY(write(p[1], "x", 1), NULL);
+	close(p[1]);
+	sigaction(SIGPIPE, &old, NULL);
+}
+
+static void case_send_epipe_nosignal(void)
+{
+	int sv[2];
+
+	make_socketpair(sv, 0);
+	close(sv[1]);
+	SAY(send(sv[0], "x", 1, MSG_NOSIGNAL), NULL);
+	close(sv[0]);
+}
+
+/* The default SIGPIPE action kills the writer: shown in a child process. */
+static void case_sigpipe_child(void)
+{
+	int p[2], status;
+	pid_t pid;
+
+	make_pipe(p, 0);
+	close(p[0]); /* before fork: no process holds a read end */
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		signal(SIGPIPE, SIG_DFL);
+		if (write(p[1], "x", 1) < 0)
+			_exit(2);
+		_exit(1);
+	}
+	close(p[1]);
+	if (waitpid(pid, &status, 0) != pid)
+		die("waitpid");
+	if (WIFSIGNALED(status))
+		say(0, 0, "child=SIG%s", sigabbrev_np(WTERMSIG(status)));
+	else
+		say(0, 0, "child=exit %d", WEXITSTATUS(status));
+}
+
+/* ---- non-blocking descriptors ------------------------------------------------------- */
+
+static void case_nonblock_sock_flag(void)
+{
+	int sv[2];
+	char b[8];
+
+	make_socketpair(sv, SOCK_NONBLOCK);
+	SAY(read(sv[0], b, sizeof(b)), "flags=%#x", flags_of(sv[0]));
+	close2(sv);
+}
+
+static void case_nonblock_fcntl(void)
+{
+	int sv[2];
+	char b[8];
+
+	make_socketpair(sv, 0);
+	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+	SAY(recv(sv[0], b, sizeof(b), 0), "flags=%#x", flags_of(sv[0]));
+	close2(sv);
+}
+
+static void case_nonblock_fionbio(void)
+{
+	int sv[2], on = 1;
+	char b[8];
+
+	make_socketpair(sv, 0);
+	if (ioctl(sv[0], FIONBIO, &on) != 0)
+		die("FIONBIO");
+	SAY(read(sv[0], b, sizeof(b)), "flags=%#x", flags_of(sv[0]));
+	close2(sv);
+}
+
+static void case_nonblock_pipe(void)
+{
+	int p[2];
+	char b[8];
+
+	make_pipe(p, O_NONBLOCK);
+	SAY(read(p[0], b, sizeof(b)), "flags=%#x", flags_of(p[0]));
+	close2(p);
+}
+
+static void case_nonblock_tcp(void)
+{
+	int fds[2];
+	char b[8];
+
+	tcp_pair(fds);
+	fcntl(fds[1], F_SETFL, O_NONBLOCK);
+	SAY(recv(fds[1], b, sizeof(b), 0), "flags=%#x", flags_of(fds[1]));
+	close2(fds);
+}
+
+static void case_nonblock_accept(void)
+{
+	uint16_t port;
+	int l = tcp_listener(SOCK_NONBLOCK, &port);
+
+	SAY(accept(l, NULL, NULL), NULL);
+	close(l);
+}
+
+static void case_nonblock_pipe_full(void)
+{
+	static char buf[4096];
+	long total = 0;
+	ssize_t n;
+	int p[2];
+
+	make_pipe(p, O_NONBLOCK);
+	errno = 0;
+	while ((n = write(p[1], buf, sizeof(buf))) > 0)
+		total += n;
+	say(n, errno, "written=%ld", total);
+	close2(p);
+}
+
+static void case_msg_dontwait(void)
+{
+	int sv[2];
+	char b[8];
+
+	make_socketpair(sv, 0);
+	/* Non-blocking for this call only: the descriptor stays blocking. */
+	SAY(recv(sv[0], b, sizeof(b), MSG_DONTWAIT), "flags=%#x", flags_of(sv[0]));
+	close2(sv);
+}
+
+/* A program that clears O_NONBLOCK expects the next read to block again. */
+static void case_nonblock_cleared(void)
+{
+	int sv[2];
+	char b[8];
+	struct late_write lw;
+	pthread_t t;
+
+	make_socketpair(sv, SOCK_NONBLOCK);
+	fcntl(sv[0], F_SETFL, 0);
+	lw = (struct late_write){ sv[1], 50 };
+	t = start(late_write_main, &lw);
+	SAY(read(sv[0], b, sizeof(b)), "flags=%#x", flags_of(sv[0]));
+	join(t);
+	close2(sv);
+}
+
+/* ---- partial reads, EOF, zero lengths ----------------------------------------------- */
+
+static void case_partial_read(void)
+{
+	char b[100];
+	int p[2];
+
+	make_pipe(p, 0);
+	put(p[1], "0123456789", 10);
+	SAY(read(p[0], b, sizeof(b)), NULL);
+	close2(p);
+}
+
+static void case_eof_pipe(void)
+{
+	char b[8];
+	int p[2];
+
+	make_pipe(p, 0);
+	close(p[1]);
+	SAY(read(p[0], b, sizeof(b)), NULL);
+	close(p[0]);
+}
+
+static void case_eof_socket(void)
+{
+	char b[8];
+	int fds[2];
+
+	tcp_pair(fds);
+	close(fds[0]);
+	SAY(recv(fds[1], b, sizeof(b), 0), NULL);
+	close(fds[1]);
+}
+
+/* A pipe returns 0 for a 0-byte read at once, data or not. */
+static void case_read_zero(void)
+{
+	char b[8];
+	int p[2];
+
+	make_pipe(p, 0);
+	SAY(read(p[0], b, 0), NULL);
+	close2(p);
+}
+
+static void case_write_zero(void)
+{
+	int p[2];
+
+	make_pipe(p, 0);
+	SAY(write(p[1], "", 0), NULL);
+	close2(p);
+}
+
+struct blocked_recv {
+	int fd;
+	ssize_t ret;
+	int err;
+};
+
+static void *blocked_recv_main(void *arg)
+{
+	struct blocked_recv *br = arg;
+	char b[8];
+
+	errno = 0;
+	br->ret = recv(br->fd, b, sizeof(b), 0);
+	br->err = errno;
+	return NULL;
+}
+
+/* shutdown() by another thread wakes a reader blocked on the socket with EOF. */
+static void case_shutdown_wakes_reader(void)
+{
+	struct blocked_recv br;
+	int fds[2];
+	pthread_t t;
+
+	tcp_pair(fds);
+	br = (struct blocked_recv){ .fd = fds[1] };
+	t = start(blocked_recv_main, &br);
+	msleep(50);
+	shutdown(fds[1], SHUT_RDWR);
+	join(t);
+	say(br.ret, br.err, NULL);
+	close2(fds);
+}
+
+/* ---- large writes and MSG_WAITALL --------------------------------------------------- */
+
+struct slow_reader {
+	int fd;
+	long total;
+	uint32_t sum;
+};
+
+/* Reads in small pieces with pauses, so that the writer fills the buffer and must wait. */
+static void *slow_reader_main(void *arg)
+{
+	struct slow_reader *sr = arg;
+	unsigned char b[4096];
+	ssize_t n;
+
+	while ((n = read(sr->fd, b, sizeof(b))) > 0) {
+		for (ssize_t i = 0; i < n; i++)
+			sr->sum = sr->sum * 31 + b[i];
+		sr->total += n;
+		if (sr->total % (64 * 1024) < 4096)
+			msleep(2);
+	}
+	return NULL;
+}
+
+static unsigned char *pattern_mib(uint32_t *sum)
+{
+	unsigned char *buf = malloc(MIB);
+
+	if (!buf)
+		die("malloc");
+	*sum = 0;
+	for (long i = 0; i < MIB; i++) {
+		buf[i] = (unsigned char)(i * 7 + i / 251);
+		*sum = *sum * 31 + buf[i];
+	}
+	return buf;
+}
+
+/* One blocking write of 1 MiB returns 1 MiB, however slowly the peer reads. */
+static void big_write(int wfd, int rfd, bool use_send)
+{
+	struct slow_reader sr = { .fd = rfd };
+	uint32_t sum;
+	unsigned char *buf = pattern_mib(&sum);
+	pthread_t t = start(slow_reader_main, &sr);
+	ssize_t r;
+	int e;
+
+	errno = 0;
+	r = use_send ? send(wfd, buf, MIB, 0) : write(wfd, buf, MIB);
+	e = errno;
+	close(wfd);
+	join(t);
+	say(r, e, "received=%ld intact=%s", sr.total, yes(sr.sum == sum));
+	close(rfd);
+	free(buf);
+}
+
+static void case_big_write_socketpair(void)
+{
+	int sv[2];
+
+	make_socketpair(sv, 0);
+	big_write(sv[0], sv[1], false);
+}
+
+static void case_big_write_pipe(void)
+{
+	int p[2];
+
+	make_pipe(p, 0);
+	big_write(p[1], p[0], false);
+}
+
+static void case_big_send_tcp(void)
+{
+	int fds[2];
+
+	tcp_pair(fds);
+	big_write(fds[0], fds[1], true);
+}
+
+struct dribble {
+	int fd;
+};
+
+static void *dribble_main(void *arg)
+{
+	struct dribble *d = arg;
+
+	for (int i = 0; i < 10; i++) {
+		put(d->fd, "0123456789", 10);
+		msleep(5);
+	}
+	return NULL;
+}
+
+static void case_recv_waitall(void)
+{
+	struct dribble d;
+	char b[100];
+	int fds[2];
+	pthread_t t;
+	ssize_t r;
+	int e;
+
+	tcp_pair(fds);
+	d.fd = fds[0];
+	t = start(dribble_main, &d);
+	errno = 0;
+	r = recv(fds[1], b, sizeof(b), MSG_WAITALL);
+	e = errno;
+	join(t);
+	say(r, e, "last=%c", b[99]);
+	close2(fds);
+}
+
+/* ---- poll, select, epoll ------------------------------------------------------------ */
+
+static void case_poll_timeout(void)
+{
+	struct pollfd pfd;
+	struct timespec t0;
+	int p[2];
+
+	make_pipe(p, 0);
+	pfd = (struct pollfd){ .fd = p[0], .events = POLLIN };
+	t0 = mono();
+	SAY(poll(&pfd, 1, 50), "revents=%#x waited_50ms=%s", pfd.revents,
+	    yes(elapsed_ms(t0) >= 50));
+	close2(p);
+}
+
+static void case_poll_data(void)
+{
+	struct pollfd pfd;
+	int p[2];
+
+	make_pipe(p, 0);
+	put(p[1], "x", 1);
+	pfd = (struct pollfd){ .fd = p[0], .events = POLLIN | POLLOUT };
+	SAY(poll(&pfd, 1, 50), "revents=%#x", pfd.revents);
+	close2(p);
+}
+
+static void case_poll_wakes(void)
+{
+	struct late_write lw;
+	struct pollfd pfd;
+	pthread_t t;
+	int p[2];
+
+	make_pipe(p, 0);
+	lw = (struct late_write){ p[1], 50 };
+	t = start(late_write_main, &lw);
+	pfd = (struct pollfd){ .fd = p[0], .events = POLLIN };
+	SAY(poll(&pfd, 1, -1), "revents=%#x", pfd.revents);
+	join(t);
+	close2(p);
+}
+
+static void case_poll_nval(void)
+{
+	struct pollfd pfd = { .fd = closed_fd(), .events = POLLIN };
+
+	SAY(poll(&pfd, 1, 50), "revents=%#x", pfd.revents);
+}
+
+static void case_poll_negative_fd(void)
+{
+	struct pollfd pfd[2];
+	int p[2];
+
+	make_pipe(p, 0);
+	put(p[1], "x", 1);
+	pfd[0] = (struct pollfd){ .fd = -1, .events = POLLIN, .revents = 0x7 };
+	pfd[1] = (struct pollfd){ .fd = p[0], .events = POLLIN };
+	SAY(poll(pfd, 2, 50), "revents=%#x,%#x", pfd[0].revents, pfd[1].revents);
+	close2(p);
+}
+
+static void case_poll_hup_socket(void)
+{
+	struct pollfd pfd;
+	int sv[2];
+
+	make_socketpair(sv, 0);
+	close(sv[1]);
+	pfd = (struct pollfd){ .fd = sv[0], .events = POLLIN | POLLRDHUP };
+	SAY(poll(&pfd, 1, 1000), "revents=%#x", pfd.revents);
+	close(sv[0]);
+}
+
+static void case_poll_hup_pipe(void)
+{
+	struct pollfd pfd;
+	int p[2];
+
+	make_pipe(p, 0);
+	close(p[1]);
+	pfd = (struct pollfd){ .fd = p[0], .events = POLLIN };
+	SAY(poll(&pfd, 1, 1000), "revents=%#x", pfd.revents);
+	close(p[0]);
+}
+
+static void case_poll_err_pipe(void)
+{
+	struct pollfd pfd;
+	int p[2];
+
+	make_pipe(p, 0);
+	close(p[0]);
+	pfd = (struct pollfd){ .fd = p[1], .events = POLLOUT };
+	SAY(poll(&pfd, 1, 1000), "revents=%#x", pfd.revents);
+	close(p[1]);
+}
+
+static void case_poll_rdhup_tcp(void)
+{
+	struct pollfd pfd;
+	int fds[2];
+
+	tcp_pair(fds);
+	shutdown(fds[0], SHUT_WR);
+	pfd = (struct pollfd){ .fd = fds[1], .events = POLLIN | POLLRDHUP };
+	SAY(poll(&pfd, 1, 1000), "revents=%#x", pfd.revents);
+	close2(fds);
+}
+
+static void case_poll_no_fds(void)
+{
+	struct timespec t0 = mono();
+
+	SAY(poll(NULL, 0, 30), "waited_30ms=%s", yes(elapsed_ms(t0) >= 30));
+}
+
+static void case_ppoll_timeout(void)
+{
+	struct timespec ts = { 0, 50 * 1000000 }, t0;
+	struct pollfd pfd;
+	int p[2];
+
+	make_pipe(p, 0);
+	pfd = (struct pollfd){ .fd = p[0], .events = POLLIN };
+	t0 = mono();
+	SAY(ppoll(&pfd, 1, &ts, NULL), "waited_50ms=%s", yes(elapsed_ms(t0) >= 50));
+	close2(p);
+}
+
+static void case_select_timeout(void)
+{
+	struct timeval tv = { 0, 50000 };
+	struct timespec t0;
+	fd_set rd;
+	int p[2];
+
+	make_pipe(p, 0);
+	FD_ZERO(&rd);
+	FD_SET(p[0], &rd);
+	t0 = mono();
+	/* Linux writes the time left back into tv: none, after a timeout. */
+	SAY(select(p[0] + 1, &rd, NULL, NULL, &tv), "set=%d tv=%ld.%06ld waited_50ms=%s",
+	    FD_ISSET(p[0], &rd), (long)tv.tv_sec, (long)tv.tv_usec, yes(elapsed_ms(t0) >= 50));
+	close2(p);
+}
+
+static void case_select_wakes(void)
+{
+	struct late_write lw;
+	fd_set rd;
+	pthread_t t;
+	int p[2];
+
+	make_pipe(p, 0);
+	lw = (struct late_write){ p[1], 50 };
+	t = start(late_write_main, &lw);
+	FD_ZERO(&rd);
+	FD_SET(p[0], &rd);
+	SAY(select(p[0] + 1, &rd, NULL, NULL, NULL), "set=%d", FD_ISSET(p[0], &rd));
+	join(t);
+	close2(p);
+}
+
+static void case_epoll_timeout(void)
+{
+	struct epoll_event ev = { .events = EPOLLIN }, out;
+	struct timespec t0;
+	int p[2], ep = epoll_create1(EPOLL_CLOEXEC);
+
+	make_pipe(p, 0);
+	epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev);
+	t0 = mono();
+	SAY(epoll_wait(ep, &out, 1, 50), "waited_50ms=%s", yes(elapsed_ms(t0) >= 50));
+	close2(p);
+	close(ep);
+}
+
+static void case_epoll_wakes(void)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 42 }, out = { 0 };
+	struct late_write lw;
+	pthread_t t;
+	int p[2], ep = epoll_create1(EPOLL_CLOEXEC);
+
+	make_pipe(p, 0);
+	epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev);
+	lw = (struct late_write){ p[1], 50 };
+	t = start(late_write_main, &lw);
+	SAY(epoll_wait(ep, &out, 1, -1), "events=%#x data=%u", out.events, out.data.u32);
+	join(t);
+	close2(p);
+	close(ep);
+}
+
+/* ---- sleeping ----------------------------------------------------------------------- */
+
+static void case_nanosleep_einval(void)
+{
+	struct timespec ts = { 0, 1000000000 };
+
+	SAY(nanosleep(&ts, NULL), NULL);
+}
+
+static void case_nanosleep_negative(void)
+{
+	struct timespec ts = { -1, 0 };
+
+	SAY(nanosleep(&ts, NULL), NULL);
+}
+
+static void case_nanosleep_efault(void)
+{
+	SAY(nanosleep(null_ptr, NULL), NULL);
+}
+
+static void case_nanosleep_zero(void)
+{
+	struct timespec ts = { 0, 0 };
+
+	SAY(nanosleep(&ts, NULL), NULL);
+}
+
+/* clock_nanosleep returns the error number and leaves errno alone. */
+static void case_clock_nanosleep_einval(void)
+{
+	struct timespec ts = { 0, 1000000000 };
+
+	SAY(clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL), NULL);
+}
+
+static void case_clock_nanosleep_bad_clock(void)
+{
+	struct timespec ts = { 0, 1000 };
+
+	SAY(clock_nanosleep(CLOCK_THREAD_CPUTIME_ID, 0, &ts, NULL), NULL);
+}
+
+static void case_clock_nanosleep_past(void)
+{
+	struct timespec ts = { 1, 0 }; /* long past on CLOCK_MONOTONIC */
+
+	SAY(clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL), NULL);
+}
+
+static void case_usleep_zero(void)
+{
+	SAY(usleep(0), NULL);
+}
+
+static void case_sleep_zero(void)
+{
+	SAY(sleep(0), NULL);
+}
+
+/* ---- signals interrupting blocked calls --------------------------------------------- */
+
+static volatile sig_atomic_t handled;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	handled++;
+}
+
+static void catch_usr1(bool restart, struct sigaction *old)
+{
+	struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = restart ? SA_RESTART : 0 };
+
+	sigemptyset(&sa.sa_mask);
+	handled = 0;
+	sigaction(SIGUSR1, &sa, old);
+}
+
+struct interrupted {
+	int (*call)(struct interrupted *);
+	int fd;
+	atomic_bool done;
+	long ret;
+	int err;
+	long extra;
+};
+
+static void *interrupted_main(void *arg)
+{
+	struct interrupted *in = arg;
+
+	errno = 0;
+	in->ret = in->call(in);
+	in->err = errno;
+	atomic_store(&in->done, true);
+	return NULL;
+}
+
+/*
+ * Runs in->call in a thread and signals that thread until the call returns. A signal that
+ * lands before the call blocks only runs the handler, so the outcome does not depend on
+ * timing: the first signal that finds the call blocked decides. With write_after > 0, the
+ * thread gets that many signals, then data on fd_to_write (for SA_RESTART cases).
+ */
+static void interrupt(struct interrupted *in, bool restart, int write_after, int fd_to_write)
+{
+	struct sigaction old;
+	pthread_t t;
+
+	catch_usr1(restart, &old);
+	t = start(interrupted_main, in);
+	for (int i = 0; !atomic_load(&in->done); i++) {
+		if (i == 200) {
+			/* Natively the first signal or the data ends the call within 20 ms. */
+			printf("%s: still blocked after %d signals in 2 s\n", current, i);
+			exit(1);
+		}
+		msleep(10);
+		if (write_after && i == write_after)
+			put(fd_to_write, "hello", 5);
+		pthread_kill(t, SIGUSR1);
+	}
+	join(t);
+	sigaction(SIGUSR1, &old, NULL);
+}
+
+static int call_read(struct interrupted *in)
+{
+	char b[8];
+
+	return (int)read(in->fd, b, sizeof(b));
+}
+
+static int call_poll(struct interrupted *in)
+{
+	struct pollfd pfd = { .fd = in->fd, .events = POLLIN };
+
+	return poll(&pfd, 1, -1);
+}
+
+static int call_accept(struct interrupted *in)
+{
+	return accept(in->fd, NULL, NULL);
+}
+
+/* extra: the time left came back, more than nothing and no more than asked. */
+static int call_nanosleep(struct interrupted *in)
+{
+	struct timespec ts = { 10, 0 }, rem = { 0, 0 };
+	int r = nanosleep(&ts, &rem);
+
+	in->extra = (rem.tv_sec || rem.tv_nsec) &&
+		    (rem.tv_sec < 10 || (rem.tv_sec == 10 && rem.tv_nsec == 0));
+	return r;
+}
+
+/* sleep() reports through its return value only: errno after it is unspecified. */
+static int call_sleep(struct interrupted *in)
+{
+	int left = (int)sleep(10);
+
+	in->extra = left > 0 && left <= 10;
+	errno = 0;
+	return 0;
+}
+
+static void case_read_eintr(void)
+{
+	struct interrupted in = { .call = call_read };
+	int p[2];
+
+	make_pipe(p, 0);
+	in.fd = p[0];
+	interrupt(&in, false, 0, -1);
+	say(in.ret, in.err, "handler=%s", yes(handled > 0));
+	close2(p);
+}
+
+static void case_read_restart(void)
+{
+	struct interrupted in = { .call = call_read };
+	int p[2];
+
+	make_pipe(p, 0);
+	in.fd = p[0];
+	interrupt(&in, true, 5, p[1]);
+	say(in.ret, in.err, "handler=%s", yes(handled > 0));
+	close2(p);
+}
+
+/* poll is never restarted, SA_RESTART or not. */
+static void case_poll_eintr_restart(void)
+{
+	struct interrupted in = { .call = call_poll };
+	int p[2];
+
+	make_pipe(p, 0);
+	in.fd = p[0];
+	interrupt(&in, true, 0, -1);
+	say(in.ret, in.err, "handler=%s", yes(handled > 0));
+	close2(p);
+}
+
+static void case_accept_eintr(void)
+{
+	struct interrupted in = { .call = call_accept };
+	uint16_t port;
+
+	in.fd = tcp_listener(0, &port);
+	interrupt(&in, false, 0, -1);
+	say(in.ret, in.err, "handler=%s", yes(handled > 0));
+	close(in.fd);
+}
+
+static void case_nanosleep_eintr(void)
+{
+	struct interrupted in = { .call = call_nanosleep };
+
+	interrupt(&in, true, 0, -1);
+	say(in.ret, in.err, "rem_set=%s handler=%s", yes(in.extra), yes(handled > 0));
+}
+
+/* sleep() returns the seconds it did not sleep. */
+static void case_sleep_eintr(void)
+{
+	struct interrupted in = { .call = call_sleep };
+
+	interrupt(&in, false, 0, -1);
+	say(in.ret, in.err, "unslept_returned=%s handler=%s", yes(in.extra), yes(handled > 0));
+}
+
+/* ---- descriptor flags ---------------------------------------------------------------- */
+
+/* After blocking connect, accept, send and recv, no descriptor has gained O_NONBLOCK. */
+static void case_flags_after_blocking_use(void)
+{
+	struct late_write lw;
+	uint16_t port;
+	int l = tcp_listener(0, &port);
+	int c = tcp_connect(port);
+	int a = accept(l, NULL, NULL);
+	char b[8];
+	pthread_t t;
+	ssize_t r;
+	int e;
+
+	lw = (struct late_write){ c, 30 };
+	t = start(late_write_main, &lw);
+	errno = 0;
+	r = recv(a, b, sizeof(b), 0);
+	e = errno;
+	join(t);
+	say(r, e, "listener=%#x client=%#x accepted=%#x", flags_of(l), flags_of(c), flags_of(a));
+	close(a);
+	close(c);
+	close(l);
+}
+
+static void case_flags_pipe_after_blocking_read(void)
+{
+	struct late_write lw;
+	char b[8];
+	pthread_t t;
+	int p[2];
+	ssize_t r;
+	int e;
+
+	make_pipe(p, 0);
+	lw = (struct late_write){ p[1], 30 };
+	t = start(late_write_main, &lw);
+	errno = 0;
+	r = read(p[0], b, sizeof(b));
+	e = errno;
+	join(t);
+	say(r, e, "read_end=%#x write_end=%#x", flags_of(p[0]), flags_of(p[1]));
+	close2(p);
+}
+
+static void case_flags_nonblock_kept(void)
+{
+	int s1 = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	int s2 = socket(AF_INET, SOCK_STREAM, 0);
+	int p[2];
+
+	fcntl(s2, F_SETFL, O_NONBLOCK);
+	make_pipe(p, O_NONBLOCK);
+	say(0, 0, "sock_nonblock=%#x fcntl=%#x pipe=%#x,%#x", flags_of(s1), flags_of(s2),
+	    flags_of(p[0]), flags_of(p[1]));
+	close(s1);
+	close(s2);
+	close2(p);
+}
+
+static void case_accept4_flags(void)
+{
+	uint16_t port;
+	int l = tcp_listener(0, &port);
+	int c = tcp_connect(port);
+	int a;
+
+	/* Descriptor numbers are never printed: the runtime may hold a few of its own. */
+	SAY((a = accept4(l, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0 ? 0 : -1,
+	    "fl=%#x fd=%#x", flags_of(a), fcntl(a, F_GETFD));
+	close(a);
+	close(c);
+	close(l);
+}
+
+/* On Linux an accepted socket does not inherit O_NONBLOCK from the listener. */
+static void case_accept_no_inherit(void)
+{
+	uint16_t port;
+	int l = tcp_listener(SOCK_NONBLOCK, &port);
+	int c = tcp_connect(port);
+	struct pollfd pfd = { .fd = l, .events = POLLIN };
+	int a;
+
+	poll(&pfd, 1, 5000);
+	SAY((a = accept(l, NULL, NULL)) >= 0 ? 0 : -1, "fl=%#x fd=%#x", flags_of(a),
+	    fcntl(a, F_GETFD));
+	close(a);
+	close(c);
+	close(l);
+}
+
+/* ---- socket timeouts ---------------------------------------------------------------- */
+
+static void case_rcvtimeo(void)
+{
+	struct timeval tv = { 0, 100000 };
+	struct timespec t0;
+	char b[8];
+	int sv[2];
+
+	make_socketpair(sv, 0);
+	setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	t0 = mono();
+	SAY(read(sv[0], b, sizeof(b)), "waited_100ms=%s", yes(elapsed_ms(t0) >= 100));
+	close2(sv);
+}
+
+static void case_sndtimeo(void)
+{
+	static char buf[4096];
+	struct timeval tv = { 0, 100000 };
+	struct timespec t0;
+	int sv[2];
+
+	make_socketpair(sv, 0);
+	while (send(sv[0], buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	t0 = mono();
+	SAY(send(sv[0], buf, 1, 0), "waited_100ms=%s", yes(elapsed_ms(t0) >= 100));
+	close2(sv);
+}
+
+/* ---- errno belongs to each thread --------------------------------------------------- */
+
+static void *errno_keeper_main(void *arg)
+{
+	int mine = (int)(intptr_t)arg;
+	char b[1];
+
+	for (int i = 0; i < 20; i++) {
+		errno = mine;
+		msleep(1);
+		if (read(-1, b, 1) >= 0 || errno != EBADF) /* a failure of our own in between */
+			return (void *)1;
+		errno = mine;
+		sched_yield();
+		if (errno != mine)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void case_errno_per_thread(void)
+{
+	pthread_t t[4];
+	int bad = 0;
+
+	for (int i = 0; i < 4; i++)
+		t[i] = start(errno_keeper_main, (void *)(intptr_t)(1000 + i));
+	for (int i = 0; i < 4; i++)
+		bad += join(t[i]) != NULL;
+	say(0, 0, "threads_with_wrong_errno=%d", bad);
+}
+
+/* ---- table and driver --------------------------------------------------------------- */
+
+struct testcase {
+	const char *name;
+	void (*fn)(void);
+};
+
+#define CASE(n) { #n, case_##n }
+static const struct testcase cases[] = {
+	CASE(read_ebadf),
+	CASE(read_ebadf_huge),
+	CASE(write_ebadf),
+	CASE(recv_ebadf),
+	CASE(send_ebadf),
+	CASE(accept_ebadf),
+	CASE(select_ebadf),
+	CASE(close_twice),
+	CASE(recv_enotsock),
+	CASE(send_enotsock),
+	CASE(accept_enotsock),
+	CASE(connect_enotsock),
+	CASE(read_efault),
+	CASE(recv_efault),
+	CASE(write_efault),
+	CASE(send_efault),
+	CASE(connect_refused),
+	CASE(connect_nonblock),
+	CASE(connect_nonblock_refused),
+	CASE(write_epipe),
+	CASE(send_epipe_nosignal),
+	CASE(sigpipe_child),
+	CASE(nonblock_sock_flag),
+	CASE(nonblock_fcntl),
+	CASE(nonblock_fionbio),
+	CASE(nonblock_pipe),
+	CASE(nonblock_tcp),
+	CASE(nonblock_accept),
+	CASE(nonblock_pipe_full),
+	CASE(msg_dontwait),
+	CASE(nonblock_cleared),
+	CASE(partial_read),
+	CASE(eof_pipe),
+	CASE(eof_socket),
+	CASE(read_zero),
+	CASE(write_zero),
+	CASE(shutdown_wakes_reader),
+	CASE(big_write_socketpair),
+	CASE(big_write_pipe),
+	CASE(big_send_tcp),
+	CASE(recv_waitall),
+	CASE(poll_timeout),
+	CASE(poll_data),
+	CASE(poll_wakes),
+	CASE(poll_nval),
+	CASE(poll_negative_fd),
+	CASE(poll_hup_socket),
+	CASE(poll_hup_pipe),
+	CASE(poll_err_pipe),
+	CASE(poll_rdhup_tcp),
+	CASE(poll_no_fds),
+	CASE(ppoll_timeout),
+	CASE(select_timeout),
+	CASE(select_wakes),
+	CASE(epoll_timeout),
+	CASE(epoll_wakes),
+	CASE(nanosleep_einval),
+	CASE(nanosleep_negative),
+	CASE(nanosleep_efault),
+	CASE(nanosleep_zero),
+	CASE(clock_nanosleep_einval),
+	CASE(clock_nanosleep_bad_clock),
+	CASE(clock_nanosleep_past),
+	CASE(usleep_zero),
+	CASE(sleep_zero),
+	CASE(read_eintr),
+	CASE(read_restart),
+	CASE(poll_eintr_restart),
+	CASE(accept_eintr),
+	CASE(nanosleep_eintr),
+	CASE(sleep_eintr),
+	CASE(flags_after_blocking_use),
+	CASE(flags_pipe_after_blocking_read),
+	CASE(flags_nonblock_kept),
+	CASE(accept4_flags),
+	CASE(accept_no_inherit),
+	CASE(rcvtimeo),
+	CASE(sndtimeo),
+	CASE(errno_per_thread),
+};
+#define N_CASES (sizeof(cases) / sizeof(cases[0]))
+
+static void *case_main(void *arg)
+{
+	const struct testcase *c = arg;
+
+	current = c->name;
+	c->fn();
+	return NULL;
+}
+
+static void run_case(const struct testcase *c)
+{
+	pthread_t t;
+
+	current = c->name;
+	t = start(case_main, (void *)c);
+	join(t);
+	fflush(stdout); /* if a later case hangs, the lines so far still show */
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "--list") == 0) {
+		for (size_t i = 0; i < N_CASES; i++)
+			puts(cases[i].name);
+		return 0;
+	}
+	if (argc > 2) {
+		fprintf(stderr, "usage: errno_cases [--list | CASE]\n");
+		return 2;
+	}
+	alarm(60);
+	for (size_t i = 0; i < N_CASES; i++)
+		if (argc == 1 || strcmp(argv[1], cases[i].name) == 0)
+			run_case(&cases[i]);
+	if (argc == 2 && !current) {
+		fprintf(stderr, "errno_cases: no case named %s\n", argv[1]);
+		return 2;
+	}
+	return 0;
+}

@@ -1,0 +1,253 @@
+/*
+ * Helpers shared by the programs in tests/progs. Each program is built from its own .c
+ * file, so everything here is static inline: a program pays only for what it uses.
+ *
+ * Define PROG, the program's name for messages, before including this header. Messages
+ * go to stderr as "PROG: what: why", or "PROG: CASE: what: why" while a case of a
+ * program made of cases runs (current names it), so that a failure says where it was.
+ */
+#ifndef GP_PROGS_H
+#define GP_PROGS_H
+
+#ifndef PROG
+#error "define PROG, the program's name for messages, before including progs.h"
+#endif
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NSEC_PER_SEC 1000000000L
+
+/* The case running now, or NULL. */
+static const char *current;
+
+/* ---- failing ------------------------------------------------------------------------ */
+
+static inline void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static inline void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", PROG);
+	if (current)
+		fprintf(stderr, "%s: ", current);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+/* For a call that failed and set errno. */
+static inline void __attribute__((noreturn)) die(const char *what)
+{
+	int e = errno; /* fail's own stdio calls may change errno */
+
+	fail("%s: %s", what, strerror(e));
+}
+
+/* ---- printing results --------------------------------------------------------------- */
+
+static inline const char *yes(bool b)
+{
+	return b ? "yes" : "no";
+}
+
+/* "EAGAIN", or "0" for no error: results print errno by name, never by number. */
+static inline const char *errname(int e)
+{
+	const char *s = e ? strerrorname_np(e) : "0";
+
+	return s ? s : "unknown";
+}
+
+/* Copies the "Threads:" line of /proc/self/status to stderr: how many kernel threads. */
+static inline void report_threads(void)
+{
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		die("/proc/self/status");
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "Threads:", 8) == 0)
+			fputs(line, stderr);
+	fclose(f);
+}
+
+/* ---- threads ------------------------------------------------------------------------ */
+
+static inline pthread_t start(void *(*fn)(void *), void *arg)
+{
+	pthread_t t;
+
+	errno = pthread_create(&t, NULL, fn, arg);
+	if (errno)
+		die("pthread_create");
+	return t;
+}
+
+static inline void *join(pthread_t t)
+{
+	void *ret;
+
+	errno = pthread_join(t, &ret);
+	if (errno)
+		die("pthread_join");
+	return ret;
+}
+
+/* ---- clocks and sleeping ------------------------------------------------------------ */
+
+static inline struct timespec now(clockid_t clock)
+{
+	struct timespec ts;
+
+	if (clock_gettime(clock, &ts) != 0)
+		die("clock_gettime");
+	return ts;
+}
+
+static inline struct timespec ts_add(struct timespec a, struct timespec b)
+{
+	a.tv_sec += b.tv_sec;
+	a.tv_nsec += b.tv_nsec;
+	if (a.tv_nsec >= NSEC_PER_SEC) {
+		a.tv_sec++;
+		a.tv_nsec -= NSEC_PER_SEC;
+	}
+	return a;
+}
+
+static inline struct timespec ts_ms(long ms)
+{
+	return (struct timespec){ ms / 1000, ms % 1000 * 1000000 };
+}
+
+/* a < b */
+static inline bool ts_before(struct timespec a, struct timespec b)
+{
+	return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
+}
+
+/* The deadline ms milliseconds from now on clock, for timed waits. */
+static inline struct timespec clock_after(clockid_t clock, long ms)
+{
+	return ts_add(now(clock), ts_ms(ms));
+}
+
+static inline bool reached(clockid_t clock, struct timespec deadline)
+{
+	return !ts_before(now(clock), deadline);
+}
+
+static inline struct timespec mono(void)
+{
+	return now(CLOCK_MONOTONIC);
+}
+
+static inline long elapsed_ms(struct timespec t0)
+{
+	struct timespec t = mono();
+
+	return ((t.tv_sec - t0.tv_sec) * NSEC_PER_SEC + (t.tv_nsec - t0.tv_nsec)) / 1000000;
+}
+
+/* Sleeps the whole time, signals or not: for pauses that only order events. */
+static inline void msleep(long ms)
+{
+	struct timespec ts = ts_ms(ms);
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* ---- pipes -------------------------------------------------------------------------- */
+
+static inline void make_pipe(int p[2], int flags)
+{
+	if (pipe2(p, flags) != 0)
+		die("pipe2");
+}
+
+static inline void close2(int p[2])
+{
+	close(p[0]);
+	close(p[1]);
+}
+
+/* ---- programs made of cases --------------------------------------------------------- */
+
+struct prog_case {
+	const char *name;
+	void (*fn)(void);
+};
+
+static inline const struct prog_case *find_case(const struct prog_case *cases, size_t n,
+						const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(cases[i].name, name) == 0)
+			return &cases[i];
+	return NULL;
+}
+
+static inline bool named(const char *name, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* Every argument names a case: checked before any case runs, so a typo runs nothing. */
+static inline bool all_known(const struct prog_case *cases, size_t n, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!find_case(cases, n, argv[i])) {
+			fprintf(stderr, "%s: no case named %s\nusage: %s [--list | CASE...]\n", PROG,
+				argv[i], PROG);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * main for a program made of cases: "--list" prints their names, no argument runs them
+ * all, names run those cases (in the order of the table, each once). run runs one case,
+ * or is NULL to call it directly. Returns the exit status: 0, or 2 for a bad argument.
+ */
+static inline int run_cases(int argc, char **argv, const struct prog_case *cases, size_t n,
+			    void (*run)(const struct prog_case *))
+{
+	if (argc == 2 && strcmp(argv[1], "--list") == 0) {
+		for (size_t i = 0; i < n; i++)
+			puts(cases[i].name);
+		return 0;
+	}
+	if (!all_known(cases, n, argc, argv))
+		return 2;
+	alarm(60); /* a case that hangs must not hold up whoever runs us for ever */
+	for (size_t i = 0; i < n; i++) {
+		if (argc > 1 && !named(cases[i].name, argc, argv))
+			continue;
+		current = cases[i].name;
+		if (run)
+			run(&cases[i]);
+		else
+			cases[i].fn();
+		fflush(stdout); /* if a later case hangs, the lines so far still show */
+	}
+	return 0;
+}
+
+#endif
