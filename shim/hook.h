@@ -58,6 +58,9 @@ extern _Noreturn void __chk_fail(void);
 /* The deadlock report's description of a wait, knowing glibc's mutex layout. */
 void gp__describe_wait_shim(struct gp_green *g, char *buf, size_t len);
 
+/* Name the green thread that overflows its stack (overflow.c). */
+void gp__overflow_watch(void);
+
 /* Start the runtime on this kernel thread if it is not running: 0 or -errno. */
 int gp__runtime_start(void);
 

@@ -134,6 +134,7 @@ int gp__runtime_start(void)
 	gp__thread_main = thread_main;
 	gp__signal_init();
 	gp__offload_init();
+	gp__overflow_watch();
 	gp__describe_wait = gp__describe_wait_shim;
 	/* The program's first thread keeps the identity it had before the runtime. */
 	gp_carrier->main->handle = (uintptr_t)GP_REAL(pthread_self)();

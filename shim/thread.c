@@ -36,9 +36,15 @@ static int read_attr(const pthread_attr_t *attr, struct gp_spawn_attr *sa)
 	    pthread_attr_getstacksize(attr, &size) != 0)
 		return -EINVAL;
 	sa->detached = ds == PTHREAD_CREATE_DETACHED;
+	/*
+	 * glibc keeps the top of a given stack and pthread_attr_getstack answers
+	 * "top - size", also when no stack was given: the top is then NULL, and the
+	 * answer wraps around to exactly -size.
+	 */
 	void *addr = NULL;
 	size_t user_size = 0;
-	if (pthread_attr_getstack(attr, &addr, &user_size) == 0 && addr) {
+	if (pthread_attr_getstack(attr, &addr, &user_size) == 0 &&
+	    (uintptr_t)addr + user_size != 0) {
 		sa->stack_addr = addr;
 		sa->stack_size = user_size;
 		return 0;
