@@ -53,6 +53,7 @@ struct gp_green {
 	bool cancel_disabled;        /* PTHREAD_CANCEL_DISABLE, or already acting on a cancel */
 	bool cancel_async;           /* PTHREAD_CANCEL_ASYNCHRONOUS */
 	void *cleanup_top;           /* innermost pthread_cleanup_push buffer */
+	bool exiting;                /* unwinding for pthread_exit: retval holds its value */
 	int sched_policy;            /* stored by pthread_setschedparam: SCHED_OTHER = 0 */
 	int sched_priority;
 	char name[16];

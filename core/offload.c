@@ -34,6 +34,7 @@ static _Atomic unsigned submitted;
 static _Atomic int idle;
 static _Atomic int threads;
 static _Atomic unsigned long calls;
+static _Atomic int unbounded_out;   /* unbounded calls in progress: they raise the limit */
 
 int (*gp__create_kernel_thread)(void *(*fn)(void *), void *arg);
 
@@ -88,7 +89,7 @@ static void *worker_main(void *arg)
 		}
 		j->fn(j->arg);
 		atomic_store_explicit(&j->done, 1, memory_order_release);
-		gp_unpark_on_async_always(j);
+		gp_unpark_on_async(j);
 	}
 	return NULL;
 }
@@ -101,7 +102,8 @@ static int max_threads(void)
 /* A new pool thread when none is idle and the pool may grow: 0 or -EAGAIN. */
 static int maybe_grow(void)
 {
-	if (atomic_load(&idle) > 0 || atomic_load(&threads) >= max_threads())
+	if (atomic_load(&idle) > 0 ||
+	    atomic_load(&threads) >= max_threads() + atomic_load(&unbounded_out))
 		return 0;
 	if (!gp__create_kernel_thread)
 		return -EAGAIN;
@@ -113,11 +115,16 @@ static int maybe_grow(void)
 	return 0;
 }
 
-int gp_offload(gp_offload_fn fn, void *arg)
+int gp_offload(gp_offload_fn fn, void *arg, bool unbounded)
 {
+	if (unbounded)
+		atomic_fetch_add(&unbounded_out, 1);
 	int rc = maybe_grow();
-	if (rc < 0)
+	if (rc < 0) {
+		if (unbounded)
+			atomic_fetch_sub(&unbounded_out, 1);
 		return rc;
+	}
 	struct job j = { .fn = fn, .arg = arg };
 	lock();
 	if (tail)
@@ -134,6 +141,8 @@ int gp_offload(gp_offload_fn fn, void *arg)
 		gp_self()->wait_io = true;
 		gp_park_on(&j, -1, "offloaded call");
 	}
+	if (unbounded)
+		atomic_fetch_sub(&unbounded_out, 1);
 	return 0;
 }
 
@@ -143,6 +152,7 @@ void gp_offload_after_fork(void)
 	atomic_flag_clear(&queue_lock);
 	atomic_store(&idle, 0);
 	atomic_store(&threads, 0);
+	atomic_store(&unbounded_out, 0);
 }
 
 int gp_offload_threads(void)

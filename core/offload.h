@@ -10,10 +10,17 @@
 #ifndef GP_OFFLOAD_H
 #define GP_OFFLOAD_H
 
+#include <stdbool.h>
+
 typedef void (*gp_offload_fn)(void *arg);
 
-/* Run fn(arg) on a pool thread, parking the caller until it returns: 0 or -EAGAIN. */
-int gp_offload(gp_offload_fn fn, void *arg);
+/*
+ * Run fn(arg) on a pool thread, parking the caller until it returns: 0 or -EAGAIN.
+ * unbounded: the call may last as long as something outside the process wants (a
+ * child's exit): it gets a pool thread beyond the limit, so that such calls can never
+ * take every pool thread while others wait behind them.
+ */
+int gp_offload(gp_offload_fn fn, void *arg, bool unbounded);
 
 /* How pool threads are created (the real pthread_create): 0 or an errno value. */
 extern int (*gp__create_kernel_thread)(void *(*fn)(void *), void *arg);

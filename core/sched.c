@@ -34,7 +34,6 @@ static void default_last_thread_ended(void)
 }
 
 void *(*gp__thread_main)(struct gp_green *g) = default_thread_main;
-void (*gp__deliver_pending)(struct gp_green *g);
 void (*gp__last_thread_ended)(void) = default_last_thread_ended;
 
 /* ---- run queue and the list of all threads ---- */
@@ -124,8 +123,6 @@ static void switch_to(struct gp_carrier *c, struct gp_green *next)
 	gp_ctx_switch(&self->ctx, &next->ctx);
 	/* Resumed: whoever switched here has set c->current to self. */
 	release_ended(c);
-	if (GP_UNLIKELY(self->sig_pending) && gp__deliver_pending)
-		gp__deliver_pending(self);
 	errno = self->saved_errno;
 }
 
@@ -245,6 +242,7 @@ int gp_sched_start(void)
 	gp_ctx_make(&h->ctx, h->stack.lo, h->stack.size, hub_main, c);
 
 	gp_sync_reset();
+	c->tid = (int)syscall(SYS_gettid);
 	c->main = m;
 	c->current = m;
 	c->alive = 1;
@@ -274,8 +272,6 @@ static void green_entry(void *arg)
 {
 	struct gp_green *g = arg;
 	release_ended(gp_carrier);
-	if (g->sig_pending && gp__deliver_pending)
-		gp__deliver_pending(g);
 	errno = 0;
 	gp_exit(gp__thread_main(g));
 }
@@ -345,7 +341,7 @@ int gp_join(struct gp_green *g, void **retval)
 	/* Joining oneself, or a thread that is joining us, would wait forever. */
 	if (g == self || self->joiner == g)
 		return -EDEADLK;
-	if (g->detached || g->joiner)
+	if (g->detached || (g->joiner && g->joiner != self))
 		return -EINVAL;
 	g->joiner = self;
 	while (g->state != GP_DONE) {
@@ -362,6 +358,9 @@ int gp_detach(struct gp_green *g)
 {
 	if (g->detached)
 		return -EINVAL;
+	/* Being joined: as glibc, the join stays in charge and frees it. */
+	if (g->joiner)
+		return 0;
 	g->detached = true;
 	/* Ended and its stack released (it is not the one that ended just now): free it. */
 	if (g->state == GP_DONE && gp_carrier->ended != g && !g->joiner)
@@ -428,7 +427,7 @@ int gp_park(double timeout, const char *what)
 	schedule(c);
 	c->parked--;
 	c->parked_wakeable -= wakeable;
-	c->deadlock_reported = false;
+	c->parks_ended++;
 	self->waits_for = NULL;
 	self->wait_obj = NULL;
 	self->wait_io = false;

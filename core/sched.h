@@ -61,9 +61,13 @@ struct gp_carrier {
 	uint64_t next_id;
 	ev_async async;              /* keeps the loop alive; cross-thread wake-ups */
 	uint64_t kernel_sigmask;     /* the carrier's signal mask as the kernel has it */
+	int tid;                     /* the carrier's kernel thread id */
 	size_t parked;               /* threads parked now */
 	size_t parked_wakeable;      /* of which a timer or a descriptor can end the park */
-	bool deadlock_reported;      /* this deadlock has been reported */
+	uint64_t parks_ended;        /* parks that have ended, ever: a deadlock has none */
+	uint64_t reported_at;        /* parks_ended when the last deadlock was reported */
+	bool deadlock_reported;
+	ev_timer deadlock_confirm;   /* a deadlock must last this long to be reported */
 	struct gp_stats stats;
 };
 
@@ -75,12 +79,6 @@ extern struct gp_carrier *gp_carrier;
  * the layer above sets it to bracket the routine. Default: g->start(g->arg).
  */
 extern void *(*gp__thread_main)(struct gp_green *g);
-
-/*
- * Called when a thread with sig_pending set is about to run again (or for the first
- * time), in that thread's context; the layer above delivers the signals there.
- */
-extern void (*gp__deliver_pending)(struct gp_green *g);
 
 /* Called when the last thread ends (main included). Default: exit(0), as glibc does. */
 extern void (*gp__last_thread_ended)(void);

@@ -17,7 +17,6 @@ struct parked {
 
 struct bucket {
 	struct parked *head, *tail;
-	_Atomic unsigned parked;   /* read by other kernel threads: see gp_unpark_on_async */
 };
 
 static struct bucket buckets[BUCKETS];
@@ -32,7 +31,6 @@ static struct bucket *bucket_of(const void *addr)
 
 static void bucket_remove(struct bucket *b, struct parked *p)
 {
-	atomic_fetch_sub_explicit(&b->parked, 1, memory_order_relaxed);
 	if (p->prev)
 		p->prev->next = p->next;
 	else
@@ -52,7 +50,6 @@ int gp_park_on(const void *addr, double timeout, const char *what)
 	else
 		b->head = &p;
 	b->tail = &p;
-	atomic_fetch_add_explicit(&b->parked, 1, memory_order_seq_cst);
 	p.g->wait_obj = addr;
 	int rc = gp_park(timeout, what);
 	if (!p.picked)
@@ -146,13 +143,16 @@ static bool async_pop(const void **addr)
 	return true;
 }
 
-/* The queued address carries in its lowest bit whether to wake all (objects are aligned). */
-static void unpark_async(const void *addr, bool all, bool always)
+/*
+ * The queued address carries in its lowest bit whether to wake all (objects are
+ * aligned). The request is queued even when nobody is parked on addr yet: a green
+ * thread may have found the object taken and be about to park, and it parks before
+ * the carrier drains the queue.
+ */
+static void unpark_async(const void *addr, bool all)
 {
 	struct gp_carrier *c = gp_carrier;
 	if (!c || !atomic_load_explicit(&async_ready, memory_order_acquire))
-		return;
-	if (!always && !atomic_load_explicit(&bucket_of(addr)->parked, memory_order_seq_cst))
 		return;
 	if (async_push((const char *)addr + all) < 0)
 		atomic_store(&async_overflow, 1);
@@ -161,17 +161,12 @@ static void unpark_async(const void *addr, bool all, bool always)
 
 void gp_unpark_on_async(const void *addr)
 {
-	unpark_async(addr, false, false);
-}
-
-void gp_unpark_on_async_always(const void *addr)
-{
-	unpark_async(addr, false, true);
+	unpark_async(addr, false);
 }
 
 void gp_unpark_all_on_async(const void *addr)
 {
-	unpark_async(addr, true, false);
+	unpark_async(addr, true);
 }
 
 void gp__sync_drain_async(void)

@@ -24,16 +24,10 @@ size_t gp_unpark_on(const void *addr, size_t n);
 
 /*
  * From any kernel thread, or a signal handler: unpark one thread parked on addr, soon
- * (the carrier's loop does it). Costs nothing when nobody is parked on that address's
- * bucket. A real thread that releases what a green thread waits for calls this.
+ * (the carrier's loop does it). A kernel thread that releases what a green thread may
+ * wait for calls this: one ev_async_send, a system call, each time.
  */
 void gp_unpark_on_async(const void *addr);
-
-/*
- * The same without first looking whether anyone is parked on addr: for a waiter that
- * may park only after this call (it re-checks its condition before parking).
- */
-void gp_unpark_on_async_always(const void *addr);
 
 /* The same for every thread parked on addr (a broadcast). */
 void gp_unpark_all_on_async(const void *addr);

@@ -1,5 +1,6 @@
 #include "watch.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -19,12 +20,16 @@ static void default_describe(struct gp_green *g, char *buf, size_t len)
 
 void (*gp__describe_wait)(struct gp_green *g, char *buf, size_t len) = default_describe;
 
-void gp__deadlock_check(struct gp_carrier *c)
+/* Every live thread parked, none of them wakeable by a timer or a descriptor. */
+static bool looks_deadlocked(const struct gp_carrier *c)
 {
-	if (c->deadlock_reported || c->parked == 0 || c->parked < c->alive ||
-	    c->parked_wakeable > 0)
-		return;
+	return c->parked > 0 && c->parked >= c->alive && c->parked_wakeable == 0;
+}
+
+static void report(struct gp_carrier *c)
+{
 	c->deadlock_reported = true;
+	c->reported_at = c->parks_ended;
 	gp_log(GP_LOG_ERROR, "deadlock: all %zu green threads wait, and no timer or descriptor "
 	       "can wake them (only a kernel thread outside the runtime still could):",
 	       c->alive);
@@ -38,6 +43,35 @@ void gp__deadlock_check(struct gp_carrier *c)
 	}
 	if (gp_config.deadlock_abort)
 		gp_panic("deadlock: aborting as GREENPATCH_DEADLOCK=abort asks");
+}
+
+/*
+ * A kernel thread the runtime does not manage (a timer's helper thread, say) may wake
+ * green threads that all look stuck for a moment: a deadlock is reported only when it
+ * has lasted DEADLOCK_CONFIRM seconds with not a single park ending meanwhile.
+ */
+#define DEADLOCK_CONFIRM 0.5
+
+static void confirm_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop, (void)revents;
+	struct gp_carrier *c = gp_container_of(w, struct gp_carrier, deadlock_confirm);
+	if (looks_deadlocked(c) && c->parks_ended == (uint64_t)w->data)
+		report(c);
+}
+
+void gp__deadlock_check(struct gp_carrier *c)
+{
+	if (c->deadlock_reported && c->parks_ended != c->reported_at)
+		c->deadlock_reported = false;   /* something moved: a new deadlock is news */
+	if (c->deadlock_reported || !looks_deadlocked(c))
+		return;
+	ev_timer *w = &c->deadlock_confirm;
+	if (ev_is_active(w))
+		return;
+	ev_timer_init(w, confirm_cb, DEADLOCK_CONFIRM, 0.);
+	w->data = (void *)(uintptr_t)c->parks_ended;
+	ev_timer_start(c->loop, w);
 }
 
 void gp_stats_write(int fd)

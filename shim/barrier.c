@@ -55,15 +55,17 @@ int pthread_barrier_wait(pthread_barrier_t *b)
 		g->arrived = 0;
 		g->round++;
 		if (gp_carrier)
-			gp_unpark_on(g, (size_t)-1);
+			gp_wake(g, (size_t)-1);
 		return PTHREAD_BARRIER_SERIAL_THREAD;
 	}
 	/* Without green threads nobody else can arrive: wait forever, as natively. */
 	while (!gp_on_green())
 		pause();
+	/* A waiter the round's last arrival picked leaves without reading the barrier
+	 * again: it may already have been destroyed and initialised anew. */
 	gp_enter();
-	while (g->round == round)
-		gp_park_on(g, -1, "barrier");
+	while (g->round == round && gp_park_on(g, -1, "barrier") != 0)
+		;
 	gp_leave();
 	return 0;
 }

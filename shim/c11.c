@@ -72,9 +72,11 @@ void thrd_yield(void)
 /* 0, -1 when a signal interrupted it, another negative value on error. */
 int thrd_sleep(const struct timespec *dur, struct timespec *rem)
 {
-	if (nanosleep(dur, rem) == 0)
-		return 0;
-	return errno == EINTR ? -1 : -2;
+	/* glibc's thrd_sleep reports through its result and leaves errno alone. */
+	int saved_errno = errno;
+	int rc = nanosleep(dur, rem) == 0 ? 0 : errno == EINTR ? -1 : -2;
+	errno = saved_errno;
+	return rc;
 }
 
 int mtx_lock(mtx_t *m)

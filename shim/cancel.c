@@ -46,7 +46,7 @@ static _Noreturn void finish(struct gp_green *g)
 {
 	gp__tsd_thread_ended(g);
 	gp_enter();
-	gp_exit(PTHREAD_CANCELED);
+	gp_exit(g->exiting ? g->retval : PTHREAD_CANCELED);
 }
 
 /* Run the next cleanup handler (it comes back through __pthread_unwind_next), or end. */
@@ -61,6 +61,14 @@ static _Noreturn void unwind_from(struct gp_green *g, __pthread_unwind_buf_t *bu
 static _Noreturn void act(struct gp_green *g)
 {
 	g->cancel_disabled = true;   /* as glibc: no second cancellation while unwinding */
+	unwind_from(g, g->cleanup_top);
+}
+
+void gp__exit_unwinding(struct gp_green *g, void *retval)
+{
+	g->exiting = true;
+	g->retval = retval;
+	g->cancel_disabled = true;
 	unwind_from(g, g->cleanup_top);
 }
 

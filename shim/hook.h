@@ -23,6 +23,7 @@
 
 #include "real.h"
 #include "sched.h"
+#include "sync.h"
 #include "util.h"
 
 extern __thread int gp__in_user __attribute__((tls_model("initial-exec")));
@@ -39,8 +40,31 @@ static inline bool gp_cooperative(void)
 	return gp_on_green() && gp_carrier->alive > 1;
 }
 
+/* Deliver the signals kept pending on the running green thread (signal.c). */
+void gp__deliver_signals(void);
+
 static inline void gp_enter(void) { gp__in_user = 0; }
-static inline void gp_leave(void) { gp__in_user = 1; }
+
+/*
+ * Back to program code. Signals sent to this green thread while it was parked are
+ * delivered here, once the runtime's state is settled and in program context, so a
+ * handler may call anything, longjmp out, or end the thread.
+ */
+static inline void gp_leave(void)
+{
+	gp__in_user = 1;
+	if (GP_UNLIKELY(gp_carrier->current->sig_pending))
+		gp__deliver_signals();
+}
+
+/* Unpark up to n green threads parked on addr, from program code. */
+static inline size_t gp_wake(const void *addr, size_t n)
+{
+	gp_enter();
+	size_t woken = gp_unpark_on(addr, n);
+	gp_leave();
+	return woken;
+}
 
 /* At the libc edge: a -errno result becomes -1 and errno; anything else is returned. */
 static inline long gp_ret(long rc)

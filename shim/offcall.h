@@ -13,6 +13,7 @@ struct gp_offcall {
 	long ret;
 	void *ptr;                           /* for calls that return a pointer */
 	int err, herr;
+	bool unbounded;                      /* may last as long as a child runs */
 };
 
 /* Run c on the pool with the caller parked; errno and h_errno come back. */

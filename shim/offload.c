@@ -14,8 +14,9 @@
 static void run_on_pool(void *arg)
 {
 	struct gp_offcall *c = arg;
-	errno = 0;
-	h_errno = 0;
+	/* The call sees the caller's errno, and leaves it as libc would have. */
+	errno = c->err;
+	h_errno = c->herr;
 	c->run(c);
 	c->err = errno;
 	c->herr = h_errno;
@@ -23,8 +24,10 @@ static void run_on_pool(void *arg)
 
 void gp__offload_call(struct gp_offcall *c)
 {
+	c->err = errno;
+	c->herr = h_errno;
 	gp_enter();
-	int rc = gp_offload(run_on_pool, c);
+	int rc = gp_offload(run_on_pool, c, c->unbounded);
 	gp_leave();
 	if (rc < 0) {
 		/* No pool thread could be started: make the call here, blocking. */

@@ -29,7 +29,7 @@ int pthread_once(pthread_once_t *once, void (*init)(void))
 		    atomic_compare_exchange_strong(ctl, &v, ONCE_IN_PROGRESS)) {
 			init();
 			atomic_store_explicit(ctl, ONCE_DONE, memory_order_release);
-			gp_unpark_on(once, (size_t)-1);
+			gp_wake(once, (size_t)-1);
 			return 0;
 		}
 		gp_enter();

@@ -51,7 +51,7 @@ static void run_pclose(struct gp_offcall *c)
 
 static pid_t offload_wait4(pid_t pid, int *status, int options, struct rusage *usage)
 {
-	struct wait_call w = { .c.run = run_wait4, .pid = pid, .status = status,
+	struct wait_call w = { .c.run = run_wait4, .c.unbounded = true, .pid = pid, .status = status,
 			       .options = options, .usage = usage };
 	gp__offload_call(&w.c);
 	return (pid_t)w.c.ret;
@@ -89,7 +89,7 @@ int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options)
 {
 	if (!gp__offload_wanted() || (options & WNOHANG))
 		return GP_REAL(waitid)(idtype, id, info, options);
-	struct wait_call w = { .c.run = run_waitid, .idtype = idtype, .id = id, .info = info,
+	struct wait_call w = { .c.run = run_waitid, .c.unbounded = true, .idtype = idtype, .id = id, .info = info,
 			       .options = options };
 	gp__offload_call(&w.c);
 	return (int)w.c.ret;
@@ -99,7 +99,7 @@ int system(const char *command)
 {
 	if (!gp__offload_wanted() || !command)
 		return GP_REAL(system)(command);
-	struct wait_call w = { .c.run = run_system, .command = command };
+	struct wait_call w = { .c.run = run_system, .c.unbounded = true, .command = command };
 	gp__offload_call(&w.c);
 	return (int)w.c.ret;
 }
@@ -108,7 +108,7 @@ int pclose(FILE *stream)
 {
 	if (!gp__offload_wanted())
 		return GP_REAL(pclose)(stream);
-	struct wait_call w = { .c.run = run_pclose, .stream = stream };
+	struct wait_call w = { .c.run = run_pclose, .c.unbounded = true, .stream = stream };
 	gp__offload_call(&w.c);
 	return (int)w.c.ret;
 }

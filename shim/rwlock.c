@@ -3,11 +3,12 @@
  * with the real tryrdlock/trywrlock and parks on its address while it is held; an
  * unlock through our hook unparks the waiters, which try again. glibc knows the writer
  * only by kernel thread id, the same for every green thread, so the green writer is
- * recorded in __pad2, a field glibc does not use, for EDEADLK. Process-shared rwlocks
+ * recorded in padding glibc does not use, for EDEADLK. Process-shared rwlocks
  * are glibc's throughout.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <string.h>
 #include <time.h>
 
 #include "hook.h"
@@ -18,9 +19,24 @@ static bool rw_is_green(const pthread_rwlock_t *rw)
 	return gp_on_green() && !rw->__data.__shared;
 }
 
+/*
+ * The green writer is kept in __pad3 and __pad4, two unsigned ints glibc never uses,
+ * side by side in both its x86_64 and its generic (aarch64) layouts.
+ */
+_Static_assert(sizeof(((pthread_rwlock_t *)0)->__data.__pad3) +
+	       sizeof(((pthread_rwlock_t *)0)->__data.__pad4) >= sizeof(void *),
+	       "room for a pointer");
+
+static void set_writer(pthread_rwlock_t *rw, struct gp_green *g)
+{
+	memcpy(&rw->__data.__pad3, &g, sizeof(g));
+}
+
 static struct gp_green *writer(const pthread_rwlock_t *rw)
 {
-	return rw->__data.__cur_writer ? (struct gp_green *)rw->__data.__pad2 : NULL;
+	struct gp_green *g;
+	memcpy(&g, &rw->__data.__pad3, sizeof(g));
+	return rw->__data.__cur_writer ? g : NULL;
 }
 
 /* One attempt: 0, EBUSY, EDEADLK (we hold it for writing), or another error. */
@@ -31,7 +47,7 @@ static int try_lock(pthread_rwlock_t *rw, bool write)
 	int rc = write ? GP_REAL(pthread_rwlock_trywrlock)(rw)
 		       : GP_REAL(pthread_rwlock_tryrdlock)(rw);
 	if (rc == 0 && write)
-		rw->__data.__pad2 = (unsigned long)gp_self();
+		set_writer(rw, gp_self());
 	return rc;
 }
 
@@ -125,8 +141,8 @@ int pthread_rwlock_unlock(pthread_rwlock_t *rw)
 	if (rc != 0)
 		return rc;
 	if (was_writer)
-		rw->__data.__pad2 = 0;
+		set_writer(rw, NULL);
 	/* Every waiter tries again: readers may all get in, writers race for it. */
-	gp_unpark_on(rw, (size_t)-1);
+	gp_wake(rw, (size_t)-1);
 	return 0;
 }

@@ -37,18 +37,20 @@ static bool sem_is_green(sem_t *s)
 /* Wait until the count can be taken; abstime (on clock) may be NULL: 0 or errno. */
 static int green_sem_wait(sem_t *s, clockid_t clock, const struct timespec *abstime)
 {
+	/* glibc checks the deadline before the count. */
+	if (abstime && !gp_ts_valid(abstime))
+		return EINVAL;
+	int saved_errno = errno;
 	for (;;) {
-		if (sem_trywait(s) == 0)
+		if (sem_trywait(s) == 0) {
+			errno = saved_errno;   /* the failed attempts' EAGAIN is not the caller's */
 			return 0;
+		}
 		if (errno != EAGAIN)
 			return errno;
 		double left = -1;
-		if (abstime) {
-			if (!gp_ts_valid(abstime))
-				return EINVAL;
-			if ((left = gp_until(clock, abstime)) <= 0)
-				return ETIMEDOUT;
-		}
+		if (abstime && (left = gp_until(clock, abstime)) <= 0)
+			return ETIMEDOUT;
 		gp__cancel_point();
 		gp_enter();
 		int rc = gp_park_on(s, left, "semaphore");
@@ -95,7 +97,7 @@ int sem_post(sem_t *s)
 	if (rc != 0 || sem_is_shared(s))
 		return rc;
 	if (gp_on_green())
-		gp_unpark_on(s, 1);
+		gp_wake(s, 1);
 	else
 		gp_unpark_on_async(s);
 	return 0;

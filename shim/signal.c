@@ -2,11 +2,13 @@
  * Signals sent to one green thread (pthread_kill).
  *
  * A kernel thread receives a signal wherever it is; a green thread may be parked. The
- * signal is therefore kept pending on the green thread, its park (if any) is ended,
- * and when the thread runs again the signal is raised on the carrier in that thread's
- * context, so its handler runs on the right stack, as the right pthread_self. The call
- * the thread was parked in then returns EINTR, or goes on waiting when every handler
- * that ran was installed with SA_RESTART, as signal(7) describes for the call.
+ * signal is therefore kept pending on the green thread and its park (if any) is ended.
+ * When the thread is back in program code (gp_leave, on the way out of the runtime,
+ * with no runtime state half-changed) the signal is raised on the carrier, so its
+ * handler runs on the right stack, as the right pthread_self, and may do anything a
+ * handler may, longjmp included. The call the thread was parked in then returns EINTR,
+ * or goes on waiting when every handler that ran was installed with SA_RESTART, as
+ * signal(7) describes for the call.
  *
  * A signal sent to the running thread itself is raised at once, as natively.
  *
@@ -24,7 +26,7 @@
 
 static bool valid_signal(int sig)
 {
-	return sig > 0 && sig < 64;
+	return sig > 0 && sig < NSIG;
 }
 
 /* Would this signal do anything to the thread? Ignored ones are dropped by the kernel. */
@@ -57,7 +59,11 @@ static void deliver_pending(struct gp_green *g)
 
 void gp__signal_init(void)
 {
-	gp__deliver_pending = deliver_pending;
+}
+
+void gp__deliver_signals(void)
+{
+	deliver_pending(gp_self());
 }
 
 bool gp__signal_restarts(void)
@@ -79,12 +85,11 @@ int pthread_kill(pthread_t t, int sig)
 	if (ignored(sig))
 		return 0;
 	uint64_t bit = 1ull << (sig - 1);
+	gp_enter();
 	g->sig_pending |= bit;
-	if (!(g->sigmask & bit)) {
-		gp_enter();
+	if (!(g->sigmask & bit))
 		gp_interrupt(g);
-		gp_leave();
-	}
+	gp_leave();
 	return 0;
 }
 
@@ -125,11 +130,8 @@ static int green_sigmask(int how, const sigset_t *set, sigset_t *old)
 	if (old)
 		bits_set(old, cur);
 	/* Signals sent to this thread while it blocked them arrive now. */
-	if (g->sig_pending & ~g->sigmask) {
-		gp_enter();
+	if (g->sig_pending & ~g->sigmask)
 		deliver_pending(g);
-		gp_leave();
-	}
 	return 0;
 }
 

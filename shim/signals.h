@@ -3,6 +3,8 @@
 
 #include <stdbool.h>
 
+#include "green.h"
+
 /* Let the scheduler deliver signals kept pending on green threads. */
 void gp__signal_init(void);
 
@@ -14,5 +16,11 @@ bool gp__signal_restarts(void);
  * its state allows, run its cleanup handlers and end it. Call in program context.
  */
 void gp__cancel_point(void);
+
+/*
+ * pthread_exit of a green thread (not the first one): run its cleanup handlers,
+ * innermost first, then its thread-specific data destructors, and end it with retval.
+ */
+_Noreturn void gp__exit_unwinding(struct gp_green *g, void *retval);
 
 #endif

@@ -49,12 +49,19 @@ static bool tracks_owner(const pthread_mutex_t *m)
 	return t == PTHREAD_MUTEX_RECURSIVE || t == PTHREAD_MUTEX_ERRORCHECK;
 }
 
+/* Held by a kernel thread other than the carrier (glibc records the owner's tid). */
+static bool held_by_kernel_thread(const pthread_mutex_t *m)
+{
+	return m->__data.__owner && m->__data.__owner != gp_carrier->tid;
+}
+
+/* The green thread holding m: NULL if free or held by another kernel thread. */
 static struct gp_green *green_owner(const pthread_mutex_t *m)
 {
-	if (!m->__data.__owner)
+	if (!m->__data.__owner || held_by_kernel_thread(m))
 		return NULL;
 	struct gp_green *g = (struct gp_green *)m->__data.__list.__prev;
-	return g ? g : gp_carrier->main;
+	return g ? g : gp_carrier->main;   /* taken on the carrier before the runtime */
 }
 
 static void set_green_owner(pthread_mutex_t *m, struct gp_green *g)
@@ -66,6 +73,8 @@ static void set_green_owner(pthread_mutex_t *m, struct gp_green *g)
 static int green_trylock(pthread_mutex_t *m)
 {
 	if (tracks_owner(m)) {
+		if (held_by_kernel_thread(m))
+			return EBUSY;
 		struct gp_green *o = green_owner(m);
 		if (o == gp_self()) {
 			if (mutex_type(m) == PTHREAD_MUTEX_ERRORCHECK)
@@ -81,7 +90,13 @@ static int green_trylock(pthread_mutex_t *m)
 	return rc;
 }
 
-/* Lock, parking while another green thread holds it, until abstime on clock if given. */
+/*
+ * A kernel thread may release the mutex where no hook sees it (glibc's own
+ * pthread_cond_wait unlocks internally): while one holds it, look again this often.
+ */
+#define KERNEL_HOLDER_RECHECK 0.002
+
+/* Lock, parking while another thread holds it, until abstime on clock if given. */
 static int green_lock(pthread_mutex_t *m, clockid_t clock, const struct timespec *abstime)
 {
 	for (;;) {
@@ -94,6 +109,8 @@ static int green_lock(pthread_mutex_t *m, clockid_t clock, const struct timespec
 			if (left <= 0)
 				return ETIMEDOUT;
 		}
+		if (held_by_kernel_thread(m) && (left < 0 || left > KERNEL_HOLDER_RECHECK))
+			left = KERNEL_HOLDER_RECHECK;
 		gp_enter();
 		gp_park_on(m, left, "mutex");
 		gp_leave();
@@ -112,7 +129,7 @@ static int green_unlock(pthread_mutex_t *m)
 		return rc;
 	if (m->__data.__owner == 0) {
 		set_green_owner(m, NULL);
-		gp_unpark_on(m, 1);
+		gp_wake(m, 1);
 	}
 	return 0;
 }
@@ -230,7 +247,7 @@ int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t cloc
 
 int pthread_cond_signal(pthread_cond_t *c)
 {
-	if (cond_is_green(c) && gp_unpark_on(c, 1))
+	if (cond_is_green(c) && gp_wake(c, 1))
 		return 0;
 	/* From a kernel thread: a green thread may be waiting. */
 	if (!gp_on_green() && !(c->__data.__wrefs & COND_SHARED))
@@ -241,7 +258,7 @@ int pthread_cond_signal(pthread_cond_t *c)
 int pthread_cond_broadcast(pthread_cond_t *c)
 {
 	if (cond_is_green(c))
-		gp_unpark_on(c, (size_t)-1);
+		gp_wake(c, (size_t)-1);
 	else if (!(c->__data.__wrefs & COND_SHARED))
 		gp_unpark_all_on_async(c);
 	return GP_REAL(pthread_cond_broadcast)(c);
@@ -253,6 +270,11 @@ void gp__describe_wait_shim(struct gp_green *g, char *buf, size_t len)
 	const char *what = g->waits_for ? g->waits_for : "?";
 	if (strcmp(what, "mutex") == 0 && g->wait_obj) {
 		const pthread_mutex_t *m = g->wait_obj;
+		if (held_by_kernel_thread(m)) {
+			snprintf(buf, len, "mutex %p held by kernel thread %d", (void *)m,
+				 m->__data.__owner);
+			return;
+		}
 		struct gp_green *o = m->__data.__owner ? green_owner(m) : NULL;
 		if (o) {
 			snprintf(buf, len, "mutex %p held by thread %llu \"%s\"", (void *)m,

@@ -11,6 +11,8 @@
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "hook.h"
@@ -63,8 +65,13 @@ static int read_attr(const pthread_attr_t *attr, struct gp_spawn_attr *sa)
 
 int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
 {
-	/* Off the carrier (or inside the runtime) a kernel thread stays a kernel thread. */
-	if (!gp_on_green() && gp_carrier)
+	/*
+	 * Off the carrier (or inside the runtime) a kernel thread stays a kernel thread. The
+	 * runtime starts only on the process's first thread: a helper thread glibc made
+	 * (a SIGEV_THREAD timer's) must not become the carrier.
+	 */
+	if ((!gp_on_green() && gp_carrier) ||
+	    (!gp_carrier && syscall(SYS_gettid) != getpid()))
 		return GP_REAL(pthread_create)(t, attr, fn, arg);
 	struct gp_spawn_attr sa;
 	if (read_attr(attr, &sa) < 0)
@@ -173,7 +180,7 @@ void pthread_exit(void *ret)
 		GP_REAL(pthread_exit)(ret);
 	struct gp_green *g = gp_self();
 	if (!g->is_main)
-		gp__tsd_thread_ended(g);
+		gp__exit_unwinding(g, ret);
 	gp_enter();
 	gp_exit(ret);
 }

@@ -83,9 +83,12 @@ unsigned int sleep(unsigned int seconds)
 	if (!gp_cooperative())
 		return GP_REAL(sleep)(seconds);
 	double left;
-	/* Interrupted, sleep returns the seconds left, rounded up as glibc does. */
-	if (green_sleep((double)seconds, &left) == -EINTR)
-		return (unsigned int)left + (left > (unsigned int)left);
+	/* Interrupted, sleep sets EINTR and returns the seconds left, rounded to the
+	 * nearest as glibc does. */
+	if (green_sleep((double)seconds, &left) == -EINTR) {
+		errno = EINTR;
+		return (unsigned int)(left + 0.5);
+	}
 	return 0;
 }
 

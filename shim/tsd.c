@@ -51,6 +51,12 @@ int pthread_key_delete(pthread_key_t key)
 	if (rc == 0 && key < PTHREAD_KEYS_MAX) {
 		destructors[key] = NULL;
 		key_used[key] = false;
+		/* A key created later with the same number starts with no values. */
+		for (struct gp_green *g = gp_carrier ? gp_carrier->all : NULL; g; g = g->all_next) {
+			struct green_tsd *t = tsd_of(g);
+			if (t && t->block[key / BLOCK])
+				t->block[key / BLOCK][key % BLOCK] = NULL;
+		}
 	}
 	return rc;
 }

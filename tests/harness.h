@@ -128,6 +128,9 @@ bool gp_kv(const char *text, const char *key, char *val, size_t size);
 /* Same, parsing the value as a decimal integer. */
 bool gp_kv_long(const char *text, const char *key, long *val);
 
+/* A string (to free) formatted as by printf; fails the test when out of memory. */
+char *gp_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Seconds on CLOCK_MONOTONIC. */
 double gp_now(void);
 
@@ -140,10 +143,73 @@ void gp_compare(const char *prog, char *const argv[], double timeout_s, struct g
 		struct gp_run *shim);
 
 /*
- * For a program with a "--list" of cases (errno_cases, condvar): runs each case on its own,
- * natively and under the shim, and fails once per case that differs, naming it.
+ * A case of a program that does not behave under the shim as natively yet, because a
+ * feature it needs is missing; reason says which, in words. A suite keeps one table of
+ * them. They stay in the programs, are left out of the comparisons, are reported as
+ * skipped with their reason, and are run once more by a test that fails as soon as one
+ * behaves as natively, so that the table cannot silently go stale. Arrays, not pointers:
+ * Criterion copies test parameters into the process that runs the test.
  */
+struct gp_pending {
+	char name[48];
+	char reason[160];
+};
+
+/* How long a pending case may run, natively or under the shim, before it counts as hung. */
+#define GP_PENDING_TIMEOUT_S 3.0
+
+#define GP_COUNT(array) (sizeof(array) / sizeof((array)[0]))
+
+/* The entry for name in a table of n pending cases, or NULL. */
+const struct gp_pending *gp_pending_find(const struct gp_pending *pending, size_t n,
+					 const char *name);
+
+/*
+ * For a program with a "--list" of cases (errno_cases, condvar): runs it natively and
+ * under the shim with every case that is not pending named on the command line, and
+ * expects both runs to print the same and end the same way.
+ */
+void gp_compare_cases(const char *prog, const struct gp_pending *pending, size_t n,
+		      double timeout_s);
+
+/*
+ * Runs each case that is not pending on its own, natively and under the shim, and fails
+ * once per case that differs, naming it. Stops after a few cases that hang.
+ */
+void gp_compare_each_case_except(const char *prog, const struct gp_pending *pending, size_t n,
+				 double timeout_s);
+
+/* The same for a program with no pending case. */
 void gp_compare_each_case(const char *prog, double timeout_s);
+
+/*
+ * Runs each pending case natively and under the shim, GP_PENDING_TIMEOUT_S at most, and
+ * fails for each that now behaves as natively, or is not a case of prog at all.
+ */
+void gp_expect_still_pending(const char *prog, const struct gp_pending *pending, size_t n);
+
+/* The failure of a pending case that no longer differs, worded in one place. */
+#define gp_expect_still_differs(name, differs)                                                \
+	cr_expect((differs), "case %s now behaves as natively: remove it from the pending list", \
+		  (name))
+
+/* Skips the test that would run pending case p, saying why. */
+#define gp_skip_pending(p) cr_skip_test("%s is pending: %s", (p)->name, (p)->reason)
+
+/*
+ * In a suite's file: a test "pending" run once per entry of table (an array of struct
+ * gp_pending), each run skipped with the case's name and reason, so that the report
+ * lists every pending case.
+ */
+#define GP_PENDING_REPORT(suite, table)                                               \
+	ParameterizedTestParameters(suite, pending)                                   \
+	{                                                                             \
+		return cr_make_param_array(struct gp_pending, (table), GP_COUNT(table)); \
+	}                                                                             \
+	ParameterizedTest(const struct gp_pending *p, suite, pending)                 \
+	{                                                                             \
+		gp_skip_pending(p);                                                   \
+	}
 
 /* The message helpers as expectations, reported at the line of the test that uses them. */
 #define gp_expect_msg_(msg_expr)                                          \

@@ -6,13 +6,28 @@
  *
  * Every case prints one line; the whole output must be the same. Each case also runs in a
  * process of its own, so that one case that hangs or crashes under the shim does not hide
- * the others, and the failure names it.
+ * the others, and the failure names it. Cases still pending are listed below with why.
  */
 #include "harness.h"
 
 TestSuite(errno_cases, .timeout = 120);
 
-/* Every case printed its line natively: the comparison below covers them all. */
+/*
+ * Cases that do not behave under the shim as natively yet, and the feature each waits
+ * for. They are left out of the comparisons below, reported as skipped, and checked by
+ * pending_cases_still_pending, which fails once one of them passes: then delete its line.
+ */
+static const struct gp_pending pending[] = {
+};
+
+GP_PENDING_REPORT(errno_cases, pending)
+
+Test(errno_cases, pending_cases_still_pending, .timeout = 90)
+{
+	gp_expect_still_pending("errno_cases", pending, GP_COUNT(pending));
+}
+
+/* Every case printed its line natively: the comparisons below cover them all. */
 Test(errno_cases, native_prints_every_case)
 {
 	struct gp_run list, all;
@@ -29,16 +44,19 @@ Test(errno_cases, native_prints_every_case)
 
 Test(errno_cases, all_cases_same)
 {
-	gp_compare("errno_cases", NULL, 45, NULL, NULL);
+	gp_compare_cases("errno_cases", pending, GP_COUNT(pending), 45);
 }
 
 Test(errno_cases, all_cases_same_fortify)
 {
-	gp_compare("errno_cases.fortify", NULL, 45, NULL, NULL);
+	gp_compare_cases("errno_cases.fortify", pending, GP_COUNT(pending), 45);
 }
 
-/* Natively no case takes more than a fraction of a second: 5 s means stuck. */
-Test(errno_cases, each_case_same, .timeout = 900)
+/*
+ * Natively no case takes more than a fraction of a second: 5 s means stuck. The
+ * comparison stops after a few stuck cases, which bounds the test's time.
+ */
+Test(errno_cases, each_case_same, .timeout = 300)
 {
-	gp_compare_each_case("errno_cases", 5);
+	gp_compare_each_case_except("errno_cases", pending, GP_COUNT(pending), 5);
 }

@@ -13,18 +13,14 @@
  * Chunk sizes vary, and so do the calls: write/send/writev/sendmsg to send,
  * read/recv/readv/recvmsg/recvfrom to receive, all blocking.
  */
+#define PROG "echo_client"
+#include "progs.h"
+
 #include <arpa/inet.h>
-#include <errno.h>
 #include <netinet/in.h>
-#include <pthread.h>
-#include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
 #define MAX_CHUNK 16384
 
@@ -40,10 +36,11 @@ struct client {
 static uint16_t port;
 static pthread_barrier_t all_connected;
 
-static void fail(const struct client *c, const char *what)
+static void __attribute__((noreturn)) client_die(const struct client *c, const char *what)
 {
-	fprintf(stderr, "echo_client: client %ld: %s: %s\n", c->id, what, strerror(errno));
-	exit(1);
+	int e = errno;
+
+	fail("client %ld: %s: %s", c->id, what, strerror(e));
 }
 
 static uint64_t splitmix64(uint64_t x)
@@ -133,7 +130,7 @@ static void send_chunk(struct client *c, uint64_t *rng, size_t off, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			fail(c, "send");
+			client_die(c, "send");
 		done += (size_t)n;
 	}
 }
@@ -151,21 +148,15 @@ static void recv_chunk(struct client *c, uint64_t *rng, size_t off, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			fail(c, "recv");
-		if (n == 0) {
-			fprintf(stderr, "echo_client: client %ld: EOF after %zu of %zu bytes\n",
-				c->id, off + done, c->bytes);
-			exit(1);
-		}
+			client_die(c, "recv");
+		if (n == 0)
+			fail("client %ld: EOF after %zu of %zu bytes", c->id, off + done, c->bytes);
 		for (size_t i = 0; i < (size_t)n; i++) {
 			unsigned char want_b = pattern(c->id, off + done + i);
 
-			if (buf[i] != want_b) {
-				fprintf(stderr,
-					"echo_client: client %ld: byte %zu: expected %u, got %u\n",
-					c->id, off + done + i, want_b, buf[i]);
-				exit(1);
-			}
+			if (buf[i] != want_b)
+				fail("client %ld: byte %zu: expected %u, got %u", c->id,
+				     off + done + i, want_b, buf[i]);
 		}
 		done += (size_t)n;
 	}
@@ -180,9 +171,8 @@ static void expect_eof(struct client *c)
 		;
 	if (n != 0) {
 		if (n < 0)
-			fail(c, "read at end");
-		fprintf(stderr, "echo_client: client %ld: data after the echo\n", c->id);
-		exit(1);
+			client_die(c, "read at end");
+		fail("client %ld: data after the echo", c->id);
 	}
 }
 
@@ -198,7 +188,7 @@ static void *writer_main(void *arg)
 		off += len;
 	}
 	if (shutdown(c->fd, SHUT_WR) != 0)
-		fail(c, "shutdown");
+		client_die(c, "shutdown");
 	return NULL;
 }
 
@@ -212,18 +202,15 @@ static void run_lockstep(struct client *c)
 		off += len;
 	}
 	if (shutdown(c->fd, SHUT_WR) != 0)
-		fail(c, "shutdown");
+		client_die(c, "shutdown");
 }
 
 static void run_duplex(struct client *c)
 {
-	pthread_t writer;
+	pthread_t writer = start(writer_main, c);
 
-	errno = pthread_create(&writer, NULL, writer_main, c);
-	if (errno)
-		fail(c, "pthread_create");
 	recv_chunk(c, &c->rng, 0, c->bytes);
-	pthread_join(writer, NULL);
+	join(writer);
 }
 
 static void connect_loopback(struct client *c)
@@ -233,22 +220,9 @@ static void connect_loopback(struct client *c)
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	c->fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (c->fd < 0)
-		fail(c, "socket");
+		client_die(c, "socket");
 	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
-		fail(c, "connect");
-}
-
-static void report_threads(void)
-{
-	char line[256];
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "Threads:", 8) == 0)
-			fputs(line, stderr);
-	fclose(f);
+		client_die(c, "connect");
 }
 
 static void *client_main(void *arg)
@@ -265,7 +239,7 @@ static void *client_main(void *arg)
 		run_lockstep(c);
 	expect_eof(c);
 	if (close(c->fd) != 0)
-		fail(c, "close");
+		client_die(c, "close");
 	return NULL;
 }
 
@@ -295,16 +269,14 @@ int main(int argc, char **argv)
 
 	clients = calloc((size_t)n, sizeof(*clients));
 	if (!clients)
-		return fprintf(stderr, "echo_client: out of memory\n"), 1;
+		die("calloc");
 	pthread_barrier_init(&all_connected, NULL, (unsigned)n);
 	for (long i = 0; i < n; i++) {
 		clients[i] = (struct client){ .id = i,
 					      .bytes = (size_t)bytes,
 					      .duplex = duplex,
 					      .rng = splitmix64((uint64_t)i + 1) };
-		errno = pthread_create(&clients[i].tid, NULL, client_main, &clients[i]);
-		if (errno)
-			fail(&clients[i], "pthread_create");
+		clients[i].tid = start(client_main, &clients[i]);
 	}
 	for (long i = 0; i < n; i++)
 		pthread_join(clients[i].tid, NULL);

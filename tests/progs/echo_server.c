@@ -10,17 +10,13 @@
  * Once all connections are accepted, main copies the "Threads:" line of /proc/self/status
  * to stderr, to show how many kernel threads carry the connections.
  */
+#define PROG "echo_server"
+#include "progs.h"
+
 #include <arpa/inet.h>
-#include <errno.h>
 #include <netinet/in.h>
-#include <pthread.h>
-#include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 struct conn {
 	pthread_t tid;
@@ -28,12 +24,6 @@ struct conn {
 	bool sendrecv;
 	unsigned long long bytes;
 };
-
-static void die(const char *what)
-{
-	fprintf(stderr, "echo_server: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
 
 static ssize_t conn_read(struct conn *c, char *buf, size_t len)
 {
@@ -118,24 +108,9 @@ static int accept_one(int lfd, bool use_accept4)
 	if (fd < 0)
 		die("accept");
 	if (len != sizeof(peer) || peer.sin_family != AF_INET ||
-	    peer.sin_addr.s_addr != htonl(INADDR_LOOPBACK)) {
-		fprintf(stderr, "echo_server: accept returned a peer that is not 127.0.0.1\n");
-		exit(1);
-	}
+	    peer.sin_addr.s_addr != htonl(INADDR_LOOPBACK))
+		fail("accept returned a peer that is not 127.0.0.1");
 	return fd;
-}
-
-static void report_threads(void)
-{
-	char line[256];
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		die("/proc/self/status");
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "Threads:", 8) == 0)
-			fputs(line, stderr);
-	fclose(f);
 }
 
 static int usage(void)
@@ -171,9 +146,7 @@ int main(int argc, char **argv)
 	for (long i = 0; i < n; i++) {
 		conns[i].fd = accept_one(lfd, use_accept4);
 		conns[i].sendrecv = sendrecv;
-		errno = pthread_create(&conns[i].tid, NULL, conn_main, &conns[i]);
-		if (errno)
-			die("pthread_create");
+		conns[i].tid = start(conn_main, &conns[i]);
 	}
 	report_threads();
 	close(lfd);

@@ -1,5 +1,5 @@
 /*
- * errno_cases [--list | CASE]
+ * errno_cases [--list | CASE...]
  *
  * Corner cases of blocking I/O, sleeping and polling, one line each:
  *
@@ -11,7 +11,8 @@
  * Each case runs in a thread of its own while main waits in pthread_join, so that the
  * process has at least two threads whenever a case runs. Cases are independent: each one
  * makes and closes its own descriptors, and puts back any signal disposition it changes.
- * With no argument every case runs in order; with CASE only that one; --list names them.
+ * With no argument every case runs in order; with CASEs those, in the order of the table
+ * below; --list names them all.
  */
 #define PROG "errno_cases"
 #include "progs.h"
@@ -830,51 +831,51 @@ static void case_poll_negative_fd(void)
 	close2(p);
 }
 
+/* Polls fd alone for events, a second at most, and says what came back. */
+static void say_poll(int fd, short events)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+
+	SAY(poll(&pfd, 1, 1000), "revents=%#x", pfd.revents);
+}
+
 static void case_poll_hup_socket(void)
 {
-	struct pollfd pfd;
 	int sv[2];
 
 	make_socketpair(sv, 0);
 	close(sv[1]);
-	pfd = (struct pollfd){ .fd = sv[0], .events = POLLIN | POLLRDHUP };
-	SAY(poll(&pfd, 1, 1000), "revents=%#x", pfd.revents);
+	say_poll(sv[0], POLLIN | POLLRDHUP);
 	close(sv[0]);
 }
 
 static void case_poll_hup_pipe(void)
 {
-	struct pollfd pfd;
 	int p[2];
 
 	make_pipe(p, 0);
 	close(p[1]);
-	pfd = (struct pollfd){ .fd = p[0], .events = POLLIN };
-	SAY(poll(&pfd, 1, 1000), "revents=%#x", pfd.revents);
+	say_poll(p[0], POLLIN);
 	close(p[0]);
 }
 
 static void case_poll_err_pipe(void)
 {
-	struct pollfd pfd;
 	int p[2];
 
 	make_pipe(p, 0);
 	close(p[0]);
-	pfd = (struct pollfd){ .fd = p[1], .events = POLLOUT };
-	SAY(poll(&pfd, 1, 1000), "revents=%#x", pfd.revents);
+	say_poll(p[1], POLLOUT);
 	close(p[1]);
 }
 
 static void case_poll_rdhup_tcp(void)
 {
-	struct pollfd pfd;
 	int fds[2];
 
 	tcp_pair(fds);
 	shutdown(fds[0], SHUT_WR);
-	pfd = (struct pollfd){ .fd = fds[1], .events = POLLIN | POLLRDHUP };
-	SAY(poll(&pfd, 1, 1000), "revents=%#x", pfd.revents);
+	say_poll(fds[1], POLLIN | POLLRDHUP);
 	close2(fds);
 }
 
@@ -1355,13 +1356,8 @@ static void case_errno_per_thread(void)
 
 /* ---- table and driver --------------------------------------------------------------- */
 
-struct testcase {
-	const char *name;
-	void (*fn)(void);
-};
-
 #define CASE(n) { #n, case_##n }
-static const struct testcase cases[] = {
+static const struct prog_case cases[] = {
 	CASE(read_ebadf),
 	CASE(read_ebadf_huge),
 	CASE(write_ebadf),
@@ -1442,45 +1438,22 @@ static const struct testcase cases[] = {
 	CASE(sndtimeo),
 	CASE(errno_per_thread),
 };
-#define N_CASES (sizeof(cases) / sizeof(cases[0]))
 
 static void *case_main(void *arg)
 {
-	const struct testcase *c = arg;
+	const struct prog_case *c = arg;
 
-	current = c->name;
 	c->fn();
 	return NULL;
 }
 
-static void run_case(const struct testcase *c)
+/* In a thread of its own: main then waits in pthread_join, so two threads exist. */
+static void run_case(const struct prog_case *c)
 {
-	pthread_t t;
-
-	current = c->name;
-	t = start(case_main, (void *)c);
-	join(t);
-	fflush(stdout); /* if a later case hangs, the lines so far still show */
+	join(start(case_main, (void *)c));
 }
 
 int main(int argc, char **argv)
 {
-	if (argc == 2 && strcmp(argv[1], "--list") == 0) {
-		for (size_t i = 0; i < N_CASES; i++)
-			puts(cases[i].name);
-		return 0;
-	}
-	if (argc > 2) {
-		fprintf(stderr, "usage: errno_cases [--list | CASE]\n");
-		return 2;
-	}
-	alarm(60);
-	for (size_t i = 0; i < N_CASES; i++)
-		if (argc == 1 || strcmp(argv[1], cases[i].name) == 0)
-			run_case(&cases[i]);
-	if (argc == 2 && !current) {
-		fprintf(stderr, "errno_cases: no case named %s\n", argv[1]);
-		return 2;
-	}
-	return 0;
+	return run_cases(argc, argv, cases, sizeof(cases) / sizeof(cases[0]), run_case);
 }

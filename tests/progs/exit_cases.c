@@ -16,43 +16,15 @@
  * stdout is a pipe when the tests run this, so stdio buffers it fully: what gets flushed
  * at exit, and what does not, is part of the expected output.
  */
-#include <errno.h>
-#include <pthread.h>
+#define PROG "exit_cases"
+#include "progs.h"
+
 #include <signal.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 static int never_written[2]; /* a pipe nobody writes: read() on it blocks for good */
 static pthread_mutex_t stuck_m = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t stuck_cv = PTHREAD_COND_INITIALIZER;
-
-static void die(const char *what)
-{
-	fprintf(stderr, "exit_cases: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
-static void msleep(long ms)
-{
-	struct timespec ts = { ms / 1000, ms % 1000 * 1000000 };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-static pthread_t start(void *(*fn)(void *), void *arg)
-{
-	pthread_t t;
-
-	errno = pthread_create(&t, NULL, fn, arg);
-	if (errno)
-		die("pthread_create");
-	return t;
-}
 
 static void on_exit_print(void)
 {
@@ -89,8 +61,7 @@ static void *blocked_waiter_main(void *arg)
 /* Threads that block until the process ends: the exit must not wait for them. */
 static void start_blocked_threads(void)
 {
-	if (pipe(never_written) != 0)
-		die("pipe");
+	make_pipe(never_written, 0);
 	for (int i = 0; i < 3; i++)
 		pthread_detach(start(blocked_reader_main, NULL));
 	pthread_detach(start(blocked_sleeper_main, NULL));

@@ -212,11 +212,14 @@ static inline bool named(const char *name, int argc, char **argv)
 static inline bool all_known(const struct prog_case *cases, size_t n, int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
-		if (!find_case(cases, n, argv[i])) {
-			fprintf(stderr, "%s: no case named %s\nusage: %s [--list | CASE...]\n", PROG,
-				argv[i], PROG);
-			return false;
-		}
+		if (find_case(cases, n, argv[i]))
+			continue;
+		if (argv[i][0] == '-')
+			fprintf(stderr, "%s: %s: the one option is --list, alone\n", PROG, argv[i]);
+		else
+			fprintf(stderr, "%s: no case named %s\n", PROG, argv[i]);
+		fprintf(stderr, "usage: %s [--list | CASE...]\n", PROG);
+		return false;
 	}
 	return true;
 }

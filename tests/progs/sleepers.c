@@ -12,19 +12,13 @@
  * METHOD is "mix" (default: nanosleep, usleep, sleep, clock_nanosleep relative and
  * absolute on CLOCK_MONOTONIC, in turn), or one of the names in methods[] to use only that.
  */
-#include <errno.h>
+#define PROG "sleepers"
+#include "progs.h"
+
 #include <math.h>
 #include <poll.h>
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/select.h>
 #include <threads.h>
-#include <time.h>
-#include <unistd.h>
-
-#define NSEC_PER_SEC 1000000000L
 
 typedef int sleep_fn(clockid_t *clock, const struct timespec *len);
 
@@ -39,38 +33,6 @@ struct sleeper {
 	struct timespec len;
 	pthread_barrier_t *start;
 };
-
-static void die(const char *what)
-{
-	fprintf(stderr, "sleepers: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
-static struct timespec now(clockid_t clock)
-{
-	struct timespec ts;
-
-	if (clock_gettime(clock, &ts) != 0)
-		die("clock_gettime");
-	return ts;
-}
-
-static struct timespec ts_add(struct timespec a, struct timespec b)
-{
-	a.tv_sec += b.tv_sec;
-	a.tv_nsec += b.tv_nsec;
-	if (a.tv_nsec >= NSEC_PER_SEC) {
-		a.tv_sec++;
-		a.tv_nsec -= NSEC_PER_SEC;
-	}
-	return a;
-}
-
-/* a < b */
-static int ts_before(struct timespec a, struct timespec b)
-{
-	return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
-}
 
 /* Microseconds rounded up, so that a sleep in microseconds is never shorter than len. */
 static long long ts_usec_up(struct timespec len)
@@ -229,26 +191,10 @@ static void *sleeper_main(void *arg)
 	if (s->method->fn(&clock, &s->len) != 0)
 		die(s->method->name);
 	until = ts_add(clock == CLOCK_REALTIME ? t0_rt : t0, s->len);
-	if (ts_before(now(clock), until)) {
-		fprintf(stderr, "sleepers: %s returned before %ld.%09ld s had passed\n",
-			s->method->name, (long)s->len.tv_sec, s->len.tv_nsec);
-		exit(1);
-	}
+	if (ts_before(now(clock), until))
+		fail("%s returned before %ld.%09ld s had passed", s->method->name,
+		     (long)s->len.tv_sec, s->len.tv_nsec);
 	return NULL;
-}
-
-/* Copies the "Threads:" line of /proc/self/status to stderr. */
-static void report_threads(void)
-{
-	char line[256];
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		die("/proc/self/status");
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "Threads:", 8) == 0)
-			fputs(line, stderr);
-	fclose(f);
 }
 
 static const struct method *find_method(const char *name)
@@ -270,7 +216,7 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-	pthread_barrier_t start;
+	pthread_barrier_t all_started;
 	struct sleeper *s;
 	const struct method *only = NULL;
 	double secs;
@@ -290,19 +236,17 @@ int main(int argc, char **argv)
 	if (!s)
 		die("calloc");
 	/* Everyone starts at once; main passes the barrier too, then looks at the threads. */
-	pthread_barrier_init(&start, NULL, (unsigned)n + 1);
+	pthread_barrier_init(&all_started, NULL, (unsigned)n + 1);
 	for (long i = 0; i < n; i++) {
 		s[i].method = only ? only : &methods[i % N_MIX];
 		s[i].len.tv_sec = (time_t)secs;
 		s[i].len.tv_nsec = lround((secs - floor(secs)) * NSEC_PER_SEC);
 		if (s[i].len.tv_nsec >= NSEC_PER_SEC)
 			s[i].len = (struct timespec){ s[i].len.tv_sec + 1, 0 };
-		s[i].start = &start;
-		errno = pthread_create(&s[i].tid, NULL, sleeper_main, &s[i]);
-		if (errno)
-			die("pthread_create");
+		s[i].start = &all_started;
+		s[i].tid = start(sleeper_main, &s[i]);
 	}
-	pthread_barrier_wait(&start);
+	pthread_barrier_wait(&all_started);
 	report_threads();
 	for (long i = 0; i < n; i++)
 		pthread_join(s[i].tid, NULL);
