@@ -109,7 +109,13 @@ static int green_lock(pthread_mutex_t *m, clockid_t clock, const struct timespec
 			if (left <= 0)
 				return ETIMEDOUT;
 		}
-		if (held_by_kernel_thread(m) && (left < 0 || left > KERNEL_HOLDER_RECHECK))
+		/*
+		 * Only a green holder is sure to unlock through our hook. Held by a kernel
+		 * thread, or already released (glibc's own cond_wait may have let it go since
+		 * the attempt): look again soon rather than wait for a wake-up.
+		 */
+		if (m->__data.__owner != gp_carrier->tid &&
+		    (left < 0 || left > KERNEL_HOLDER_RECHECK))
 			left = KERNEL_HOLDER_RECHECK;
 		gp_enter();
 		gp_park_on(m, left, "mutex");
