@@ -1,7 +1,7 @@
 /*
  * condvar [--list | SECTION...]
  *
- * Threads that coordinate through pthread mutexes, condition variables, rwlocks,
+ * Threads that coordinate through pthread mutexes, condition variables, rwlocks, spinlocks,
  * semaphores, barriers, once, thread-specific data, join, detach and cancellation. Each
  * section prints one line of totals that do not depend on how the threads interleave;
  * a section that finds something wrong says so on stderr and exits 1.
@@ -750,6 +750,50 @@ static void section_cancel(void)
 
 /* ---- table and driver --------------------------------------------------------------- */
 
+/* ---- spinlock ------------------------------------------------------------------------ */
+
+static pthread_spinlock_t spin;
+static int spin_counter;
+
+/* Holds the spinlock across a sleep: a spinner must let the holder run to release it. */
+static void *spin_holder_main(void *arg)
+{
+	(void)arg;
+	pthread_spin_lock(&spin);
+	msleep(50);
+	spin_counter += 1000;
+	pthread_spin_unlock(&spin);
+	return NULL;
+}
+
+static void *spinner_main(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 100; i++) {
+		pthread_spin_lock(&spin);
+		spin_counter++;
+		pthread_spin_unlock(&spin);
+	}
+	return NULL;
+}
+
+static void section_spin(void)
+{
+	pthread_t holder, spinners[4];
+
+	pthread_spin_init(&spin, PTHREAD_PROCESS_PRIVATE);
+	holder = start(spin_holder_main, NULL);
+	msleep(10); /* the holder has the lock and sleeps with it */
+	for (int i = 0; i < 4; i++)
+		spinners[i] = start(spinner_main, NULL);
+	for (int i = 0; i < 4; i++)
+		join(spinners[i]);
+	join(holder);
+	printf("spin: counter=%d busy=%s\n", spin_counter,
+	       pthread_spin_trylock(&spin) == 0 ? "no" : "yes");
+	pthread_spin_destroy(&spin);
+}
+
 #define SECTION(n) { #n, section_##n }
 static const struct prog_case sections[] = {
 	SECTION(prodcons),
@@ -767,6 +811,7 @@ static const struct prog_case sections[] = {
 	SECTION(tsd),
 	SECTION(barrier),
 	SECTION(cancel),
+	SECTION(spin),
 };
 
 int main(int argc, char **argv)
