@@ -111,11 +111,45 @@ void gp_sigmask_install(uint64_t mask)
 	c->kernel_sigmask = mask;
 }
 
+/* Count g's blocked signals in or out of blocked_by. */
+static void count_mask(struct gp_carrier *c, uint64_t mask, int delta)
+{
+	for (; mask; mask &= mask - 1)
+		c->blocked_by[__builtin_ctzll(mask)] += (unsigned)delta;
+}
+
+/*
+ * While the hub waits in the loop, a signal for the process must be deliverable if any
+ * live green thread would take it, as Linux delivers it to any thread that does not
+ * block it: the hub blocks only what every live thread blocks.
+ */
+static uint64_t hub_mask(const struct gp_carrier *c)
+{
+	uint64_t mask = 0;
+	for (int i = 0; i < 64; i++)
+		if (c->blocked_by[i] && c->blocked_by[i] >= c->alive)
+			mask |= 1ull << i;
+	return mask;
+}
+
+void gp_sigmask_set(struct gp_green *g, uint64_t mask)
+{
+	struct gp_carrier *c = gp_carrier;
+	count_mask(c, g->sigmask, -1);
+	count_mask(c, mask, +1);
+	g->sigmask = mask;
+	gp_sigmask_install(mask);
+}
+
+static void install_mask_for(struct gp_carrier *c, struct gp_green *next)
+{
+	gp_sigmask_install(next->is_hub ? hub_mask(c) : next->sigmask);
+}
+
 static void switch_to(struct gp_carrier *c, struct gp_green *next)
 {
 	struct gp_green *self = c->current;
-	if (!next->is_hub)
-		gp_sigmask_install(next->sigmask);
+	install_mask_for(c, next);
 	self->saved_errno = errno;
 	c->current = next;
 	next->state = GP_RUNNING;
@@ -228,6 +262,8 @@ int gp_sched_start(void)
 	m->state = GP_RUNNING;
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, NULL, &c->kernel_sigmask, sizeof(uint64_t));
 	m->sigmask = c->kernel_sigmask;
+	memset(c->blocked_by, 0, sizeof(c->blocked_by));
+	count_mask(c, m->sigmask, +1);
 	gp_ctx_init_current(&m->ctx);
 	all_add(c, m);
 
@@ -301,6 +337,7 @@ int gp_spawn(struct gp_green **out, void *(*start)(void *), void *arg,
 	g->arg = arg;
 	g->detached = attr && attr->detached;
 	g->sigmask = c->current->sigmask;   /* as a new kernel thread inherits its creator's */
+	count_mask(c, g->sigmask, +1);
 	gp_ctx_make(&g->ctx, g->stack.lo, g->stack.size, green_entry, g);
 	all_add(c, g);
 	c->alive++;
@@ -319,6 +356,7 @@ void gp_exit(void *retval)
 	struct gp_green *g = c->current;
 	g->retval = retval;
 	g->state = GP_DONE;
+	count_mask(c, g->sigmask, -1);
 	if (g->joiner)
 		gp_unpark(g->joiner);
 	if (--c->alive == 0)
@@ -330,8 +368,7 @@ void gp_exit(void *retval)
 	c->current = next;
 	next->state = GP_RUNNING;
 	c->stats.switches++;
-	if (!next->is_hub)
-		gp_sigmask_install(next->sigmask);
+	install_mask_for(c, next);
 	gp_ctx_exit_to(&g->ctx, &next->ctx);
 }
 

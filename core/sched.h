@@ -62,6 +62,7 @@ struct gp_carrier {
 	ev_async async;              /* keeps the loop alive; cross-thread wake-ups */
 	uint64_t kernel_sigmask;     /* the carrier's signal mask as the kernel has it */
 	int tid;                     /* the carrier's kernel thread id */
+	unsigned blocked_by[64];     /* live threads that block signal n+1 */
 	size_t parked;               /* threads parked now */
 	size_t parked_wakeable;      /* of which a timer or a descriptor can end the park */
 	uint64_t parks_ended;        /* parks that have ended, ever: a deadlock has none */
@@ -89,6 +90,9 @@ extern void (*gp__last_thread_ended)(void);
  * same mask costs nothing).
  */
 void gp_sigmask_install(uint64_t mask);
+
+/* g's mask becomes mask (g is the running thread): keeps the hub's mask right. */
+void gp_sigmask_set(struct gp_green *g, uint64_t mask);
 
 /* Make the running kernel thread a carrier whose main green thread is the current code. */
 int gp_sched_start(void);

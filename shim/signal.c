@@ -124,8 +124,7 @@ static int green_sigmask(int how, const sigset_t *set, sigset_t *old)
 		case SIG_SETMASK: next = bits; break;
 		default: return EINVAL;
 		}
-		g->sigmask = next & ~UNBLOCKABLE;
-		gp_sigmask_install(g->sigmask);
+		gp_sigmask_set(g, next & ~UNBLOCKABLE);
 	}
 	if (old)
 		bits_set(old, cur);

@@ -27,6 +27,7 @@ ParameterizedTestParameters(exit_cases, each_mode)
 		{ "thread__exit", 5, 0 },
 		{ "thread_abort", -1, SIGABRT },
 		{ "sigterm", -1, SIGTERM },
+		{ "sigterm_blocked", -1, SIGTERM },
 	};
 
 	return cr_make_param_array(struct exit_param, params, sizeof(params) / sizeof(params[0]));

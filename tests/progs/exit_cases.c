@@ -12,6 +12,8 @@
  *   thread__exit   a thread calls _exit(5): nothing buffered in stdio comes out
  *   thread_abort   a thread calls abort(): the process dies of SIGABRT
  *   sigterm        a thread sends SIGTERM to the process: it dies of SIGTERM
+ *   sigterm_blocked  the same while another thread blocks SIGTERM: the threads that do
+ *                  not block it (main in pthread_join) still take it, and it dies
  *
  * stdout is a pipe when the tests run this, so stdio buffers it fully: what gets flushed
  * at exit, and what does not, is part of the expected output.
@@ -152,6 +154,28 @@ static void *sigterm_main(void *arg)
 	return NULL;
 }
 
+/* Blocks SIGTERM and sleeps: the process must still die of the SIGTERM main takes. */
+static void *blocks_sigterm_main(void *arg)
+{
+	sigset_t set;
+
+	(void)arg;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	msleep(5000);
+	return NULL;
+}
+
+static int mode_sigterm_blocked(void)
+{
+	start(blocks_sigterm_main, NULL);
+	msleep(20);
+	pthread_join(start(sigterm_main, NULL), NULL);
+	printf("join returned\n");
+	return 0;
+}
+
 static int run_and_wait(void *(*fn)(void *))
 {
 	atexit(on_exit_print);
@@ -178,7 +202,9 @@ int main(int argc, char **argv)
 		return run_and_wait(abort_main);
 	if (strcmp(mode, "sigterm") == 0)
 		return run_and_wait(sigterm_main);
+	if (strcmp(mode, "sigterm_blocked") == 0)
+		return mode_sigterm_blocked();
 	fprintf(stderr, "usage: exit_cases main_exit|thread_exit|main_return|thread__exit|"
-			"thread_abort|sigterm\n");
+			"thread_abort|sigterm|sigterm_blocked\n");
 	return 2;
 }
