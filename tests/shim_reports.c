@@ -66,3 +66,10 @@ Test(reports, thread_attributes_same)
 	gp_compare("thread_attrs", NULL, 20, NULL, NULL);
 	gp_compare("thread_attrs.fortify", NULL, 20, NULL, NULL);
 }
+
+/* A thread in sigwait (every thread blocks the signal) while another works. */
+Test(reports, sigwait_thread_same)
+{
+	gp_compare("sigwaiter", NULL, 20, NULL, NULL);
+	gp_compare("sigwaiter.fortify", NULL, 20, NULL, NULL);
+}

@@ -1,0 +1,88 @@
+/*
+ * sigwait, sigwaitinfo and sigtimedwait park the calling green thread. A signal the
+ * program waits for is blocked (sigwait requires it), so it stays pending on the
+ * process once it arrives, and a signalfd for the same set becomes readable: the thread
+ * parks on that descriptor, then takes the signal with a sigtimedwait that does not
+ * wait. The signal is taken only if every green thread blocks it (otherwise Linux hands
+ * it to a thread that does not, there as here).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hook.h"
+#include "iowait.h"
+#include "loop.h"
+#include "signals.h"
+
+static const struct timespec no_wait = { 0, 0 };
+
+static double now_mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return gp_ts_seconds(&ts);
+}
+
+/* Wait for a signal of set: its number, or -1 and errno (EAGAIN on timeout, EINTR). */
+static int green_sigwait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout)
+{
+	if (timeout && (!gp_ts_valid(timeout) || timeout->tv_sec < 0)) {
+		errno = EINVAL;
+		return -1;
+	}
+	int saved_errno = errno;
+	double deadline = timeout ? now_mono() + gp_ts_seconds(timeout) : 0;
+	int fd = signalfd(-1, set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		return GP_REAL(sigtimedwait)(set, info, timeout);
+	int sig;
+	for (;;) {
+		sig = GP_REAL(sigtimedwait)(set, info, &no_wait);
+		if (sig > 0 || errno != EAGAIN)
+			break;
+		double left = -1;
+		if (timeout && (left = deadline - now_mono()) <= 0)
+			break;   /* sig is -1, errno EAGAIN: the timeout */
+		int rc = gp__wait_fd(fd, EV_READ, left);
+		if (rc == -EINTR) {
+			errno = EINTR;
+			break;
+		}
+	}
+	int err = errno;
+	gp__fd_forget(fd);
+	GP_REAL(close)(fd);
+	errno = sig > 0 ? saved_errno : err;
+	return sig;
+}
+
+int sigwait(const sigset_t *set, int *sig)
+{
+	if (!gp_cooperative())
+		return GP_REAL(sigwait)(set, sig);
+	int s;
+	do
+		s = green_sigwait(set, NULL, NULL);
+	while (s < 0 && errno == EINTR);   /* sigwait is never interrupted */
+	if (s < 0)
+		return errno;
+	*sig = s;
+	return 0;
+}
+
+int sigwaitinfo(const sigset_t *set, siginfo_t *info)
+{
+	if (!gp_cooperative())
+		return GP_REAL(sigwaitinfo)(set, info);
+	return green_sigwait(set, info, NULL);
+}
+
+int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout)
+{
+	if (!gp_cooperative() || (timeout && timeout->tv_sec == 0 && timeout->tv_nsec == 0))
+		return GP_REAL(sigtimedwait)(set, info, timeout);
+	return green_sigwait(set, info, timeout);
+}
