@@ -215,10 +215,14 @@ static void hub_main(void *arg)
 	}
 }
 
+void (*gp__async_extra)(void);
+
 static void async_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
 	(void)loop, (void)w, (void)revents;
 	gp__sync_drain_async();
+	if (gp__async_extra)
+		gp__async_extra();
 }
 
 /* ---- starting ---- */

@@ -81,6 +81,9 @@ extern struct gp_carrier *gp_carrier;
  */
 extern void *(*gp__thread_main)(struct gp_green *g);
 
+/* Called by the loop when another thread or a signal handler sent it an ev_async. */
+extern void (*gp__async_extra)(void);
+
 /* Called when the last thread ends (main included). Default: exit(0), as glibc does. */
 extern void (*gp__last_thread_ended)(void);
 

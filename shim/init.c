@@ -133,6 +133,7 @@ int gp__runtime_start(void)
 		return rc;
 	gp__thread_main = thread_main;
 	gp__signal_init();
+	gp__sigaction_init();
 	gp__offload_init();
 	gp__overflow_watch();
 	gp__describe_wait = gp__describe_wait_shim;

@@ -34,13 +34,16 @@ static void on_segv(int sig, siginfo_t *info, void *uctx)
 		if (n > 0)
 			gp__log_write(2, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line));
 	}
-	signal(sig, SIG_DFL);
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	GP_REAL(sigaction)(sig, &dfl, NULL);
 }
 
 void gp__overflow_watch(void)
 {
 	struct sigaction old;
-	if (sigaction(SIGSEGV, NULL, &old) != 0 || old.sa_handler != SIG_DFL ||
+	if (GP_REAL(sigaction)(SIGSEGV, NULL, &old) != 0 || old.sa_handler != SIG_DFL ||
 	    (old.sa_flags & SA_SIGINFO))
 		return;
 	stack_t ss, cur;
@@ -56,5 +59,5 @@ void gp__overflow_watch(void)
 	sa.sa_sigaction = on_segv;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGSEGV, &sa, NULL);
+	GP_REAL(sigaction)(SIGSEGV, &sa, NULL);
 }

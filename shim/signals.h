@@ -8,6 +8,9 @@
 /* Let the scheduler deliver signals kept pending on green threads. */
 void gp__signal_init(void);
 
+/* Wrap the program's signal handlers so that process signals can interrupt parks. */
+void gp__sigaction_init(void);
+
 /* After a park ended with -EINTR: did every handler that ran ask for SA_RESTART? */
 bool gp__signal_restarts(void);
 

@@ -73,3 +73,10 @@ Test(reports, sigwait_thread_same)
 	gp_compare("sigwaiter", NULL, 20, NULL, NULL);
 	gp_compare("sigwaiter.fortify", NULL, 20, NULL, NULL);
 }
+
+/* SIGALRM from alarm() interrupts main's blocking accept, read and sleep, as natively. */
+Test(reports, process_signal_interrupts_main)
+{
+	gp_compare("alarm_eintr", NULL, 20, NULL, NULL);
+	gp_compare("alarm_eintr.fortify", NULL, 20, NULL, NULL);
+}
