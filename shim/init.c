@@ -132,7 +132,6 @@ int gp__runtime_start(void)
 	if (rc < 0)
 		return rc;
 	gp__thread_main = thread_main;
-	gp__signal_init();
 	gp__sigaction_init();
 	gp__offload_init();
 	gp__overflow_watch();

@@ -85,14 +85,6 @@ void gp__fd_inherit_timeo(int fd, int listener)
 	}
 }
 
-bool gp__fd_nonblocking(int fd)
-{
-	struct gp_fd *e = gp_fd_peek(fd);
-	if (!e || e->nonblock == GP_NB_UNKNOWN)
-		e = gp__fd_learn(fd);
-	return e && e->nonblock == GP_NB_ON;
-}
-
 int gp__wait_fd(int fd, int events, double timeout)
 {
 	gp__cancel_point();

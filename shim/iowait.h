@@ -74,9 +74,6 @@ void gp__fd_set_timeo(int fd, int which, double seconds);
 /* A socket accept4 made from listener inherits its timeouts, as in the kernel. */
 void gp__fd_inherit_timeo(int fd, int listener);
 
-/* Did the program make fd non-blocking? Learns it if needed. */
-bool gp__fd_nonblocking(int fd);
-
 /* The number no longer names what was learnt of it: wake its waiters, forget it. */
 void gp__fd_forget(int fd);
 

@@ -57,10 +57,6 @@ static void deliver_pending(struct gp_green *g)
 	g->intr_restart = restart;
 }
 
-void gp__signal_init(void)
-{
-}
-
 void gp__deliver_signals(void)
 {
 	deliver_pending(gp_self());

@@ -5,9 +5,6 @@
 
 #include "green.h"
 
-/* Let the scheduler deliver signals kept pending on green threads. */
-void gp__signal_init(void);
-
 /* Wrap the program's signal handlers so that process signals can interrupt parks. */
 void gp__sigaction_init(void);
 
