@@ -387,7 +387,11 @@ int gp_join(struct gp_green *g, void **retval)
 	g->joiner = self;
 	while (g->state != GP_DONE) {
 		self->wait_obj = g;
-		gp_park(-1, "join");
+		/* A join is a cancellation point: a cancel ends the wait, not the join. */
+		if (gp_park(-1, "join") == -EINTR && self->cancel_pending && !self->cancel_disabled) {
+			g->joiner = NULL;
+			return -EINTR;
+		}
 	}
 	if (retval)
 		*retval = g->retval;

@@ -117,7 +117,10 @@ int gp_spawn(struct gp_green **out, void *(*start)(void *), void *arg,
 /* End the running thread with retval. */
 _Noreturn void gp_exit(void *retval);
 
-/* Wait for g to end: 0 (and *retval), -EDEADLK or -EINVAL. g is freed. */
+/*
+ * Wait for g to end: 0 (and *retval), -EDEADLK or -EINVAL; g is then freed. -EINTR
+ * when the caller has a cancel to act on (the join is a cancellation point).
+ */
 int gp_join(struct gp_green *g, void **retval);
 
 /* 0, or -EINVAL if g is already detached. An ended thread is freed at once. */

@@ -100,6 +100,8 @@ int pthread_join(pthread_t t, void **ret)
 	gp_enter();
 	int rc = gp_join(g, ret);
 	gp_leave();
+	if (rc == -EINTR)
+		gp__cancel_point();   /* acts on the cancel: does not return */
 	return -rc;
 }
 
