@@ -84,11 +84,11 @@ $(LIB): $(CORE_O) $(SHIM_O) $(MAP)
 	$(CC) -shared $(SAN_LDFLAGS) $(LDFLAGS) -Wl,--version-script=$(MAP) -Wl,-z,now \
 	    -o $@ $(CORE_O) $(SHIM_O) -lev -ldl -lpthread
 
-$(B)/progs/%: tests/progs/%.c
+$(B)/progs/%: tests/progs/%.c tests/progs/progs.h
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) -o $@ $< -lm
 
-$(B)/progs/%.fortify: tests/progs/%.c
+$(B)/progs/%.fortify: tests/progs/%.c tests/progs/progs.h
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) -O2 -D_FORTIFY_SOURCE=2 -o $@ $< -lm
 
