@@ -54,6 +54,7 @@ struct gp_green {
 	bool cancel_async;           /* PTHREAD_CANCEL_ASYNCHRONOUS */
 	void *cleanup_top;           /* innermost pthread_cleanup_push buffer */
 	bool exiting;                /* unwinding for pthread_exit: retval holds its value */
+	void *once_running;          /* the pthread_once control whose init it runs, if any */
 	int sched_policy;            /* stored by pthread_setschedparam: SCHED_OTHER = 0 */
 	int sched_priority;
 	char name[16];

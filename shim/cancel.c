@@ -42,8 +42,19 @@ static struct gp_green *cancel_owner(void)
 	return g->is_main ? NULL : g;
 }
 
+/* A pthread_once initialiser that never returned: the next caller runs it again. */
+static void abandon_once(struct gp_green *g)
+{
+	if (!g->once_running)
+		return;
+	__atomic_store_n((int *)g->once_running, 0, __ATOMIC_RELEASE);
+	gp_wake(g->once_running, (size_t)-1);
+	g->once_running = NULL;
+}
+
 static _Noreturn void finish(struct gp_green *g)
 {
+	abandon_once(g);
 	gp__tsd_thread_ended(g);
 	gp_enter();
 	gp_exit(g->exiting ? g->retval : PTHREAD_CANCELED);

@@ -27,7 +27,11 @@ int pthread_once(pthread_once_t *once, void (*init)(void))
 			return 0;
 		if (!(v & ONCE_IN_PROGRESS) &&
 		    atomic_compare_exchange_strong(ctl, &v, ONCE_IN_PROGRESS)) {
+			/* If init ends the thread (cancel, pthread_exit), cancel.c puts the control
+			 * back to "not run" so that another thread runs it, as glibc does. */
+			gp_self()->once_running = once;
 			init();
+			gp_self()->once_running = NULL;
 			atomic_store_explicit(ctl, ONCE_DONE, memory_order_release);
 			gp_wake(once, (size_t)-1);
 			return 0;
