@@ -80,3 +80,10 @@ Test(reports, process_signal_interrupts_main)
 	gp_compare("alarm_eintr", NULL, 20, NULL, NULL);
 	gp_compare("alarm_eintr.fortify", NULL, 20, NULL, NULL);
 }
+
+/* DNS, system, waitpid and pclose run on the offload pool while other threads work. */
+Test(reports, offloaded_calls_same)
+{
+	gp_compare("offloaded", NULL, 30, NULL, NULL);
+	gp_compare("offloaded.fortify", NULL, 30, NULL, NULL);
+}
