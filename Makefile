@@ -57,7 +57,7 @@ TEST_BINS := $(B)/tests/core $(B)/tests/core-ucontext $(B)/tests/shim
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCHES  := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
 
-.PHONY: all test check asan bench demo deps clean install uninstall progs
+.PHONY: all test check asan bench demo deps clean install uninstall progs man-symbols
 all: $(LIB)
 
 deps:
@@ -142,6 +142,10 @@ bench: deps
 demo: deps
 	@$(MAKE) --no-print-directory $(LIB) progs
 	@scripts/demo $(B)
+
+# The man page's list of interposed functions, rewritten from shim/syms.def.
+man-symbols:
+	@scripts/man-symbols
 
 install: $(LIB)
 	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(libdir)/greenpatch \
