@@ -14,6 +14,10 @@
  * Calls that may block pass through also while only one green thread is alive: with
  * nobody else to run, blocking the carrier is what the program asked for, and cheaper.
  * Calls that concern a thread's identity (pthread_self, join) look only at the bracket.
+ *
+ * Hooks change runtime state (run queue, wait queues) only inside the bracket, through
+ * gp_enter/gp_leave or gp_wake: a signal handler that runs meanwhile and calls a hook
+ * then finds the bracket closed and takes the path of a foreign thread.
  */
 #ifndef GP_HOOK_H
 #define GP_HOOK_H

@@ -46,7 +46,7 @@ Test(core_sched, start_twice_keeps_the_carrier, .timeout = UNIT_TIMEOUT)
 
 Test(core_sched, first_run_is_fifo, .timeout = UNIT_TIMEOUT)
 {
-	enum { N = 150 };   /* crosses GP_POLL_EVERY, where the hub runs in between */
+	enum { N = 150 };   /* more than GP_POLL_CHECK switches: the hub may run in between */
 	unit_start();
 	struct gp_green *g[N];
 	for (int i = 0; i < N; i++)
