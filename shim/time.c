@@ -83,11 +83,11 @@ unsigned int sleep(unsigned int seconds)
 	if (!gp_cooperative())
 		return GP_REAL(sleep)(seconds);
 	double left;
-	/* Interrupted, sleep sets EINTR and returns the seconds left, rounded to the
-	 * nearest as glibc does. */
+	/* Interrupted, sleep sets EINTR and returns the whole seconds left, as glibc's
+	 * (which returns nanosleep's remaining tv_sec). */
 	if (green_sleep((double)seconds, &left) == -EINTR) {
 		errno = EINTR;
-		return (unsigned int)(left + 0.5);
+		return (unsigned int)left;
 	}
 	return 0;
 }
