@@ -78,11 +78,14 @@ void gp__fd_set_timeo(int fd, int which, double seconds)
 void gp__fd_inherit_timeo(int fd, int listener)
 {
 	struct gp_fd *e = gp_fd_peek(fd), *l = gp_fd_peek(listener);
-	if (e && l && l->timeo_known) {
+	if (!e)
+		return;
+	if (l && l->timeo_known) {
 		e->timeo[0] = l->timeo[0];
 		e->timeo[1] = l->timeo[1];
-		e->timeo_known = 1;
 	}
+	/* A listener whose timeouts were never learnt: ask the new socket itself later. */
+	e->timeo_known = l && l->timeo_known;
 }
 
 int gp__wait_fd(int fd, int events, double timeout)
