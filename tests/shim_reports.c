@@ -87,3 +87,9 @@ Test(reports, offloaded_calls_same)
 	gp_compare("offloaded", NULL, 30, NULL, NULL);
 	gp_compare("offloaded.fortify", NULL, 30, NULL, NULL);
 }
+
+/* An accepted socket inherits SO_RCVTIMEO from a listener set up before any thread. */
+Test(reports, accepted_socket_inherits_timeout)
+{
+	gp_compare("timeo_inherit", NULL, 20, NULL, NULL);
+}
