@@ -501,16 +501,9 @@ void gp_interrupt(struct gp_green *g)
 	gp_unpark(g);
 }
 
-static double monotonic_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 int gp_sleep(double seconds)
 {
-	double deadline = monotonic_now() + seconds;
+	double deadline = gp_mono_now() + seconds;
 	for (;;) {
 		int rc = gp_park(seconds, "sleep");
 		if (rc == -ETIMEDOUT)
@@ -518,7 +511,7 @@ int gp_sleep(double seconds)
 		if (rc < 0)
 			return rc;
 		/* Unparked by something else than the timer: sleep the rest. */
-		seconds = deadline - monotonic_now();
+		seconds = deadline - gp_mono_now();
 		if (seconds <= 0)
 			return 0;
 	}

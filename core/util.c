@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -46,6 +47,13 @@ void gp_log(enum gp_log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vlog(level_names[level], fmt, ap);
 	va_end(ap);
+}
+
+double gp_mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 _Noreturn void gp_panic(const char *fmt, ...)

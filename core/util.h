@@ -29,6 +29,9 @@ extern gp_write_fn gp__log_write;
 
 enum gp_log_level { GP_LOG_ERROR, GP_LOG_WARNING, GP_LOG_INFO, GP_LOG_DEBUG };
 
+/* CLOCK_MONOTONIC in seconds, for deadlines. */
+double gp_mono_now(void);
+
 /* "greenpatch[PID]: warning: ..." on stderr, one line. */
 void gp_log(enum gp_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

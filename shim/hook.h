@@ -89,6 +89,9 @@ void gp__describe_wait_shim(struct gp_green *g, char *buf, size_t len);
 /* Name the green thread that overflows its stack (overflow.c). */
 void gp__overflow_watch(void);
 
+/* glibc's default thread stack size (from RLIMIT_STACK), asked once; 0 if unknown. */
+size_t gp__glibc_stack_size(void);
+
 /* Start the runtime on this kernel thread if it is not running: 0 or -errno. */
 int gp__runtime_start(void);
 

@@ -22,15 +22,23 @@
 
 __thread int gp__in_user __attribute__((tls_model("initial-exec")));
 
-/* glibc's default thread stack size (from RLIMIT_STACK), used unless the variable says. */
-static size_t glibc_default_stack(void)
+size_t gp__glibc_stack_size(void)
 {
-	pthread_attr_t attr;
-	size_t size = 0;
-	if (pthread_getattr_default_np(&attr) == 0) {
-		pthread_attr_getstacksize(&attr, &size);
-		pthread_attr_destroy(&attr);
+	static size_t size;
+	if (!size) {
+		pthread_attr_t attr;
+		if (pthread_getattr_default_np(&attr) == 0) {
+			pthread_attr_getstacksize(&attr, &size);
+			pthread_attr_destroy(&attr);
+		}
 	}
+	return size;
+}
+
+/* The green stack size when neither the variable nor the attributes say. */
+static size_t default_green_stack(void)
+{
+	size_t size = gp__glibc_stack_size();
 	return size >= GP_STACK_MIN ? size : 8u << 20;
 }
 
@@ -106,7 +114,7 @@ __attribute__((constructor(101))) static void gp_init(void)
 		_exit(2);
 	}
 	if (!gp_config.stack_size)
-		gp_config.stack_size = glibc_default_stack();
+		gp_config.stack_size = default_green_stack();
 	pthread_atfork(NULL, NULL, after_fork_in_child);
 	if (gp_config.no_inherit)
 		drop_from_ld_preload();

@@ -21,13 +21,6 @@ static int ev_events(short events)
 	return ev;
 }
 
-static double now_mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return gp_ts_seconds(&ts);
-}
-
 int gp__park_on_pollfds(struct pollfd *fds, nfds_t n, double left)
 {
 	struct gp_fdwaiter small[WAITERS_ON_STACK];
@@ -54,11 +47,11 @@ int gp__park_on_pollfds(struct pollfd *fds, nfds_t n, double left)
 int gp__ready_wait(struct gp_ready *r, double timeout, double *left_out)
 {
 	int saved_errno = errno;
-	double deadline = timeout >= 0 ? now_mono() + timeout : 0;
+	double deadline = timeout >= 0 ? gp_mono_now() + timeout : 0;
 	double left = timeout;
 	int n;
 	while ((n = r->probe(r)) == 0) {
-		if (timeout >= 0 && (left = deadline - now_mono()) <= 0)
+		if (timeout >= 0 && (left = deadline - gp_mono_now()) <= 0)
 			break;
 		int rc = r->park(r, left);
 		/* Ready, timed out, or closed while waiting: the next probe tells (POLLNVAL,

@@ -19,13 +19,6 @@
 
 static const struct timespec no_wait = { 0, 0 };
 
-static double now_mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return gp_ts_seconds(&ts);
-}
-
 /* Wait for a signal of set: its number, or -1 and errno (EAGAIN on timeout, EINTR). */
 static int green_sigwait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout)
 {
@@ -34,7 +27,7 @@ static int green_sigwait(const sigset_t *set, siginfo_t *info, const struct time
 		return -1;
 	}
 	int saved_errno = errno;
-	double deadline = timeout ? now_mono() + gp_ts_seconds(timeout) : 0;
+	double deadline = timeout ? gp_mono_now() + gp_ts_seconds(timeout) : 0;
 	int fd = signalfd(-1, set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (fd < 0)
 		return GP_REAL(sigtimedwait)(set, info, timeout);
@@ -44,7 +37,7 @@ static int green_sigwait(const sigset_t *set, siginfo_t *info, const struct time
 		if (sig > 0 || errno != EAGAIN)
 			break;
 		double left = -1;
-		if (timeout && (left = deadline - now_mono()) <= 0)
+		if (timeout && (left = deadline - gp_mono_now()) <= 0)
 			break;   /* sig is -1, errno EAGAIN: the timeout */
 		int rc = gp__wait_fd(fd, EV_READ, left);
 		if (rc == -EINTR) {

@@ -52,13 +52,7 @@ static int read_attr(const pthread_attr_t *attr, struct gp_spawn_attr *sa)
 		return 0;
 	}
 	/* An attribute left at glibc's default does not override GREENPATCH_STACK_SIZE. */
-	pthread_attr_t def;
-	size_t def_size = 0;
-	if (pthread_getattr_default_np(&def) == 0) {
-		pthread_attr_getstacksize(&def, &def_size);
-		pthread_attr_destroy(&def);
-	}
-	if (size != def_size)
+	if (size != gp__glibc_stack_size())
 		sa->stack_size = size;
 	return 0;
 }

@@ -17,13 +17,6 @@ static bool clock_is_timer(clockid_t clock)
 	       clock == CLOCK_TAI;
 }
 
-static double now_mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return gp_ts_seconds(&ts);
-}
-
 /*
  * Park for seconds: 0, or -EINTR when a signal sent to this thread interrupted it
  * (sleeps are never restarted, whatever SA_RESTART says), with *left the time that
@@ -31,14 +24,14 @@ static double now_mono(void)
  */
 static int green_sleep(double seconds, double *left)
 {
-	double deadline = now_mono() + seconds;
+	double deadline = gp_mono_now() + seconds;
 	gp__cancel_point();
 	gp_enter();
 	int rc = gp_sleep(seconds);
 	gp_leave();
 	gp__cancel_point();
 	if (left)
-		*left = rc == -EINTR && deadline > now_mono() ? deadline - now_mono() : 0;
+		*left = rc == -EINTR && deadline > gp_mono_now() ? deadline - gp_mono_now() : 0;
 	return rc;
 }
 
