@@ -107,9 +107,11 @@ static int accept_one(int lfd, bool use_accept4)
 	} while (fd < 0 && errno == EINTR);
 	if (fd < 0)
 		die("accept");
+	/* Any loopback address: the load generator of `make bench` spreads its sources
+	 * over 127.0.0.0/8 so that no one address runs out of ephemeral ports. */
 	if (len != sizeof(peer) || peer.sin_family != AF_INET ||
-	    peer.sin_addr.s_addr != htonl(INADDR_LOOPBACK))
-		fail("accept returned a peer that is not 127.0.0.1");
+	    ntohl(peer.sin_addr.s_addr) >> 24 != 127)
+		fail("accept returned a peer that is not in 127.0.0.0/8");
 	return fd;
 }
 
