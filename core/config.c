@@ -1,11 +1,13 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <strings.h>
 #include <sys/auxv.h>
 
@@ -14,6 +16,7 @@
 struct gp_config gp_config = {
 	.stack_size = 0,
 	.log_level = GP_LOG_WARNING,
+	.stall_ms = GP_STALL_MS_DEFAULT,
 };
 
 int gp_parse_size(const char *s, size_t *out)
@@ -146,6 +149,93 @@ static int load_no_inherit(char *err, size_t errlen)
 	return -EINVAL;
 }
 
+static int load_stall_ms(char *err, size_t errlen)
+{
+	const char *v = getenv("GREENPATCH_STALL_MS");
+	if (!v)
+		return 0;
+	char *end;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (errno || !isdigit((unsigned char)*v) || *end || n > 3600000) {
+		snprintf(err, errlen, "GREENPATCH_STALL_MS='%s' is not a number of milliseconds "
+			 "from 0 (off) to 3600000", v);
+		return -EINVAL;
+	}
+	gp_config.stall_ms = (unsigned)n;
+	return 0;
+}
+
+/* Signals a dump may use: those whose default action does not matter to the program. */
+static const struct { const char *name; int sig; } signal_names[] = {
+	{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT }, { "USR1", SIGUSR1 },
+	{ "USR2", SIGUSR2 }, { "PIPE", SIGPIPE }, { "ALRM", SIGALRM }, { "TERM", SIGTERM },
+	{ "CHLD", SIGCHLD }, { "CONT", SIGCONT }, { "TSTP", SIGTSTP }, { "TTIN", SIGTTIN },
+	{ "TTOU", SIGTTOU }, { "URG", SIGURG }, { "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ },
+	{ "VTALRM", SIGVTALRM }, { "PROF", SIGPROF }, { "WINCH", SIGWINCH }, { "IO", SIGIO },
+	{ "PWR", SIGPWR }, { "SYS", SIGSYS },
+};
+
+/* A signal a handler can be installed for: not KILL, STOP, or a fault (SEGV, BUS...). */
+static bool dump_signal_ok(int sig)
+{
+	if (sig >= SIGRTMIN && sig <= SIGRTMAX)
+		return true;
+	for (size_t i = 0; i < GP_ARRAY_LEN(signal_names); i++)
+		if (signal_names[i].sig == sig)
+			return true;
+	return false;
+}
+
+int gp_parse_signal(const char *s)
+{
+	if (!s || !*s)
+		return -EINVAL;
+	if (isdigit((unsigned char)*s)) {
+		char *end;
+		errno = 0;
+		long n = strtol(s, &end, 10);
+		return errno || *end || n > 64 || !dump_signal_ok((int)n) ? -EINVAL : (int)n;
+	}
+	if (strncasecmp(s, "SIG", 3) == 0)
+		s += 3;
+	for (size_t i = 0; i < GP_ARRAY_LEN(signal_names); i++)
+		if (strcasecmp(s, signal_names[i].name) == 0)
+			return signal_names[i].sig;
+	int base, sign;
+	if (strncasecmp(s, "RTMIN", 5) == 0)
+		base = SIGRTMIN, sign = 1;
+	else if (strncasecmp(s, "RTMAX", 5) == 0)
+		base = SIGRTMAX, sign = -1;
+	else
+		return -EINVAL;
+	s += 5;
+	if (!*s)
+		return base;
+	if (*s != (sign > 0 ? '+' : '-') || !isdigit((unsigned char)s[1]))
+		return -EINVAL;
+	char *end;
+	long n = strtol(s + 1, &end, 10);
+	if (*end || n > SIGRTMAX - SIGRTMIN)
+		return -EINVAL;
+	return base + sign * (int)n;
+}
+
+static int load_dump_signal(char *err, size_t errlen)
+{
+	const char *v = getenv("GREENPATCH_DUMP_SIGNAL");
+	if (!v || !*v)
+		return 0;
+	int sig = gp_parse_signal(v);
+	if (sig < 0) {
+		snprintf(err, errlen, "GREENPATCH_DUMP_SIGNAL='%s' is not a signal a handler can "
+			 "take (a name such as USR2, SIGQUIT or RTMIN+1, or a number)", v);
+		return -EINVAL;
+	}
+	gp_config.dump_signal = sig;
+	return 0;
+}
+
 int gp_config_load(char *err, size_t errlen)
 {
 	/* In secure-execution mode (setuid) the environment is not ours to trust. */
@@ -162,5 +252,9 @@ int gp_config_load(char *err, size_t errlen)
 		rc = load_stats(err, errlen);
 	if (rc == 0)
 		rc = load_no_inherit(err, errlen);
+	if (rc == 0)
+		rc = load_stall_ms(err, errlen);
+	if (rc == 0)
+		rc = load_dump_signal(err, errlen);
 	return rc;
 }

@@ -13,6 +13,8 @@ struct gp_config {
 	int offload_threads; /* GREENPATCH_OFFLOAD_THREADS: pool size; 0 = default */
 	int no_inherit;     /* GREENPATCH_NO_INHERIT: children do not get the library */
 	const char *stats;  /* GREENPATCH_STATS: NULL off, "" standard error, else a file */
+	unsigned stall_ms;  /* GREENPATCH_STALL_MS: report a thread running this long; 0 off */
+	int dump_signal;    /* GREENPATCH_DUMP_SIGNAL: dump every green thread on it; 0 off */
 };
 
 extern struct gp_config gp_config;
@@ -26,7 +28,13 @@ extern struct gp_config gp_config;
  */
 int gp_config_load(char *err, size_t errlen);
 
+/* GREENPATCH_STALL_MS when the variable is not set. */
+#define GP_STALL_MS_DEFAULT 100
+
 /* "256k", "8m", "1g", "65536": 0 and *out set, or -EINVAL. */
 int gp_parse_size(const char *s, size_t *out);
+
+/* "SIGUSR2", "USR2", "usr2", "12", "RTMIN+3": the signal number, or -EINVAL. */
+int gp_parse_signal(const char *s);
 
 #endif

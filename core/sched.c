@@ -464,6 +464,8 @@ int gp_park(double timeout, const char *what)
 	self->wake = GP_WAKE_UNPARK;
 	self->waits_for = what;
 	self->state = GP_PARKED;
+	if (gp_config.dump_signal)
+		self->parked_ns = coarse_now();   /* "for how long", in the dump */
 	bool wakeable = timeout >= 0 || self->wait_io;
 	c->parked++;
 	c->parked_wakeable += wakeable;

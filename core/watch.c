@@ -1,9 +1,29 @@
+/*
+ * The stall detector and the dump look at stacks without stopping or signalling the
+ * thread they describe: a signal would end a blocked poll or epoll_wait with EINTR even
+ * under SA_RESTART, which the program must never see. A stack is read from its saved
+ * (or, for a thread blocked in a system call, its reported) stack pointer upwards, and
+ * every word that points just after a call instruction in an executable mapping is taken
+ * as a return address. Such a scan needs no unwind tables and no frame pointers, but may
+ * show a stale frame left on the stack by an earlier call: the frames are printed as
+ * "#n address object+offset", for addr2line(1).
+ */
 #include "watch.h"
 
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
+#ifdef GP_CTX_UCONTEXT
+#include <ucontext.h>
+#endif
 
 #include "config.h"
 #include "offload.h"
@@ -74,6 +94,502 @@ void gp__deadlock_check(struct gp_carrier *c)
 	ev_timer_start(c->loop, w);
 }
 
+/* ---- reading stacks ---- */
+
+#define SCAN_BYTES (64 * 1024)   /* how far up a stack the scan looks */
+#define MAX_FRAMES 24
+#define MAX_XMAPS 192
+
+struct xmap {
+	uintptr_t lo, hi, off;
+	char path[104];
+};
+
+/* The executable mappings, from /proc/self/maps. */
+struct xmaps {
+	int n;
+	struct xmap m[MAX_XMAPS];
+};
+
+/* Raw system calls: these run on the watchdog and in a signal handler. */
+static int raw_open(const char *path)
+{
+	return (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+}
+
+static long raw_read(int fd, char *buf, size_t len)
+{
+	return syscall(SYS_read, fd, buf, len);
+}
+
+static void raw_close(int fd)
+{
+	syscall(SYS_close, fd);
+}
+
+static uintptr_t hex(const char **p)
+{
+	uintptr_t v = 0;
+	for (;; (*p)++) {
+		int c = (unsigned char)**p, d;
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else
+			return v;
+		v = v * 16 + (uintptr_t)d;
+	}
+}
+
+/* "lo-hi perms off dev inode path": keep the executable ones. */
+static void xmap_line(struct xmaps *x, const char *line)
+{
+	if (x->n >= MAX_XMAPS)
+		return;
+	struct xmap *m = &x->m[x->n];
+	const char *p = line;
+	m->lo = hex(&p);
+	if (*p++ != '-')
+		return;
+	m->hi = hex(&p);
+	if (*p++ != ' ' || strlen(p) < 4 || p[2] != 'x')
+		return;
+	p += 5;
+	m->off = hex(&p);
+	for (int field = 0; field < 2; field++) {   /* dev, inode */
+		while (*p == ' ')
+			p++;
+		while (*p && *p != ' ')
+			p++;
+	}
+	while (*p == ' ')
+		p++;
+	snprintf(m->path, sizeof(m->path), "%s", *p ? p : "[anon]");
+	x->n++;
+}
+
+static void xmaps_load(struct xmaps *x)
+{
+	x->n = 0;
+	int fd = raw_open("/proc/self/maps");
+	if (fd < 0)
+		return;
+	char buf[4096];
+	size_t have = 0;
+	for (;;) {
+		long r = raw_read(fd, buf + have, sizeof(buf) - 1 - have);
+		if (r <= 0)
+			break;
+		have += (size_t)r;
+		char *line = buf, *nl;
+		while ((nl = memchr(line, '\n', have - (size_t)(line - buf)))) {
+			*nl = '\0';
+			xmap_line(x, line);
+			line = nl + 1;
+		}
+		have -= (size_t)(line - buf);
+		memmove(buf, line, have);
+		if (have == sizeof(buf) - 1)
+			have = 0;   /* a line longer than the buffer: not one we need */
+	}
+	raw_close(fd);
+}
+
+static const struct xmap *xmap_find(const struct xmaps *x, uintptr_t a)
+{
+	for (int i = 0; i < x->n; i++)
+		if (a >= x->m[i].lo && a < x->m[i].hi)
+			return &x->m[i];
+	return NULL;
+}
+
+/* Does the instruction before ra call something? (ra - 8 is known to be mapped.) */
+static bool after_call(uintptr_t ra)
+{
+#if defined(__x86_64__)
+	const unsigned char *p = (const unsigned char *)ra;
+	if (p[-5] == 0xe8)                                      /* call rel32 */
+		return true;
+	if (p[-6] == 0xff && (p[-5] & 0x38) == 0x10)            /* call *disp32(...) */
+		return true;
+	if (p[-7] == 0xff && (p[-6] & 0x38) == 0x10 && (p[-6] & 0xc7) == 0x84)
+		return true;                                    /* call *disp32(sib) */
+	if (p[-3] == 0xff && (p[-2] & 0xf8) == 0x50)            /* call *disp8(%reg) */
+		return true;
+	if (p[-4] == 0xff && p[-3] == 0x54)                     /* call *disp8(sib) */
+		return true;
+	if (p[-2] == 0xff && (p[-1] & 0xf0) == 0xd0 && (p[-1] & 0x08) == 0)
+		return true;                                    /* call *%reg */
+	if (p[-2] == 0xff && (p[-1] & 0xf8) == 0x10)            /* call *(%reg) */
+		return true;
+	if (p[-3] == 0xff && p[-2] == 0x14)                     /* call *(sib) */
+		return true;
+	return false;
+#elif defined(__aarch64__)
+	uint32_t insn;
+	memcpy(&insn, (const void *)(ra - 4), sizeof(insn));
+	return (insn & 0xfc000000u) == 0x94000000u ||           /* bl */
+	       (insn & 0xfffffc1fu) == 0xd63f0000u;             /* blr */
+#else
+	(void)ra;
+	return true;
+#endif
+}
+
+/* Return addresses on [sp, top), at most max of them. */
+static int scan_stack(const struct xmaps *x, uintptr_t sp, uintptr_t top, uintptr_t *out,
+		      int max)
+{
+	int n = 0;
+	sp &= ~(uintptr_t)(sizeof(uintptr_t) - 1);
+	if (!sp || top <= sp)
+		return 0;
+	if (top - sp > SCAN_BYTES)
+		top = sp + SCAN_BYTES;
+	for (uintptr_t p = sp; p + sizeof(uintptr_t) <= top && n < max; p += sizeof(uintptr_t)) {
+		uintptr_t v = *(const uintptr_t *)p;
+		const struct xmap *m = xmap_find(x, v);
+		if (m && v >= m->lo + 8 && after_call(v))
+			out[n++] = v;
+	}
+	return n;
+}
+
+/* The top of g's stack; the first thread's is the process stack. */
+extern void *__libc_stack_end;
+
+static uintptr_t stack_top(const struct gp_green *g)
+{
+	if (g->is_main || !g->stack.lo)
+		return (uintptr_t)__libc_stack_end;
+	return (uintptr_t)g->stack.lo + g->stack.size;
+}
+
+/* Where a thread that is not running saved its registers. */
+static uintptr_t saved_sp(const struct gp_green *g)
+{
+#ifdef GP_CTX_UCONTEXT
+#if defined(__x86_64__)
+	return (uintptr_t)g->ctx.uc.uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+	return (uintptr_t)g->ctx.uc.uc_mcontext.sp;
+#else
+	return 0;
+#endif
+#else
+	return (uintptr_t)g->ctx.sp;
+#endif
+}
+
+/*
+ * One frame as "#n 0xADDR object+0xOFFSET", and "(symbol+0xN)" when names may be looked
+ * up (not in a signal handler: dladdr takes the loader's lock).
+ */
+static int frame_str(const struct xmaps *x, int i, uintptr_t a, bool names, char *buf,
+		     size_t len)
+{
+	const struct xmap *m = xmap_find(x, a);
+	int n = snprintf(buf, len, "#%d 0x%lx %s+0x%lx", i, (unsigned long)a,
+			 m ? m->path : "?", m ? (unsigned long)(a - m->lo + m->off) : 0ul);
+	Dl_info info;
+	if (names && n > 0 && (size_t)n < len && dladdr((void *)a, &info) && info.dli_sname)
+		n += snprintf(buf + n, len - (size_t)n, " (%s+0x%lx)", info.dli_sname,
+			      (unsigned long)(a - (uintptr_t)info.dli_saddr));
+	return n;
+}
+
+/* ---- system calls, by number ---- */
+
+static const struct { long nr; const char *name; } syscall_names[] = {
+	{ SYS_read, "read" }, { SYS_write, "write" }, { SYS_readv, "readv" },
+	{ SYS_writev, "writev" }, { SYS_pread64, "pread64" }, { SYS_pwrite64, "pwrite64" },
+	{ SYS_preadv, "preadv" }, { SYS_pwritev, "pwritev" }, { SYS_preadv2, "preadv2" },
+	{ SYS_pwritev2, "pwritev2" }, { SYS_openat, "openat" }, { SYS_close, "close" },
+	{ SYS_ioctl, "ioctl" }, { SYS_fcntl, "fcntl" }, { SYS_flock, "flock" },
+	{ SYS_fsync, "fsync" }, { SYS_fdatasync, "fdatasync" }, { SYS_sendfile, "sendfile" },
+	{ SYS_splice, "splice" }, { SYS_tee, "tee" }, { SYS_copy_file_range, "copy_file_range" },
+	{ SYS_accept, "accept" }, { SYS_accept4, "accept4" }, { SYS_connect, "connect" },
+	{ SYS_recvfrom, "recvfrom" }, { SYS_sendto, "sendto" }, { SYS_recvmsg, "recvmsg" },
+	{ SYS_sendmsg, "sendmsg" }, { SYS_recvmmsg, "recvmmsg" }, { SYS_sendmmsg, "sendmmsg" },
+	{ SYS_ppoll, "ppoll" }, { SYS_pselect6, "pselect6" }, { SYS_epoll_pwait, "epoll_pwait" },
+	{ SYS_nanosleep, "nanosleep" }, { SYS_clock_nanosleep, "clock_nanosleep" },
+	{ SYS_futex, "futex" }, { SYS_wait4, "wait4" }, { SYS_waitid, "waitid" },
+	{ SYS_rt_sigsuspend, "rt_sigsuspend" }, { SYS_rt_sigtimedwait, "rt_sigtimedwait" },
+	{ SYS_semop, "semop" }, { SYS_semtimedop, "semtimedop" }, { SYS_msgrcv, "msgrcv" },
+	{ SYS_msgsnd, "msgsnd" }, { SYS_mq_timedreceive, "mq_timedreceive" },
+	{ SYS_mq_timedsend, "mq_timedsend" }, { SYS_getrandom, "getrandom" },
+	{ SYS_io_uring_enter, "io_uring_enter" }, { SYS_io_getevents, "io_getevents" },
+#ifdef SYS_poll
+	{ SYS_poll, "poll" }, { SYS_select, "select" }, { SYS_pause, "pause" },
+	{ SYS_epoll_wait, "epoll_wait" }, { SYS_open, "open" },
+#endif
+#ifdef SYS_epoll_pwait2
+	{ SYS_epoll_pwait2, "epoll_pwait2" },
+#endif
+};
+
+static const char *syscall_name(long nr)
+{
+	for (size_t i = 0; i < GP_ARRAY_LEN(syscall_names); i++)
+		if (syscall_names[i].nr == nr)
+			return syscall_names[i].name;
+	return NULL;
+}
+
+/* ---- the stall detector ---- */
+
+/*
+ * The watchdog reads a few words of the carrier's state without a lock while the
+ * carrier runs: the switch counter (only compared for change), the running thread and
+ * the number alive. A torn or stale value costs at most one tick of delay; the report
+ * reads a thread's fields only while the switch counter shows that it is still running
+ * (blocked, in fact, since the counter has not moved for the whole threshold).
+ */
+#define MAX_SITES 128
+
+static struct {
+	pid_t pid;                   /* the process whose watchdog runs; 0: none */
+	unsigned long stalls;
+	uint64_t sites[MAX_SITES];   /* call sites already reported */
+	int nsites;
+	struct xmaps xmaps;
+} wd;
+
+unsigned long gp_stall_count(void)
+{
+	return __atomic_load_n(&wd.stalls, __ATOMIC_RELAXED);
+}
+
+static long now_ns(clockid_t clock)
+{
+	struct timespec ts;
+	if (clock_gettime(clock, &ts) != 0)
+		return -1;
+	return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+/* The CPU-time clock of kernel thread tid (glibc's MAKE_THREAD_CPUCLOCK). */
+static clockid_t thread_cpu_clock(int tid)
+{
+	return (clockid_t)((~(unsigned)tid << 3) | 6);
+}
+
+/* True the first time this site is seen. */
+static bool new_site(uint64_t key)
+{
+	for (int i = 0; i < wd.nsites; i++)
+		if (wd.sites[i] == key)
+			return false;
+	if (wd.nsites < MAX_SITES)
+		wd.sites[wd.nsites++] = key;
+	return true;
+}
+
+/*
+ * /proc/self/task/TID/syscall: "running", or "NR ARG1 ... ARG6 SP PC" while blocked in
+ * system call NR ("-1 SP PC" while blocked outside one). Returns NR, -1, or -2 (running).
+ */
+static long read_task_syscall(int tid, unsigned long args[6], uintptr_t *sp, uintptr_t *pc)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+	int fd = raw_open(path);
+	if (fd < 0)
+		return -1;
+	long n = raw_read(fd, buf, sizeof(buf) - 1);
+	raw_close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if (strncmp(buf, "running", 7) == 0)
+		return -2;
+	char *p = buf, *end;
+	long nr = strtol(p, &end, 10);
+	if (end == p)
+		return -1;
+	p = end;
+	if (nr >= 0)
+		for (int i = 0; i < 6; i++, p = end)
+			args[i] = strtoul(p, &end, 0);
+	*sp = strtoul(p, &end, 0);
+	*pc = strtoul(end, NULL, 0);
+	return nr;
+}
+
+static void stall_report(struct gp_carrier *c, struct gp_green *g, long ms)
+{
+	unsigned long args[6] = { 0 };
+	uintptr_t sp = 0, pc = 0, frames[MAX_FRAMES];
+	long nr = read_task_syscall(c->tid, args, &sp, &pc);
+	int n = 0;
+	if (nr >= 0) {
+		xmaps_load(&wd.xmaps);
+		if (pc)
+			frames[n++] = pc;
+		n += scan_stack(&wd.xmaps, sp, stack_top(g), frames + n, MAX_FRAMES - n);
+	}
+	/* The site: the system call and where it was made from; a computing thread, itself. */
+	uint64_t key = nr >= 0 ? (uint64_t)nr * 0x9e3779b97f4a7c15ull : ~g->id;
+	for (int i = 0; i < n && i < 4; i++)
+		key = (key ^ frames[i]) * 0x100000001b3ull;
+	if (!new_site(key))
+		return;
+	__atomic_add_fetch(&wd.stalls, 1, __ATOMIC_RELAXED);
+	if (nr >= 0) {
+		const char *name = syscall_name(nr);
+		char num[24];
+		if (!name) {
+			snprintf(num, sizeof(num), "%ld", nr);
+			name = num;
+		}
+		gp_log(GP_LOG_WARNING, "stall: green thread %llu \"%s\" has run %ld ms without "
+		       "letting the others run: it is blocked in the system call %s(0x%lx, 0x%lx, "
+		       "0x%lx, ...), which did not go through the library (reported once per "
+		       "call site)", (unsigned long long)g->id, g->name, ms, name, args[0],
+		       args[1], args[2]);
+	} else {
+		gp_log(GP_LOG_WARNING, "stall: green thread %llu \"%s\" has run %ld ms without "
+		       "letting the others run: it computes without calling the library "
+		       "(reported once per thread)", (unsigned long long)g->id, g->name, ms);
+	}
+	for (int i = 0; i < n; i++) {
+		char line[256];
+		frame_str(&wd.xmaps, i, frames[i], true, line, sizeof(line));
+		gp_log(GP_LOG_WARNING, "  %s", line);
+	}
+}
+
+static void *watchdog_main(void *arg)
+{
+	(void)arg;
+	uint64_t all = ~0ull;
+	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, NULL, sizeof(all));
+	prctl(PR_SET_NAME, "gp-watchdog");
+	long threshold = (long)gp_config.stall_ms * 1000000L;
+	struct timespec tick = { .tv_sec = threshold / 4 / 1000000000L,
+				 .tv_nsec = threshold / 4 % 1000000000L };
+	uint64_t last_switches = UINT64_MAX, reported_at = UINT64_MAX;
+	long since = 0, since_cpu = 0;
+	for (;;) {
+		syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &tick, NULL);
+		struct gp_carrier *c = __atomic_load_n(&gp_carrier, __ATOMIC_ACQUIRE);
+		if (!c)
+			continue;
+		uint64_t sw = __atomic_load_n(&c->stats.switches, __ATOMIC_RELAXED);
+		long now = now_ns(CLOCK_MONOTONIC);
+		long cpu = now_ns(thread_cpu_clock(c->tid));
+		if (sw != last_switches) {
+			last_switches = sw;
+			since = now;
+			since_cpu = cpu;
+			continue;
+		}
+		struct gp_green *g = __atomic_load_n(&c->current, __ATOMIC_RELAXED);
+		if (sw == reported_at || now - since < threshold || g == &c->hub ||
+		    __atomic_load_n(&c->alive, __ATOMIC_RELAXED) < 2)
+			continue;
+		/* Computing, rather than waiting for a CPU on a busy machine? */
+		unsigned long args[6];
+		uintptr_t sp, pc;
+		long nr = read_task_syscall(c->tid, args, &sp, &pc);
+		if (nr == -1 || (nr == -2 && cpu - since_cpu < threshold * 3 / 4))
+			continue;
+		reported_at = sw;
+		stall_report(c, g, (now - since) / 1000000L);
+	}
+	return NULL;
+}
+
+int gp_watch_start(void)
+{
+	pid_t pid = getpid();
+	if (!gp_config.stall_ms || wd.pid == pid || !gp__create_kernel_thread)
+		return 0;
+	wd.pid = pid;
+	wd.nsites = 0;
+	int rc = gp__create_kernel_thread(watchdog_main, NULL);
+	if (rc) {
+		wd.pid = 0;
+		return -rc;
+	}
+	return 0;
+}
+
+/* ---- the dump ---- */
+
+static struct xmaps dump_xmaps;
+
+static void dump_line(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void dump_line(int fd, const char *fmt, ...)
+{
+	char line[512];
+	int n = snprintf(line, sizeof(line), "greenpatch[%d]: dump: ", (int)getpid());
+	va_list ap;
+	va_start(ap, fmt);
+	int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (m < 0)
+		return;
+	size_t len = (size_t)n + (size_t)m;
+	if (len > sizeof(line) - 2)
+		len = sizeof(line) - 2;
+	line[len++] = '\n';
+	gp__log_write(fd, line, len);
+}
+
+static const char *state_name(enum gp_green_state s)
+{
+	switch (s) {
+	case GP_RUNNABLE: return "runnable";
+	case GP_RUNNING: return "running";
+	case GP_PARKED: return "parked";
+	case GP_DONE: return "ended";
+	}
+	return "?";
+}
+
+void gp_dump_write(int fd)
+{
+	struct gp_carrier *c = gp_carrier;
+	if (!c) {
+		dump_line(fd, "no green threads: the program has not created a thread");
+		return;
+	}
+	xmaps_load(&dump_xmaps);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	long now = ts.tv_sec * 1000000000L + ts.tv_nsec;
+	dump_line(fd, "%zu green threads alive on kernel thread %d; %zu parked; context "
+		  "switches %llu", c->alive, c->tid, c->parked,
+		  (unsigned long long)c->stats.switches);
+	size_t limit = 100000;   /* a list damaged by the interrupted code must not loop */
+	for (struct gp_green *g = c->all; g && limit--; g = g->all_next) {
+		if (g->magic != GP_GREEN_MAGIC)
+			break;
+		char what[200] = "";
+		if (g->state == GP_PARKED) {
+			char desc[160];
+			gp__describe_wait(g, desc, sizeof(desc));
+			snprintf(what, sizeof(what), " on %s for %.3f s", desc,
+				 g->parked_ns ? (double)(now - g->parked_ns) * 1e-9 : 0.);
+		}
+		dump_line(fd, "thread %llu%s \"%s\" %s%s", (unsigned long long)g->id,
+			  g->is_main ? " (main)" : "", g->name, state_name(g->state), what);
+		if (g->state == GP_DONE)
+			continue;
+		uintptr_t frames[MAX_FRAMES], here = (uintptr_t)&frames;
+		uintptr_t sp = g == c->current ? here : saved_sp(g);
+		int n = scan_stack(&dump_xmaps, sp, stack_top(g), frames, MAX_FRAMES);
+		for (int i = 0; i < n; i++) {
+			char line[256];
+			frame_str(&dump_xmaps, i, frames[i], false, line, sizeof(line));
+			dump_line(fd, "  %s", line);
+		}
+	}
+}
+
 void gp_stats_write(int fd)
 {
 	struct gp_stats st = { 0 };
@@ -83,11 +599,11 @@ void gp_stats_write(int fd)
 	int n = snprintf(buf, sizeof(buf),
 			 "greenpatch[%d]: stats: green threads created %llu, peak alive %llu; "
 			 "context switches %llu; parks %llu; loop polls %llu; offloaded calls %lu "
-			 "on %d pool threads\n",
+			 "on %d pool threads; stalls %lu\n",
 			 (int)getpid(), (unsigned long long)st.created,
 			 (unsigned long long)st.peak_alive, (unsigned long long)st.switches,
 			 (unsigned long long)st.parks, (unsigned long long)st.polls,
-			 gp_offload_calls(), gp_offload_threads());
+			 gp_offload_calls(), gp_offload_threads(), gp_stall_count());
 	if (st.by_reason[0].what && n > 0 && (size_t)n < sizeof(buf)) {
 		n += snprintf(buf + n, sizeof(buf) - n, "greenpatch[%d]: stats: parks by reason:",
 			      (int)getpid());

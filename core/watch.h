@@ -1,5 +1,6 @@
 /*
- * What the runtime tells about itself: the deadlock report.
+ * What the runtime tells about itself: the deadlock report, the stall detector, the dump
+ * of every green thread, and the statistics at exit.
  */
 #ifndef GP_WATCH_H
 #define GP_WATCH_H
@@ -21,5 +22,26 @@ void gp__deadlock_check(struct gp_carrier *c);
  * offloaded calls and pool threads.
  */
 void gp_stats_write(int fd);
+
+/*
+ * Start the stall detector if GREENPATCH_STALL_MS is not 0: a kernel thread (made with
+ * gp__create_kernel_thread, every signal blocked) that looks at the carrier every quarter
+ * of the threshold. When one green thread has run that long without a switch while
+ * others are alive, it reports, once per call site: the thread, the system call it is
+ * blocked in (from /proc/self/task/TID/syscall) and its stack. Called when the runtime
+ * starts, again in the child of a fork (the watchdog did not come along): 0 or -errno.
+ */
+int gp_watch_start(void);
+
+/* Stalls reported so far, for the statistics. */
+unsigned long gp_stall_count(void);
+
+/*
+ * Write every green thread to fd: id, name, state, what it waits on and for how long
+ * (the park's start is recorded while GREENPATCH_DUMP_SIGNAL is set), and its stack.
+ * Made for the GREENPATCH_DUMP_SIGNAL handler on the carrier: it allocates nothing and
+ * writes with gp__log_write.
+ */
+void gp_dump_write(int fd);
 
 #endif

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdbool.h>
 #include <string.h>
@@ -103,6 +104,29 @@ static void drop_from_ld_preload(void)
 		unsetenv("LD_PRELOAD");
 }
 
+/* GREENPATCH_DUMP_SIGNAL: every green thread, on standard error. */
+static void on_dump_signal(int sig)
+{
+	(void)sig;
+	int saved_errno = errno;
+	gp_dump_write(2);
+	errno = saved_errno;
+}
+
+/* Installed before main, so that the signal never takes its default action (a USR2 would
+ * end the program) once the user asked for dumps on it. */
+static void install_dump_handler(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_dump_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (GP_REAL(sigaction)(gp_config.dump_signal, &sa, NULL) != 0)
+		gp_log(GP_LOG_ERROR, "GREENPATCH_DUMP_SIGNAL: cannot handle signal %d",
+		       gp_config.dump_signal);
+}
+
 __attribute__((constructor(101))) static void gp_init(void)
 {
 	gp_real_init();
@@ -120,6 +144,8 @@ __attribute__((constructor(101))) static void gp_init(void)
 		drop_from_ld_preload();
 	if (gp_config.stats)
 		atexit(write_stats);
+	if (gp_config.dump_signal)
+		install_dump_handler();
 }
 
 static void *thread_main(struct gp_green *g)
@@ -143,6 +169,8 @@ int gp__runtime_start(void)
 	gp__sigaction_init();
 	gp__offload_init();
 	gp__overflow_watch();
+	if (gp_watch_start() < 0)
+		gp_log(GP_LOG_WARNING, "cannot start the stall detector (GREENPATCH_STALL_MS)");
 	gp__describe_wait = gp__describe_wait_shim;
 	/* The program's first thread keeps the identity it had before the runtime. */
 	gp_carrier->main->handle = (uintptr_t)GP_REAL(pthread_self)();
