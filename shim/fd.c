@@ -89,11 +89,18 @@ void closefrom(int lowfd)
 	GP_REAL(closefrom)(lowfd);
 }
 
-/* fclose closes the stream's descriptor inside the C library, where no hook sees it. */
+/*
+ * fclose closes the stream's descriptor inside the C library, where no hook sees it.
+ * Its flush waits green first; if that wait fails, libc's flush fails the same way.
+ */
 int fclose(FILE *f)
 {
-	if (gp_on_green())
+	if (gp_on_green()) {
+		int saved_errno = errno;
+		if (gp__stdio_before_flush(f) == 0)
+			errno = saved_errno;
 		gp__fd_forget(fileno(f));
+	}
 	return GP_REAL(fclose)(f);
 }
 

@@ -21,6 +21,7 @@
 #define GP_IOWAIT_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -85,5 +86,11 @@ int gp__wait_fd(int fd, int events, double timeout);
 
 /* Total length of an iovec array; -EINVAL if it overflows ssize_t. */
 ssize_t gp__iov_len(const struct iovec *iov, int cnt);
+
+/*
+ * Before libc writes a stream's pending output (fflush, fclose): wait green until its
+ * descriptor is writable (stdio.c). 0, or -1 with errno and the stream's error flag set.
+ */
+int gp__stdio_before_flush(FILE *fp);
 
 #endif

@@ -32,6 +32,9 @@
 
 #include "util.h"
 
+/* <bits/stdio.h> makes fread_unlocked a macro when optimising: we define the function. */
+#undef fread_unlocked
+
 /*
  * Our hooks, declared from the list with default visibility (the rest of the library
  * is hidden): a signature that differs from glibc's fails to compile here.

@@ -1439,21 +1439,8 @@ static const struct prog_case cases[] = {
 	CASE(errno_per_thread),
 };
 
-static void *case_main(void *arg)
-{
-	const struct prog_case *c = arg;
-
-	c->fn();
-	return NULL;
-}
-
-/* In a thread of its own: main then waits in pthread_join, so two threads exist. */
-static void run_case(const struct prog_case *c)
-{
-	join(start(case_main, (void *)c));
-}
-
 int main(int argc, char **argv)
 {
-	return run_cases(argc, argv, cases, sizeof(cases) / sizeof(cases[0]), run_case);
+	return run_cases(argc, argv, cases, sizeof(cases) / sizeof(cases[0]),
+			 run_case_in_thread);
 }

@@ -253,4 +253,18 @@ static inline int run_cases(int argc, char **argv, const struct prog_case *cases
 	return 0;
 }
 
+static inline void *case_main(void *arg)
+{
+	const struct prog_case *c = arg;
+
+	c->fn();
+	return NULL;
+}
+
+/* Runs a case in a thread of its own: main then waits in pthread_join, so two exist. */
+static inline void run_case_in_thread(const struct prog_case *c)
+{
+	join(start(case_main, (void *)c));
+}
+
 #endif

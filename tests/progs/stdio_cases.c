@@ -1,0 +1,520 @@
+/*
+ * stdio on pipes, sockets and stdin, read and written by several threads: each case
+ * prints what the program sees (lines, counts, flags, errno), the same natively and
+ * under the shim. Data arrives in pieces, after pauses, from another thread: a stdio
+ * read that blocked the carrier would stop the thread that sends the rest, and the case
+ * would hang instead of printing.
+ */
+#define PROG "stdio_cases"
+#include "progs.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+/* ---- helpers ------------------------------------------------------------------------ */
+
+/* Writes pieces to fd, pausing before each one; a NULL piece ends, "" closes fd. */
+struct feeder {
+	int fd;
+	long pause_ms;
+	const char *pieces[8];
+};
+
+static void *feed(void *arg)
+{
+	struct feeder *f = arg;
+
+	for (int i = 0; i < 8 && f->pieces[i]; i++) {
+		msleep(f->pause_ms);
+		if (!f->pieces[i][0]) {
+			close(f->fd);
+			break;
+		}
+		if (write(f->fd, f->pieces[i], strlen(f->pieces[i])) < 0)
+			die("write");
+	}
+	return NULL;
+}
+
+/* Counts while a case waits: proves the other threads ran meanwhile. */
+static volatile int ticking, ticks;
+
+static void *tick(void *arg)
+{
+	(void)arg;
+	while (ticking) {
+		ticks++;
+		msleep(5);
+	}
+	return NULL;
+}
+
+static pthread_t ticker;
+
+static void ticker_start(void)
+{
+	ticks = 0;
+	ticking = 1;
+	ticker = start(tick, NULL);
+}
+
+/* Whether the ticker ran while the case waited (it always does natively). */
+static const char *ticker_stop(void)
+{
+	ticking = 0;
+	join(ticker);
+	return yes(ticks > 0);
+}
+
+static FILE *open_pipe_read(int p[2])
+{
+	make_pipe(p, O_CLOEXEC);
+	FILE *f = fdopen(p[0], "r");
+	if (!f)
+		die("fdopen");
+	return f;
+}
+
+/* ---- reading in pieces -------------------------------------------------------------- */
+
+static void case_fgets_pipe_pieces(void)
+{
+	int p[2];
+	FILE *f = open_pipe_read(p);
+	struct feeder fd = { p[1], 30, { "hel", "lo wor", "ld\nsecond", " line\n", "" } };
+	char line[64];
+
+	ticker_start();
+	pthread_t t = start(feed, &fd);
+	while (fgets(line, sizeof(line), f))
+		printf("line: %s", line);
+	printf("eof=%d error=%d ticked=%s\n", feof(f), ferror(f), ticker_stop());
+	join(t);
+	fclose(f);
+}
+
+static void case_fgets_short_buffer(void)
+{
+	int p[2];
+	FILE *f = open_pipe_read(p);
+	struct feeder fd = { p[1], 20, { "abcdefgh", "ij\nk", "" } };
+	char line[5];
+
+	pthread_t t = start(feed, &fd);
+	while (fgets(line, sizeof(line), f))
+		printf("piece: [%s]\n", line);
+	printf("n1: %s\n", fgets(line, 1, f) == line && line[0] == 0 ? "empty" : "other");
+	printf("n0: %s\n", fgets(line, 0, f) ? "buffer" : "NULL");
+	join(t);
+	fclose(f);
+}
+
+static void case_getline_socket(void)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		die("socketpair");
+	FILE *f = fdopen(sv[0], "r");
+	struct feeder fd = { sv[1], 20, { "one", "\ntwo\n", "thr", "ee", "" } };
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	ticker_start();
+	pthread_t t = start(feed, &fd);
+	while ((n = getline(&line, &cap, f)) >= 0)
+		printf("getline %zd: [%s]\n", n, line);
+	printf("eof=%d ticked=%s\n", feof(f), ticker_stop());
+	n = getdelim(&line, NULL, ',', f);
+	printf("getdelim no size: %zd %s\n", n, errname(errno));
+	free(line);
+	join(t);
+	fclose(f);
+}
+
+static void case_getdelim_long_record(void)
+{
+	int p[2];
+	FILE *f = open_pipe_read(p);
+	static char big[10000];
+	memset(big, 'x', sizeof(big) - 2);
+	big[sizeof(big) - 2] = ';';
+	struct feeder fd = { p[1], 10, { big, "tail;", "" } };
+	char *rec = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	pthread_t t = start(feed, &fd);
+	while ((n = getdelim(&rec, &cap, ';', f)) >= 0)
+		printf("record %zd bytes, last=%c cap_ok=%s\n", n, rec[n - 1], yes(cap > (size_t)n));
+	free(rec);
+	join(t);
+	fclose(f);
+}
+
+static void case_fread_pipe(void)
+{
+	int p[2];
+	FILE *f = open_pipe_read(p);
+	static char chunk[3000];
+	memset(chunk, 'a', sizeof(chunk) - 1);
+	struct feeder fd = { p[1], 15, { chunk, chunk, "12345", chunk, "" } };
+	static char buf[20000];
+
+	ticker_start();
+	pthread_t t = start(feed, &fd);
+	size_t got = fread(buf, 100, 50, f);   /* 5000 bytes, more than arrives at once */
+	size_t rest = fread(buf, 1, sizeof(buf), f);
+	printf("fread items=%zu rest=%zu eof=%d ticked=%s\n", got, rest, feof(f), ticker_stop());
+	printf("fread at eof: %zu\n", fread(buf, 1, 10, f));
+	join(t);
+	fclose(f);
+}
+
+static void case_getc_pipe(void)
+{
+	int p[2];
+	FILE *f = open_pipe_read(p);
+	struct feeder fd = { p[1], 20, { "a", "bc", "\n", "" } };
+	int c, n = 0;
+
+	pthread_t t = start(feed, &fd);
+	while ((c = getc(f)) != EOF)
+		n += c;
+	printf("getc sum=%d eof=%d\n", n, feof(f));
+	join(t);
+	fclose(f);
+}
+
+static void case_fgetc_ungetc(void)
+{
+	int p[2];
+	FILE *f = open_pipe_read(p);
+	struct feeder fd = { p[1], 20, { "xy", "z", "" } };
+
+	pthread_t t = start(feed, &fd);
+	int a = fgetc(f);
+	ungetc('Q', f);
+	int b = fgetc(f), c = fgetc(f);
+	ungetc(c, f);
+	int d = fgetc(f), e = fgetc(f), g = fgetc(f);
+	printf("%c %c %c %c %c %d\n", a, b, c, d, e, g);
+	join(t);
+	fclose(f);
+}
+
+static void case_fscanf_pipe(void)
+{
+	int p[2];
+	FILE *f = open_pipe_read(p);
+	struct feeder fd = { p[1], 20, { "12 3", "4\n", "word\n", "" } };
+	int a = 0, b = 0;
+	char w[16] = "";
+
+	pthread_t t = start(feed, &fd);
+	int n1 = fscanf(f, "%d", &a);
+	int n2 = fscanf(f, "%d %15s", &b, w);
+	int n3 = fscanf(f, "%d", &a);
+	printf("fscanf %d %d %d: %d %d %s\n", n1, n2, n3, a, b, w);
+	join(t);
+	fclose(f);
+}
+
+/* ---- errors ------------------------------------------------------------------------- */
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+struct poke {
+	pthread_t target;
+	long after_ms;
+};
+
+/* Sends SIGALRM to one thread after a pause (a process signal could go to any thread). */
+static void *poke(void *arg)
+{
+	struct poke *p = arg;
+
+	msleep(p->after_ms);
+	pthread_kill(p->target, SIGALRM);
+	return NULL;
+}
+
+static void case_fgets_eintr(void)
+{
+	int p[2];
+	FILE *f = open_pipe_read(p);
+	struct sigaction sa = { .sa_handler = on_alarm }; /* no SA_RESTART */
+	struct poke pk = { pthread_self(), 50 };
+	char line[16];
+
+	sigaction(SIGALRM, &sa, NULL);
+	pthread_t t = start(poke, &pk);
+	errno = 0;
+	char *r = fgets(line, sizeof(line), f);
+	join(t);
+	printf("fgets interrupted: %s errno=%s error=%d\n", r ? "line" : "NULL", errname(errno),
+	       ferror(f));
+	signal(SIGALRM, SIG_DFL);
+	fclose(f);
+	close(p[1]);
+}
+
+static void case_fgets_restart(void)
+{
+	int p[2];
+	FILE *f = open_pipe_read(p);
+	struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = SA_RESTART };
+	struct poke pk = { pthread_self(), 30 };
+	struct feeder fd = { p[1], 80, { "after\n", "" } };
+	char line[16];
+
+	sigaction(SIGALRM, &sa, NULL);
+	pthread_t k = start(poke, &pk);
+	pthread_t t = start(feed, &fd);
+	char *r = fgets(line, sizeof(line), f);
+	join(k);
+	printf("fgets restarted: %s", r ? line : "NULL\n");
+	signal(SIGALRM, SIG_DFL);
+	join(t);
+	fclose(f);
+}
+
+static void case_fgets_rcvtimeo(void)
+{
+	int sv[2];
+	struct timeval tv = { 0, 50000 };
+	char line[16];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		die("socketpair");
+	setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	FILE *f = fdopen(sv[0], "r");
+	errno = 0;
+	char *r = fgets(line, sizeof(line), f);
+	printf("fgets timed out: %s errno=%s error=%d\n", r ? "line" : "NULL", errname(errno),
+	       ferror(f));
+	fclose(f);
+	close(sv[1]);
+}
+
+static void case_fgets_nonblocking(void)
+{
+	int p[2];
+	char line[16];
+
+	make_pipe(p, O_CLOEXEC | O_NONBLOCK);
+	FILE *f = fdopen(p[0], "r");
+	errno = 0;
+	char *r = fgets(line, sizeof(line), f);
+	printf("nonblocking fgets: %s errno=%s error=%d\n", r ? "line" : "NULL",
+	       errname(errno), ferror(f));
+	fclose(f);
+	close(p[1]);
+}
+
+static void case_eof_is_sticky(void)
+{
+	int p[2];
+	FILE *f = open_pipe_read(p);
+	char line[16];
+
+	close(p[1]);
+	printf("first: %s\n", fgets(line, sizeof(line), f) ? "line" : "NULL");
+	printf("eof=%d getc=%d fread=%zu\n", feof(f), getc(f), fread(line, 1, 4, f));
+	fclose(f);
+}
+
+/* ---- writing ------------------------------------------------------------------------ */
+
+struct slow_reader {
+	int fd;
+	long total;
+};
+
+static void *read_slowly(void *arg)
+{
+	struct slow_reader *r = arg;
+	char buf[4096];
+	ssize_t n;
+
+	msleep(50);
+	while ((n = read(r->fd, buf, sizeof(buf))) > 0)
+		r->total += n;
+	return NULL;
+}
+
+/* Many flushes into a socket whose reader starts late: the writer waits, others run. */
+static void case_fflush_socket_full(void)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		die("socketpair");
+	FILE *f = fdopen(sv[1], "w");
+	struct slow_reader r = { sv[0], 0 };
+	static char block[1000];
+	memset(block, 'b', sizeof(block));
+
+	ticker_start();
+	pthread_t t = start(read_slowly, &r);
+	int bad = 0;
+	for (int i = 0; i < 2000; i++) {
+		bad |= fwrite(block, 1, sizeof(block), f) != sizeof(block);
+		bad |= fflush(f) != 0;
+	}
+	bad |= fclose(f) != 0;
+	join(t);
+	printf("wrote 2000 flushes: ok=%s read=%ld ticked=%s\n", yes(!bad), r.total,
+	       ticker_stop());
+	close(sv[0]);
+}
+
+/* ---- stdin -------------------------------------------------------------------------- */
+
+static void case_stdin_thread(void)
+{
+	int p[2];
+	make_pipe(p, 0);
+	if (dup2(p[0], STDIN_FILENO) < 0)
+		die("dup2");
+	close(p[0]);
+	struct feeder fd = { p[1], 30, { "first ", "line\n", "42\n", "last", "" } };
+	char line[64];
+	int n = 0;
+
+	ticker_start();
+	pthread_t t = start(feed, &fd);
+	if (fgets(line, sizeof(line), stdin))
+		printf("stdin line: %s", line);
+	if (scanf("%d", &n) == 1)
+		printf("stdin number: %d\n", n);
+	int c;
+	while ((c = getchar()) != EOF)
+		printf("stdin char: %c\n", c == '\n' ? '|' : c);
+	printf("stdin eof=%d ticked=%s\n", feof(stdin), ticker_stop());
+	join(t);
+}
+
+/* ---- a thread-per-connection server on fdopen/fgets/fprintf -------------------------- */
+
+#define LIFO_CLIENTS 40
+
+static void *serve(void *arg)
+{
+	int fd = (int)(long)arg;
+	FILE *in = fdopen(fd, "r"), *out = fdopen(dup(fd), "w");
+	char line[128];
+
+	if (!in || !out)
+		die("fdopen");
+	while (fgets(line, sizeof(line), in)) {
+		line[strcspn(line, "\n")] = 0;
+		fprintf(out, "echo %s\n", line);
+		fflush(out);
+	}
+	fclose(in);
+	fclose(out);
+	return NULL;
+}
+
+static void *acceptor(void *arg)
+{
+	int l = (int)(long)arg;
+	pthread_t t[LIFO_CLIENTS];
+
+	for (int i = 0; i < LIFO_CLIENTS; i++) {
+		int c = accept(l, NULL, NULL);
+		if (c < 0)
+			die("accept");
+		t[i] = start(serve, (void *)(long)c);
+	}
+	for (int i = 0; i < LIFO_CLIENTS; i++)
+		join(t[i]);
+	return NULL;
+}
+
+static int listen_loopback(uint16_t *port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(l, 128) != 0 ||
+	    getsockname(l, (struct sockaddr *)&a, &len) != 0)
+		die("listener");
+	*port = ntohs(a.sin_port);
+	return l;
+}
+
+static int connect_loopback(uint16_t port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)) != 0)
+		die("connect");
+	return c;
+}
+
+/*
+ * Every client connects, then they talk last-connected-first, each one waiting for its
+ * answer: the first server threads wait in fgets while the last ones must be served.
+ */
+static void case_fdopen_server_lifo(void)
+{
+	uint16_t port;
+	int l = listen_loopback(&port), c[LIFO_CLIENTS], ok = 0;
+	pthread_t a = start(acceptor, (void *)(long)l);
+
+	for (int i = 0; i < LIFO_CLIENTS; i++)
+		c[i] = connect_loopback(port);
+	for (int i = LIFO_CLIENTS - 1; i >= 0; i--) {
+		char msg[32], want[40], got[40] = "";
+		int len = snprintf(msg, sizeof(msg), "client %d\n", i);
+		snprintf(want, sizeof(want), "echo client %d\n", i);
+		if (write(c[i], msg, (size_t)len) != len)
+			die("write");
+		ssize_t n = 0, r;
+		while (n < (ssize_t)strlen(want) &&
+		       (r = read(c[i], got + n, sizeof(got) - 1 - (size_t)n)) > 0)
+			n += r;
+		ok += strcmp(got, want) == 0;
+	}
+	for (int i = 0; i < LIFO_CLIENTS; i++)
+		close(c[i]);
+	join(a);
+	close(l);
+	printf("lifo clients answered: %d of %d\n", ok, LIFO_CLIENTS);
+}
+
+#define CASE(n) { #n, case_##n }
+static const struct prog_case cases[] = {
+	CASE(fgets_pipe_pieces),
+	CASE(fgets_short_buffer),
+	CASE(getline_socket),
+	CASE(getdelim_long_record),
+	CASE(fread_pipe),
+	CASE(getc_pipe),
+	CASE(fgetc_ungetc),
+	CASE(fscanf_pipe),
+	CASE(fgets_eintr),
+	CASE(fgets_restart),
+	CASE(fgets_rcvtimeo),
+	CASE(fgets_nonblocking),
+	CASE(eof_is_sticky),
+	CASE(fflush_socket_full),
+	CASE(stdin_thread),
+	CASE(fdopen_server_lifo),
+};
+
+int main(int argc, char **argv)
+{
+	return run_cases(argc, argv, cases, sizeof(cases) / sizeof(cases[0]),
+			 run_case_in_thread);
+}
