@@ -1,0 +1,133 @@
+/*
+ * Real programs from Debian, natively and under the shim: curl, wget, OpenBSD nc, socat,
+ * openssl s_client and s_server, git clone and git daemon, python3's ThreadingHTTPServer
+ * under 200 clients at once, redis-server and redis-benchmark, sort --parallel, xz -T.
+ *
+ * Each case is a function of tests/real/run, which starts the peers (servers, clients)
+ * natively, runs the program under test with the library preloaded or not, and prints what
+ * it saw: exit statuses, checksums of what crossed the connection, counts; never a port, a
+ * time or a pid. This suite runs the script twice per case, "native" and "shim", and
+ * expects the same output and the same status, 0. The script itself is never preloaded:
+ * it passes $GP_TEST_PRELOAD to the program under test alone.
+ *
+ * A case that the shim cannot run as natively yet is listed in pending[] with the reason;
+ * it still runs, with shorter deadlines, and is reported as skipped, or fails as soon as it
+ * behaves as natively, so that the list cannot go stale.
+ */
+#include "harness.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The cases of tests/real/run, in its order; the test "table" checks they agree. */
+struct real_case {
+	char name[48];
+};
+
+static const struct real_case cases[] = {
+	{ "curl_page" },      { "curl_redirects" },	   { "curl_large" },
+	{ "curl_refused" },   { "curl_resolver" },	   { "curl_parallel" },
+	{ "wget_page" },      { "wget_large" },	   { "nc_send" },
+	{ "nc_listen" },      { "socat_relay" },	   { "openssl_client" },
+	{ "openssl_server" }, { "git_clone" },		   { "git_daemon" },
+	{ "python_threading_http" }, { "redis_server" }, { "redis_benchmark" },
+	{ "sort_parallel" },  { "xz_threads" },
+};
+
+/* Cases that do not yet behave under the shim as natively; see libgreenpatch(7). */
+static const struct gp_pending pending[] = {
+	{ "redis_server", "redis-server crashes (SIGSEGV) under the shim" },
+	{ "redis_benchmark", "redis-benchmark --threads crashes (SIGSEGV) under the shim" },
+};
+
+/* One run of the script: the deadline of each program it starts, and of the run. */
+#define CMD_SECS "60"
+#define RUN_TIMEOUT_S 240
+#define PENDING_CMD_SECS "10"
+#define PENDING_TIMEOUT_S 60
+
+TestSuite(real, .timeout = 600);
+
+static char *script(void)
+{
+	char *s = gp_asprintf("%s/tests/real/run", gp_env("GP_TEST_ROOT"));
+
+	cr_assert(access(s, X_OK) == 0, "%s cannot be run", s);
+	return s;
+}
+
+/* Runs case name of the script in mode ("native" or "shim"). */
+static void run_case(const char *name, const char *mode, bool is_pending, struct gp_run *r)
+{
+	char *s = script();
+	char *env = gp_asprintf("GP_REAL_CMD_SECS=%s", is_pending ? PENDING_CMD_SECS : CMD_SECS);
+	struct gp_cmd cmd = {
+		.prog = s,
+		.argv = GP_ARGV((char *)name, (char *)mode),
+		.shim = false, /* the script passes the library to the program under test */
+		.timeout_s = is_pending ? PENDING_TIMEOUT_S : RUN_TIMEOUT_S,
+		.env = GP_ARGV(env),
+	};
+
+	gp_env("GP_TEST_PRELOAD");
+	gp_run(&cmd, r);
+	snprintf(r->label, sizeof(r->label), "real %s (%s)", name, mode);
+	free(env);
+	free(s);
+}
+
+ParameterizedTestParameters(real, same)
+{
+	return cr_make_param_array(struct real_case, (void *)cases, GP_COUNT(cases));
+}
+
+ParameterizedTest(const struct real_case *c, real, same)
+{
+	const struct gp_pending *p = gp_pending_find(pending, GP_COUNT(pending), c->name);
+	struct gp_run n, s;
+	bool differs = false;
+	char *diff;
+
+	run_case(c->name, "native", p != NULL, &n);
+	gp_expect_ok(&n);
+	run_case(c->name, "shim", p != NULL, &s);
+	if (p) {
+		diff = gp_diff_runs(&n, &s);
+		differs = diff != NULL;
+		gp_expect_still_differs(c->name, differs);
+		free(diff);
+	} else {
+		gp_expect_same(&n, &s);
+		gp_expect_ok(&s);
+	}
+	gp_run_free(&n);
+	gp_run_free(&s);
+	if (p && differs)
+		gp_skip_pending(p);
+}
+
+/* The table above and the script's --list name the same cases, in the same order. */
+Test(real, table)
+{
+	char *s = script();
+	struct gp_run r;
+	char *want = gp_asprintf("%s", "");
+
+	for (size_t i = 0; i < GP_COUNT(cases); i++) {
+		char *w = gp_asprintf("%s%s\n", want, cases[i].name);
+
+		free(want);
+		want = w;
+	}
+	gp_run_prog(s, GP_ARGV("--list"), false, 10, NULL, &r);
+	gp_expect_ok(&r);
+	cr_expect_str_eq(r.out, want, "tests/real/run --list:\n%s\ntests/shim_real.c:\n%s", r.out,
+			 want);
+	for (size_t i = 0; i < GP_COUNT(pending); i++)
+		cr_expect(strstr(want, pending[i].name) != NULL, "pending case %s is no case",
+			  pending[i].name);
+	gp_run_free(&r);
+	free(want);
+	free(s);
+}
