@@ -42,6 +42,10 @@ CORE_UC_O := $(CORE_C:%.c=$(B)/uc/%.o)
 
 LIB      := $(B)/libgreenpatch.so
 MAP      := $(B)/exports.map
+# The launcher as built: it uses the library and lists in $(B), as the installed one
+# uses those in $(libdir)/greenpatch. hooked.list (family and name of each interposed
+# symbol) is written from syms.def, for `greenpatch check`.
+LAUNCHER := $(B)/greenpatch $(B)/hooked.list $(B)/uncovered.list
 
 PROG_SRC := $(wildcard tests/progs/*.c)
 PROG_CXX := $(wildcard tests/progs/*.cc)
@@ -58,7 +62,7 @@ BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCHES  := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
 
 .PHONY: all test check asan bench demo deps clean install uninstall progs man-symbols
-all: $(LIB)
+all: $(LIB) $(LAUNCHER)
 
 deps:
 	@scripts/deps
@@ -83,6 +87,18 @@ $(MAP): shim/syms.def shim/exports.map.in
 $(LIB): $(CORE_O) $(SHIM_O) $(MAP)
 	$(CC) -shared $(SAN_LDFLAGS) $(LDFLAGS) -Wl,--version-script=$(MAP) -Wl,-z,now \
 	    -o $@ $(CORE_O) $(SHIM_O) -lev -ldl -lpthread
+
+$(B)/greenpatch: scripts/greenpatch
+	@mkdir -p $(@D)
+	sed 's|^GP_LIBDIR=.*|GP_LIBDIR=$(abspath $(B))|' $< > $@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
+
+$(B)/hooked.list: shim/syms.def
+	@mkdir -p $(@D)
+	awk -F', *' '/^GP_SYM\(/ { print substr($$1, 8), $$3 }' $< > $@
+
+$(B)/uncovered.list: shim/uncovered.list
+	@mkdir -p $(@D)
+	cp $< $@
 
 $(B)/progs/%: tests/progs/%.c tests/progs/progs.h
 	@mkdir -p $(@D)
@@ -127,7 +143,7 @@ TEST_ENV := GP_TEST_LIB=$(abspath $(LIB)) GP_TEST_PRELOAD=$(abspath $(LIB))$(ASA
             ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0:handle_segv=0:$(ASAN_OPTIONS)
 
 test: deps
-	@$(MAKE) --no-print-directory $(LIB) progs $(TEST_BINS)
+	@$(MAKE) --no-print-directory $(LIB) $(LAUNCHER) progs $(TEST_BINS)
 	@set -e; for t in $(TEST_BINS); do \
 	    echo "== $$t"; $(TEST_ENV) $$t --jobs 2 --short-filename; done
 check: test
@@ -147,17 +163,20 @@ demo: deps
 man-symbols:
 	@scripts/man-symbols
 
-install: $(LIB)
+install: $(LIB) $(LAUNCHER)
 	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(libdir)/greenpatch \
 	    $(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man7
 	install -m 755 $(LIB) $(DESTDIR)$(libdir)/greenpatch/libgreenpatch.so
-	sed 's|^GP_LIBDIR=.*|GP_LIBDIR=$(libdir)/greenpatch|' scripts/greenpatch > $(DESTDIR)$(bindir)/greenpatch
+	install -m 644 $(B)/hooked.list $(B)/uncovered.list $(DESTDIR)$(libdir)/greenpatch/
+	sed -e 's|^GP_LIBDIR=.*|GP_LIBDIR=$(libdir)/greenpatch|' \
+	    -e 's|^GP_BINDIR=.*|GP_BINDIR=$(bindir)|' scripts/greenpatch > $(DESTDIR)$(bindir)/greenpatch
 	chmod 755 $(DESTDIR)$(bindir)/greenpatch
 	install -m 644 man/greenpatch.1 $(DESTDIR)$(mandir)/man1/
 	install -m 644 man/libgreenpatch.7 $(DESTDIR)$(mandir)/man7/
 
 uninstall:
 	rm -f $(DESTDIR)$(bindir)/greenpatch $(DESTDIR)$(libdir)/greenpatch/libgreenpatch.so \
+	    $(DESTDIR)$(libdir)/greenpatch/hooked.list $(DESTDIR)$(libdir)/greenpatch/uncovered.list \
 	    $(DESTDIR)$(mandir)/man1/greenpatch.1 $(DESTDIR)$(mandir)/man7/libgreenpatch.7
 	-rmdir $(DESTDIR)$(libdir)/greenpatch
 
