@@ -74,27 +74,6 @@ static void *conn_main(void *arg)
 	return NULL;
 }
 
-static int listen_loopback(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	if (fd < 0)
-		die("socket");
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
-		die("bind");
-	/* Clients connect all at once: let the kernel queue as many as it allows. */
-	if (listen(fd, SOMAXCONN) != 0)
-		die("listen");
-	if (getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
-		die("getsockname");
-	printf("port %u\n", ntohs(sa.sin_port));
-	fflush(stdout);
-	return fd;
-}
-
 static int accept_one(int lfd, bool use_accept4)
 {
 	struct sockaddr_in peer;
@@ -144,7 +123,7 @@ int main(int argc, char **argv)
 	conns = calloc((size_t)n, sizeof(*conns));
 	if (!conns)
 		die("calloc");
-	lfd = listen_loopback();
+	lfd = serve_loopback();
 	for (long i = 0; i < n; i++) {
 		conns[i].fd = accept_one(lfd, use_accept4);
 		conns[i].sendrecv = sendrecv;

@@ -13,13 +13,16 @@
 #error "define PROG, the program's name for messages, before including progs.h"
 #endif
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,8 +72,8 @@ static inline const char *errname(int e)
 	return s ? s : "unknown";
 }
 
-/* Copies the "Threads:" line of /proc/self/status to stderr: how many kernel threads. */
-static inline void report_threads(void)
+/* Copies the line of /proc/self/status that starts with key ("VmHWM:") to stderr. */
+static inline void report_status(const char *key)
 {
 	char line[256];
 	FILE *f = fopen("/proc/self/status", "r");
@@ -78,9 +81,15 @@ static inline void report_threads(void)
 	if (!f)
 		die("/proc/self/status");
 	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "Threads:", 8) == 0)
+		if (strncmp(line, key, strlen(key)) == 0)
 			fputs(line, stderr);
 	fclose(f);
+}
+
+/* Copies the "Threads:" line of /proc/self/status to stderr: how many kernel threads. */
+static inline void report_threads(void)
+{
+	report_status("Threads:");
 }
 
 /* ---- threads ------------------------------------------------------------------------ */
@@ -182,6 +191,32 @@ static inline void close2(int p[2])
 {
 	close(p[0]);
 	close(p[1]);
+}
+
+/* ---- servers ------------------------------------------------------------------------ */
+
+/*
+ * A listening TCP socket on 127.0.0.1 at a port the kernel picks, with the longest backlog
+ * (clients connect all at once); prints "port P" on stdout, flushed.
+ */
+static inline int serve_loopback(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		die("socket");
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		die("bind");
+	if (listen(fd, SOMAXCONN) != 0)
+		die("listen");
+	if (getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
+		die("getsockname");
+	printf("port %u\n", ntohs(sa.sin_port));
+	fflush(stdout);
+	return fd;
 }
 
 /* ---- programs made of cases --------------------------------------------------------- */
