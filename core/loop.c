@@ -8,12 +8,12 @@
 #include "sched.h"
 #include "util.h"
 
+/* What the linked waiters want, those already woken included: they run soon. */
 static int wanted_events(const struct gp_fd *e)
 {
 	int want = 0;
 	for (const struct gp_fdwaiter *w = e->waiters; w; w = w->next)
-		if (!w->revents)
-			want |= w->events;
+		want |= w->events;
 	return want;
 }
 
@@ -53,7 +53,13 @@ static void io_cb(struct ev_loop *loop, ev_io *io, int revents)
 			gp_unpark(w->g);
 		}
 	}
-	/* Nobody (left) wants this: disarm, or libev reports it again and again. */
+	/*
+	 * A woken waiter stays linked until its thread runs, and keeps the watcher armed
+	 * meanwhile: a poll before then sees the descriptor still ready and calls this
+	 * again, which costs nothing, where disarming would make libev drop the kernel's
+	 * registration and the next wait add it back, two epoll_ctl per wake-up. Events
+	 * no linked waiter wants are disarmed, or libev reports them again and again.
+	 */
 	int want = wanted_events(e);
 	if (revents & ~want & (EV_READ | EV_WRITE))
 		arm(loop, e, io->fd, want);
@@ -75,7 +81,15 @@ static void link_waiter(struct gp_fd *e, struct gp_fdwaiter *w)
 	w->linked = 1;
 }
 
-static void unlink_waiter(struct gp_fdwaiter *w)
+/*
+ * The last waiter to leave stops the watcher: no system call if the next wait comes
+ * before the next poll (see arm), and libev then trusts the kernel's registration as it
+ * is. That is right when the wait ended by readiness, which the registration itself
+ * reported. A wait that ended otherwise (timeout, interrupt) proved nothing: the file
+ * may have been closed and its number reused where no hook saw it, and the kernel then
+ * dropped the registration. Mark the watcher fresh so the next wait registers anew.
+ */
+static void unlink_waiter(struct ev_loop *loop, struct gp_fdwaiter *w)
 {
 	if (!w->linked)
 		return;
@@ -87,6 +101,11 @@ static void unlink_waiter(struct gp_fdwaiter *w)
 	if (w->next)
 		w->next->prev = w->prev;
 	w->linked = 0;
+	if (!e->waiters && ev_is_active(&e->io)) {
+		ev_io_stop(loop, &e->io);
+		if (!(w->revents & (EV_READ | EV_WRITE)))
+			e->fresh = 1;
+	}
 }
 
 static int add_waiter(struct ev_loop *loop, struct gp_fdwaiter *w)
@@ -131,7 +150,7 @@ int gp_wait_fds(struct gp_fdwaiter *w, int n, double timeout)
 	}
 	int ready = 0, closed = 0;
 	for (int j = 0; j < i; j++) {
-		unlink_waiter(&w[j]);
+		unlink_waiter(loop, &w[j]);
 		ready |= w[j].revents & (EV_READ | EV_WRITE);
 		closed |= w[j].revents & GP_EV_CLOSED;
 	}
@@ -165,6 +184,7 @@ void gp_fd_closed(int fd)
 	e->timeo_known = 0;
 	e->kind = GP_FD_UNKNOWN;
 	e->nonblock = GP_NB_UNKNOWN;
+	e->file = 0;
 }
 
 void gp_fd_closed_range(unsigned first, unsigned last)

@@ -6,9 +6,13 @@
  * costs no allocation. When the watcher fires, every waiter that wants what fired is
  * made runnable; the thread then retries its call, which tells it the truth.
  *
- * The watcher stays armed when its last waiter leaves: a descriptor waited on again and
- * again (a connection's read loop) is then registered with the kernel once, not once
- * per wait. It is disarmed only when it fires with nobody waiting.
+ * A descriptor waited on again and again (a connection's read loop) is registered
+ * with the kernel once, not once per wait: the watcher stays armed from the wake-up
+ * until the woken thread runs again (the loop may be polled in between, and must not
+ * see it disarmed), and is stopped when its last waiter leaves. libev compares what a
+ * descriptor is armed for at each poll with what it was at the last one, so the stop
+ * and the start of the thread's next wait, both between two polls, make no system
+ * call. A watcher that fires for events no linked waiter wants is narrowed.
  */
 #ifndef GP_LOOP_H
 #define GP_LOOP_H
