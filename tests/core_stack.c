@@ -1,5 +1,6 @@
 /*
- * core/stack: sizes, the guard page below each stack, and the cache of freed stacks.
+ * core/stack: sizes, the guard page below each stack, the cache of freed stacks, the
+ * pages of stacks beyond the cache given back, and stacks carved from shared regions.
  */
 #include "unit.h"
 
@@ -32,6 +33,32 @@ static bool is_mapped(const void *addr, size_t len)
 {
 	unsigned char vec[16];
 	return mincore((void *)addr, len, vec) == 0 || errno != ENOMEM;
+}
+
+/* Is the page at addr in memory? (A page given back with MADV_DONTNEED is not.) */
+static bool is_resident(const void *addr)
+{
+	unsigned char vec = 0;
+	cr_assert_eq(mincore((void *)((uintptr_t)addr & ~(page() - 1)), page(), &vec), 0,
+		     "mincore(%p): %s", addr, strerror(errno));
+	return vec & 1;
+}
+
+static void *top_page(const struct gp_stack *s)
+{
+	return (char *)s->lo + s->size - page();
+}
+
+/* Memory mappings of the process: vm.max_map_count caps them. */
+static int count_maps(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	cr_assert_not_null(f, "/proc/self/maps: %s", strerror(errno));
+	int n = 0, c;
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
 }
 
 Test(core_stack, sizes_round_up_to_pages, .timeout = UNIT_TIMEOUT)
@@ -139,36 +166,71 @@ Test(core_stack, cache_is_lifo, .timeout = UNIT_TIMEOUT)
 	cr_assert_eq(y.lo, lo_a, "second reuse got %p, expected %p", y.lo, lo_a);
 }
 
-Test(core_stack, drain_unmaps_cached_stacks, .timeout = UNIT_TIMEOUT)
+/* A drain gives the cached stacks' pages back; the stacks stay reserved for reuse. */
+Test(core_stack, drain_returns_cached_pages, .timeout = UNIT_TIMEOUT)
 {
 	struct gp_stack s = alloc_ok(64 * 1024);
-	void *map = s.map;
-	size_t map_size = s.map_size;
+	void *lo = s.lo;
+	*(volatile char *)top_page(&s) = 1;
 	gp_stack_free(&s);
-	cr_assert(is_mapped((char *)map + map_size - page(), page()),
-		  "a cached stack was unmapped before the drain");
+	cr_assert(is_resident((char *)lo + 64 * 1024 - page()),
+		  "a cached stack lost its pages before the drain");
 	gp_stack_cache_drain();
-	cr_assert_not(is_mapped((char *)map + map_size - page(), page()),
-		      "the drained stack at %p is still mapped", map);
+	cr_assert(is_mapped((char *)lo + 64 * 1024 - page(), page()),
+		  "the drained stack was unmapped: an munmap splits its region");
+	cr_assert_not(is_resident((char *)lo + 64 * 1024 - page()),
+		      "the drained stack at %p still holds its top page", lo);
+	s = alloc_ok(64 * 1024);
+	cr_assert_eq(s.lo, lo, "the drained stack was not reused: got %p, expected %p", s.lo, lo);
+	gp_stack_free(&s);
 }
 
-/* The cache is bounded: when it is full, the oldest stacks go back to the kernel and
- * the most recently freed one is kept. */
+/* The cache is bounded: beyond it, the oldest stacks give their pages back and the most
+ * recently freed one keeps them; the stacks are reused before anything new is mapped. */
 Test(core_stack, cache_is_bounded, .timeout = UNIT_TIMEOUT)
 {
 	enum { N = 200 };
 	static struct gp_stack s[N];
-	for (int i = 0; i < N; i++)
+	for (int i = 0; i < N; i++) {
 		s[i] = alloc_ok(32 * 1024);
-	void *first_top = (char *)s[0].lo + s[0].size - page();
-	void *last_top = (char *)s[N - 1].lo + s[N - 1].size - page();
+		*(volatile char *)top_page(&s[i]) = 1;
+	}
+	void *first_top = top_page(&s[0]), *last_top = top_page(&s[N - 1]);
 	for (int i = 0; i < N; i++)
 		gp_stack_free(&s[i]);
-	cr_assert_not(is_mapped(first_top, page()),
-		      "%d stacks freed and the first one is still mapped: the cache is unbounded",
-		      N);
-	cr_assert(is_mapped(last_top, page()),
-		  "the most recently freed stack was unmapped: the cache evicts the wrong end");
+	cr_assert_not(is_resident(first_top),
+		      "%d stacks freed and the first one still holds its pages: the cache is "
+		      "unbounded", N);
+	cr_assert(is_mapped(first_top, page()), "a stack beyond the cache was unmapped");
+	cr_assert(is_resident(last_top),
+		  "the most recently freed stack lost its pages: the cache evicts the wrong end");
+	int maps = count_maps();
+	for (int i = 0; i < N; i++)
+		s[i] = alloc_ok(32 * 1024);
+	cr_assert_eq(count_maps(), maps, "reusing %d freed stacks changed the mappings", N);
+	bool reused_first = false;
+	for (int i = 0; i < N; i++)
+		reused_first |= top_page(&s[i]) == first_top;
+	cr_assert(reused_first, "the stack whose pages went back was not reused");
+	for (int i = 0; i < N; i++)
+		gp_stack_free(&s[i]);
+}
+
+/* A stack whose pages went back keeps its guard when it is handed out again. */
+Test(core_stack, guard_survives_returned_pages, .signal = SIGSEGV, .timeout = UNIT_TIMEOUT)
+{
+	struct gp_stack s = alloc_ok(48 * 1024);
+	void *lo = s.lo;
+	*(volatile char *)top_page(&s) = 1;
+	gp_stack_free(&s);
+	gp_stack_cache_drain();
+	s = alloc_ok(48 * 1024);
+	cr_assert_eq(s.lo, lo, "the drained stack was not reused");
+	memset(s.lo, 0, s.size);   /* usable from bottom to top after the pages came back */
+	volatile char *below = (char *)s.lo - 1;
+	*below = 1;
+	cr_assert_fail("wrote below a stack whose pages had gone back, at %p, without a fault",
+		       (void *)below);
 }
 
 Test(core_stack, addr_in_guard, .timeout = UNIT_TIMEOUT)
@@ -216,19 +278,8 @@ Test(core_stack, guard_uses_madvise_on_recent_kernels, .timeout = UNIT_TIMEOUT)
 	gp_stack_free(&s);
 }
 
-/* With madvise guards a stack is one mapping; count them in /proc/self/maps around
- * a batch of allocations (fewer than 2 per stack proves the guard did not split). */
-static int count_maps(void)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	cr_assert_not_null(f, "/proc/self/maps: %s", strerror(errno));
-	int n = 0, c;
-	while ((c = fgetc(f)) != EOF)
-		n += c == '\n';
-	fclose(f);
-	return n;
-}
-
+/* With madvise guards a stack is one mapping at most; count them in /proc/self/maps
+ * around a batch of allocations (fewer than 2 per stack proves the guard did not split). */
 Test(core_stack, madvise_guard_does_not_split_mappings, .timeout = UNIT_TIMEOUT)
 {
 	enum { N = 100 };
@@ -245,4 +296,25 @@ Test(core_stack, madvise_guard_does_not_split_mappings, .timeout = UNIT_TIMEOUT)
 		     "mapping", N - 1, added);
 	for (int i = 0; i < N; i++)
 		gp_stack_free(&s[i]);
+}
+
+/* Stacks are carved from regions: thousands of them take a handful of mappings, which is
+ * what lets a million green threads fit under vm.max_map_count (65530). */
+Test(core_stack, carved_stacks_share_mappings, .timeout = UNIT_TIMEOUT)
+{
+	enum { N = 5000 };
+	if (kernel_version() < 6013)
+		cr_skip_test("kernel predates MADV_GUARD_INSTALL");
+	static struct gp_stack s[N];
+	s[0] = alloc_ok(20 * 1024);
+	int before = count_maps();
+	for (int i = 1; i < N; i++) {
+		s[i] = alloc_ok(20 * 1024);
+		*(volatile char *)top_page(&s[i]) = 1;
+	}
+	int added = count_maps() - before;
+	cr_assert_lt(added, 32, "%d stacks added %d mappings", N - 1, added);
+	for (int i = 0; i < N; i++)
+		gp_stack_free(&s[i]);
+	cr_assert_leq(count_maps() - before, added, "freeing the stacks split their regions");
 }
