@@ -204,8 +204,14 @@ static const struct xmap *xmap_find(const struct xmaps *x, uintptr_t a)
 	return NULL;
 }
 
+/*
+ * The scan reads whole stacks, redzones of live frames included: AddressSanitizer must
+ * not check these loads.
+ */
+#define GP_NO_ASAN __attribute__((no_sanitize("address")))
+
 /* Does the instruction before ra call something? (ra - 8 is known to be mapped.) */
-static bool after_call(uintptr_t ra)
+GP_NO_ASAN static bool after_call(uintptr_t ra)
 {
 #if defined(__x86_64__)
 	const unsigned char *p = (const unsigned char *)ra;
@@ -238,7 +244,7 @@ static bool after_call(uintptr_t ra)
 }
 
 /* Return addresses on [sp, top), at most max of them. */
-static int scan_stack(const struct xmaps *x, uintptr_t sp, uintptr_t top, uintptr_t *out,
+GP_NO_ASAN static int scan_stack(const struct xmaps *x, uintptr_t sp, uintptr_t top, uintptr_t *out,
 		      int max)
 {
 	int n = 0;
