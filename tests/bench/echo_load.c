@@ -17,7 +17,9 @@
  *   3. with every connection idle, read the server's VmRSS;
  *   4. keep all N connections busy in lockstep (send B bytes, read the B bytes back,
  *      send again) for --warmup seconds, then --seconds more while counting round
- *      trips and their latencies (send to last byte back);
+ *      trips, their latencies (send to last byte back) and the CPU time the server
+ *      used (from /proc/PID/stat: a figure the other processes of a busy machine
+ *      disturb less than the round trips per second);
  *   5. read the server's VmRSS and VmHWM, stop sending, let the last echoes come back,
  *      close every connection and wait for the server to exit.
  *
@@ -162,6 +164,27 @@ static long proc_status_kib(const char *field)
 		}
 	fclose(f);
 	return kib;
+}
+
+/* The server's user + system CPU time, in seconds (all its threads). */
+static double proc_cpu_seconds(void)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)server_pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	/* Fields after the command name, which ends with the last ')': state is field 3,
+	 * utime field 14, stime field 15. */
+	char *p = strrchr(buf, ')');
+	unsigned long long ut, st;
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+			 &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* Start the server; returns the port it printed. */
@@ -444,6 +467,7 @@ int main(int argc, char **argv)
 	phase = P_MEASURE;
 	t0 = bench_now_ns();
 	t_end = t0 + seconds * 1e9;
+	double cpu0 = proc_cpu_seconds();
 	if (count_syscalls)
 		perf_start(seconds * 0.6);
 	while (bench_now_ns() < t_end || !perf_done()) {
@@ -454,6 +478,7 @@ int main(int argc, char **argv)
 		}
 	}
 	double elapsed = bench_now_ns() - t0;
+	double cpu = proc_cpu_seconds() - cpu0;
 	uint64_t rts = measured;
 	double rtps = (double)rts / (elapsed / 1e9);
 	double syscall_rate = count_syscalls ? perf_rate() : -1;
@@ -474,10 +499,11 @@ int main(int argc, char **argv)
 
 	printf("conns=%ld rtps=%.0f p50_us=%.0f p99_us=%.0f rss_base_kib=%ld rss_idle_kib=%ld "
 	       "idle_per_conn_kib=%.2f rss_load_kib=%ld hwm_kib=%ld syscalls_per_rt=%.3f "
-	       "setup_s=%.2f rts=%llu\n",
+	       "cpu_us_per_rt=%.2f setup_s=%.2f rts=%llu\n",
 	       nconns, rtps, percentile(0.50), percentile(0.99),
 	       rss_base, rss_idle, (double)(rss_idle - rss_base) / (double)nconns, rss_load, hwm,
-	       syscall_rate >= 0 && rtps > 0 ? syscall_rate / rtps : -1.0, t_setup / 1e9,
+	       syscall_rate >= 0 && rtps > 0 ? syscall_rate / rtps : -1.0,
+	       cpu >= 0 && rts ? cpu * 1e6 / (double)rts : -1.0, t_setup / 1e9,
 	       (unsigned long long)rts);
 	return 0;
 }

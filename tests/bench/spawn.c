@@ -8,6 +8,9 @@
  *                   memory mappings per thread, read from /proc/self
  *   create+join     once more after the idle threads ended, with the default stack size
  *     again         and with one the stack cache has never held
+ *   a million       1,000,000 green threads asleep at once (each with its own timer) on
+ *                   16 KiB stacks: resident memory, page tables and mappings, against
+ *                   vm.max_map_count; then they are woken and joined
  */
 #include <errno.h>
 #include <pthread.h>
@@ -75,19 +78,27 @@ static double print_create_join(void)
 
 /* ---- idle memory ---- */
 
-/* VmRSS in KiB, from /proc/self/status. */
-static long vm_rss_kib(void)
+/* A "Vm...: N kB" field of /proc/self/status, in KiB. */
+static long vm_status_kib(const char *field)
 {
 	FILE *f = fopen("/proc/self/status", "r");
 	char line[256];
+	size_t len = strlen(field);
 	long kib = -1;
 	if (!f)
 		bench_die("/proc/self/status", errno);
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+		if (strncmp(line, field, len) == 0 && line[len] == ':') {
+			kib = strtol(line + len + 1, NULL, 10);
 			break;
+		}
 	fclose(f);
 	return kib;
+}
+
+static long vm_rss_kib(void)
+{
+	return vm_status_kib("VmRSS");
 }
 
 /* Memory mappings of the process: each costs an entry of vm.max_map_count. */
@@ -177,6 +188,74 @@ static void print_create_join_after_idle(double base_best)
 	bench_row(what, not_held, base_best);
 }
 
+/* ---- a million sleeping threads ---- */
+
+#define MILLION 1000000
+#define MILLION_STACK_SIZE (16 * 1024)
+
+static void *sleep_long(void *arg)
+{
+	(void)arg;
+	gp_sleep(3600);   /* ended early by gp_interrupt */
+	return NULL;
+}
+
+static long max_map_count(void)
+{
+	FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+	long n = -1;
+	if (f) {
+		if (fscanf(f, "%ld", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	return n;
+}
+
+static void print_million(void)
+{
+	struct gp_green **g = calloc(MILLION, sizeof(*g));
+	struct gp_spawn_attr attr = { .stack_size = MILLION_STACK_SIZE };
+	if (!g)
+		bench_die("calloc", ENOMEM);
+	long rss0 = vm_rss_kib(), pte0 = vm_status_kib("VmPTE"), maps0 = map_count();
+	double t0 = bench_now_ns();
+	long k;
+	int rc = 0;
+	for (k = 0; k < MILLION; k++)
+		if ((rc = gp_spawn(&g[k], sleep_long, NULL, &attr)) < 0)
+			break;
+	gp_yield();   /* each runs up to its sleep; main, queued behind them, comes back last */
+	double t1 = bench_now_ns();
+	long rss1 = vm_rss_kib(), pte1 = vm_status_kib("VmPTE"), maps1 = map_count();
+	size_t alive = gp_alive();
+
+	printf("a million sleeping green threads (%d KiB stacks, a timer each)\n",
+	       MILLION_STACK_SIZE / 1024);
+	if (k < MILLION)
+		printf("  only %ld fit: gp_spawn said %s\n", k, strerror(-rc));
+	printf("  %zu green threads alive at once, asleep, on %d kernel thread\n", alive, 1);
+	printf("  VmRSS %ld -> %ld KiB: %.2f GiB in all, %.2f KiB per thread\n", rss0, rss1,
+	       (double)(rss1 - rss0) / (1024.0 * 1024.0), (double)(rss1 - rss0) / (double)k);
+	printf("  page tables (VmPTE) %ld -> %ld KiB: %.3f KiB per thread\n", pte0, pte1,
+	       (double)(pte1 - pte0) / (double)k);
+	printf("  mappings %ld -> %ld (vm.max_map_count %ld)\n", maps0, maps1, max_map_count());
+	printf("  spawn and first run: %.0f ns per thread (mostly the page fault of each new\n"
+	       "  stack's first page, which a virtual machine with shadow paging makes slow)\n",
+	       (t1 - t0) / (double)k);
+
+	t0 = bench_now_ns();
+	for (long i = 0; i < k; i++)
+		gp_interrupt(g[i]);
+	for (long i = 0; i < k; i++)
+		gp_join(g[i], NULL);
+	free(g);
+	gp_stack_cache_drain();
+	t1 = bench_now_ns();
+	printf("  wake, end and join: %.0f ns per thread; VmRSS after: %ld KiB, mappings %ld\n",
+	       (t1 - t0) / (double)k, vm_rss_kib(), map_count());
+}
+
 int main(void)
 {
 	int rc = gp_sched_start();
@@ -187,5 +266,7 @@ int main(void)
 	print_idle_memory();
 	printf("\n");
 	print_create_join_after_idle(base);
+	printf("\n");
+	print_million();
 	return 0;
 }
