@@ -4,6 +4,7 @@
  */
 #include "unit.h"
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -232,4 +233,70 @@ Test(core_config, no_inherit_values, .timeout = UNIT_TIMEOUT)
 	cr_assert_eq(gp_config_load(err, sizeof(err)), -EINVAL, "maybe accepted");
 	cr_assert(strstr(err, "GREENPATCH_NO_INHERIT='maybe'"), "message: %s", err);
 	unsetenv("GREENPATCH_NO_INHERIT");
+}
+
+Test(core_config, parse_signal, .timeout = UNIT_TIMEOUT)
+{
+	const struct { const char *s; int want; } ok[] = {
+		{ "USR2", SIGUSR2 }, { "SIGUSR1", SIGUSR1 }, { "sigquit", SIGQUIT },
+		{ "12", 12 }, { "RTMIN", SIGRTMIN }, { "RTMIN+3", SIGRTMIN + 3 },
+		{ "SIGRTMAX-1", SIGRTMAX - 1 }, { "WINCH", SIGWINCH },
+	};
+	for (size_t i = 0; i < GP_ARRAY_LEN(ok); i++)
+		cr_assert_eq(gp_parse_signal(ok[i].s), ok[i].want, "gp_parse_signal(\"%s\") = %d, "
+			     "expected %d", ok[i].s, gp_parse_signal(ok[i].s), ok[i].want);
+	/* Not a signal, or one no handler can take (KILL, STOP) or that reports a fault. */
+	static const char *const bad[] = {
+		"", "banana", "0", "9", "KILL", "SIGSTOP", "SEGV", "BUS", "65", "RTMIN+99",
+		"RTMIN-1", "RTMAX+1", "12x", "-12", "RTMIN+", "USR2 ",
+	};
+	for (size_t i = 0; i < GP_ARRAY_LEN(bad); i++)
+		cr_assert_lt(gp_parse_signal(bad[i]), 0, "gp_parse_signal(\"%s\") accepted it",
+			     bad[i]);
+}
+
+/* Load with only one of the variables this file did not test above set. */
+static int load_one(const char *name, const char *value, char *err, size_t errlen)
+{
+	unsetenv("GREENPATCH_STACK_SIZE");
+	unsetenv("GREENPATCH_LOG");
+	unsetenv("GREENPATCH_STALL_MS");
+	unsetenv("GREENPATCH_DUMP_SIGNAL");
+	if (value)
+		setenv(name, value, 1);
+	err[0] = '\0';
+	return gp_config_load(err, errlen);
+}
+
+Test(core_config, stall_ms, .timeout = UNIT_TIMEOUT)
+{
+	char err[256];
+	cr_assert_eq(gp_config.stall_ms, GP_STALL_MS_DEFAULT, "default %u", gp_config.stall_ms);
+	cr_assert_eq(load_one("GREENPATCH_STALL_MS", "0", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(gp_config.stall_ms, 0);
+	cr_assert_eq(load_one("GREENPATCH_STALL_MS", "250", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(gp_config.stall_ms, 250);
+	static const char *const bad[] = { "", "-1", "1.5", "10ms", "3600001", " 5", "0x10" };
+	for (size_t i = 0; i < GP_ARRAY_LEN(bad); i++) {
+		int rc = load_one("GREENPATCH_STALL_MS", bad[i], err, sizeof(err));
+		cr_assert_eq(rc, -EINVAL, "GREENPATCH_STALL_MS='%s' accepted", bad[i]);
+		assert_mentions(err, "GREENPATCH_STALL_MS", "the variable");
+		assert_mentions(err, "milliseconds", "the accepted form");
+		cr_assert_eq(gp_config.stall_ms, 250, "a refused value was stored");
+	}
+}
+
+Test(core_config, dump_signal, .timeout = UNIT_TIMEOUT)
+{
+	char err[256];
+	cr_assert_eq(load_one("GREENPATCH_DUMP_SIGNAL", NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(gp_config.dump_signal, 0, "a dump signal with the variable unset");
+	cr_assert_eq(load_one("GREENPATCH_DUMP_SIGNAL", "USR2", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(gp_config.dump_signal, SIGUSR2);
+	int rc = load_one("GREENPATCH_DUMP_SIGNAL", "KILL", err, sizeof(err));
+	cr_assert_eq(rc, -EINVAL, "GREENPATCH_DUMP_SIGNAL=KILL accepted");
+	assert_mentions(err, "GREENPATCH_DUMP_SIGNAL", "the variable");
+	assert_mentions(err, "'KILL'", "the value");
+	assert_mentions(err, "USR2", "an example of the accepted form");
+	cr_assert_null(strchr(err, '\n'), "the message \"%s\" is more than one line", err);
 }

@@ -602,6 +602,16 @@ Test(launcher, stall_is_reported)
 	gp_run_free(&s);
 }
 
+/* A thread that computes is named too (no system call, no stack: it is not stopped). */
+Test(launcher, computing_stall_is_reported)
+{
+	struct gp_run s;
+	gp_compare("stall", GP_ARGV("spin"), 60, NULL, &s);
+	expect_in(s.err, "stall: green thread 3 \"spinner\" has run", "stderr");
+	expect_in(s.err, "it computes without calling the library", "stderr");
+	gp_run_free(&s);
+}
+
 /* 0 turns the detector off; GREENPATCH_LOG=error silences its warning. */
 Test(launcher, stall_detector_off_or_silent)
 {

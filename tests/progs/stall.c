@@ -1,12 +1,15 @@
 /*
- * stall [MS]
+ * stall [read|spin]
  *
- * A green thread named "raw-reader" reads a pipe with a raw syscall(SYS_read), which no
- * hook sees: it blocks the kernel thread, and with it every other thread, until a child
- * process (not a thread: nothing in this process could run) writes to the pipe after MS
- * milliseconds (default 600). A second thread, "ticker", sleeps meanwhile. Prints "read x"
- * and "ticked", the same with and without the library; under the library, the stall
- * detector names the reader and the read on stderr.
+ * read (the default): a green thread named "raw-reader" reads a pipe with a raw
+ * syscall(SYS_read), which no hook sees: it blocks the kernel thread, and with it every
+ * other thread, until a child process (not a thread: nothing in this process could run)
+ * writes to the pipe after 600 ms. A second thread, "ticker", sleeps meanwhile. Prints
+ * "read x" and "ticked", the same with and without the library; under the library, the
+ * stall detector names the reader and the read on stderr.
+ *
+ * spin: a thread named "spinner" computes for 500 ms of its CPU time without calling
+ * anything that could yield, while "ticker" sleeps. Prints "spun" and "ticked".
  */
 #define PROG "stall"
 #include "progs.h"
@@ -28,6 +31,18 @@ static void *raw_reader(void *arg)
 	return NULL;
 }
 
+static void *spinner(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "spinner");
+	struct timespec t0 = now(CLOCK_THREAD_CPUTIME_ID);
+	struct timespec end = ts_add(t0, ts_ms(500));
+	while (!reached(CLOCK_THREAD_CPUTIME_ID, end))
+		;
+	printf("spun\n");
+	return NULL;
+}
+
 static void *ticker(void *arg)
 {
 	(void)arg;
@@ -38,13 +53,20 @@ static void *ticker(void *arg)
 
 int main(int argc, char **argv)
 {
-	long ms = argc > 1 ? atol(argv[1]) : 600;
+	if (argc > 1 && strcmp(argv[1], "spin") == 0) {
+		pthread_t t = start(ticker, NULL);
+		pthread_t s = start(spinner, NULL);
+		join(s);
+		join(t);
+		printf("ticked\n");
+		return 0;
+	}
 	make_pipe(pipefd, 0);
 	pid_t child = fork();
 	if (child < 0)
 		die("fork");
 	if (child == 0) {
-		msleep(ms);
+		msleep(600);
 		if (write(pipefd[1], "x", 1) != 1)
 			_exit(1);
 		_exit(0);
