@@ -55,6 +55,8 @@ static struct gp_green *runq_pop(struct gp_carrier *c)
 		c->runq_head = g->runq_next;
 		if (!c->runq_head)
 			c->runq_tail = NULL;
+		if (g == c->batch_last)
+			c->batch_last = NULL;
 	}
 	return g;
 }
@@ -167,9 +169,17 @@ static long coarse_now(void)
 	return ts.tv_sec * 1000000000L + ts.tv_nsec;
 }
 
-/* Has the loop gone unpolled for a tick? Looks at the clock every GP_POLL_CHECK calls. */
+/*
+ * Have the threads queued at the last poll all run, and has the loop gone unpolled for
+ * a tick since? Looks at the clock every GP_POLL_CHECK calls. A poll before those
+ * threads have run would find the descriptors they were woken for still ready and
+ * report them again, once per poll while they wait their turn: with 10,000 threads
+ * queued, many times each.
+ */
 static bool poll_due(struct gp_carrier *c)
 {
+	if (c->batch_last)
+		return false;
 	if (++c->since_check < GP_POLL_CHECK)
 		return false;
 	c->since_check = 0;
@@ -209,6 +219,7 @@ static void hub_main(void *arg)
 		c->last_poll_tick = coarse_now();
 		c->stats.polls++;
 		ev_run(c->loop, c->runq_head ? EVRUN_NOWAIT : EVRUN_ONCE);
+		c->batch_last = c->runq_tail;
 		struct gp_green *next = runq_pop(c);
 		if (next)
 			switch_to(c, next);

@@ -26,10 +26,12 @@
 #include "green.h"
 
 /*
- * While threads keep the run queue busy, the loop is polled (one epoll_wait) when a
- * clock tick has passed since the last poll, checked every GP_POLL_CHECK switches
- * with the coarse clock, which costs no system call: I/O waits at most a tick or so,
- * and a switch costs no amortised system call.
+ * While threads keep the run queue busy, the loop is polled (one epoll_wait) once every
+ * thread queued at the last poll has run and a clock tick has passed since, checked
+ * every GP_POLL_CHECK switches with the coarse clock, which costs no system call: I/O
+ * waits at most a turn of the run queue and a tick, as in an event loop that runs
+ * every callback of a poll before polling again, and a switch costs no amortised
+ * system call.
  */
 #define GP_POLL_CHECK 64
 
@@ -55,6 +57,7 @@ struct gp_carrier {
 	struct gp_green *runq_head, *runq_tail;
 	struct gp_green *ended;      /* just ended: its stack is released after the switch */
 	struct gp_green *all;        /* every thread object, for reports */
+	struct gp_green *batch_last;  /* last thread queued at the last poll, until it runs */
 	unsigned since_check;         /* switches since the clock was last looked at */
 	long last_poll_tick;         /* coarse clock (ns) at the last poll */
 	size_t alive;                /* threads not yet ended, main included */
