@@ -24,7 +24,8 @@
  *      close every connection and wait for the server to exit.
  *
  * With --syscalls, `perf stat -e raw_syscalls:sys_enter -p PID -- sleep T` counts the
- * server's system calls for T seconds inside the measured ones (the count starts once
+ * server's system calls (and its epoll_ctl calls: a descriptor waited on again and again
+ * should be registered once) for T seconds inside the measured ones (the count starts once
  * perf has attached to every thread); calls per second over round trips per second
  * gives the calls per round trip. Run it apart from the figures it would slow down. --stack-kib sets RLIMIT_STACK in the
  * server, which is glibc's default thread stack size (and the shim's default with it).
@@ -262,7 +263,8 @@ static void perf_start(double secs)
 		int null = open("/dev/null", O_RDWR);
 		dup2(null, 1);
 		dup2(null, 2);
-		execlp("perf", "perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "-p", pid,
+		execlp("perf", "perf", "stat", "-x,", "-e",
+		       "raw_syscalls:sys_enter,syscalls:sys_enter_epoll_ctl", "-p", pid,
 		       "-o", perf_out, "--", "sleep", dur, (char *)NULL);
 		_exit(127);
 	}
@@ -279,18 +281,23 @@ static bool perf_done(void)
 	return true;
 }
 
-/* The server's system calls per second while perf counted, or -1. */
-static double perf_rate(void)
+/* The server's system calls per second while perf counted, or -1; *ctl_rate gets its
+ * epoll_ctl calls per second (descriptors registered with the kernel anew). */
+static double perf_rate(double *ctl_rate)
 {
 	FILE *f = fopen(perf_out, "r");
 	char line[256];
-	double n = -1;
-	while (f && fgets(line, sizeof(line), f))
+	double n = -1, ctl = -1;
+	while (f && fgets(line, sizeof(line), f)) {
 		if (strstr(line, "raw_syscalls:sys_enter"))
 			n = strtod(line, NULL);
+		else if (strstr(line, "sys_enter_epoll_ctl"))
+			ctl = strtod(line, NULL);
+	}
 	if (f)
 		fclose(f);
 	unlink(perf_out);
+	*ctl_rate = ctl >= 0 ? ctl / perf_seconds : -1;
 	return n >= 0 ? n / perf_seconds : -1;
 }
 
@@ -481,7 +488,8 @@ int main(int argc, char **argv)
 	double cpu = proc_cpu_seconds() - cpu0;
 	uint64_t rts = measured;
 	double rtps = (double)rts / (elapsed / 1e9);
-	double syscall_rate = count_syscalls ? perf_rate() : -1;
+	double ctl_rate = -1;
+	double syscall_rate = count_syscalls ? perf_rate(&ctl_rate) : -1;
 
 	/* 5: memory under load, then drain and close. */
 	long rss_load = proc_status_kib("VmRSS"), hwm = proc_status_kib("VmHWM");
@@ -499,10 +507,11 @@ int main(int argc, char **argv)
 
 	printf("conns=%ld rtps=%.0f p50_us=%.0f p99_us=%.0f rss_base_kib=%ld rss_idle_kib=%ld "
 	       "idle_per_conn_kib=%.2f rss_load_kib=%ld hwm_kib=%ld syscalls_per_rt=%.3f "
-	       "cpu_us_per_rt=%.2f setup_s=%.2f rts=%llu\n",
+	       "epoll_ctl_per_rt=%.3f cpu_us_per_rt=%.2f setup_s=%.2f rts=%llu\n",
 	       nconns, rtps, percentile(0.50), percentile(0.99),
 	       rss_base, rss_idle, (double)(rss_idle - rss_base) / (double)nconns, rss_load, hwm,
 	       syscall_rate >= 0 && rtps > 0 ? syscall_rate / rtps : -1.0,
+	       ctl_rate >= 0 && rtps > 0 ? ctl_rate / rtps : -1.0,
 	       cpu >= 0 && rts ? cpu * 1e6 / (double)rts : -1.0, t_setup / 1e9,
 	       (unsigned long long)rts);
 	return 0;
