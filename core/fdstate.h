@@ -27,7 +27,14 @@ enum gp_fd_kind {
 	GP_FD_SOCKET,     /* MSG_DONTWAIT, or preadv2/pwritev2 with RWF_NOWAIT */
 	GP_FD_NOWAIT,     /* pipes, FIFOs, eventfd...: RWF_NOWAIT works */
 	GP_FD_POLL,       /* ttys and other character devices: wait for readiness, then call */
-	GP_FD_PASS,       /* regular files, directories, block devices: never "would block" */
+	GP_FD_PASS,       /* directories, block devices: the real call */
+	GP_FD_FILE,       /* regular files: RWF_NOWAIT hits the page cache, a miss is offloaded */
+};
+
+/* What was learnt of a regular file's writes (gp_fd.file). */
+enum {
+	GP_FILE_SYNC = 1,          /* O_SYNC, O_DSYNC or O_DIRECT: every write waits for the disk */
+	GP_FILE_NO_NOWAIT_WRITE = 2,   /* its file system refuses RWF_NOWAIT writes */
 };
 
 enum gp_fd_nonblock { GP_NB_UNKNOWN = 0, GP_NB_OFF, GP_NB_ON };
@@ -41,6 +48,7 @@ struct gp_fd {
 	uint8_t nonblock;             /* enum gp_fd_nonblock: what the program set */
 	uint8_t fresh;                /* libev must register the number anew (loop.c) */
 	uint8_t timeo_known;          /* timeo[] holds the socket's SO_RCVTIMEO/SO_SNDTIMEO */
+	uint8_t file;                 /* GP_FILE_* bits, for a GP_FD_FILE */
 	float timeo[2];               /* seconds a read [0] or write [1] may wait; 0: forever */
 };
 

@@ -5,6 +5,11 @@
  * read and write use) and RWF_NOWAIT: it works on sockets, pipes, FIFOs, eventfds and
  * most character devices, returns EAGAIN where read would block and EOPNOTSUPP where
  * the file cannot tell (ttys), and never changes the file's flags.
+ *
+ * The positional calls (pread, pwrite, preadv, pwritev and their 64 and v2 forms) make
+ * the same attempt at their offset. On a regular file a page-cache miss goes to the
+ * offload pool (iowait.c); on anything else they answer at once (ESPIPE on a pipe or a
+ * socket), so they pass through.
  */
 #include <errno.h>
 #include <limits.h>
@@ -15,9 +20,15 @@
 #include "iowait.h"
 #include "loop.h"
 
+/* Where a transfer happens: at the file position (-1), or at the program's offset. */
+static off_t where(const struct gp_io *io)
+{
+	return io->positional ? io->off : -1;
+}
+
 static ssize_t readv_nowait(struct gp_io *io)
 {
-	return gp__real.preadv2(io->fd, io->iov, io->iovcnt, -1, RWF_NOWAIT);
+	return GP_REAL(preadv2)(io->fd, io->iov, io->iovcnt, where(io), io->rwf | RWF_NOWAIT);
 }
 
 static ssize_t readv_blocking(struct gp_io *io)
@@ -27,7 +38,7 @@ static ssize_t readv_blocking(struct gp_io *io)
 
 static ssize_t writev_nowait(struct gp_io *io)
 {
-	return gp__real.pwritev2(io->fd, io->iov, io->iovcnt, -1, RWF_NOWAIT);
+	return GP_REAL(pwritev2)(io->fd, io->iov, io->iovcnt, where(io), io->rwf | RWF_NOWAIT);
 }
 
 static ssize_t writev_blocking(struct gp_io *io)
@@ -43,7 +54,7 @@ ssize_t read(int fd, void *buf, size_t n)
 	struct iovec iov = { buf, n };
 	struct gp_io io = { .fd = fd, .events = EV_READ, .nowait = readv_nowait,
 			    .blocking = readv_blocking, .iov = &iov, .iovcnt = 1 };
-	return gp_ret(gp__io(&io));
+	return gp_ret(gp__io_read(&io));
 }
 
 ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
@@ -60,7 +71,7 @@ ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 	struct gp_io io = { .fd = fd, .events = EV_READ, .nowait = readv_nowait,
 			    .blocking = readv_blocking, .iov = (struct iovec *)iov,
 			    .iovcnt = iovcnt };
-	return gp_ret(gp__io(&io));
+	return gp_ret(gp__io_read(&io));
 }
 
 ssize_t write(int fd, const void *buf, size_t n)
@@ -81,4 +92,154 @@ ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 			    .blocking = writev_blocking, .iov = (struct iovec *)iov,
 			    .iovcnt = iovcnt };
 	return gp_ret(gp__io_all(&io));
+}
+
+/* ---- at an offset ------------------------------------------------------------------ */
+
+static ssize_t preadv_blocking(struct gp_io *io)
+{
+	return GP_REAL(preadv2)(io->fd, io->iov, io->iovcnt, io->off, io->rwf);
+}
+
+static ssize_t pwritev_blocking(struct gp_io *io)
+{
+	return GP_REAL(pwritev2)(io->fd, io->iov, io->iovcnt, io->off, io->rwf);
+}
+
+/*
+ * Only a regular file (or a descriptor not yet seen) can make a positional call wait;
+ * a call the program made non-blocking (RWF_NOWAIT) or one that cannot name a real
+ * position (-1: preadv2's "file position") is the real call's business.
+ */
+static bool positional_green(int fd, off_t off, int rwf)
+{
+	if (!gp_cooperative() || off < 0 || (rwf & RWF_NOWAIT))
+		return false;
+	struct gp_fd *e = gp_fd_peek(fd);
+	return !e || e->kind == GP_FD_UNKNOWN || e->kind == GP_FD_FILE;
+}
+
+static ssize_t positional(int fd, const struct iovec *iov, int iovcnt, off_t off, int rwf,
+			  bool write)
+{
+	struct gp_io io = { .fd = fd, .events = write ? EV_WRITE : EV_READ,
+			    .nowait = write ? writev_nowait : readv_nowait,
+			    .blocking = write ? pwritev_blocking : preadv_blocking,
+			    .iov = (struct iovec *)iov, .iovcnt = iovcnt, .positional = true,
+			    .off = off, .rwf = rwf };
+	return gp_ret(write ? gp__io_all(&io) : gp__io_read(&io));
+}
+
+ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+	if (!positional_green(fd, off, 0) || n > SSIZE_MAX)
+		return GP_REAL(pread)(fd, buf, n, off);
+	struct iovec iov = { buf, n };
+	return positional(fd, &iov, 1, off, 0, false);
+}
+
+ssize_t pread64(int fd, void *buf, size_t n, off64_t off)
+{
+	if (!positional_green(fd, off, 0) || n > SSIZE_MAX)
+		return GP_REAL(pread64)(fd, buf, n, off);
+	struct iovec iov = { buf, n };
+	return positional(fd, &iov, 1, off, 0, false);
+}
+
+ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
+{
+	if (n > buflen)
+		__chk_fail();
+	return pread(fd, buf, n, off);
+}
+
+ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t off, size_t buflen)
+{
+	if (n > buflen)
+		__chk_fail();
+	return pread64(fd, buf, n, off);
+}
+
+ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	if (!positional_green(fd, off, 0) || n > SSIZE_MAX)
+		return GP_REAL(pwrite)(fd, buf, n, off);
+	struct iovec iov = { (void *)buf, n };
+	return positional(fd, &iov, 1, off, 0, true);
+}
+
+ssize_t pwrite64(int fd, const void *buf, size_t n, off64_t off)
+{
+	if (!positional_green(fd, off, 0) || n > SSIZE_MAX)
+		return GP_REAL(pwrite64)(fd, buf, n, off);
+	struct iovec iov = { (void *)buf, n };
+	return positional(fd, &iov, 1, off, 0, true);
+}
+
+ssize_t preadv(int fd, const struct iovec *iov, int iovcnt, off_t off)
+{
+	if (!positional_green(fd, off, 0))
+		return GP_REAL(preadv)(fd, iov, iovcnt, off);
+	return positional(fd, iov, iovcnt, off, 0, false);
+}
+
+ssize_t preadv64(int fd, const struct iovec *iov, int iovcnt, off64_t off)
+{
+	if (!positional_green(fd, off, 0))
+		return GP_REAL(preadv64)(fd, iov, iovcnt, off);
+	return positional(fd, iov, iovcnt, off, 0, false);
+}
+
+ssize_t pwritev(int fd, const struct iovec *iov, int iovcnt, off_t off)
+{
+	if (!positional_green(fd, off, 0))
+		return GP_REAL(pwritev)(fd, iov, iovcnt, off);
+	return positional(fd, iov, iovcnt, off, 0, true);
+}
+
+ssize_t pwritev64(int fd, const struct iovec *iov, int iovcnt, off64_t off)
+{
+	if (!positional_green(fd, off, 0))
+		return GP_REAL(pwritev64)(fd, iov, iovcnt, off);
+	return positional(fd, iov, iovcnt, off, 0, true);
+}
+
+/*
+ * preadv2 and pwritev2 at offset -1 use the file position, as readv and writev: they
+ * take the same path, with the program's flags added to the attempt.
+ */
+static ssize_t v2(int fd, const struct iovec *iov, int iovcnt, off_t off, int rwf, bool write)
+{
+	if (off == -1 && gp_cooperative() && !(rwf & RWF_NOWAIT)) {
+		struct gp_io io = { .fd = fd, .events = write ? EV_WRITE : EV_READ,
+				    .nowait = write ? writev_nowait : readv_nowait,
+				    .blocking = write ? pwritev_blocking : preadv_blocking,
+				    .iov = (struct iovec *)iov, .iovcnt = iovcnt, .off = -1,
+				    .rwf = rwf };
+		return gp_ret(write ? gp__io_all(&io) : gp__io_read(&io));
+	}
+	if (!positional_green(fd, off, rwf))
+		return write ? GP_REAL(pwritev2)(fd, iov, iovcnt, off, rwf)
+			     : GP_REAL(preadv2)(fd, iov, iovcnt, off, rwf);
+	return positional(fd, iov, iovcnt, off, rwf, write);
+}
+
+ssize_t preadv2(int fd, const struct iovec *iov, int iovcnt, off_t off, int rwf)
+{
+	return v2(fd, iov, iovcnt, off, rwf, false);
+}
+
+ssize_t preadv64v2(int fd, const struct iovec *iov, int iovcnt, off64_t off, int rwf)
+{
+	return v2(fd, iov, iovcnt, off, rwf, false);
+}
+
+ssize_t pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t off, int rwf)
+{
+	return v2(fd, iov, iovcnt, off, rwf, true);
+}
+
+ssize_t pwritev64v2(int fd, const struct iovec *iov, int iovcnt, off64_t off, int rwf)
+{
+	return v2(fd, iov, iovcnt, off, rwf, true);
 }

@@ -12,13 +12,14 @@
 
 #include "hook.h"
 #include "loop.h"
+#include "offcall.h"
 #include "signals.h"
 
 static enum gp_fd_kind kind_of_mode(mode_t mode)
 {
 	switch (mode & S_IFMT) {
 	case S_IFSOCK: return GP_FD_SOCKET;
-	case S_IFREG:
+	case S_IFREG: return GP_FD_FILE;
 	case S_IFDIR:
 	case S_IFBLK: return GP_FD_PASS;
 	default: return GP_FD_NOWAIT;  /* pipes, FIFOs, character devices, anon inodes */
@@ -37,6 +38,8 @@ struct gp_fd *gp__fd_learn(int fd)
 	if (e->nonblock == GP_NB_UNKNOWN) {
 		int fl = GP_REAL(fcntl)(fd, F_GETFL);
 		e->nonblock = fl >= 0 && (fl & O_NONBLOCK) ? GP_NB_ON : GP_NB_OFF;
+		if (fl >= 0 && (fl & (O_SYNC | O_DSYNC | O_DIRECT)))
+			e->file |= GP_FILE_SYNC;
 	}
 	return e;
 }
@@ -111,6 +114,51 @@ static ssize_t as_result(ssize_t r)
 	return r < 0 ? -errno : r;
 }
 
+struct io_offcall {
+	struct gp_offcall c;
+	struct gp_io *io;
+};
+
+static void run_blocking(struct gp_offcall *c)
+{
+	struct gp_io *io = ((struct io_offcall *)c)->io;
+	c->ret = io->blocking(io);
+}
+
+/* The real call on the offload pool: -errno or the count. */
+static ssize_t offloaded(struct gp_io *io)
+{
+	struct io_offcall oc = { { .run = run_blocking }, io };
+	gp__offload_call(&oc.c);
+	return as_result(oc.c.ret);
+}
+
+/*
+ * A regular file never "would block" as a socket does, but a read that misses the page
+ * cache waits for the disk. RWF_NOWAIT says so (EAGAIN) without waiting: then the real
+ * call goes to the offload pool. A page-cache hit costs one system call, as natively.
+ * Buffered writes go to the page cache; a file system that refuses RWF_NOWAIT writes
+ * (ext4 today) is written directly, as natively, unless the descriptor waits for the
+ * disk on every write (O_SYNC, O_DSYNC, O_DIRECT).
+ */
+static ssize_t file_transfer(struct gp_io *io, struct gp_fd *e)
+{
+	bool write = io->events == EV_WRITE;
+	if (write && (e->file & GP_FILE_NO_NOWAIT_WRITE))
+		return e->file & GP_FILE_SYNC ? offloaded(io) : as_result(io->blocking(io));
+	ssize_t r = io->nowait(io);
+	if (r >= 0)
+		return r;
+	int err = errno;
+	if (err == EOPNOTSUPP && write) {
+		e->file |= GP_FILE_NO_NOWAIT_WRITE;
+		return file_transfer(io, e);
+	}
+	if (err != EAGAIN && err != EOPNOTSUPP)
+		return -err;
+	return offloaded(io);
+}
+
 ssize_t gp__io(struct gp_io *io)
 {
 	/* A call that succeeds leaves errno as it found it, whatever the attempts set. */
@@ -127,6 +175,8 @@ static ssize_t transfer(struct gp_io *io)
 		struct gp_fd *e = gp_fd_get(io->fd);
 		if (!e || e->nonblock == GP_NB_ON || e->kind == GP_FD_PASS)
 			return as_result(io->blocking(io));
+		if (e->kind == GP_FD_FILE)
+			return file_transfer(io, e);
 		if (e->kind == GP_FD_POLL && e->nonblock == GP_NB_OFF) {
 			if (!ready_now(io->fd, io->events)) {
 				int rc = gp__wait_fd(io->fd, io->events, -1);
@@ -249,10 +299,22 @@ ssize_t gp__io_rest(struct gp_io *io, ssize_t done)
 			break;
 		done += r;
 		iov_advance(io, (size_t)r);
+		if (io->positional)
+			io->off += r;
 	}
 	iov_copy_free(&copy);
 	errno = saved_errno;
 	return done;
+}
+
+ssize_t gp__io_read(struct gp_io *io)
+{
+	ssize_t r = gp__io(io);
+	struct gp_fd *e = r > 0 ? gp_fd_peek(io->fd) : NULL;
+	/* RWF_NOWAIT stops at the end of what is cached; read(2) on a file does not. */
+	if (e && e->kind == GP_FD_FILE && e->nonblock != GP_NB_ON)
+		return gp__io_rest(io, r);
+	return r;
 }
 
 ssize_t gp__io_all(struct gp_io *io)

@@ -9,7 +9,8 @@
  * per descriptor) and kept in core's fdstate:
  *
  *   the program made it non-blocking   the real call, as the program wrote it
- *   regular file, directory, block     the real call: it never "would block"
+ *   regular file                       RWF_NOWAIT first; a page-cache miss is offloaded
+ *   directory, block device            the real call
  *   RWF_NOWAIT not supported (ttys)    wait until poll says ready, then the real call
  *   anything else                      the non-blocking attempt, park, retry
  *
@@ -44,6 +45,9 @@ struct gp_io {
 	void *addr;
 	void *addrlen;
 	struct msghdr *msg;
+	bool positional;     /* pread/pwrite: at off, advanced after a partial transfer */
+	off_t off;
+	int rwf;             /* the program's RWF_* flags (preadv2/pwritev2) */
 };
 
 /* One transfer, parking while it would block: >= 0 or -errno. */
@@ -55,6 +59,12 @@ ssize_t gp__io(struct gp_io *io);
  * iovec and msghdr are not modified. A read stops early at end of file.
  */
 ssize_t gp__io_all(struct gp_io *io);
+
+/*
+ * One read, completed on a regular file: a read there returns less than asked only at
+ * end of file, so a short RWF_NOWAIT attempt is followed by the rest.
+ */
+ssize_t gp__io_read(struct gp_io *io);
 
 /* The same, after a first transfer of done bytes: the total. */
 ssize_t gp__io_rest(struct gp_io *io, ssize_t done);

@@ -41,8 +41,6 @@ void gp_real_init(void)
 	r.name = (ret(*) params)resolve(#name, version, (void *)name);
 #include "syms.def"
 #undef GP_SYM
-	r.preadv2 = resolve("preadv2", NULL, NULL);
-	r.pwritev2 = resolve("pwritev2", NULL, NULL);
 	if (!r.read || !r.write || !r.pthread_create || !r.preadv2)
 		gp_panic("cannot resolve libc's functions (is this glibc?)");
 	r.ready = 1;

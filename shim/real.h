@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <threads.h>
@@ -48,9 +49,6 @@ struct gp_real {
 #define GP_SYM(family, ret, name, params, version) ret(*name) params;
 #include "syms.def"
 #undef GP_SYM
-	/* Not interposed, but used by the hooks; resolved the same way. */
-	ssize_t (*preadv2)(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags);
-	ssize_t (*pwritev2)(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags);
 	int ready;
 };
 

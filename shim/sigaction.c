@@ -29,11 +29,13 @@ struct program_action {
 
 static struct program_action actions[NSIG];
 static _Atomic uint64_t arrived;     /* signals whose handler ran, not yet dealt with */
+_Atomic unsigned long gp__handlers_ran;
 
 static void trampoline(int sig, siginfo_t *info, void *uctx)
 {
 	struct program_action *a = &actions[sig];
 	int saved_errno = errno;
+	atomic_fetch_add_explicit(&gp__handlers_ran, 1, memory_order_relaxed);
 	if (a->sa.sa_flags & SA_SIGINFO)
 		a->sa.sa_sigaction(sig, info, uctx);
 	else if (a->sa.sa_handler != SIG_IGN && a->sa.sa_handler != SIG_DFL)

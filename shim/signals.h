@@ -23,4 +23,7 @@ void gp__cancel_point(void);
  */
 _Noreturn void gp__exit_unwinding(struct gp_green *g, void *retval);
 
+/* How many times a handler of the program has run: it changes across a call if one ran. */
+extern _Atomic unsigned long gp__handlers_ran;
+
 #endif

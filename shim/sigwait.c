@@ -4,10 +4,15 @@
  * process once it arrives, and a signalfd for the same set becomes readable: the thread
  * parks on that descriptor, then takes the signal with a sigtimedwait that does not
  * wait. The signal is taken only if every green thread blocks it (otherwise Linux hands
- * it to a thread that does not, there as here).
+ * it to a thread that does not, there as here). pause and sigsuspend, which wait for a
+ * handler instead, are at the end.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -78,4 +83,59 @@ int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *ti
 	if (!gp_cooperative() || (timeout && timeout->tv_sec == 0 && timeout->tv_nsec == 0))
 		return GP_REAL(sigtimedwait)(set, info, timeout);
 	return green_sigwait(set, info, timeout);
+}
+
+/*
+ * pause and sigsuspend end only when a signal handler has run in the calling thread,
+ * and then always with EINTR (SA_RESTART does not restart them). The thread parks until
+ * a signal sent to it (pthread_kill) or to the process (sigaction.c picks the thread
+ * Linux would) ends the park; the handler runs on the way out, in gp_leave.
+ */
+static int park_until_signal(const char *what)
+{
+	gp__cancel_point();
+	gp_enter();
+	while (gp_park(-1, what) != -EINTR)
+		;
+	gp_leave();
+	gp__cancel_point();
+	errno = EINTR;
+	return -1;
+}
+
+int pause(void)
+{
+	if (!gp_cooperative())
+		return GP_REAL(pause)();
+	return park_until_signal("pause");
+}
+
+/*
+ * The mask is this green thread's for the wait, restored after the handler ran, as the
+ * kernel does. A signal already pending (on the green thread, or in the kernel for the
+ * carrier) that the new mask lets through is delivered while the mask is set: its
+ * handler has then run, and the call returns at once.
+ */
+int sigsuspend(const sigset_t *mask)
+{
+	/* <signal.h> says mask is never NULL; the kernel says EFAULT, and so does libc. */
+	const sigset_t *volatile given = mask;
+	if (!gp_cooperative() || !given)
+		return GP_REAL(sigsuspend)(mask);
+	sigset_t old, probe;
+	sigemptyset(&probe);
+	memcpy(&probe, mask, sizeof(uint64_t));
+	unsigned long ran = atomic_load(&gp__handlers_ran);
+	pthread_sigmask(SIG_SETMASK, &probe, &old);
+	int rc;
+	if (atomic_load(&gp__handlers_ran) != ran) {
+		errno = EINTR;   /* delivered by pthread_sigmask, before it returned */
+		rc = -1;
+	} else {
+		rc = park_until_signal("sigsuspend");
+	}
+	int err = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = err;
+	return rc;
 }

@@ -270,6 +270,67 @@ ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	return gp__io_rest(&io, r);
 }
 
+/* ---- several messages ---- */
+
+static ssize_t recvmmsg_nowait(struct gp_io *io)
+{
+	return GP_REAL(recvmmsg)(io->fd, io->addr, (unsigned)io->iovcnt, io->flags | MSG_DONTWAIT,
+				 NULL);
+}
+
+static ssize_t recvmmsg_blocking(struct gp_io *io)
+{
+	return GP_REAL(recvmmsg)(io->fd, io->addr, (unsigned)io->iovcnt, io->flags, io->addrlen);
+}
+
+/*
+ * A blocking recvmmsg waits for vlen messages, or for one with MSG_WAITFORONE; its
+ * timeout is looked at only after each message arrives (recvmmsg(2), BUGS), here too.
+ */
+int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct timespec *timeout)
+{
+	if (!gp_cooperative() || (flags & MSG_DONTWAIT) || vlen == 0 ||
+	    (timeout && !gp_ts_valid(timeout)))
+		return GP_REAL(recvmmsg)(fd, vec, vlen, flags, timeout);
+	double deadline = timeout ? gp_mono_now() + gp_ts_seconds(timeout) : 0;
+	struct gp_io io = { .fd = fd, .events = EV_READ, .nowait = recvmmsg_nowait,
+			    .blocking = recvmmsg_blocking, .addr = vec, .addrlen = timeout,
+			    .iovcnt = (int)vlen, .flags = flags };
+	ssize_t r = gp__io(&io);
+	if (r <= 0 || (flags & MSG_WAITFORONE))
+		return (int)gp_ret(r);
+	unsigned got = (unsigned)r;
+	int saved_errno = errno;
+	while (got < vlen && !(timeout && gp_mono_now() >= deadline)) {
+		io.addr = vec + got;
+		io.iovcnt = (int)(vlen - got);
+		r = gp__io(&io);
+		if (r <= 0)   /* the error is for the next call, as the kernel does */
+			break;
+		got += (unsigned)r;
+	}
+	errno = saved_errno;
+	return (int)got;
+}
+
+/*
+ * A blocking sendmmsg sends every message whole: here one cooperative sendmsg each,
+ * which costs a system call per message instead of one in all.
+ */
+int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
+{
+	if (!gp_cooperative() || (flags & MSG_DONTWAIT))
+		return GP_REAL(sendmmsg)(fd, vec, vlen, flags);
+	unsigned i;
+	for (i = 0; i < vlen && i < UIO_MAXIOV; i++) {
+		ssize_t r = sendmsg(fd, &vec[i].msg_hdr, flags);
+		if (r < 0)
+			return i > 0 ? (int)i : -1;
+		vec[i].msg_len = (unsigned)r;
+	}
+	return (int)i;
+}
+
 /* ---- options ---- */
 
 /* SO_RCVTIMEO and SO_SNDTIMEO, in both the old and the 64-bit time layouts. */

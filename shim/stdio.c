@@ -67,6 +67,13 @@ static size_t buffered(const FILE *fp)
 	return n;
 }
 
+/* A descriptor whose reads and writes wait for a peer: sockets, pipes, ttys. */
+static bool waits_for_peer(const struct gp_fd *e)
+{
+	return e && e->nonblock == GP_NB_OFF &&
+	       (e->kind == GP_FD_SOCKET || e->kind == GP_FD_NOWAIT || e->kind == GP_FD_POLL);
+}
+
 /* The stream's descriptor, if waiting on it green makes sense before libc reads it. */
 static bool green_fd(FILE *fp, int *fd)
 {
@@ -75,9 +82,7 @@ static bool green_fd(FILE *fp, int *fd)
 	*fd = fp->_fileno;
 	if (*fd < 0)
 		return false;
-	struct gp_fd *e = gp__fd_learn(*fd);
-	return e && e->nonblock == GP_NB_OFF && e->kind != GP_FD_PASS &&
-	       e->kind != GP_FD_UNKNOWN;
+	return waits_for_peer(gp__fd_learn(*fd));
 }
 
 static bool ready_now(int fd, short events)
@@ -528,8 +533,7 @@ int gp__stdio_before_flush(FILE *fp)
 	if (!gp_cooperative() || fp->_fileno < 0 || fp->_mode > 0)
 		return 0;
 	fd = fp->_fileno;
-	struct gp_fd *e = gp__fd_learn(fd);
-	if (!e || e->nonblock != GP_NB_OFF || e->kind == GP_FD_PASS || e->kind == GP_FD_UNKNOWN)
+	if (!waits_for_peer(gp__fd_learn(fd)))
 		return 0;
 	return wait_for(fp, fd, EV_WRITE);
 }

@@ -179,6 +179,38 @@ static inline void msleep(long ms)
 		;
 }
 
+/* ---- a thread that shows the others ran ------------------------------------------- */
+
+static volatile int ticker_on, ticker_ticks;
+
+static inline void *ticker_loop(void *arg)
+{
+	(void)arg;
+	while (ticker_on) {
+		ticker_ticks++;
+		msleep(2);
+	}
+	return NULL;
+}
+
+static pthread_t ticker_thread;
+
+/* Starts a thread that counts while a case waits: natively it always gets to run. */
+static inline void ticker_start(void)
+{
+	ticker_ticks = 0;
+	ticker_on = 1;
+	ticker_thread = start(ticker_loop, NULL);
+}
+
+/* Stops it: "yes" if it ran while the case waited. */
+static inline const char *ticker_stop(void)
+{
+	ticker_on = 0;
+	join(ticker_thread);
+	return yes(ticker_ticks > 0);
+}
+
 /* ---- pipes -------------------------------------------------------------------------- */
 
 static inline void make_pipe(int p[2], int flags)

@@ -39,36 +39,6 @@ static void *feed(void *arg)
 	return NULL;
 }
 
-/* Counts while a case waits: proves the other threads ran meanwhile. */
-static volatile int ticking, ticks;
-
-static void *tick(void *arg)
-{
-	(void)arg;
-	while (ticking) {
-		ticks++;
-		msleep(5);
-	}
-	return NULL;
-}
-
-static pthread_t ticker;
-
-static void ticker_start(void)
-{
-	ticks = 0;
-	ticking = 1;
-	ticker = start(tick, NULL);
-}
-
-/* Whether the ticker ran while the case waited (it always does natively). */
-static const char *ticker_stop(void)
-{
-	ticking = 0;
-	join(ticker);
-	return yes(ticks > 0);
-}
-
 static FILE *open_pipe_read(int p[2])
 {
 	make_pipe(p, O_CLOEXEC);

@@ -1,0 +1,646 @@
+/*
+ * Blocking calls beyond sockets and pipes, each made by one thread while others must
+ * keep running: regular-file reads and writes (cold and cached, at offsets), sendfile,
+ * splice, recvmmsg/sendmmsg, opening a FIFO, pause and sigsuspend, fork from a thread
+ * with threads in the child, a close while another thread reads, and a program's own
+ * epoll loops on several threads. Each case prints what the program sees, the same
+ * natively and under the shim; a call that blocked every thread would hang the case.
+ */
+#define PROG "blocking_cases"
+#include "progs.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+/* ---- helpers ------------------------------------------------------------------------ */
+
+static unsigned long sum_bytes(const unsigned char *p, size_t n, unsigned long h)
+{
+	for (size_t i = 0; i < n; i++)
+		h = h * 31 + p[i];
+	return h;
+}
+
+/* A temporary file of size bytes (a known pattern), removed from its directory. */
+static int temp_file(size_t size)
+{
+	char path[] = "/tmp/gp-blocking-XXXXXX";
+	int fd = mkstemp(path);
+	static unsigned char block[65536];
+
+	if (fd < 0)
+		die("mkstemp");
+	unlink(path);
+	for (size_t i = 0; i < sizeof(block); i++)
+		block[i] = (unsigned char)(i * 7 + 3);
+	for (size_t done = 0; done < size;) {
+		size_t n = size - done < sizeof(block) ? size - done : sizeof(block);
+		if (write(fd, block, n) != (ssize_t)n)
+			die("write");
+		done += n;
+	}
+	return fd;
+}
+
+/* Drop the file's pages from the page cache, so that reading it waits for the disk. */
+static void make_cold(int fd)
+{
+	if (fdatasync(fd) != 0)
+		die("fdatasync");
+	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+}
+
+static void socket_pair(int sv[2])
+{
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		die("socketpair");
+}
+
+struct drain {
+	int fd;
+	long pause_ms;
+	size_t total;
+	unsigned long hash;
+};
+
+/* Reads fd to its end after a pause, hashing what it reads. */
+static void *drain(void *arg)
+{
+	struct drain *d = arg;
+	unsigned char buf[8192];
+	ssize_t n;
+
+	msleep(d->pause_ms);
+	while ((n = read(d->fd, buf, sizeof(buf))) > 0) {
+		d->total += (size_t)n;
+		d->hash = sum_bytes(buf, (size_t)n, d->hash);
+	}
+	return NULL;
+}
+
+/* ---- regular files ------------------------------------------------------------------ */
+
+static void case_file_read_cold(void)
+{
+	int fd = temp_file(4 << 20);
+	unsigned char *buf = malloc(1 << 20);
+	unsigned long h = 0;
+	size_t total = 0;
+	ssize_t n;
+
+	make_cold(fd);
+	lseek(fd, 0, SEEK_SET);
+	ticker_start();
+	while ((n = read(fd, buf, 1 << 20)) > 0) {
+		total += (size_t)n;
+		h = sum_bytes(buf, (size_t)n, h);
+	}
+	printf("read cold file: %zu bytes hash=%lx last=%zd ticked=%s\n", total, h, n,
+	       ticker_stop());
+	free(buf);
+	close(fd);
+}
+
+/* A read larger than what is cached still returns all of it: only end of file is short. */
+static void case_file_read_partly_cached(void)
+{
+	int fd = temp_file(1 << 20);
+	static unsigned char buf[1 << 20];
+
+	make_cold(fd);
+	if (pread(fd, buf, 4096, 0) != 4096)   /* the first page only is cached now */
+		die("pread");
+	lseek(fd, 0, SEEK_SET);
+	ssize_t n = read(fd, buf, sizeof(buf));
+	ssize_t m = read(fd, buf, sizeof(buf));
+	printf("read partly cached: %zd then %zd\n", n, m);
+	close(fd);
+}
+
+static void case_file_positional(void)
+{
+	int fd = temp_file(100000);
+	char a[16] = "", b[8] = "", c[8] = "";
+	struct iovec iov[2] = { { b, sizeof(b) - 1 }, { c, sizeof(c) - 1 } };
+
+	make_cold(fd);
+	printf("pwrite: %zd\n", pwrite(fd, "hello, world", 12, 50000));
+	printf("pread: %zd [%s]\n", pread(fd, a, 12, 50000), a);
+	printf("pwritev: %zd\n", pwritev(fd, iov, 2, 70000));
+	memcpy(b, "abcdefg", 7);
+	memcpy(c, "hijklmn", 7);
+	printf("pwritev: %zd\n", pwritev(fd, iov, 2, 80000));
+	memset(b, 0, sizeof(b));
+	memset(c, 0, sizeof(c));
+	printf("preadv: %zd [%s][%s]\n", preadv(fd, iov, 2, 80000), b, c);
+	printf("preadv2 at -1: %zd pos=%ld\n", preadv2(fd, iov, 2, -1, 0),
+	       (long)lseek(fd, 0, SEEK_CUR));
+	printf("pread past end: %zd\n", pread(fd, a, 10, 200000));
+	printf("position untouched: %ld\n", (long)lseek(fd, 0, SEEK_CUR));
+	close(fd);
+}
+
+/* One line: what call returned, and errno named. */
+#define SAY_ERR(label, call)                                           \
+	do {                                                           \
+		errno = 0;                                             \
+		ssize_t r_ = (call);                                   \
+		printf("%s: %zd %s\n", label, r_, errname(errno));     \
+	} while (0)
+
+static void case_positional_errors(void)
+{
+	char buf[8];
+	int p[2];
+
+	make_pipe(p, O_CLOEXEC);
+	SAY_ERR("pread pipe", pread(p[0], buf, 1, 0));
+	SAY_ERR("pwrite pipe", pwrite(p[1], "x", 1, 0));
+	close2(p);
+	int fd = temp_file(10);
+	SAY_ERR("pread negative", pread(fd, buf, 1, -5));
+	close(fd);
+	SAY_ERR("pread closed", pread(fd, buf, 1, 0));
+	SAY_ERR("pwrite bad", pwrite(-1, buf, 1, 0));
+}
+
+/* ---- copies ------------------------------------------------------------------------- */
+
+static void case_sendfile_socket(void)
+{
+	int fd = temp_file(3 << 20), sv[2];
+	struct drain d = { .pause_ms = 50 };
+	off_t off = 0;
+	size_t sent = 0;
+	ssize_t n;
+
+	socket_pair(sv);
+	d.fd = sv[0];
+	ticker_start();
+	pthread_t t = start(drain, &d);
+	while (sent < (3u << 20) && (n = sendfile(sv[1], fd, &off, (3u << 20) - sent)) > 0)
+		sent += (size_t)n;
+	close(sv[1]);
+	join(t);
+	unsigned char *all = malloc(3 << 20);
+	if (pread(fd, all, 3 << 20, 0) != 3 << 20)
+		die("pread");
+	printf("sendfile: sent=%zu off=%ld received=%zu same=%s ticked=%s\n", sent, (long)off,
+	       d.total, yes(d.hash == sum_bytes(all, 3 << 20, 0)), ticker_stop());
+	free(all);
+	close(sv[0]);
+	close(fd);
+}
+
+static void case_splice_pipes(void)
+{
+	int in[2], out[2];
+	struct drain d = { .pause_ms = 30 };
+
+	make_pipe(in, O_CLOEXEC);
+	make_pipe(out, O_CLOEXEC);
+	d.fd = out[0];
+	pthread_t t = start(drain, &d);
+	if (write(in[1], "spliced bytes", 13) != 13)
+		die("write");
+	close(in[1]);
+	ssize_t n = splice(in[0], NULL, out[1], NULL, 1 << 16, 0);
+	ssize_t m = splice(in[0], NULL, out[1], NULL, 1 << 16, 0);
+	close(out[1]);
+	join(t);
+	printf("splice: %zd then %zd, received %zu\n", n, m, d.total);
+	close(in[0]);
+	close(out[0]);
+}
+
+/* ---- datagrams ---------------------------------------------------------------------- */
+
+static int udp_socket(uint16_t *port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    getsockname(s, (struct sockaddr *)&a, &len) != 0)
+		die("udp socket");
+	*port = ntohs(a.sin_port);
+	return s;
+}
+
+struct datagrams {
+	int fd;
+	uint16_t port;
+};
+
+/* Three datagrams with sendmmsg, then two more one by one, after pauses. */
+static void *send_datagrams(void *arg)
+{
+	struct datagrams *d = arg;
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(d->port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	char *words[5] = { "one", "two", "three", "four", "five" };
+	struct iovec iov[5];
+	struct mmsghdr m[5];
+
+	memset(m, 0, sizeof(m));
+	for (int i = 0; i < 5; i++) {
+		iov[i] = (struct iovec){ words[i], strlen(words[i]) };
+		m[i].msg_hdr = (struct msghdr){ .msg_name = &to, .msg_namelen = sizeof(to),
+						.msg_iov = &iov[i], .msg_iovlen = 1 };
+	}
+	msleep(30);
+	int n = sendmmsg(d->fd, m, 3, 0);
+	printf("sendmmsg: %d, lengths %u %u %u\n", n, m[0].msg_len, m[1].msg_len, m[2].msg_len);
+	fflush(stdout);
+	for (int i = 3; i < 5; i++) {
+		msleep(30);
+		sendmmsg(d->fd, &m[i], 1, 0);
+	}
+	return NULL;
+}
+
+static void case_mmsg_udp(void)
+{
+	uint16_t rport, sport;
+	int r = udp_socket(&rport);
+	struct datagrams d = { .port = rport };
+	char bufs[5][16];
+	struct iovec iov[5];
+	struct mmsghdr m[5];
+
+	d.fd = udp_socket(&sport);
+	memset(m, 0, sizeof(m));
+	memset(bufs, 0, sizeof(bufs));
+	for (int i = 0; i < 5; i++) {
+		iov[i] = (struct iovec){ bufs[i], sizeof(bufs[i]) - 1 };
+		m[i].msg_hdr = (struct msghdr){ .msg_iov = &iov[i], .msg_iovlen = 1 };
+	}
+	pthread_t t = start(send_datagrams, &d);
+	int a = recvmmsg(r, m, 5, MSG_WAITFORONE, NULL);
+	msleep(100);   /* the rest of the three, and maybe more, wait in the socket */
+	int b = a < 3 ? recvmmsg(r, m + a, (unsigned)(3 - a), 0, NULL) : 0;
+	int c = recvmmsg(r, m + 3, 2, 0, NULL);   /* waits for both of the last two */
+	join(t);
+	printf("recvmmsg: first>=1=%s all=%d last two=%d:", yes(a >= 1), a + b, c);
+	for (int i = 0; i < 5; i++)
+		printf(" %s", bufs[i]);
+	printf("\n");
+	close(r);
+	close(d.fd);
+}
+
+/* ---- FIFOs -------------------------------------------------------------------------- */
+
+static char fifo_path[64];
+
+static void *fifo_writer(void *arg)
+{
+	(void)arg;
+	msleep(50);
+	int fd = open(fifo_path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		die("open fifo for writing");
+	if (write(fd, "through the fifo", 16) != 16)
+		die("write");
+	close(fd);
+	return NULL;
+}
+
+static void case_fifo_open(void)
+{
+	char buf[32] = "";
+
+	snprintf(fifo_path, sizeof(fifo_path), "/tmp/gp-fifo-%d", (int)getpid());
+	unlink(fifo_path);
+	if (mkfifo(fifo_path, 0600) != 0)
+		die("mkfifo");
+	ticker_start();
+	pthread_t t = start(fifo_writer, NULL);
+	int fd = open(fifo_path, O_RDONLY | O_CLOEXEC);   /* waits for the writer */
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	ssize_t m = fd < 0 ? -1 : read(fd, buf + n, sizeof(buf) - 1 - (size_t)n);
+	join(t);
+	printf("fifo: opened=%s read %zd [%s] then %zd ticked=%s\n", yes(fd >= 0), n, buf, m,
+	       ticker_stop());
+	close(fd);
+	int nb = open(fifo_path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	printf("fifo nonblocking write open without reader: %d %s\n", nb, errname(errno));
+	unlink(fifo_path);
+}
+
+/* ---- pause and sigsuspend ----------------------------------------------------------- */
+
+static volatile pthread_t handled_in;
+static volatile int handled;
+
+static void on_usr(int sig)
+{
+	(void)sig;
+	handled_in = pthread_self();
+	handled++;
+}
+
+struct poke {
+	pthread_t target;
+	int sig;
+	long after_ms;
+	bool process;
+};
+
+static void *poke(void *arg)
+{
+	struct poke *p = arg;
+
+	msleep(p->after_ms);
+	if (p->process)
+		kill(getpid(), p->sig);
+	else
+		pthread_kill(p->target, p->sig);
+	return NULL;
+}
+
+static void case_pause_thread(void)
+{
+	struct sigaction sa = { .sa_handler = on_usr, .sa_flags = SA_RESTART };
+	struct poke pk = { pthread_self(), SIGUSR1, 50, false };
+
+	sigaction(SIGUSR1, &sa, NULL);
+	handled = 0;
+	ticker_start();
+	pthread_t t = start(poke, &pk);
+	errno = 0;
+	int r = pause();
+	int e = errno;
+	join(t);
+	printf("pause: %d %s handled=%d in_me=%s ticked=%s\n", r, errname(e), handled,
+	       yes(pthread_equal(handled_in, pthread_self())), ticker_stop());
+	signal(SIGUSR1, SIG_DFL);
+}
+
+/*
+ * SIGUSR2 is blocked in every thread from the start (main): a signal sent to the process
+ * can only go to the thread in sigsuspend.
+ */
+static void *suspender(void *arg)
+{
+	sigset_t none, now;
+	(void)arg;
+
+	sigemptyset(&none);
+	errno = 0;
+	int r = sigsuspend(&none);
+	int e = errno;
+	pthread_sigmask(SIG_SETMASK, NULL, &now);
+	/* Under the shim a process signal's handler runs on the carrier's current stack
+	 * (libgreenpatch(7), LIMITATIONS): where it ran goes to stderr only. */
+	fprintf(stderr, "handler ran in the suspended thread: %s\n",
+		yes(pthread_equal(handled_in, pthread_self())));
+	printf("sigsuspend: %d %s handled=%d mask_restored=%s\n", r, errname(e), handled,
+	       yes(sigismember(&now, SIGUSR2)));
+	return NULL;
+}
+
+static void case_sigsuspend_process_signal(void)
+{
+	struct sigaction sa = { .sa_handler = on_usr };
+	struct poke pk = { .sig = SIGUSR2, .after_ms = 50, .process = true };
+
+	sigaction(SIGUSR2, &sa, NULL);
+	handled = 0;
+	ticker_start();
+	pthread_t s = start(suspender, NULL);
+	pthread_t p = start(poke, &pk);
+	join(p);
+	join(s);
+	printf("ticked=%s\n", ticker_stop());
+	signal(SIGUSR2, SIG_DFL);
+}
+
+/* A signal already pending on the thread, which the new mask lets in: no wait at all. */
+static void case_sigsuspend_pending(void)
+{
+	struct sigaction sa = { .sa_handler = on_usr };
+	sigset_t usr1, old, none;
+
+	sigaction(SIGUSR1, &sa, NULL);
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &usr1, &old);
+	handled = 0;
+	pthread_kill(pthread_self(), SIGUSR1);
+	printf("pending, handled=%d\n", handled);
+	sigemptyset(&none);
+	int r = sigsuspend(&none);
+	printf("sigsuspend: %d %s handled=%d\n", r, errname(errno), handled);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	signal(SIGUSR1, SIG_DFL);
+}
+
+/* ---- fork --------------------------------------------------------------------------- */
+
+static int child_pipe[2];
+
+static void *child_thread(void *arg)
+{
+	char line[32];
+	int n = snprintf(line, sizeof(line), "child thread %d\n", (int)(long)arg);
+
+	msleep(10 * (3 - (long)arg));
+	if (write(child_pipe[1], line, (size_t)n) != n)
+		die("write");
+	return NULL;
+}
+
+static void case_fork_child_threads(void)
+{
+	make_pipe(child_pipe, O_CLOEXEC);
+	ticker_start();   /* a thread the child does not get */
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		close(child_pipe[0]);
+		pthread_t t[3];
+		for (long i = 0; i < 3; i++)
+			t[i] = start(child_thread, (void *)i);
+		for (int i = 0; i < 3; i++)
+			join(t[i]);
+		_exit(7);
+	}
+	close(child_pipe[1]);
+	static char out[256];
+	ssize_t n, len = 0;
+	while ((n = read(child_pipe[0], out + len, sizeof(out) - 1 - (size_t)len)) > 0)
+		len += n;
+	int st = 0;
+	pid_t w = waitpid(pid, &st, 0);
+	printf("fork: waited=%s status=%d ticked=%s\n%s", yes(w == pid), WEXITSTATUS(st),
+	       ticker_stop(), out);
+	close(child_pipe[0]);
+}
+
+/* ---- close while another thread reads ----------------------------------------------- */
+
+struct reader {
+	int fd;
+	ssize_t ret;
+	int err;
+};
+
+static void *read_one(void *arg)
+{
+	struct reader *r = arg;
+	char c;
+
+	r->ret = read(r->fd, &c, 1);
+	r->err = errno;
+	return NULL;
+}
+
+/*
+ * Natively the reader keeps its file until the peer writes; under the shim it is woken
+ * with EBADF at once. Either way the new socket that takes the number works, and the
+ * reader ends: that is what is printed; stderr says which ending it was.
+ */
+static void case_close_wakes_reader(void)
+{
+	int a[2], b[2];
+	struct reader r = { 0 };
+
+	socket_pair(a);
+	r.fd = a[0];
+	pthread_t t = start(read_one, &r);
+	msleep(30);
+	int peer = a[1];
+	close(a[0]);
+	socket_pair(b);   /* takes a[0]'s number */
+	bool same_number = b[0] == a[0] || b[1] == a[0];
+	if (write(b[1], "n", 1) != 1)
+		die("write");
+	char c = 0;
+	ssize_t n = read(b[0], &c, 1);
+	msleep(30);
+	send(peer, "x", 1, MSG_NOSIGNAL);   /* natively, this is what ends the reader */
+	join(t);
+	fprintf(stderr, "reader ended with %zd %s\n", r.ret, errname(r.ret < 0 ? r.err : 0));
+	printf("close: number reused=%s new socket read %zd [%c] reader ended=%s\n",
+	       yes(same_number), n, c, yes(r.ret == 1 || (r.ret < 0 && r.err == EBADF)));
+	close(peer);
+	close(b[0]);
+	close(b[1]);
+}
+
+/* ---- epoll loops on several threads ------------------------------------------------- */
+
+#define LOOPS 3
+#define PIPES_PER_LOOP 4
+#define ROUNDS 20
+
+struct loop {
+	int ep;
+	int pipes[PIPES_PER_LOOP][2];
+	int received;
+};
+
+static void *run_loop(void *arg)
+{
+	struct loop *l = arg;
+	struct epoll_event ev[PIPES_PER_LOOP];
+
+	while (l->received < PIPES_PER_LOOP * ROUNDS) {
+		int n = epoll_wait(l->ep, ev, PIPES_PER_LOOP, 5000);
+		if (n <= 0)
+			break;
+		for (int i = 0; i < n; i++) {
+			char buf[64];
+			ssize_t r = read(l->pipes[ev[i].data.u32][0], buf, sizeof(buf));
+			l->received += r > 0 ? (int)r : 0;
+		}
+	}
+	return NULL;
+}
+
+/* Also an epoll descriptor inside another one: the outer wakes when the inner has events. */
+static void case_epoll_threads(void)
+{
+	struct loop loops[LOOPS];
+	pthread_t t[LOOPS];
+
+	for (int i = 0; i < LOOPS; i++) {
+		loops[i].ep = epoll_create1(EPOLL_CLOEXEC);
+		loops[i].received = 0;
+		for (uint32_t j = 0; j < PIPES_PER_LOOP; j++) {
+			make_pipe(loops[i].pipes[j], O_CLOEXEC);
+			struct epoll_event ev = { .events = EPOLLIN, .data.u32 = j };
+			epoll_ctl(loops[i].ep, EPOLL_CTL_ADD, loops[i].pipes[j][0], &ev);
+		}
+	}
+	int outer = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event oev = { .events = EPOLLIN, .data.u32 = 99 }, got = { 0 };
+	epoll_ctl(outer, EPOLL_CTL_ADD, loops[0].ep, &oev);
+	ticker_start();
+	for (int i = 0; i < LOOPS; i++)
+		t[i] = start(run_loop, &loops[i]);
+	msleep(20);
+	for (int round = 0; round < ROUNDS; round++) {
+		for (int k = 0; k < LOOPS * PIPES_PER_LOOP; k++) {
+			int i = (k * 7 + round) % LOOPS, j = (k * 5 + round) % PIPES_PER_LOOP;
+			if (write(loops[i].pipes[j][1], "x", 1) != 1)
+				die("write");
+		}
+		msleep(2);
+	}
+	for (int i = 0; i < LOOPS; i++)
+		join(t[i]);
+	if (write(loops[0].pipes[0][1], "y", 1) != 1)
+		die("write");
+	int n = epoll_wait(outer, &got, 1, 5000);
+	printf("epoll loops:");
+	for (int i = 0; i < LOOPS; i++)
+		printf(" %d", loops[i].received);
+	printf(" nested=%d data=%u ticked=%s\n", n, got.data.u32, ticker_stop());
+	for (int i = 0; i < LOOPS; i++) {
+		for (int j = 0; j < PIPES_PER_LOOP; j++)
+			close2(loops[i].pipes[j]);
+		close(loops[i].ep);
+	}
+	close(outer);
+}
+
+#define CASE(n) { #n, case_##n }
+static const struct prog_case cases[] = {
+	CASE(file_read_cold),
+	CASE(file_read_partly_cached),
+	CASE(file_positional),
+	CASE(positional_errors),
+	CASE(sendfile_socket),
+	CASE(splice_pipes),
+	CASE(mmsg_udp),
+	CASE(fifo_open),
+	CASE(pause_thread),
+	CASE(sigsuspend_process_signal),
+	CASE(sigsuspend_pending),
+	CASE(fork_child_threads),
+	CASE(close_wakes_reader),
+	CASE(epoll_threads),
+};
+
+int main(int argc, char **argv)
+{
+	sigset_t usr2;
+
+	sigemptyset(&usr2);
+	sigaddset(&usr2, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &usr2, NULL);   /* see case_sigsuspend_process_signal */
+	return run_cases(argc, argv, cases, sizeof(cases) / sizeof(cases[0]),
+			 run_case_in_thread);
+}
