@@ -1,7 +1,8 @@
 /*
  * Real programs from Debian, natively and under the shim: curl, wget, OpenBSD nc, socat,
- * openssl s_client and s_server, git clone and git daemon, python3's ThreadingHTTPServer
- * under 200 clients at once, redis-server and redis-benchmark, sort --parallel, xz -T.
+ * openssl s_client and s_server, git clone and git daemon, python3 (ThreadingHTTPServer
+ * under 200 clients at once, a pool of 50 client threads, input() while a thread works),
+ * perl ithreads, redis-server and redis-benchmark, sort --parallel, xz -T.
  *
  * Each case is a function of tests/real/run, which starts the peers (servers, clients)
  * natively, runs the program under test with the library preloaded or not, and prints what
@@ -12,7 +13,8 @@
  *
  * A case that the shim cannot run as natively yet is listed in pending[] with the reason;
  * it still runs, with shorter deadlines, and is reported as skipped, or fails as soon as it
- * behaves as natively, so that the list cannot go stale.
+ * behaves as natively, so that the list cannot go stale (except a case that fails only
+ * some of the time, whose reason says "intermittent").
  */
 #include "harness.h"
 
@@ -26,20 +28,27 @@ struct real_case {
 };
 
 static const struct real_case cases[] = {
-	{ "curl_page" },      { "curl_redirects" },	   { "curl_large" },
-	{ "curl_refused" },   { "curl_resolver" },	   { "curl_parallel" },
-	{ "wget_page" },      { "wget_large" },	   { "nc_send" },
-	{ "nc_listen" },      { "socat_relay" },	   { "openssl_client" },
-	{ "openssl_server" }, { "git_clone" },		   { "git_daemon" },
-	{ "python_threading_http" }, { "redis_server" }, { "redis_benchmark" },
-	{ "sort_parallel" },  { "xz_threads" },
+	{ "curl_page" }, { "curl_redirects" }, { "curl_large" }, { "curl_refused" },
+	{ "curl_resolver" }, { "curl_parallel" }, { "wget_page" }, { "wget_large" },
+	{ "nc_send" }, { "nc_listen" }, { "socat_relay" }, { "openssl_client" },
+	{ "openssl_server" }, { "git_clone" }, { "git_daemon" },
+	{ "python_threading_http" }, { "python_thread_pool" }, { "python_stdin_threads" },
+	{ "perl_threads" }, { "redis_server" }, { "redis_benchmark" }, { "sort_parallel" },
+	{ "xz_threads" },
 };
 
 /* Cases that do not yet behave under the shim as natively; see libgreenpatch(7). */
 static const struct gp_pending pending[] = {
-	{ "redis_server", "redis-server crashes (SIGSEGV) under the shim" },
-	{ "redis_benchmark", "redis-benchmark --threads crashes (SIGSEGV) under the shim" },
+	{ "redis_server", "SIGSEGV before main: jemalloc locks a mutex while the shim resolves libc" },
+	{ "redis_benchmark", "SIGSEGV before main: jemalloc locks a mutex while the shim resolves libc" },
+	{ "perl_threads", "intermittent SIGSEGV: perl keeps its interpreter in a __thread variable" },
 };
+
+/*
+ * A pending case whose reason starts with this fails only some of the time: that one run
+ * behaved as natively says nothing, so it is not reported as fixed.
+ */
+#define INTERMITTENT "intermittent"
 
 /* One run of the script: the deadline of each program it starts, and of the run. */
 #define CMD_SECS "60"
@@ -95,7 +104,10 @@ ParameterizedTest(const struct real_case *c, real, same)
 	if (p) {
 		diff = gp_diff_runs(&n, &s);
 		differs = diff != NULL;
-		gp_expect_still_differs(c->name, differs);
+		if (strncmp(p->reason, INTERMITTENT, strlen(INTERMITTENT)) == 0)
+			differs = true;
+		else
+			gp_expect_still_differs(c->name, differs);
 		free(diff);
 	} else {
 		gp_expect_same(&n, &s);
