@@ -3,7 +3,8 @@
  * an event is pending), so a green thread parks on it like on any descriptor, and
  * programs that run their own event loop on several threads keep working.
  *
- * With a signal mask, epoll_pwait and epoll_pwait2 go to the C library (see poll.c).
+ * With a signal mask, epoll_pwait and epoll_pwait2 give it to the green thread while it
+ * waits (ready.h).
  */
 #include <errno.h>
 #include <sys/epoll.h>
@@ -31,35 +32,36 @@ static int epoll_park(struct gp_ready *r, double left)
 	return gp__wait_fd(e->epfd, EV_READ, left);
 }
 
-static int green_epoll_wait(int epfd, struct epoll_event *events, int max, double timeout)
+static int green_epoll_wait(int epfd, struct epoll_event *events, int max, double timeout,
+			    const sigset_t *mask)
 {
 	struct epollset e = { epfd, events, max };
 	struct gp_ready r = { .probe = epoll_probe, .park = epoll_park, .arg = &e };
-	return gp__ready_wait(&r, timeout, NULL);
+	return gp__ready_wait_masked(&r, timeout, NULL, mask);
 }
 
 int epoll_wait(int epfd, struct epoll_event *events, int max, int timeout)
 {
 	if (!gp_cooperative() || timeout == 0)
 		return GP_REAL(epoll_wait)(epfd, events, max, timeout);
-	return green_epoll_wait(epfd, events, max, timeout < 0 ? -1 : timeout / 1000.0);
+	return green_epoll_wait(epfd, events, max, timeout < 0 ? -1 : timeout / 1000.0, NULL);
 }
 
 int epoll_pwait(int epfd, struct epoll_event *events, int max, int timeout, const sigset_t *mask)
 {
-	if (mask || !gp_cooperative() || timeout == 0)
+	if (!gp_cooperative() || timeout == 0)
 		return GP_REAL(epoll_pwait)(epfd, events, max, timeout, mask);
-	return green_epoll_wait(epfd, events, max, timeout < 0 ? -1 : timeout / 1000.0);
+	return green_epoll_wait(epfd, events, max, timeout < 0 ? -1 : timeout / 1000.0, mask);
 }
 
 int epoll_pwait2(int epfd, struct epoll_event *events, int max, const struct timespec *ts,
 		 const sigset_t *mask)
 {
-	if (mask || !gp_cooperative() || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0))
+	if (!gp_cooperative() || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0))
 		return GP_REAL(epoll_pwait2)(epfd, events, max, ts, mask);
 	if (ts && (!gp_ts_valid(ts) || ts->tv_sec < 0)) {
 		errno = EINVAL;
 		return -1;
 	}
-	return green_epoll_wait(epfd, events, max, ts ? gp_ts_seconds(ts) : -1);
+	return green_epoll_wait(epfd, events, max, ts ? gp_ts_seconds(ts) : -1, mask);
 }

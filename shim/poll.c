@@ -5,10 +5,8 @@
  * program's sets are written once, with the kernel's final answer, and Linux's
  * update of select's timeout (the time left) is reproduced.
  *
- * ppoll and pselect with a signal mask install the mask only inside the kernel call in
- * the C library; a green thread cannot park with another mask, so these go to the C
- * library (blocking the kernel thread while they wait) until signal masks are per
- * green thread.
+ * ppoll and pselect with a signal mask give the green thread that mask while it waits
+ * (ready.h).
  */
 #include <errno.h>
 #include <poll.h>
@@ -39,18 +37,18 @@ static int poll_park(struct gp_ready *r, double left)
 	return gp__park_on_pollfds(p->fds, p->n, left);
 }
 
-static int green_poll(struct pollfd *fds, nfds_t n, double timeout)
+static int green_poll(struct pollfd *fds, nfds_t n, double timeout, const sigset_t *mask)
 {
 	struct pollset p = { fds, n };
 	struct gp_ready r = { .probe = poll_probe, .park = poll_park, .arg = &p };
-	return gp__ready_wait(&r, timeout, NULL);
+	return gp__ready_wait_masked(&r, timeout, NULL, mask);
 }
 
 int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
 	if (!gp_cooperative() || timeout == 0)
 		return GP_REAL(poll)(fds, n, timeout);
-	return green_poll(fds, n, timeout < 0 ? -1 : timeout / 1000.0);
+	return green_poll(fds, n, timeout < 0 ? -1 : timeout / 1000.0, NULL);
 }
 
 int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
@@ -62,13 +60,13 @@ int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
 
 int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask)
 {
-	if (!gp_cooperative() || mask || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0))
+	if (!gp_cooperative() || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0))
 		return GP_REAL(ppoll)(fds, n, ts, mask);
 	if (ts && (!gp_ts_valid(ts) || ts->tv_sec < 0)) {
 		errno = EINVAL;
 		return -1;
 	}
-	return green_poll(fds, n, ts ? gp_ts_seconds(ts) : -1);
+	return green_poll(fds, n, ts ? gp_ts_seconds(ts) : -1, mask);
 }
 
 int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask,
@@ -140,12 +138,12 @@ static bool select_is_green(int nfds)
 }
 
 static int green_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, double timeout,
-			double *left)
+			double *left, const sigset_t *mask)
 {
 	struct selectset s = { .nfds = nfds, .user = { rd, wr, ex },
 			       .bytes = ((size_t)nfds + 7) / 8 };
 	struct gp_ready r = { .probe = select_probe, .park = select_park, .arg = &s };
-	int n = gp__ready_wait(&r, timeout, left);
+	int n = gp__ready_wait_masked(&r, timeout, left, mask);
 	select_publish(&s, n);
 	return n;
 }
@@ -160,7 +158,7 @@ int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
 	}
 	double left;
 	double timeout = tv ? (double)tv->tv_sec + (double)tv->tv_usec * 1e-6 : -1;
-	int n = green_select(nfds, rd, wr, ex, timeout, &left);
+	int n = green_select(nfds, rd, wr, ex, timeout, &left, NULL);
 	/* Linux writes back the time that was not slept. */
 	if (tv && n >= 0) {
 		tv->tv_sec = (time_t)left;
@@ -172,11 +170,11 @@ int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
 int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct timespec *ts,
 	    const sigset_t *mask)
 {
-	if (!select_is_green(nfds) || mask || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0))
+	if (!select_is_green(nfds) || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0))
 		return GP_REAL(pselect)(nfds, rd, wr, ex, ts, mask);
 	if (ts && (!gp_ts_valid(ts) || ts->tv_sec < 0)) {
 		errno = EINVAL;
 		return -1;
 	}
-	return green_select(nfds, rd, wr, ex, ts ? gp_ts_seconds(ts) : -1, NULL);
+	return green_select(nfds, rd, wr, ex, ts ? gp_ts_seconds(ts) : -1, NULL, mask);
 }

@@ -1,6 +1,10 @@
 #include "ready.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -10,11 +14,23 @@
 
 #define WAITERS_ON_STACK 16
 
-/* Libev knows only readable and writable: POLLPRI waits as readable. */
+/*
+ * Libev knows only readable and writable. A descriptor polled for urgent data or a
+ * peer's half-close alone (POLLPRI, POLLRDBAND, POLLRDHUP without POLLIN) cannot wait as
+ * "readable": it may be readable the whole time without the event asked for, and the
+ * thread would spin. Such a descriptor is looked at again every URGENT_RECHECK_S.
+ */
+#define URGENT_RECHECK_S 0.01
+
+static bool read_side_inexact(short events)
+{
+	return (events & (POLLPRI | POLLRDBAND | POLLRDHUP)) && !(events & (POLLIN | POLLRDNORM));
+}
+
 static int ev_events(short events)
 {
 	int ev = 0;
-	if (events & (POLLIN | POLLPRI | POLLRDNORM | POLLRDBAND | POLLRDHUP))
+	if (events & (POLLIN | POLLRDNORM))
 		ev |= EV_READ;
 	if (events & (POLLOUT | POLLWRNORM | POLLWRBAND))
 		ev |= EV_WRITE;
@@ -29,9 +45,13 @@ int gp__park_on_pollfds(struct pollfd *fds, nfds_t n, double left)
 		return -ENOMEM;
 	int k = 0;
 	for (nfds_t i = 0; i < n; i++) {
+		if (fds[i].fd < 0)
+			continue;
+		if (read_side_inexact(fds[i].events) && (left < 0 || left > URGENT_RECHECK_S))
+			left = URGENT_RECHECK_S;
 		int ev = ev_events(fds[i].events);
 		/* A descriptor asked for no event only reports errors: the kernel tells. */
-		if (fds[i].fd >= 0 && ev)
+		if (ev)
 			w[k++] = (struct gp_fdwaiter){ .fd = fds[i].fd, .events = ev };
 	}
 	gp__cancel_point();
@@ -65,5 +85,27 @@ int gp__ready_wait(struct gp_ready *r, double timeout, double *left_out)
 		*left_out = n == 0 || left < 0 ? 0 : left;
 	if (n >= 0)
 		errno = saved_errno;
+	return n;
+}
+
+int gp__ready_wait_masked(struct gp_ready *r, double timeout, double *left_out,
+			  const sigset_t *mask)
+{
+	if (!mask)
+		return gp__ready_wait(r, timeout, left_out);
+	sigset_t old;
+	unsigned long ran = atomic_load(&gp__handlers_ran);
+	pthread_sigmask(SIG_SETMASK, mask, &old);
+	int n;
+	if (atomic_load(&gp__handlers_ran) != ran) {
+		/* A pending signal the mask lets in was handled as the mask went in. */
+		errno = EINTR;
+		n = -1;
+	} else {
+		n = gp__ready_wait(r, timeout, left_out);
+	}
+	int err = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = err;
 	return n;
 }

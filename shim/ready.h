@@ -9,6 +9,7 @@
 #define GP_READY_H
 
 #include <poll.h>
+#include <signal.h>
 
 struct gp_ready {
 	/* Ask the kernel with a zero timeout: > 0 ready, 0 nothing, -1 and errno. */
@@ -24,6 +25,14 @@ struct gp_ready {
  * that was left (select updates its timeout with it).
  */
 int gp__ready_wait(struct gp_ready *r, double timeout, double *left_out);
+
+/*
+ * The same with the green thread's signal mask replaced by mask (if not NULL) for the
+ * call, as ppoll, pselect and epoll_pwait do: a signal the mask lets in ends the wait
+ * with EINTR after its handler ran, and the mask the thread had is back on return.
+ */
+int gp__ready_wait_masked(struct gp_ready *r, double timeout, double *left_out,
+			  const sigset_t *mask);
 
 /* Park on the pollfd array as poll would wait on it: 0 or -errno. */
 int gp__park_on_pollfds(struct pollfd *fds, nfds_t n, double left);

@@ -13,7 +13,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/epoll.h>
+#include <sys/select.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -425,6 +427,80 @@ static void case_sigsuspend_process_signal(void)
 	signal(SIGUSR2, SIG_DFL);
 }
 
+enum masked_call { MASKED_PPOLL, MASKED_PSELECT, MASKED_EPOLL_PWAIT };
+
+struct masked {
+	enum masked_call call;
+	int fd;
+	int ret, err;
+};
+
+/* Waits on fd with SIGUSR2 (blocked everywhere else) let in for the wait only. */
+static void *wait_masked(void *arg)
+{
+	struct masked *m = arg;
+	sigset_t none;
+	struct pollfd p = { .fd = m->fd, .events = POLLIN };
+	fd_set rd;
+	struct epoll_event ev = { .events = EPOLLIN }, out;
+	int ep;
+
+	sigemptyset(&none);
+	errno = 0;
+	switch (m->call) {
+	case MASKED_PPOLL:
+		m->ret = ppoll(&p, 1, NULL, &none);
+		break;
+	case MASKED_PSELECT:
+		FD_ZERO(&rd);
+		FD_SET(m->fd, &rd);
+		m->ret = pselect(m->fd + 1, &rd, NULL, NULL, NULL, &none);
+		break;
+	case MASKED_EPOLL_PWAIT:
+		ep = epoll_create1(EPOLL_CLOEXEC);
+		epoll_ctl(ep, EPOLL_CTL_ADD, m->fd, &ev);
+		m->ret = epoll_pwait(ep, &out, 1, -1, &none);
+		m->err = errno;
+		close(ep);
+		errno = m->err;
+		break;
+	}
+	m->err = errno;
+	return NULL;
+}
+
+static void masked_wait(enum masked_call call, const char *name)
+{
+	struct sigaction sa = { .sa_handler = on_usr, .sa_flags = SA_RESTART };
+	struct poke pk = { .sig = SIGUSR2, .after_ms = 50, .process = true };
+	struct masked m = { .call = call };
+	sigset_t now;
+	int p[2];
+
+	make_pipe(p, O_CLOEXEC);
+	m.fd = p[0];
+	sigaction(SIGUSR2, &sa, NULL);
+	handled = 0;
+	ticker_start();
+	pthread_t w = start(wait_masked, &m);
+	pthread_t k = start(poke, &pk);
+	join(k);
+	join(w);
+	pthread_sigmask(SIG_SETMASK, NULL, &now);
+	printf("%s with mask: %d %s handled=%d still_blocked_here=%s ticked=%s\n", name, m.ret,
+	       errname(m.err), handled, yes(sigismember(&now, SIGUSR2)), ticker_stop());
+	signal(SIGUSR2, SIG_DFL);
+	close2(p);
+}
+
+/* A signal the call's mask lets in interrupts it, even with SA_RESTART, as natively. */
+static void case_masked_waits(void)
+{
+	masked_wait(MASKED_PPOLL, "ppoll");
+	masked_wait(MASKED_PSELECT, "pselect");
+	masked_wait(MASKED_EPOLL_PWAIT, "epoll_pwait");
+}
+
 /* A signal already pending on the thread, which the new mask lets in: no wait at all. */
 static void case_sigsuspend_pending(void)
 {
@@ -616,6 +692,63 @@ static void case_epoll_threads(void)
 	close(outer);
 }
 
+/* ---- urgent data ------------------------------------------------------------------- */
+
+static int tcp_pair(int *client, int *server)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(l, 1) != 0 ||
+	    getsockname(l, (struct sockaddr *)&a, &len) != 0)
+		die("listener");
+	*client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (connect(*client, (struct sockaddr *)&a, sizeof(a)) != 0)
+		die("connect");
+	*server = accept(l, NULL, NULL);
+	close(l);
+	return *server < 0 ? -1 : 0;
+}
+
+struct urgent {
+	int fd;
+	int ret;
+	short revents;
+};
+
+static void *poll_urgent(void *arg)
+{
+	struct urgent *u = arg;
+	struct pollfd p = { .fd = u->fd, .events = POLLPRI };
+
+	u->ret = poll(&p, 1, 5000);
+	u->revents = p.revents;
+	return NULL;
+}
+
+/* Ordinary data first (the socket is readable all along), urgent data later. */
+static void case_poll_urgent_only(void)
+{
+	int c, s;
+	struct urgent u = { 0 };
+
+	if (tcp_pair(&c, &s) != 0)
+		die("tcp pair");
+	u.fd = s;
+	if (write(c, "plain", 5) != 5)
+		die("write");
+	pthread_t t = start(poll_urgent, &u);
+	msleep(50);
+	if (send(c, "!", 1, MSG_OOB) != 1)
+		die("send MSG_OOB");
+	join(t);
+	printf("poll POLLPRI: %d pri=%s in=%s\n", u.ret, yes(u.revents & POLLPRI),
+	       yes(u.revents & POLLIN));
+	close(c);
+	close(s);
+}
+
 #define CASE(n) { #n, case_##n }
 static const struct prog_case cases[] = {
 	CASE(file_read_cold),
@@ -629,9 +762,11 @@ static const struct prog_case cases[] = {
 	CASE(pause_thread),
 	CASE(sigsuspend_process_signal),
 	CASE(sigsuspend_pending),
+	CASE(masked_waits),
 	CASE(fork_child_threads),
 	CASE(close_wakes_reader),
 	CASE(epoll_threads),
+	CASE(poll_urgent_only),
 };
 
 int main(int argc, char **argv)
