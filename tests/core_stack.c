@@ -316,5 +316,9 @@ Test(core_stack, carved_stacks_share_mappings, .timeout = UNIT_TIMEOUT)
 	cr_assert_lt(added, 32, "%d stacks added %d mappings", N - 1, added);
 	for (int i = 0; i < N; i++)
 		gp_stack_free(&s[i]);
-	cr_assert_leq(count_maps() - before, added, "freeing the stacks split their regions");
+	/* Slack for mappings others make meanwhile (a sanitizer's allocator): a split
+	 * region would add one or two mappings per stack. */
+	int after = count_maps() - before;
+	cr_assert_lt(after, added + 32, "freeing %d stacks took the mappings from %d to %d: "
+		     "it split their regions", N, added, after);
 }
