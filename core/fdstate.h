@@ -50,6 +50,7 @@ struct gp_fd {
 	uint8_t timeo_known;          /* timeo[] holds the socket's SO_RCVTIMEO/SO_SNDTIMEO */
 	uint8_t file;                 /* GP_FILE_* bits, for a GP_FD_FILE */
 	float timeo[2];               /* seconds a read [0] or write [1] may wait; 0: forever */
+	uint64_t drained_at;          /* loop.h: gp_fd_note_drained */
 };
 
 /* The state of fd, created if needed; NULL if fd is negative or beyond the table. */

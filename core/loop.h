@@ -21,6 +21,7 @@
 
 #include "fdstate.h"
 #include "green.h"
+#include "sched.h"
 
 /* Returned in revents when the descriptor was closed while waiting. */
 #define GP_EV_CLOSED 0x1000
@@ -54,6 +55,24 @@ void gp_fd_closed(int fd);
 
 /* gp_fd_closed for every number from first to last that has an entry. */
 void gp_fd_closed_range(unsigned first, unsigned last);
+
+/*
+ * A read of a stream socket that returned less than it asked for has emptied the
+ * socket's receive queue. Until the running thread switches, data seldom arrives (a
+ * peer answers a message the thread has at most just sent): another read would only
+ * say EAGAIN, a system call for nothing, and the caller may wait for readiness at once.
+ * The wait is level-triggered, so data that did arrive meanwhile costs a trip through
+ * the loop, never a lost wake-up.
+ */
+static inline void gp_fd_note_drained(struct gp_fd *e)
+{
+	e->drained_at = gp_carrier->stats.switches + 1;
+}
+
+static inline bool gp_fd_surely_drained(const struct gp_fd *e)
+{
+	return e->drained_at == gp_carrier->stats.switches + 1;
+}
 
 /* For fdstate.c: set up the watcher of a new entry. */
 void gp__fd_init_watcher(struct gp_fd *e, int fd);
