@@ -13,7 +13,9 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <resolv.h>
 #include <sched.h>
 #include <semaphore.h>
 #include <stdio.h>

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <resolv.h>
 #include <signal.h>
 #include <poll.h>
 #include <sys/epoll.h>
@@ -298,6 +299,95 @@ static void case_mmsg_udp(void)
 	printf("\n");
 	close(r);
 	close(d.fd);
+}
+
+/* ---- the C library's DNS resolver ---------------------------------------------------- */
+
+/*
+ * A name server on loopback that answers every A query for any name with 127.0.0.9,
+ * after a pause, until told to stop (a query whose first label is "stop").
+ */
+static void *fake_name_server(void *arg)
+{
+	int fd = *(int *)arg;
+	unsigned char q[512], a[600];
+	struct sockaddr_in from;
+	socklen_t len;
+	ssize_t n;
+
+	for (;;) {
+		len = sizeof(from);
+		n = recvfrom(fd, q, sizeof(q), 0, (struct sockaddr *)&from, &len);
+		if (n < 12)
+			break;
+		msleep(20);
+		memcpy(a, q, (size_t)n);
+		a[2] = 0x81 | (q[2] & 0x01);   /* a response, recursion desired as asked */
+		a[3] = 0x80;                   /* recursion available, no error */
+		a[6] = 0, a[7] = 1;            /* one answer */
+		a[8] = a[9] = a[10] = a[11] = 0;
+		static const unsigned char rr[] = { 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4,
+						    127, 0, 0, 9 };
+		memcpy(a + n, rr, sizeof(rr));
+		sendto(fd, a, (size_t)n + sizeof(rr), 0, (struct sockaddr *)&from, len);
+		if (n > 17 && memcmp(q + 13, "stop", 4) == 0)
+			break;
+	}
+	return NULL;
+}
+
+static void use_name_server(res_state st, uint16_t port)
+{
+	struct sockaddr_in ns = { .sin_family = AF_INET, .sin_port = htons(port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	st->nscount = 1;
+	st->nsaddr_list[0] = ns;
+	st->retry = 1;
+	st->retrans = 3;
+}
+
+static void say_answer(const char *what, int n, const unsigned char *ans)
+{
+	printf("%s: %d bytes, address %d.%d.%d.%d\n", what, n, n > 4 ? ans[n - 4] : -1,
+	       n > 4 ? ans[n - 3] : -1, n > 4 ? ans[n - 2] : -1, n > 4 ? ans[n - 1] : -1);
+}
+
+static void case_resolver_queries(void)
+{
+	uint16_t port;
+	int fd = udp_socket(&port);
+	struct __res_state st;
+	unsigned char ans[512], q[512];
+	int qlen;
+
+	memset(&st, 0, sizeof(st));
+	ticker_start();
+	pthread_t t = start(fake_name_server, &fd);
+	if (res_ninit(&st) != 0)
+		die("res_ninit");
+	use_name_server(&st, port);
+	say_answer("res_nquery", res_nquery(&st, "one.example", ns_c_in, ns_t_a, ans, sizeof(ans)),
+		   ans);
+	say_answer("res_nsearch", res_nsearch(&st, "two.example.", ns_c_in, ns_t_a, ans,
+					      sizeof(ans)), ans);
+	qlen = res_nmkquery(&st, ns_o_query, "four.example", ns_c_in, ns_t_a, NULL, 0, NULL, q,
+			    sizeof(q));
+	say_answer("res_nsend", res_nsend(&st, q, qlen, ans, sizeof(ans)), ans);
+	res_nclose(&st);
+	if (res_init() != 0)
+		die("res_init");
+	use_name_server(&_res, port);
+	say_answer("res_query", res_query("three.example", ns_c_in, ns_t_a, ans, sizeof(ans)),
+		   ans);
+	say_answer("res_search", res_search("five.example.", ns_c_in, ns_t_a, ans, sizeof(ans)),
+		   ans);
+	qlen = res_mkquery(ns_o_query, "six.example", ns_c_in, ns_t_a, NULL, 0, NULL, q, sizeof(q));
+	say_answer("res_send", res_send(q, qlen, ans, sizeof(ans)), ans);
+	say_answer("res_querydomain", res_querydomain("stop", "example", ns_c_in, ns_t_a, ans,
+							sizeof(ans)), ans);
+	join(t);
+	printf("resolver ticked=%s\n", ticker_stop());
+	close(fd);
 }
 
 /* ---- FIFOs -------------------------------------------------------------------------- */
@@ -758,6 +848,7 @@ static const struct prog_case cases[] = {
 	CASE(sendfile_socket),
 	CASE(splice_pipes),
 	CASE(mmsg_udp),
+	CASE(resolver_queries),
 	CASE(fifo_open),
 	CASE(pause_thread),
 	CASE(sigsuspend_process_signal),
