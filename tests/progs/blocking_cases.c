@@ -16,10 +16,13 @@
 #include <signal.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/select.h>
 #include <sys/sendfile.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 
@@ -611,6 +614,56 @@ static void case_sigsuspend_pending(void)
 	signal(SIGUSR1, SIG_DFL);
 }
 
+/* ---- eventfd, timerfd, signalfd ------------------------------------------------------- */
+
+struct counter_read {
+	int fd;
+	ssize_t n;
+	uint64_t value;
+};
+
+static void *read_counter(void *arg)
+{
+	struct counter_read *c = arg;
+
+	c->n = read(c->fd, &c->value, sizeof(c->value));
+	return NULL;
+}
+
+static void case_event_descriptors(void)
+{
+	struct counter_read ev = { .fd = eventfd(0, EFD_CLOEXEC) };
+	struct counter_read tm = { .fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC) };
+	struct itimerspec its = { .it_value = { 0, 60 * 1000000L } };
+	sigset_t usr2;
+	struct signalfd_siginfo si = { 0 };
+	struct poke pk = { .sig = SIGUSR2, .after_ms = 40, .process = true };
+
+	ticker_start();
+	pthread_t a = start(read_counter, &ev);
+	pthread_t b = start(read_counter, &tm);
+	timerfd_settime(tm.fd, 0, &its, NULL);
+	msleep(30);
+	uint64_t one = 5;
+	if (write(ev.fd, &one, sizeof(one)) != sizeof(one))
+		die("write eventfd");
+	join(a);
+	join(b);
+	printf("eventfd read %zd value %llu; timerfd read %zd expirations %llu\n", ev.n,
+	       (unsigned long long)ev.value, tm.n, (unsigned long long)tm.value);
+	sigemptyset(&usr2);
+	sigaddset(&usr2, SIGUSR2);   /* blocked in every thread since main */
+	int sfd = signalfd(-1, &usr2, SFD_CLOEXEC);
+	pthread_t p = start(poke, &pk);
+	ssize_t n = read(sfd, &si, sizeof(si));
+	join(p);
+	printf("signalfd read %zd signal %s ticked=%s\n", n, si.ssi_signo == SIGUSR2 ? "SIGUSR2" : "other",
+	       ticker_stop());
+	close(ev.fd);
+	close(tm.fd);
+	close(sfd);
+}
+
 /* ---- fork --------------------------------------------------------------------------- */
 
 static int child_pipe[2];
@@ -854,6 +907,7 @@ static const struct prog_case cases[] = {
 	CASE(sigsuspend_process_signal),
 	CASE(sigsuspend_pending),
 	CASE(masked_waits),
+	CASE(event_descriptors),
 	CASE(fork_child_threads),
 	CASE(close_wakes_reader),
 	CASE(epoll_threads),
