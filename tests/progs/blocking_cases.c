@@ -178,6 +178,53 @@ static void case_positional_errors(void)
 	SAY_ERR("pwrite bad", pwrite(-1, buf, 1, 0));
 }
 
+/*
+ * The 64-bit names (what a program built with _FILE_OFFSET_BITS=64 calls), the openat
+ * family, tee and copy_file_range, on cold files: the results as natively.
+ */
+static void case_abi_variants(void)
+{
+	int fd = temp_file(200000), p[2], q[2];
+	char a[8] = "", b[8] = "";
+	struct iovec iov[2] = { { a, 3 }, { b, 3 } };
+	off64_t in_off = 1000, out_off = 0;
+
+	make_cold(fd);
+	ssize_t w = pwrite64(fd, "xyz", 3, 150000), r = pread64(fd, a, 3, 150000);
+	printf("pwrite64 %zd pread64 %zd [%s]\n", w, r, a);
+	memcpy(a, "abc", 3);
+	memcpy(b, "def", 3);
+	w = pwritev64(fd, iov, 2, 160000);
+	memset(a, 0, sizeof(a));
+	memset(b, 0, sizeof(b));
+	r = preadv64(fd, iov, 2, 160000);
+	printf("pwritev64 %zd preadv64 %zd [%s][%s]\n", w, r, a, b);
+	w = pwritev64v2(fd, iov, 2, 170000, 0);
+	r = preadv64v2(fd, iov, 2, 170000, 0);
+	printf("pwritev64v2 %zd preadv64v2 %zd [%s][%s]\n", w, r, a, b);
+	int dir = open64("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char name[64];
+	snprintf(name, sizeof(name), "gp-abi-%d", (int)getpid());
+	int g = openat64(dir, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int h = openat(dir, name, O_RDONLY | O_CLOEXEC);
+	printf("open64 %s openat64 %s openat %s\n", yes(dir >= 0), yes(g >= 0), yes(h >= 0));
+	ssize_t copied = copy_file_range(fd, &in_off, g, &out_off, 5000, 0);
+	printf("copy_file_range %zd in_off=%lld out_off=%lld\n", copied, (long long)in_off,
+	       (long long)out_off);
+	make_pipe(p, O_CLOEXEC);
+	make_pipe(q, O_CLOEXEC);
+	off64_t off = 0;
+	printf("sendfile64 %zd\n", sendfile64(p[1], h, &off, 4000));
+	printf("tee %zd\n", tee(p[0], q[1], 4000, 0));
+	unlinkat(dir, name, 0);
+	close(g);
+	close(h);
+	close(dir);
+	close2(p);
+	close2(q);
+	close(fd);
+}
+
 /* ---- copies ------------------------------------------------------------------------- */
 
 static void case_sendfile_socket(void)
@@ -898,6 +945,7 @@ static const struct prog_case cases[] = {
 	CASE(file_read_partly_cached),
 	CASE(file_positional),
 	CASE(positional_errors),
+	CASE(abi_variants),
 	CASE(sendfile_socket),
 	CASE(splice_pipes),
 	CASE(mmsg_udp),

@@ -9,6 +9,7 @@
 #include "progs.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -193,6 +194,41 @@ static void case_fscanf_pipe(void)
 	fclose(f);
 }
 
+/* ---- the unlocked forms, and the names older binaries call ---------------------------- */
+
+typedef int (*fscanf_fn)(FILE *, const char *, ...);
+typedef int (*getc_fn)(FILE *);
+
+/*
+ * Programs built today call __isoc99_fscanf and getc; older binaries call fscanf (with
+ * the GNU %a) and _IO_getc. Those are reached here the way such a binary reaches them.
+ */
+static void case_unlocked_and_old_names(void)
+{
+	int p[2];
+	FILE *f = open_pipe_read(p);
+	struct feeder fd = { p[1], 20, { "ab", "c\nde", "f\n7 8", "\nxyz", "" } };
+	char line[16];
+	fscanf_fn old_fscanf = (fscanf_fn)dlsym(RTLD_DEFAULT, "fscanf");
+	getc_fn old_getc = (getc_fn)dlsym(RTLD_DEFAULT, "_IO_getc");
+	int a = 0, b = 0;
+
+	if (!old_fscanf || !old_getc)
+		fail("dlsym: %s", dlerror());
+	pthread_t t = start(feed, &fd);
+	int c1 = getc_unlocked(f), c2 = fgetc_unlocked(f);
+	char *l = fgets_unlocked(line, sizeof(line), f);
+	printf("unlocked: %c %c [%s]\n", c1, c2, l ? line : "NULL");
+	size_t n = fread_unlocked(line, 1, 4, f);
+	line[n] = 0;
+	printf("fread_unlocked: %zu [%s]\n", n, line);
+	int m = old_fscanf(f, "%d %d", &a, &b);
+	int c3 = old_getc(f), c4 = old_getc(f);
+	printf("fscanf: %d %d %d; _IO_getc: %d %c\n", m, a, b, c3, c4);
+	join(t);
+	fclose(f);
+}
+
 /* ---- errors ------------------------------------------------------------------------- */
 
 static void on_alarm(int sig)
@@ -335,7 +371,7 @@ static void case_fflush_socket_full(void)
 	int bad = 0;
 	for (int i = 0; i < 2000; i++) {
 		bad |= fwrite(block, 1, sizeof(block), f) != sizeof(block);
-		bad |= fflush(f) != 0;
+		bad |= (i % 2 ? fflush(f) : fflush_unlocked(f)) != 0;
 	}
 	bad |= fclose(f) != 0;
 	join(t);
@@ -473,6 +509,7 @@ static const struct prog_case cases[] = {
 	CASE(getc_pipe),
 	CASE(fgetc_ungetc),
 	CASE(fscanf_pipe),
+	CASE(unlocked_and_old_names),
 	CASE(fgets_eintr),
 	CASE(fgets_restart),
 	CASE(fgets_rcvtimeo),
