@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #ifdef GP_CTX_UCONTEXT
@@ -205,16 +206,27 @@ static const struct xmap *xmap_find(const struct xmaps *x, uintptr_t a)
 }
 
 /*
- * The scan reads whole stacks, redzones of live frames included: AddressSanitizer must
- * not check these loads.
+ * Memory is read with process_vm_readv, never dereferenced: a stack the watchdog scans
+ * may be given back to the kernel by the time it reads it (the stall ended meanwhile),
+ * and a word that looks like a code address may point where nothing is mapped. A read
+ * of unmapped memory then fails instead of killing the process, and AddressSanitizer
+ * never sees the scan touch the redzones of live frames.
  */
-#define GP_NO_ASAN __attribute__((no_sanitize("address")))
+static bool safe_copy(void *dst, uintptr_t addr, size_t len)
+{
+	struct iovec local = { dst, len }, remote = { (void *)addr, len };
+	return syscall(SYS_process_vm_readv, (long)getpid(), &local, 1ul, &remote, 1ul, 0ul) ==
+	       (long)len;
+}
 
-/* Does the instruction before ra call something? (ra - 8 is known to be mapped.) */
-GP_NO_ASAN static bool after_call(uintptr_t ra)
+/* Does the instruction before ra call something? */
+static bool after_call(uintptr_t ra)
 {
 #if defined(__x86_64__)
-	const unsigned char *p = (const unsigned char *)ra;
+	unsigned char b[8];
+	if (!safe_copy(b, ra - 8, sizeof(b)))
+		return false;
+	const unsigned char *p = b + 8;
 	if (p[-5] == 0xe8)                                      /* call rel32 */
 		return true;
 	if (p[-6] == 0xff && (p[-5] & 0x38) == 0x10)            /* call *disp32(...) */
@@ -234,7 +246,8 @@ GP_NO_ASAN static bool after_call(uintptr_t ra)
 	return false;
 #elif defined(__aarch64__)
 	uint32_t insn;
-	memcpy(&insn, (const void *)(ra - 4), sizeof(insn));
+	if (!safe_copy(&insn, ra - 4, sizeof(insn)))
+		return false;
 	return (insn & 0xfc000000u) == 0x94000000u ||           /* bl */
 	       (insn & 0xfffffc1fu) == 0xd63f0000u;             /* blr */
 #else
@@ -243,9 +256,15 @@ GP_NO_ASAN static bool after_call(uintptr_t ra)
 #endif
 }
 
-/* Return addresses on [sp, top), at most max of them. */
-GP_NO_ASAN static int scan_stack(const struct xmaps *x, uintptr_t sp, uintptr_t top, uintptr_t *out,
-		      int max)
+#define SCAN_PAGE 4096
+
+/*
+ * Return addresses on [sp, top), at most max of them, read a page at a time into page
+ * (SCAN_PAGE bytes: static, since a green thread's stack may be small); the scan stops
+ * at the first page that cannot be read.
+ */
+static int scan_stack(const struct xmaps *x, uintptr_t sp, uintptr_t top, uintptr_t *out,
+		      int max, uintptr_t *page)
 {
 	int n = 0;
 	sp &= ~(uintptr_t)(sizeof(uintptr_t) - 1);
@@ -253,11 +272,19 @@ GP_NO_ASAN static int scan_stack(const struct xmaps *x, uintptr_t sp, uintptr_t 
 		return 0;
 	if (top - sp > SCAN_BYTES)
 		top = sp + SCAN_BYTES;
-	for (uintptr_t p = sp; p + sizeof(uintptr_t) <= top && n < max; p += sizeof(uintptr_t)) {
-		uintptr_t v = *(const uintptr_t *)p;
-		const struct xmap *m = xmap_find(x, v);
-		if (m && v >= m->lo + 8 && after_call(v))
-			out[n++] = v;
+	for (uintptr_t p = sp; p < top && n < max;) {
+		size_t len = SCAN_PAGE - (p & (SCAN_PAGE - 1));   /* to the end of its page */
+		if (len > top - p)
+			len = top - p;
+		if (!safe_copy(page, p, len))
+			break;
+		for (size_t i = 0; i < len / sizeof(uintptr_t) && n < max; i++) {
+			uintptr_t v = page[i];
+			const struct xmap *m = xmap_find(x, v);
+			if (m && v >= m->lo + 8 && after_call(v))
+				out[n++] = v;
+		}
+		p += len;
 	}
 	return n;
 }
@@ -360,6 +387,7 @@ static struct {
 	uint64_t sites[MAX_SITES];   /* call sites already reported */
 	int nsites;
 	struct xmaps xmaps;
+	uintptr_t page[SCAN_PAGE / sizeof(uintptr_t)];
 } wd;
 
 unsigned long gp_stall_count(void)
@@ -423,7 +451,7 @@ static long read_task_syscall(int tid, unsigned long args[6], uintptr_t *sp, uin
 	return nr;
 }
 
-static void stall_report(struct gp_carrier *c, struct gp_green *g, long ms)
+static void stall_report(struct gp_carrier *c, struct gp_green *g, uint64_t switches, long ms)
 {
 	unsigned long args[6] = { 0 };
 	uintptr_t sp = 0, pc = 0, frames[MAX_FRAMES];
@@ -433,8 +461,11 @@ static void stall_report(struct gp_carrier *c, struct gp_green *g, long ms)
 		xmaps_load(&wd.xmaps);
 		if (pc)
 			frames[n++] = pc;
-		n += scan_stack(&wd.xmaps, sp, stack_top(g), frames + n, MAX_FRAMES - n);
+		n += scan_stack(&wd.xmaps, sp, stack_top(g), frames + n, MAX_FRAMES - n, wd.page);
 	}
+	/* Ended while it was read: g and its stack may be gone. */
+	if (__atomic_load_n(&c->stats.switches, __ATOMIC_RELAXED) != switches)
+		return;
 	/* The site: the system call and where it was made from; a computing thread, itself. */
 	uint64_t key = nr >= 0 ? (uint64_t)nr * 0x9e3779b97f4a7c15ull : ~g->id;
 	for (int i = 0; i < n && i < 4; i++)
@@ -502,7 +533,7 @@ static void *watchdog_main(void *arg)
 		if (nr == -1 || (nr == -2 && cpu - since_cpu < threshold * 3 / 4))
 			continue;
 		reported_at = sw;
-		stall_report(c, g, (now - since) / 1000000L);
+		stall_report(c, g, sw, (now - since) / 1000000L);
 	}
 	return NULL;
 }
@@ -525,6 +556,7 @@ int gp_watch_start(void)
 /* ---- the dump ---- */
 
 static struct xmaps dump_xmaps;
+static uintptr_t dump_page[SCAN_PAGE / sizeof(uintptr_t)];
 
 static void dump_line(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -587,7 +619,7 @@ void gp_dump_write(int fd)
 			continue;
 		uintptr_t frames[MAX_FRAMES], here = (uintptr_t)&frames;
 		uintptr_t sp = g == c->current ? here : saved_sp(g);
-		int n = scan_stack(&dump_xmaps, sp, stack_top(g), frames, MAX_FRAMES);
+		int n = scan_stack(&dump_xmaps, sp, stack_top(g), frames, MAX_FRAMES, dump_page);
 		for (int i = 0; i < n; i++) {
 			char line[256];
 			frame_str(&dump_xmaps, i, frames[i], false, line, sizeof(line));
