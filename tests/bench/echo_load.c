@@ -25,9 +25,9 @@
  *
  * With --syscalls, `perf stat -e raw_syscalls:sys_enter -p PID -- sleep T` counts the
  * server's system calls (and its epoll_ctl calls: a descriptor waited on again and again
- * should be registered once) for T seconds inside the measured ones (the count starts once
- * perf has attached to every thread); calls per second over round trips per second
- * gives the calls per round trip. Run it apart from the figures it would slow down. --stack-kib sets RLIMIT_STACK in the
+ * should be registered once) for T seconds inside the measured ones, and its writes,
+ * one per round trip, which gives the calls per round trip however long perf took to
+ * attach. Run it apart from the figures it would slow down. --stack-kib sets RLIMIT_STACK in the
  * server, which is glibc's default thread stack size (and the shim's default with it).
  *
  * The result is one line of key=value pairs on stdout. Everything is bounded: the run
@@ -245,8 +245,6 @@ static int wait_server(double deadline)
 
 /* ---- system calls: perf stat attached to the server ---- */
 
-static double perf_seconds;
-
 static void perf_start(double secs)
 {
 	int fd = mkstemp(perf_out);
@@ -257,14 +255,15 @@ static void perf_start(double secs)
 	char dur[32];
 	snprintf(pid, sizeof(pid), "%d", (int)server_pid);
 	snprintf(dur, sizeof(dur), "%.3f", secs);
-	perf_seconds = secs;
 	perf_pid = fork();
 	if (perf_pid == 0) {
 		int null = open("/dev/null", O_RDWR);
 		dup2(null, 1);
 		dup2(null, 2);
 		execlp("perf", "perf", "stat", "-x,", "-e",
-		       "raw_syscalls:sys_enter,syscalls:sys_enter_epoll_ctl", "-p", pid,
+		       "raw_syscalls:sys_enter,syscalls:sys_enter_epoll_ctl,"
+		       "syscalls:sys_enter_write,syscalls:sys_enter_pwritev2,"
+		       "syscalls:sys_enter_sendto", "-p", pid,
 		       "-o", perf_out, "--", "sleep", dur, (char *)NULL);
 		_exit(127);
 	}
@@ -281,24 +280,32 @@ static bool perf_done(void)
 	return true;
 }
 
-/* The server's system calls per second while perf counted, or -1; *ctl_rate gets its
- * epoll_ctl calls per second (descriptors registered with the kernel anew). */
-static double perf_rate(double *ctl_rate)
+/*
+ * The server's system calls per round trip while perf counted, or -1; *ctl gets its
+ * epoll_ctl calls per round trip (descriptors registered with the kernel anew). Each
+ * server writes each echo back with one write, pwritev2 or sendto (64 bytes always fit),
+ * so those calls count the round trips perf saw, whenever it started counting.
+ */
+static double perf_per_rt(double *ctl)
 {
 	FILE *f = fopen(perf_out, "r");
 	char line[256];
-	double n = -1, ctl = -1;
+	double n = -1, ctls = 0, writes = 0;
 	while (f && fgets(line, sizeof(line), f)) {
+		double v = strtod(line, NULL);
 		if (strstr(line, "raw_syscalls:sys_enter"))
-			n = strtod(line, NULL);
+			n = v;
 		else if (strstr(line, "sys_enter_epoll_ctl"))
-			ctl = strtod(line, NULL);
+			ctls = v;
+		else if (strstr(line, "sys_enter_write") || strstr(line, "sys_enter_pwritev2") ||
+			 strstr(line, "sys_enter_sendto"))
+			writes += v;
 	}
 	if (f)
 		fclose(f);
 	unlink(perf_out);
-	*ctl_rate = ctl >= 0 ? ctl / perf_seconds : -1;
-	return n >= 0 ? n / perf_seconds : -1;
+	*ctl = n >= 0 && writes > 0 ? ctls / writes : -1;
+	return n >= 0 && writes > 0 ? n / writes : -1;
 }
 
 /* ---- connections ---- */
@@ -488,8 +495,8 @@ int main(int argc, char **argv)
 	double cpu = proc_cpu_seconds() - cpu0;
 	uint64_t rts = measured;
 	double rtps = (double)rts / (elapsed / 1e9);
-	double ctl_rate = -1;
-	double syscall_rate = count_syscalls ? perf_rate(&ctl_rate) : -1;
+	double ctl_per_rt = -1;
+	double sys_per_rt = count_syscalls ? perf_per_rt(&ctl_per_rt) : -1;
 
 	/* 5: memory under load, then drain and close. */
 	long rss_load = proc_status_kib("VmRSS"), hwm = proc_status_kib("VmHWM");
@@ -510,8 +517,7 @@ int main(int argc, char **argv)
 	       "epoll_ctl_per_rt=%.3f cpu_us_per_rt=%.2f setup_s=%.2f rts=%llu\n",
 	       nconns, rtps, percentile(0.50), percentile(0.99),
 	       rss_base, rss_idle, (double)(rss_idle - rss_base) / (double)nconns, rss_load, hwm,
-	       syscall_rate >= 0 && rtps > 0 ? syscall_rate / rtps : -1.0,
-	       ctl_rate >= 0 && rtps > 0 ? ctl_rate / rtps : -1.0,
+	       sys_per_rt, ctl_per_rt,
 	       cpu >= 0 && rts ? cpu * 1e6 / (double)rts : -1.0, t_setup / 1e9,
 	       (unsigned long long)rts);
 	return 0;
