@@ -103,4 +103,13 @@ ssize_t gp__iov_len(const struct iovec *iov, int cnt);
  */
 int gp__stdio_before_flush(FILE *fp);
 
+/* A descriptor whose transfers wait for a peer (socket, pipe, tty), blocking. */
+bool gp__waits_for_peer(const struct gp_fd *e);
+
+/*
+ * Park until fd has events (EV_READ or EV_WRITE) for stream fp: 0, or -1 with errno
+ * and fp's error flag set as libc's read or write would have (EINTR, EAGAIN, EBADF).
+ */
+int gp__stream_wait(FILE *fp, int fd, int events);
+
 #endif

@@ -35,8 +35,10 @@
 
 #include "util.h"
 
-/* <bits/stdio.h> makes fread_unlocked a macro when optimising: we define the function. */
+/* <bits/stdio.h> makes these macros when optimising: we define the functions. */
 #undef fread_unlocked
+#undef fwrite_unlocked
+#undef fputs_unlocked
 
 /*
  * Our hooks, declared from the list with default visibility (the rest of the library

@@ -19,7 +19,7 @@
  *     need any number of refills: it waits green until input is there, then runs on
  *     the offload pool, where its further reads block only a pool thread;
  *   - fflush waits until the descriptor is writable before writing the pending
- *     output; a buffer filled in the middle of fputs or fprintf is written without it.
+ *     output; the writers (fwrite, fputs, fprintf...) are in stdio_out.c.
  *
  * A stream is left to libc entirely when the wait would be wrong or useless: no green
  * thread to switch to, a descriptor the program made non-blocking (libc's read then
@@ -68,7 +68,7 @@ static size_t buffered(const FILE *fp)
 }
 
 /* A descriptor whose reads and writes wait for a peer: sockets, pipes, ttys. */
-static bool waits_for_peer(const struct gp_fd *e)
+bool gp__waits_for_peer(const struct gp_fd *e)
 {
 	return e && e->nonblock == GP_NB_OFF &&
 	       (e->kind == GP_FD_SOCKET || e->kind == GP_FD_NOWAIT || e->kind == GP_FD_POLL);
@@ -82,7 +82,7 @@ static bool green_fd(FILE *fp, int *fd)
 	*fd = fp->_fileno;
 	if (*fd < 0)
 		return false;
-	return waits_for_peer(gp__fd_learn(*fd));
+	return gp__waits_for_peer(gp__fd_learn(*fd));
 }
 
 static bool ready_now(int fd, short events)
@@ -96,7 +96,7 @@ static bool ready_now(int fd, short events)
  * not block; -1 after recording on the stream what libc's read or write would have
  * failed with (a signal without SA_RESTART, SO_RCVTIMEO passing, the descriptor closed).
  */
-static int wait_for(FILE *fp, int fd, int events)
+int gp__stream_wait(FILE *fp, int fd, int events)
 {
 	short pev = events == EV_READ ? POLLIN : POLLOUT;
 	while (!ready_now(fd, pev)) {
@@ -117,7 +117,7 @@ static int before_refill(FILE *fp)
 	int fd;
 	if (buffered(fp) > 0 || !green_fd(fp, &fd))
 		return 0;
-	return wait_for(fp, fd, EV_READ);
+	return gp__stream_wait(fp, fd, EV_READ);
 }
 
 /* ---- characters ------------------------------------------------------------------- */
@@ -533,9 +533,9 @@ int gp__stdio_before_flush(FILE *fp)
 	if (!gp_cooperative() || fp->_fileno < 0 || fp->_mode > 0)
 		return 0;
 	fd = fp->_fileno;
-	if (!waits_for_peer(gp__fd_learn(fd)))
+	if (!gp__waits_for_peer(gp__fd_learn(fd)))
 		return 0;
-	return wait_for(fp, fd, EV_WRITE);
+	return gp__stream_wait(fp, fd, EV_WRITE);
 }
 
 int fflush(FILE *fp)

@@ -195,20 +195,25 @@ static inline void *ticker_loop(void *arg)
 
 static pthread_t ticker_thread;
 
-/* Starts a thread that counts while a case waits: natively it always gets to run. */
+/*
+ * Starts a thread that counts while a case waits, and returns once it has counted
+ * once: it is running, so natively it keeps counting while the case waits.
+ */
 static inline void ticker_start(void)
 {
 	ticker_ticks = 0;
 	ticker_on = 1;
 	ticker_thread = start(ticker_loop, NULL);
+	while (ticker_ticks == 0)
+		msleep(1);
 }
 
-/* Stops it: "yes" if it ran while the case waited. */
+/* Stops it: "yes" if it counted again while the case waited. */
 static inline const char *ticker_stop(void)
 {
 	ticker_on = 0;
 	join(ticker_thread);
-	return yes(ticker_ticks > 0);
+	return yes(ticker_ticks > 1);
 }
 
 /* ---- pipes -------------------------------------------------------------------------- */

@@ -380,6 +380,103 @@ static void case_fflush_socket_full(void)
 	close(sv[0]);
 }
 
+/*
+ * Writes far larger than the socket's buffer, through each kind of stdio writer, to a
+ * reader that starts late: the writer must wait without stopping the reader.
+ */
+enum writer { W_FWRITE, W_FPRINTF, W_FPUTS_PUTS, W_PUTC, W_LINE_BUFFERED, W_UNBUFFERED, W_DPRINTF };
+
+static void write_lots(FILE *f, enum writer how, int *bad)
+{
+	static char big[200000];
+	memset(big, 'w', sizeof(big) - 1);
+	switch (how) {
+	case W_FWRITE:
+		for (int i = 0; i < 10; i++)
+			*bad |= fwrite(big, 1, sizeof(big) - 1, f) != sizeof(big) - 1;
+		break;
+	case W_FPRINTF:
+		for (int i = 0; i < 2000; i++)
+			*bad |= fprintf(f, "%d %.900s\n", i, big) < 0;
+		break;
+	case W_FPUTS_PUTS:
+		for (int i = 0; i < 20; i++)
+			*bad |= fputs(big + i, f) == EOF;
+		break;
+	case W_PUTC:
+		for (int i = 0; i < 300000; i++)
+			*bad |= putc('c', f) == EOF;
+		break;
+	case W_LINE_BUFFERED:
+		setvbuf(f, NULL, _IOLBF, 0);
+		for (int i = 0; i < 3000; i++)
+			*bad |= fprintf(f, "line %d %.600s\n", i, big) < 0;
+		break;
+	case W_UNBUFFERED:
+		setvbuf(f, NULL, _IONBF, 0);
+		for (int i = 0; i < 20; i++)
+			*bad |= fwrite(big, 1, 100000, f) != 100000;
+		break;
+	case W_DPRINTF:   /* to the descriptor itself, beside the stream */
+		for (int i = 0; i < 200; i++)
+			*bad |= dprintf(fileno(f), "%d %.9000s\n", i, big) < 0;
+		break;
+	}
+}
+
+static void case_writers_to_slow_reader(void)
+{
+	static const char *names[] = { "fwrite", "fprintf", "fputs", "putc", "line-buffered",
+				       "unbuffered", "dprintf" };
+	for (int how = W_FWRITE; how <= W_DPRINTF; how++) {
+		int sv[2];
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+			die("socketpair");
+		FILE *f = fdopen(sv[1], "w");
+		struct slow_reader r = { sv[0], 0 };
+		int bad = 0;
+
+		ticker_start();
+		pthread_t t = start(read_slowly, &r);
+		write_lots(f, (enum writer)how, &bad);
+		bad |= fclose(f) != 0;
+		join(t);
+		printf("%s to a slow reader: ok=%s read=%ld ticked=%s\n", names[how], yes(!bad),
+		       r.total, ticker_stop());
+		close(sv[0]);
+	}
+}
+
+/* puts and putchar on stdout, made a pipe to a reader that starts late. */
+static void case_stdout_pipe_full(void)
+{
+	int p[2];
+	fflush(stdout);
+	int saved = dup(STDOUT_FILENO);
+	make_pipe(p, 0);
+	dup2(p[1], STDOUT_FILENO);
+	close(p[1]);
+	struct slow_reader r = { p[0], 0 };
+	static char line[1000];
+	memset(line, 'p', sizeof(line) - 1);
+
+	ticker_start();
+	pthread_t t = start(read_slowly, &r);
+	int bad = 0;
+	for (int i = 0; i < 300; i++) {
+		bad |= puts(line) == EOF;
+		bad |= putchar('!') == EOF;
+		bad |= printf("%d\n", i) < 0;
+	}
+	bad |= fflush(stdout) != 0;
+	dup2(saved, STDOUT_FILENO);   /* the pipe's last write end closes: the reader ends */
+	close(saved);
+	join(t);
+	printf("stdout to a slow pipe: ok=%s read=%ld ticked=%s\n", yes(!bad), r.total,
+	       ticker_stop());
+	close(p[0]);
+}
+
 /* ---- stdin -------------------------------------------------------------------------- */
 
 static void case_stdin_thread(void)
@@ -516,6 +613,8 @@ static const struct prog_case cases[] = {
 	CASE(fgets_nonblocking),
 	CASE(eof_is_sticky),
 	CASE(fflush_socket_full),
+	CASE(writers_to_slow_reader),
+	CASE(stdout_pipe_full),
 	CASE(stdin_thread),
 	CASE(fdopen_server_lifo),
 };

@@ -1,0 +1,331 @@
+/*
+ * stdio writes on sockets, pipes and ttys.
+ *
+ * When a stream's buffer fills, glibc writes it out with its internal write, which no
+ * hook sees and which waits as long as the peer does not read. So a write that would
+ * not fit in the buffer's free space is done here in two steps: the pending output is
+ * flushed once the descriptor is writable (gp__stdio_before_flush), then data as large
+ * as the buffer goes straight to the descriptor through our write (which parks, and
+ * writes everything, as glibc's direct write of a large fwrite does), and smaller data
+ * goes to the now empty buffer. Data that fits is left to libc, which then does no
+ * system call at all. A line-buffered or unbuffered stream (a tty, or setvbuf) writes at
+ * each call, so its pending output is flushed green first too.
+ *
+ * The printf family formats into memory first (a stack buffer, or vasprintf for more),
+ * then writes that; the fortified forms format with their own checks. dprintf, which
+ * glibc writes through a stream of its own, is formatted the same way and written with
+ * our write.
+ *
+ * Everything else (regular files, streams without a descriptor, wide streams, a
+ * descriptor the program made non-blocking, no other green thread) is libc's.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hook.h"
+#include "iowait.h"
+
+/* From glibc's libio.h, which is not installed. */
+#define GP_IO_UNBUFFERED 0x0002
+#define GP_IO_NO_WRITES 0x0008
+#define GP_IO_LINE_BUF 0x0200
+
+static bool writes_green(FILE *fp)
+{
+	if (!gp_cooperative() || fp->_fileno < 0 || fp->_mode > 0 ||
+	    (fp->_flags & GP_IO_NO_WRITES))
+		return false;
+	return gp__waits_for_peer(gp__fd_learn(fp->_fileno));
+}
+
+/* Would libc write n more bytes without a system call? */
+static bool fits(const FILE *fp, size_t n)
+{
+	if (fp->_flags & (GP_IO_UNBUFFERED | GP_IO_LINE_BUF))
+		return false;
+	return fp->_IO_write_ptr && fp->_IO_write_end > fp->_IO_write_ptr &&
+	       n < (size_t)(fp->_IO_write_end - fp->_IO_write_ptr);
+}
+
+static size_t buffer_size(const FILE *fp)
+{
+	return fp->_IO_buf_base ? (size_t)(fp->_IO_buf_end - fp->_IO_buf_base) : BUFSIZ;
+}
+
+/* n bytes onto fp: the count written (short after an error, with the error flag set). */
+static size_t green_put(FILE *fp, const char *data, size_t n)
+{
+	if (n == 0 || fits(fp, n))
+		return GP_REAL(fwrite_unlocked)(data, 1, n, fp);
+	if (gp__stdio_before_flush(fp) < 0 || GP_REAL(fflush_unlocked)(fp) != 0)
+		return 0;
+	if (n < buffer_size(fp) && !(fp->_flags & GP_IO_UNBUFFERED)) {
+		/* A line-buffered stream writes here up to the last newline: let it wait. */
+		if ((fp->_flags & GP_IO_LINE_BUF) && memchr(data, '\n', n) &&
+		    gp__stream_wait(fp, fp->_fileno, EV_WRITE) < 0)
+			return 0;
+		return GP_REAL(fwrite_unlocked)(data, 1, n, fp);
+	}
+	size_t done = 0;
+	while (done < n) {
+		ssize_t w = write(fp->_fileno, data + done, n - done);
+		if (w <= 0) {
+			fp->_flags |= _IO_ERR_SEEN;
+			break;
+		}
+		done += (size_t)w;
+	}
+	return done;
+}
+
+/* ---- blocks and strings ------------------------------------------------------------ */
+
+static size_t green_fwrite(const void *buf, size_t size, size_t n, FILE *fp)
+{
+	size_t want = size * n;   /* unchecked, as in glibc */
+	if (want == 0)
+		return 0;
+	size_t done = green_put(fp, buf, want);
+	return done == want ? n : done / size;
+}
+
+size_t fwrite(const void *buf, size_t size, size_t n, FILE *fp)
+{
+	if (!writes_green(fp))
+		return GP_REAL(fwrite)(buf, size, n, fp);
+	return green_fwrite(buf, size, n, fp);
+}
+
+size_t fwrite_unlocked(const void *buf, size_t size, size_t n, FILE *fp)
+{
+	if (!writes_green(fp))
+		return GP_REAL(fwrite_unlocked)(buf, size, n, fp);
+	return green_fwrite(buf, size, n, fp);
+}
+
+int fputs(const char *s, FILE *fp)
+{
+	if (!writes_green(fp))
+		return GP_REAL(fputs)(s, fp);
+	size_t n = strlen(s);
+	return green_put(fp, s, n) == n ? 1 : EOF;
+}
+
+int fputs_unlocked(const char *s, FILE *fp)
+{
+	if (!writes_green(fp))
+		return GP_REAL(fputs_unlocked)(s, fp);
+	size_t n = strlen(s);
+	return green_put(fp, s, n) == n ? 1 : EOF;
+}
+
+int puts(const char *s)
+{
+	if (!writes_green(stdout))
+		return GP_REAL(puts)(s);
+	size_t n = strlen(s);
+	if (green_put(stdout, s, n) != n || green_put(stdout, "\n", 1) != 1)
+		return EOF;
+	return n + 1 > (size_t)INT_MAX ? INT_MAX : (int)(n + 1);
+}
+
+/* ---- characters -------------------------------------------------------------------- */
+
+/* Before a character that may make libc write: the pending output goes out green. */
+static int before_char(FILE *fp)
+{
+	if (fp->_IO_write_ptr && fp->_IO_write_ptr < fp->_IO_write_end &&
+	    !(fp->_flags & (GP_IO_UNBUFFERED | GP_IO_LINE_BUF)))
+		return 0;
+	if (!writes_green(fp))
+		return 0;
+	if (gp__stdio_before_flush(fp) < 0)
+		return -1;
+	/* An unbuffered or line-buffered stream may write this very character. */
+	if (fp->_flags & (GP_IO_UNBUFFERED | GP_IO_LINE_BUF))
+		return gp__stream_wait(fp, fp->_fileno, EV_WRITE);
+	return 0;
+}
+
+#define GREEN_CHAR_WRITER(name)                          \
+	int name(int c, FILE *fp)                        \
+	{                                                \
+		if (before_char(fp) < 0)                 \
+			return EOF;                      \
+		return GP_REAL(name)(c, fp);             \
+	}
+
+GREEN_CHAR_WRITER(fputc)
+GREEN_CHAR_WRITER(putc)
+GREEN_CHAR_WRITER(_IO_putc)
+GREEN_CHAR_WRITER(fputc_unlocked)
+GREEN_CHAR_WRITER(putc_unlocked)
+
+/* What the inline putc macros call when the buffer is full. */
+int __overflow(FILE *fp, int c)
+{
+	if (before_char(fp) < 0)
+		return EOF;
+	return GP_REAL(__overflow)(fp, c);
+}
+
+int putchar(int c)
+{
+	return putc(c, stdout);
+}
+
+int putchar_unlocked(int c)
+{
+	return putc_unlocked(c, stdout);
+}
+
+/* ---- printf ------------------------------------------------------------------------ */
+
+#define FORMAT_ON_STACK 512
+
+/* glibc's fortified formatters, declared by <stdio.h> only in fortified builds. */
+extern int __vsnprintf_chk(char *s, size_t maxlen, int flag, size_t slen, const char *fmt,
+			   va_list ap);
+extern int __vasprintf_chk(char **ptr, int flag, const char *fmt, va_list ap);
+extern int __vdprintf_chk(int fd, int flag, const char *fmt, va_list ap);
+extern int __dprintf_chk(int fd, int flag, const char *fmt, ...);
+
+/*
+ * Format into small (or, if longer, memory from vasprintf, in *text): the length, or -1.
+ * flag < 0: vsnprintf's checks; else the fortified ones at that level.
+ */
+static int format(char *small, size_t size, char **text, int flag, const char *fmt, va_list ap)
+{
+	va_list again;
+	va_copy(again, ap);
+	*text = small;
+	int n = flag < 0 ? vsnprintf(small, size, fmt, ap)
+			 : __vsnprintf_chk(small, size, flag, size, fmt, ap);
+	if (n >= (int)size) {
+		n = flag < 0 ? vasprintf(text, fmt, again) : __vasprintf_chk(text, flag, fmt, again);
+		if (n < 0)
+			*text = small;
+	}
+	va_end(again);
+	return n;
+}
+
+static int green_vfprintf(FILE *fp, int flag, const char *fmt, va_list ap)
+{
+	char small[FORMAT_ON_STACK], *text;
+	int n = format(small, sizeof(small), &text, flag, fmt, ap);
+	if (n >= 0 && green_put(fp, text, (size_t)n) != (size_t)n)
+		n = -1;
+	if (text != small)
+		free(text);
+	return n;
+}
+
+int vfprintf(FILE *fp, const char *fmt, va_list ap)
+{
+	if (!writes_green(fp))
+		return GP_REAL(vfprintf)(fp, fmt, ap);
+	return green_vfprintf(fp, -1, fmt, ap);
+}
+
+int vprintf(const char *fmt, va_list ap)
+{
+	return vfprintf(stdout, fmt, ap);
+}
+
+int fprintf(FILE *fp, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vfprintf(fp, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+int printf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vfprintf(stdout, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+int __vfprintf_chk(FILE *fp, int flag, const char *fmt, va_list ap)
+{
+	if (!writes_green(fp))
+		return GP_REAL(__vfprintf_chk)(fp, flag, fmt, ap);
+	return green_vfprintf(fp, flag, fmt, ap);
+}
+
+int __vprintf_chk(int flag, const char *fmt, va_list ap)
+{
+	return __vfprintf_chk(stdout, flag, fmt, ap);
+}
+
+int __fprintf_chk(FILE *fp, int flag, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = __vfprintf_chk(fp, flag, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+int __printf_chk(int flag, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = __vfprintf_chk(stdout, flag, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+/* ---- dprintf: formatted, then written with one cooperative write ------------------- */
+
+static int green_vdprintf(int fd, int flag, const char *fmt, va_list ap)
+{
+	char small[FORMAT_ON_STACK], *text;
+	int n = format(small, sizeof(small), &text, flag, fmt, ap);
+	if (n > 0 && write(fd, text, (size_t)n) != n)
+		n = -1;
+	if (text != small)
+		free(text);
+	return n;
+}
+
+int vdprintf(int fd, const char *fmt, va_list ap)
+{
+	if (!gp_cooperative())
+		return GP_REAL(vdprintf)(fd, fmt, ap);
+	return green_vdprintf(fd, -1, fmt, ap);
+}
+
+int __vdprintf_chk(int fd, int flag, const char *fmt, va_list ap)
+{
+	if (!gp_cooperative())
+		return GP_REAL(__vdprintf_chk)(fd, flag, fmt, ap);
+	return green_vdprintf(fd, flag, fmt, ap);
+}
+
+int dprintf(int fd, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vdprintf(fd, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+int __dprintf_chk(int fd, int flag, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = __vdprintf_chk(fd, flag, fmt, ap);
+	va_end(ap);
+	return n;
+}
