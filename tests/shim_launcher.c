@@ -591,21 +591,17 @@ Test(launcher, good_values_take_effect)
 	free(stats);
 	rm_tmpdir(dir);
 
-	/* 100 concurrent lookups: as many pool threads as allowed (one more may serve a wait
-	 * for a child, which is never kept waiting behind the limit). */
-	long pool[2];
-	char *limits[2] = { "GREENPATCH_OFFLOAD_THREADS=1", "GREENPATCH_OFFLOAD_THREADS=4" };
-	for (int i = 0; i < 2; i++) {
-		run_env("offloaded", NULL, GP_ARGV(limits[i], "GREENPATCH_STATS=1"), &r);
-		gp_expect_ok(&r);
-		const char *on = r.err ? strstr(r.err, " on ") : NULL;
-		pool[i] = on ? atol(on + 4) : -1;
-		cr_expect(on && strstr(on, " pool threads"), "no pool count:\n%s", r.err);
-		gp_run_free(&r);
-	}
-	cr_expect(pool[0] >= 1 && pool[0] <= 2, "%ld pool threads with a limit of 1", pool[0]);
-	cr_expect(pool[1] > pool[0] && pool[1] <= 5, "%ld pool threads with a limit of 4, %ld "
-		  "with 1", pool[1], pool[0]);
+	/* 100 concurrent lookups never get more pool threads than allowed (one more may
+	 * serve a wait for a child, which is never kept waiting behind the limit). Idle pool
+	 * threads may end, so the count at exit shows the bound, not how many ran. */
+	run_env("offloaded", NULL, GP_ARGV("GREENPATCH_OFFLOAD_THREADS=1", "GREENPATCH_STATS=1"),
+		&r);
+	gp_expect_ok(&r);
+	const char *on = r.err ? strstr(r.err, " on ") : NULL;
+	long pool = on ? atol(on + 4) : -1;
+	cr_expect(on && strstr(on, " pool threads"), "no pool count:\n%s", r.err);
+	cr_expect(pool >= 0 && pool <= 2, "%ld pool threads with a limit of 1", pool);
+	gp_run_free(&r);
 
 	/* GREENPATCH_DEADLOCK=abort: see tests/shim_deadlock.c. */
 }
