@@ -31,10 +31,11 @@ enum gp_fd_kind {
 	GP_FD_FILE,       /* regular files: RWF_NOWAIT hits the page cache, a miss is offloaded */
 };
 
-/* What was learnt of a regular file's writes (gp_fd.file). */
+/* What was learnt of a regular file's writes, or of a socket (gp_fd.file). */
 enum {
 	GP_FILE_SYNC = 1,          /* O_SYNC, O_DSYNC or O_DIRECT: every write waits for the disk */
 	GP_FILE_NO_NOWAIT_WRITE = 2,   /* its file system refuses RWF_NOWAIT writes */
+	GP_SOCK_STREAM = 4,        /* a SOCK_STREAM socket: a short read emptied its queue */
 };
 
 enum gp_fd_nonblock { GP_NB_UNKNOWN = 0, GP_NB_OFF, GP_NB_ON };
@@ -48,7 +49,7 @@ struct gp_fd {
 	uint8_t nonblock;             /* enum gp_fd_nonblock: what the program set */
 	uint8_t fresh;                /* libev must register the number anew (loop.c) */
 	uint8_t timeo_known;          /* timeo[] holds the socket's SO_RCVTIMEO/SO_SNDTIMEO */
-	uint8_t file;                 /* GP_FILE_* bits, for a GP_FD_FILE */
+	uint8_t file;                 /* GP_FILE_* bits (a GP_FD_FILE), GP_SOCK_STREAM */
 	float timeo[2];               /* seconds a read [0] or write [1] may wait; 0: forever */
 	uint64_t drained_at;          /* loop.h: gp_fd_note_drained */
 };

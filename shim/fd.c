@@ -151,6 +151,10 @@ int socketpair(int domain, int type, int protocol, int fds[2])
 	if (rc == 0) {
 		gp__fd_born(fds[0], GP_FD_SOCKET, type & SOCK_NONBLOCK);
 		gp__fd_born(fds[1], GP_FD_SOCKET, type & SOCK_NONBLOCK);
+		if ((type & 0xf) == SOCK_STREAM) {
+			gp__fd_mark_stream(fds[0]);
+			gp__fd_mark_stream(fds[1]);
+		}
 	}
 	return rc;
 }

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -26,8 +27,22 @@ static off_t where(const struct gp_io *io)
 	return io->positional ? io->off : -1;
 }
 
+/*
+ * A plain read or write of one buffer on a socket is recv or send without flags: the
+ * socket calls skip preadv2/pwritev2's iovec import and file position lock.
+ */
+static bool plain_socket_io(const struct gp_io *io)
+{
+	struct gp_fd *e;
+	return io->iovcnt == 1 && !io->positional && !io->rwf && (e = gp_fd_peek(io->fd)) &&
+	       e->kind == GP_FD_SOCKET;
+}
+
 static ssize_t readv_nowait(struct gp_io *io)
 {
+	if (plain_socket_io(io))
+		return GP_REAL(recvfrom)(io->fd, io->iov->iov_base, io->iov->iov_len, MSG_DONTWAIT,
+					 NULL, NULL);
 	return GP_REAL(preadv2)(io->fd, io->iov, io->iovcnt, where(io), io->rwf | RWF_NOWAIT);
 }
 
@@ -38,6 +53,9 @@ static ssize_t readv_blocking(struct gp_io *io)
 
 static ssize_t writev_nowait(struct gp_io *io)
 {
+	if (plain_socket_io(io))
+		return GP_REAL(sendto)(io->fd, io->iov->iov_base, io->iov->iov_len, MSG_DONTWAIT,
+				       NULL, 0);
 	return GP_REAL(pwritev2)(io->fd, io->iov, io->iovcnt, where(io), io->rwf | RWF_NOWAIT);
 }
 

@@ -169,6 +169,23 @@ ssize_t gp__io(struct gp_io *io)
 	return r;
 }
 
+/*
+ * A stream socket's read that returned less than it asked for emptied the receive queue:
+ * until this thread next switches, a read of it would only say EAGAIN (an echo server's
+ * next read, before the peer has even seen the answer). loop.h keeps the mark; data
+ * that does arrive meanwhile costs one trip through the level-triggered loop.
+ */
+static void note_if_drained(const struct gp_io *io, struct gp_fd *e, ssize_t r)
+{
+	if (io->events != EV_READ || !(e->file & GP_SOCK_STREAM) || r <= 0 ||
+	    (io->flags & MSG_PEEK))
+		return;
+	ssize_t asked = io->msg ? gp__iov_len(io->msg->msg_iov, (int)io->msg->msg_iovlen)
+				: gp__iov_len(io->iov, io->iovcnt);
+	if (r < asked)
+		gp_fd_note_drained(e);
+}
+
 static ssize_t transfer(struct gp_io *io)
 {
 	for (;;) {
@@ -185,10 +202,14 @@ static ssize_t transfer(struct gp_io *io)
 			}
 			return as_result(io->blocking(io));
 		}
-		ssize_t r = io->nowait(io);
-		if (r >= 0)
+		/* A read known to find nothing is not tried: it waits for readiness first. */
+		bool drained = io->events == EV_READ && gp_fd_surely_drained(e);
+		ssize_t r = drained ? -1 : io->nowait(io);
+		if (r >= 0) {
+			note_if_drained(io, e, r);
 			return r;
-		int err = errno;
+		}
+		int err = drained ? EAGAIN : errno;
 		if (err != EAGAIN && err != EOPNOTSUPP)
 			return -err;
 		if (e->kind == GP_FD_UNKNOWN || e->nonblock == GP_NB_UNKNOWN) {
@@ -330,6 +351,19 @@ void gp__fd_forget(int fd)
 	gp_enter();
 	gp_fd_closed(fd);
 	gp_leave();
+}
+
+void gp__fd_mark_stream(int fd)
+{
+	struct gp_fd *e = gp_fd_peek(fd);
+	if (e && gp_on_green())
+		e->file |= GP_SOCK_STREAM;
+}
+
+bool gp__fd_is_stream(int fd)
+{
+	struct gp_fd *e = gp_fd_peek(fd);
+	return e && (e->file & GP_SOCK_STREAM);
 }
 
 void gp__fd_born(int fd, enum gp_fd_kind kind, int nonblocking)

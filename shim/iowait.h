@@ -88,6 +88,10 @@ void gp__fd_inherit_timeo(int fd, int listener);
 /* The number no longer names what was learnt of it: wake its waiters, forget it. */
 void gp__fd_forget(int fd);
 
+/* fd is a SOCK_STREAM socket (socket, socketpair, or accepted from one). */
+void gp__fd_mark_stream(int fd);
+bool gp__fd_is_stream(int fd);
+
 /* A number just handed out, and what is known of it (GP_FD_UNKNOWN: nothing). */
 void gp__fd_born(int fd, enum gp_fd_kind kind, int nonblocking);
 

@@ -29,22 +29,24 @@ static long real_write_for_log(int fd, const void *buf, size_t len)
 	return gp__real.write ? gp__real.write(fd, buf, len) : raw_write(fd, buf, len);
 }
 
+/*
+ * Resolved straight into the table, in the order of syms.def (threads and locks first):
+ * a lookup that calls back into a hook (a malloc that takes a lock) finds what is
+ * resolved so far instead of nothing.
+ */
 void gp_real_init(void)
 {
 	static __thread int resolving;
 	if (gp__real.ready || resolving)
 		return;
 	resolving = 1;
-	struct gp_real r;
-	memset(&r, 0, sizeof(r));
 #define GP_SYM(family, ret, name, params, version) \
-	r.name = (ret(*) params)resolve(#name, version, (void *)name);
+	gp__real.name = (ret(*) params)resolve(#name, version, (void *)name);
 #include "syms.def"
 #undef GP_SYM
-	if (!r.read || !r.write || !r.pthread_create || !r.preadv2)
+	if (!gp__real.read || !gp__real.write || !gp__real.pthread_create || !gp__real.preadv2)
 		gp_panic("cannot resolve libc's functions (is this glibc?)");
-	r.ready = 1;
-	gp__real = r;
+	__atomic_store_n(&gp__real.ready, 1, __ATOMIC_RELEASE);
 	gp__log_write = real_write_for_log;
 	resolving = 0;
 }

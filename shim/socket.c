@@ -24,6 +24,8 @@ int socket(int domain, int type, int protocol)
 {
 	int fd = GP_REAL(socket)(domain, type, protocol);
 	gp__fd_born(fd, GP_FD_SOCKET, type & SOCK_NONBLOCK);
+	if (fd >= 0 && (type & 0xf) == SOCK_STREAM)
+		gp__fd_mark_stream(fd);
 	return fd;
 }
 
@@ -34,6 +36,19 @@ static bool real_call_answers(int fd)
 {
 	struct gp_fd *e = gp__fd_learn(fd);
 	return !e || e->nonblock == GP_NB_ON || e->kind != GP_FD_SOCKET;
+}
+
+/* A listener made before the runtime started was not seen: ask it once. */
+static bool listener_is_stream(int fd)
+{
+	if (gp__fd_is_stream(fd))
+		return true;
+	int type = 0;
+	socklen_t len = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM)
+		return false;
+	gp__fd_mark_stream(fd);
+	return true;
 }
 
 static int accept_common(int fd, struct sockaddr *addr, socklen_t *len, int flags)
@@ -52,6 +67,8 @@ static int accept_common(int fd, struct sockaddr *addr, socklen_t *len, int flag
 	int nfd = GP_REAL(accept4)(fd, addr, len, flags);
 	gp__fd_born(nfd, GP_FD_SOCKET, flags & SOCK_NONBLOCK);
 	gp__fd_inherit_timeo(nfd, fd);
+	if (nfd >= 0 && listener_is_stream(fd))
+		gp__fd_mark_stream(nfd);
 	return nfd;
 }
 
