@@ -451,6 +451,23 @@ static long read_task_syscall(int tid, unsigned long args[6], uintptr_t *sp, uin
 	return nr;
 }
 
+/* The task's state letter from /proc/self/task/TID/stat: 'R' running, 'S'/'D' waiting. */
+static char read_task_state(int tid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	int fd = raw_open(path);
+	if (fd < 0)
+		return '?';
+	long n = raw_read(fd, buf, sizeof(buf) - 1);
+	raw_close(fd);
+	if (n <= 0)
+		return '?';
+	buf[n] = '\0';
+	char *paren = strrchr(buf, ')');   /* the command name may hold anything */
+	return paren && paren[1] == ' ' ? paren[2] : '?';
+}
+
 static void stall_report(struct gp_carrier *c, struct gp_green *g, uint64_t switches, long ms)
 {
 	unsigned long args[6] = { 0 };
@@ -473,7 +490,14 @@ static void stall_report(struct gp_carrier *c, struct gp_green *g, uint64_t swit
 	if (!new_site(key))
 		return;
 	__atomic_add_fetch(&wd.stalls, 1, __ATOMIC_RELAXED);
-	if (nr >= 0) {
+	/* In a system call but running: a loop of calls that never wait (each is short). */
+	if (nr >= 0 && read_task_state(c->tid) == 'R') {
+		const char *name = syscall_name(nr);
+		gp_log(GP_LOG_WARNING, "stall: green thread %llu \"%s\" has run %ld ms without "
+		       "letting the others run: it keeps making calls that do not wait (%s at this "
+		       "moment) or computing (reported once per call site)",
+		       (unsigned long long)g->id, g->name, ms, name ? name : "a system call");
+	} else if (nr >= 0) {
 		const char *name = syscall_name(nr);
 		char num[24];
 		if (!name) {
