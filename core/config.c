@@ -236,6 +236,47 @@ static int load_dump_signal(char *err, size_t errlen)
 	return 0;
 }
 
+static const struct {
+	const char *name;
+	unsigned bit;
+} families[] = {
+	{ "io", GP_FAM_IO }, { "stdio", GP_FAM_STDIO }, { "socket", GP_FAM_SOCKET },
+	{ "poll", GP_FAM_POLL }, { "offload", GP_FAM_OFFLOAD }, { "time", GP_FAM_TIME },
+};
+
+/* "stdio,offload": the families named, comma-separated; "" none. */
+static int parse_families(const char *v, unsigned *out)
+{
+	unsigned bits = 0;
+	while (*v) {
+		size_t len = strcspn(v, ",");
+		size_t i;
+		for (i = 0; i < sizeof(families) / sizeof(families[0]); i++)
+			if (strlen(families[i].name) == len && strncmp(v, families[i].name, len) == 0)
+				break;
+		if (i == sizeof(families) / sizeof(families[0]))
+			return -EINVAL;
+		bits |= families[i].bit;
+		v += len;
+		if (*v == ',' && *++v == '\0')
+			return -EINVAL;
+	}
+	*out = bits;
+	return 0;
+}
+
+static int load_unpatch(char *err, size_t errlen)
+{
+	const char *v = getenv("GREENPATCH_UNPATCH");
+	if (!v)
+		return 0;
+	if (parse_families(v, &gp_config.unpatched) == 0)
+		return 0;
+	snprintf(err, errlen, "GREENPATCH_UNPATCH='%s' is not a comma-separated list of families "
+		 "(io, stdio, socket, poll, offload, time)", v);
+	return -EINVAL;
+}
+
 int gp_config_load(char *err, size_t errlen)
 {
 	/* In secure-execution mode (setuid) the environment is not ours to trust. */
@@ -256,5 +297,7 @@ int gp_config_load(char *err, size_t errlen)
 		rc = load_stall_ms(err, errlen);
 	if (rc == 0)
 		rc = load_dump_signal(err, errlen);
+	if (rc == 0)
+		rc = load_unpatch(err, errlen);
 	return rc;
 }

@@ -15,6 +15,21 @@ struct gp_config {
 	const char *stats;  /* GREENPATCH_STATS: NULL off, "" standard error, else a file */
 	unsigned stall_ms;  /* GREENPATCH_STALL_MS: report a thread running this long; 0 off */
 	int dump_signal;    /* GREENPATCH_DUMP_SIGNAL: dump every green thread on it; 0 off */
+	unsigned unpatched; /* GREENPATCH_UNPATCH: GP_FAM_* bits of families left to libc */
+};
+
+/*
+ * The families of hooks a program may leave to the C library (GREENPATCH_UNPATCH): their
+ * calls then block the kernel thread, as without the library. Threads, locks, signals
+ * and descriptor bookkeeping cannot be left out: green threads depend on them.
+ */
+enum {
+	GP_FAM_IO = 1 << 0,       /* read, write, pread, pwrite... */
+	GP_FAM_STDIO = 1 << 1,    /* fgets, fread, fwrite, printf... */
+	GP_FAM_SOCKET = 1 << 2,   /* accept, connect, recv, send... */
+	GP_FAM_POLL = 1 << 3,     /* poll, select, epoll_wait... */
+	GP_FAM_OFFLOAD = 1 << 4,  /* name resolution, waitpid, system, sendfile... */
+	GP_FAM_TIME = 1 << 5,     /* sleep, nanosleep... */
 };
 
 extern struct gp_config gp_config;

@@ -6,6 +6,9 @@
  * With a signal mask, epoll_pwait and epoll_pwait2 give it to the green thread while it
  * waits (ready.h).
  */
+/* GREENPATCH_UNPATCH=poll leaves these hooks to libc. */
+#define GP_HOOK_FAMILY GP_FAM_POLL
+
 #include <errno.h>
 #include <sys/epoll.h>
 

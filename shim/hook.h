@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <stdbool.h>
 
+#include "config.h"
 #include "real.h"
 #include "sched.h"
 #include "sync.h"
@@ -38,10 +39,21 @@ static inline bool gp_on_green(void)
 	return GP_LIKELY(gp__in_user != 0);
 }
 
-/* A call that may block should park instead: on a green thread, with another alive. */
+/*
+ * The family (GP_FAM_* in config.h) of the hooks in the including file, which
+ * GREENPATCH_UNPATCH may leave to libc; 0 for hooks that are always green.
+ */
+#ifndef GP_HOOK_FAMILY
+#define GP_HOOK_FAMILY 0
+#endif
+
+/*
+ * A call that may block should park instead: on a green thread, with another alive,
+ * unless the program asked for this family of calls to be left to libc.
+ */
 static inline bool gp_cooperative(void)
 {
-	return gp_on_green() && gp_carrier->alive > 1;
+	return gp_on_green() && gp_carrier->alive > 1 && !(gp_config.unpatched & GP_HOOK_FAMILY);
 }
 
 /* Deliver the signals kept pending on the running green thread (signal.c). */

@@ -3,6 +3,9 @@
  * pthread_create: they are kernel threads, never green), and how a call's result,
  * errno and h_errno travel back to the green thread that asked for it.
  */
+/* GREENPATCH_UNPATCH=offload leaves these hooks to libc. */
+#define GP_HOOK_FAMILY GP_FAM_OFFLOAD
+
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>

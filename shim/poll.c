@@ -8,6 +8,9 @@
  * ppoll and pselect with a signal mask give the green thread that mask while it waits
  * (ready.h).
  */
+/* GREENPATCH_UNPATCH=poll leaves these hooks to libc. */
+#define GP_HOOK_FAMILY GP_FAM_POLL
+
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>

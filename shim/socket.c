@@ -8,6 +8,9 @@
  * non-blocking for the duration of the connect(2) call only, then waits for the
  * outcome; F_GETFL never shows the difference to another green thread.
  */
+/* GREENPATCH_UNPATCH=socket leaves these hooks to libc. */
+#define GP_HOOK_FAMILY GP_FAM_SOCKET
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>

@@ -32,6 +32,9 @@
  * Nothing else touches the get area meanwhile: every green thread runs on the one
  * carrier and none is preempted.
  */
+/* GREENPATCH_UNPATCH=stdio leaves these hooks to libc. */
+#define GP_HOOK_FAMILY GP_FAM_STDIO
+
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>

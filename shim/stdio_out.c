@@ -19,6 +19,9 @@
  * Everything else (regular files, streams without a descriptor, wide streams, a
  * descriptor the program made non-blocking, no other green thread) is libc's.
  */
+/* GREENPATCH_UNPATCH=stdio leaves these hooks to libc. */
+#define GP_HOOK_FAMILY GP_FAM_STDIO
+
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>

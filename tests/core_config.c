@@ -262,6 +262,7 @@ static int load_one(const char *name, const char *value, char *err, size_t errle
 	unsetenv("GREENPATCH_LOG");
 	unsetenv("GREENPATCH_STALL_MS");
 	unsetenv("GREENPATCH_DUMP_SIGNAL");
+	unsetenv("GREENPATCH_UNPATCH");
 	if (value)
 		setenv(name, value, 1);
 	err[0] = '\0';
@@ -299,4 +300,23 @@ Test(core_config, dump_signal, .timeout = UNIT_TIMEOUT)
 	assert_mentions(err, "'KILL'", "the value");
 	assert_mentions(err, "USR2", "an example of the accepted form");
 	cr_assert_null(strchr(err, '\n'), "the message \"%s\" is more than one line", err);
+}
+
+Test(core_config, unpatch, .timeout = UNIT_TIMEOUT)
+{
+	char err[256];
+	cr_assert_eq(load_one("GREENPATCH_UNPATCH", NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(load_one("GREENPATCH_UNPATCH", "stdio,offload", err, sizeof(err)), 0, "%s",
+		     err);
+	cr_assert_eq(gp_config.unpatched, GP_FAM_STDIO | GP_FAM_OFFLOAD, "bits %#x",
+		     gp_config.unpatched);
+	cr_assert_eq(load_one("GREENPATCH_UNPATCH", "", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(gp_config.unpatched, 0, "an empty list leaves %#x", gp_config.unpatched);
+	static const char *const bad[] = { "thread", "stdio,", ",io", "io,,time", "IO", "all" };
+	for (size_t i = 0; i < GP_ARRAY_LEN(bad); i++) {
+		int rc = load_one("GREENPATCH_UNPATCH", bad[i], err, sizeof(err));
+		cr_assert_eq(rc, -EINVAL, "GREENPATCH_UNPATCH='%s' accepted", bad[i]);
+		assert_mentions(err, "GREENPATCH_UNPATCH", "the variable");
+		assert_mentions(err, "stdio", "the accepted families");
+	}
 }

@@ -168,13 +168,15 @@ Test(launcher, options_set_variables)
 
 	run_launcher(GP_ARGV("--stack-size", "256k", "--stall-ms=50", "--stats=stats.out",
 			     "--log", "debug", "--deadlock", "abort", "--offload-threads", "3",
-			     "--dump-signal", "USR2", "--", "/usr/bin/env"),
+			     "--dump-signal", "USR2", "--unpatch", "stdio,time", "--",
+			     "/usr/bin/env"),
 		     NULL, 20, &r);
 	gp_expect_ok(&r);
 	static const char *const want[] = {
 		"GREENPATCH_STACK_SIZE=256k\n", "GREENPATCH_STALL_MS=50\n",
 		"GREENPATCH_LOG=debug\n", "GREENPATCH_DEADLOCK=abort\n",
 		"GREENPATCH_OFFLOAD_THREADS=3\n", "GREENPATCH_DUMP_SIGNAL=USR2\n",
+		"GREENPATCH_UNPATCH=stdio,time\n",
 		"/stats.out\n",
 	};
 	for (size_t i = 0; i < GP_COUNT(want); i++)
@@ -514,6 +516,7 @@ static struct bad_value bad_values[] = {
 	{ "GREENPATCH_DUMP_SIGNAL", "SEGV", "='SEGV' is not a signal a handler can take" },
 	{ "GREENPATCH_DUMP_SIGNAL", "99", "='99' is not a signal a handler can take" },
 	{ "GREENPATCH_DUMP_SIGNAL", "RTMIN+99", "='RTMIN+99' is not a signal" },
+	{ "GREENPATCH_UNPATCH", "thread", "='thread' is not a comma-separated list of families" },
 };
 
 ParameterizedTestParameters(launcher, bad_value_stops_before_main)
@@ -594,6 +597,17 @@ Test(launcher, good_values_take_effect)
 	free(cat);
 	free(stats);
 	rm_tmpdir(dir);
+
+	/* GREENPATCH_UNPATCH=time: the sleeps go to libc and park nobody. */
+	run_env("sleepers", GP_ARGV("3", "0.01"), GP_ARGV("GREENPATCH_STATS=1"), &r);
+	gp_expect_ok(&r);
+	expect_in(r.err, " sleep 3", "the parks by reason, sleeps patched");
+	gp_run_free(&r);
+	run_env("sleepers", GP_ARGV("3", "0.01"),
+		GP_ARGV("GREENPATCH_STATS=1", "GREENPATCH_UNPATCH=time"), &r);
+	gp_expect_ok(&r);
+	expect_in(r.err, "parks by reason: barrier 3 join 1\n", "the parks, sleeps unpatched");
+	gp_run_free(&r);
 
 	/* 100 concurrent lookups never get more pool threads than allowed (one more may
 	 * serve a wait for a child, which is never kept waiting behind the limit). Idle pool
