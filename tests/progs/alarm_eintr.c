@@ -67,7 +67,10 @@ int main(void)
 
 	alarm(1);
 	unsigned left = sleep(3);
-	printf("sleep: left=%u handled=%d others_ran=%s\n", left, (int)handled, ticks > 0 ? "yes" : "no");
+	/* About 2 s are left; a delay between alarm() and sleep() on a loaded machine makes
+	 * it more than 2, so either whole number is right. */
+	printf("sleep: left_1_or_2=%s handled=%d others_ran=%s\n", yes(left == 1 || left == 2),
+	       (int)handled, ticks > 0 ? "yes" : "no");
 	join(ticker);
 	return 0;
 }
