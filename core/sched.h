@@ -43,6 +43,7 @@ struct gp_stats {
 	uint64_t switches;
 	uint64_t parks;
 	uint64_t polls;
+	uint64_t passed;     /* calls a hook on a green thread left to libc (shim/hook.h) */
 	struct {
 		const char *what;    /* the park's name: "fd", "sleep", "mutex"... */
 		uint64_t parks;

@@ -661,11 +661,12 @@ void gp_stats_write(int fd)
 	int n = snprintf(buf, sizeof(buf),
 			 "greenpatch[%d]: stats: green threads created %llu, peak alive %llu; "
 			 "context switches %llu; parks %llu; loop polls %llu; offloaded calls %lu "
-			 "on %d pool threads; stalls %lu\n",
+			 "on %d pool threads; stalls %lu; calls passed to libc %llu\n",
 			 (int)getpid(), (unsigned long long)st.created,
 			 (unsigned long long)st.peak_alive, (unsigned long long)st.switches,
 			 (unsigned long long)st.parks, (unsigned long long)st.polls,
-			 gp_offload_calls(), gp_offload_threads(), gp_stall_count());
+			 gp_offload_calls(), gp_offload_threads(), gp_stall_count(),
+			 (unsigned long long)st.passed);
 	if (st.by_reason[0].what && n > 0 && (size_t)n < sizeof(buf)) {
 		n += snprintf(buf + n, sizeof(buf) - n, "greenpatch[%d]: stats: parks by reason:",
 			      (int)getpid());

@@ -49,11 +49,17 @@ static inline bool gp_on_green(void)
 
 /*
  * A call that may block should park instead: on a green thread, with another alive,
- * unless the program asked for this family of calls to be left to libc.
+ * unless the program asked for this family of calls to be left to libc. The calls
+ * left to libc on a green thread are counted for the statistics.
  */
 static inline bool gp_cooperative(void)
 {
-	return gp_on_green() && gp_carrier->alive > 1 && !(gp_config.unpatched & GP_HOOK_FAMILY);
+	if (!gp_on_green())
+		return false;
+	if (GP_LIKELY(gp_carrier->alive > 1 && !(gp_config.unpatched & GP_HOOK_FAMILY)))
+		return true;
+	gp_carrier->stats.passed++;   /* for GREENPATCH_STATS: no other thread, or unpatched */
+	return false;
 }
 
 /* Deliver the signals kept pending on the running green thread (signal.c). */
