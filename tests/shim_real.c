@@ -91,8 +91,23 @@ ParameterizedTestParameters(real, same)
 	return cr_make_param_array(struct real_case, (void *)cases, GP_COUNT(cases));
 }
 
+/*
+ * An ASan-built library preloaded into Debian's programs (built without ASan) deadlocks
+ * curl, wget and openssl in setlocale before they do anything: glibc's
+ * __libc_setlocale_lock is found with its reader count below zero. Known, not understood
+ * yet, and not seen with the library built normally; the suite says so and skips.
+ */
+static bool asan_build(void)
+{
+	const char *pre = getenv("GP_TEST_PRELOAD");
+	return pre && strstr(pre, "libasan");
+}
+
 ParameterizedTest(const struct real_case *c, real, same)
 {
+	if (asan_build())
+		cr_skip_test("%s: Debian's programs under the ASan-built library deadlock in "
+			     "setlocale (see tests/shim_real.c)", c->name);
 	const struct gp_pending *p = gp_pending_find(pending, GP_COUNT(pending), c->name);
 	struct gp_run n, s;
 	bool differs = false;
