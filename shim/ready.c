@@ -64,13 +64,39 @@ int gp__park_on_pollfds(struct pollfd *fds, nfds_t n, double left)
 	return rc;
 }
 
+/*
+ * An event loop whose descriptors are always ready (a socket waited on for writing while
+ * it has room) gets an answer at once from every wait and never parks: natively its
+ * kernel thread is preempted, here the other green threads would never run. So a
+ * readiness call that answered at once HOT_ANSWERS times in a row lets the others run
+ * first, once; the kernel's answer is then asked again.
+ */
+#define HOT_ANSWERS 64
+
+static unsigned answered_at_once;
+
+static void yield_if_hot(struct gp_ready *r, int *n)
+{
+	if (++answered_at_once < HOT_ANSWERS)
+		return;
+	answered_at_once = 0;
+	gp_enter();
+	gp_yield();
+	gp_leave();
+	*n = r->probe(r);
+}
+
 int gp__ready_wait(struct gp_ready *r, double timeout, double *left_out)
 {
 	int saved_errno = errno;
 	double deadline = timeout >= 0 ? gp_mono_now() + timeout : 0;
 	double left = timeout;
-	int n;
-	while ((n = r->probe(r)) == 0) {
+	int n = r->probe(r);
+	if (n > 0)
+		yield_if_hot(r, &n);
+	else
+		answered_at_once = 0;
+	for (; n == 0; n = r->probe(r)) {
 		if (timeout >= 0 && (left = deadline - gp_mono_now()) <= 0)
 			break;
 		int rc = r->park(r, left);

@@ -40,7 +40,6 @@ static const struct real_case cases[] = {
 
 /* Cases that do not yet behave under the shim as natively; see libgreenpatch(7). */
 static const struct gp_pending pending[] = {
-	{ "redis_benchmark", "redis-benchmark --threads 4 hangs: a thread is reported computing without a call" },
 	{ "perl_threads", "intermittent SIGSEGV: perl keeps its interpreter in a __thread variable" },
 };
 

@@ -749,8 +749,14 @@ static void case_fork_child_threads(void)
 		len += n;
 	int st = 0;
 	pid_t w = waitpid(pid, &st, 0);
-	printf("fork: waited=%s status=%d ticked=%s\n%s", yes(w == pid), WEXITSTATUS(st),
-	       ticker_stop(), out);
+	/* The child's threads finish in any order: count their lines and which wrote. */
+	int lines = 0, seen = 0;
+	for (char *l = strstr(out, "child thread "); l; l = strstr(l + 1, "child thread ")) {
+		lines++;
+		seen |= 1 << (l[13] - '0');
+	}
+	printf("fork: waited=%s status=%d ticked=%s child threads wrote %d lines, all=%s\n",
+	       yes(w == pid), WEXITSTATUS(st), ticker_stop(), lines, yes(seen == 7));
 	close(child_pipe[0]);
 }
 
@@ -939,6 +945,42 @@ static void case_poll_urgent_only(void)
 	close(s);
 }
 
+/* ---- a loop whose descriptor is always ready ------------------------------------------ */
+
+static volatile int stop_spinning;
+
+static void *stop_after_a_while(void *arg)
+{
+	(void)arg;
+	msleep(30);
+	stop_spinning = 1;
+	return NULL;
+}
+
+/*
+ * An event loop waiting for a socket to be writable gets an answer at once, every time:
+ * it never waits, and the thread that tells it to stop must still get to run.
+ */
+static void case_epoll_always_ready(void)
+{
+	int sv[2];
+	struct epoll_event ev = { .events = EPOLLOUT }, out;
+	long rounds = 0;
+
+	socket_pair(sv);
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	epoll_ctl(ep, EPOLL_CTL_ADD, sv[0], &ev);
+	stop_spinning = 0;
+	pthread_t t = start(stop_after_a_while, NULL);
+	while (!stop_spinning && epoll_wait(ep, &out, 1, 1000) == 1)
+		rounds++;
+	join(t);
+	printf("always-ready loop stopped by another thread: %s\n", yes(stop_spinning && rounds > 0));
+	close(ep);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 #define CASE(n) { #n, case_##n }
 static const struct prog_case cases[] = {
 	CASE(file_read_cold),
@@ -960,6 +1002,7 @@ static const struct prog_case cases[] = {
 	CASE(close_wakes_reader),
 	CASE(epoll_threads),
 	CASE(poll_urgent_only),
+	CASE(epoll_always_ready),
 };
 
 int main(int argc, char **argv)
