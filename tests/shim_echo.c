@@ -72,7 +72,7 @@ static void run_echo(const struct echo *e)
 	port = start_server(e, nconn);
 	gp_run_prog(e->client ? e->client : "echo_client",
 		    GP_ARGV(port, nconn, bytes, (char *)(e->mode ? e->mode : "lockstep")),
-		    e->client_shim, 90, NULL, &client);
+		    e->client_shim, 160, NULL, &client);
 	/* A failed client leaves the server waiting for connections: do not wait long. */
 	gp_bg_wait(&server, WIFEXITED(client.status) && WEXITSTATUS(client.status) == 0 ? 30 : 2);
 
@@ -93,7 +93,7 @@ static void run_echo(const struct echo *e)
 	gp_bg_stop(&server);
 }
 
-TestSuite(echo, .timeout = 180, .fini = gp_bg_stop_all);
+TestSuite(echo, .timeout = 240, .fini = gp_bg_stop_all);
 
 /* Both native: the programs themselves are right. */
 Test(echo, native_both_small)

@@ -118,7 +118,7 @@ int main(int argc, char **argv)
 	if (argc > 3 && !(use_accept4 = strcmp(argv[3], "accept4") == 0) &&
 	    strcmp(argv[3], "accept"))
 		return usage();
-	alarm(60);
+	alarm(150); /* see echo_client */
 
 	conns = calloc((size_t)n, sizeof(*conns));
 	if (!conns)
