@@ -148,18 +148,26 @@ static void install_mask_for(struct gp_carrier *c, struct gp_green *next)
 	gp_sigmask_install(next->is_hub ? hub_mask(c) : next->sigmask);
 }
 
+/*
+ * errno through the pointer kept at start: errno is __errno_location(), a call into libc
+ * twice per switch otherwise; the carrier is one kernel thread, so the address is fixed.
+ * The mask is compared here, so that a switch between threads with the same mask (all
+ * of them, usually) makes no call at all.
+ */
 static void switch_to(struct gp_carrier *c, struct gp_green *next)
 {
 	struct gp_green *self = c->current;
-	install_mask_for(c, next);
-	self->saved_errno = errno;
+	uint64_t mask = next->is_hub ? hub_mask(c) : next->sigmask;
+	if (GP_UNLIKELY(mask != c->kernel_sigmask))
+		gp_sigmask_install(mask);
+	self->saved_errno = *c->errno_at;
 	c->current = next;
 	next->state = GP_RUNNING;
 	c->stats.switches++;
 	gp_ctx_switch(&self->ctx, &next->ctx);
 	/* Resumed: whoever switched here has set c->current to self. */
 	release_ended(c);
-	errno = self->saved_errno;
+	*c->errno_at = self->saved_errno;
 }
 
 static long coarse_now(void)
@@ -263,6 +271,7 @@ int gp_sched_start(void)
 	struct gp_carrier *c = &the_carrier;
 	memset(c, 0, sizeof(*c));
 	/* Not the default loop: it would take SIGCHLD and reap the program's children. */
+	c->errno_at = &errno;
 	c->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV | EVFLAG_NOSIGMASK);
 	if (!c->loop)
 		return -ENOMEM;

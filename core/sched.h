@@ -65,6 +65,7 @@ struct gp_carrier {
 	uint64_t next_id;
 	ev_async async;              /* keeps the loop alive; cross-thread wake-ups */
 	uint64_t kernel_sigmask;     /* the carrier's signal mask as the kernel has it */
+	int *errno_at;               /* the carrier's errno (libc's, per kernel thread) */
 	int tid;                     /* the carrier's kernel thread id */
 	unsigned blocked_by[64];     /* live threads that block signal n+1 */
 	size_t parked;               /* threads parked now */
