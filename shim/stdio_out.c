@@ -45,13 +45,25 @@ static bool writes_green(FILE *fp)
 	return gp__waits_for_peer(gp__fd_learn(fp->_fileno));
 }
 
-/* Would libc write n more bytes without a system call? */
-static bool fits(const FILE *fp, size_t n)
+/*
+ * Would libc take these n bytes without a system call? A fully buffered stream does
+ * while they fit in the free space; a line-buffered one too, unless they hold a newline;
+ * an unbuffered one never.
+ */
+static bool fits(const FILE *fp, const char *data, size_t n)
 {
-	if (fp->_flags & (GP_IO_UNBUFFERED | GP_IO_LINE_BUF))
+	if (fp->_flags & GP_IO_UNBUFFERED)
 		return false;
-	return fp->_IO_write_ptr && fp->_IO_write_end > fp->_IO_write_ptr &&
-	       n < (size_t)(fp->_IO_write_end - fp->_IO_write_ptr);
+	/* A line-buffered stream keeps _IO_write_end at the buffer's start, so that every
+	 * putc goes through __overflow: its free space ends at the buffer's end. */
+	const char *end = fp->_IO_write_end;
+	if (fp->_flags & GP_IO_LINE_BUF) {
+		if (memchr(data, '\n', n))
+			return false;
+		end = fp->_IO_buf_end;
+	}
+	return fp->_IO_write_ptr && end > fp->_IO_write_ptr &&
+	       n < (size_t)(end - fp->_IO_write_ptr);
 }
 
 static size_t buffer_size(const FILE *fp)
@@ -59,11 +71,23 @@ static size_t buffer_size(const FILE *fp)
 	return fp->_IO_buf_base ? (size_t)(fp->_IO_buf_end - fp->_IO_buf_base) : BUFSIZ;
 }
 
+static size_t pending(const FILE *fp)
+{
+	return fp->_IO_write_ptr > fp->_IO_write_base
+		       ? (size_t)(fp->_IO_write_ptr - fp->_IO_write_base) : 0;
+}
+
 /* n bytes onto fp: the count written (short after an error, with the error flag set). */
 static size_t green_put(FILE *fp, const char *data, size_t n)
 {
-	if (n == 0 || fits(fp, n))
+	if (n == 0 || fits(fp, data, n))
 		return GP_REAL(fwrite_unlocked)(data, 1, n, fp);
+	/* A line with its pending start, within the buffer: libc writes it in one go. */
+	if ((fp->_flags & GP_IO_LINE_BUF) && pending(fp) + n < buffer_size(fp)) {
+		if (gp__stream_wait(fp, fp->_fileno, EV_WRITE) < 0)
+			return 0;
+		return GP_REAL(fwrite_unlocked)(data, 1, n, fp);
+	}
 	if (gp__stdio_before_flush(fp) < 0 || GP_REAL(fflush_unlocked)(fp) != 0)
 		return 0;
 	if (n < buffer_size(fp) && !(fp->_flags & GP_IO_UNBUFFERED)) {
@@ -138,28 +162,19 @@ int puts(const char *s)
 
 /* ---- characters -------------------------------------------------------------------- */
 
-/* Before a character that may make libc write: the pending output goes out green. */
-static int before_char(FILE *fp)
+/* One character: libc's call when it only fills the buffer, else green_put. */
+static int green_putc(int (*real)(int, FILE *), int c, FILE *fp)
 {
-	if (fp->_IO_write_ptr && fp->_IO_write_ptr < fp->_IO_write_end &&
-	    !(fp->_flags & (GP_IO_UNBUFFERED | GP_IO_LINE_BUF)))
-		return 0;
-	if (!writes_green(fp))
-		return 0;
-	if (gp__stdio_before_flush(fp) < 0)
-		return -1;
-	/* An unbuffered or line-buffered stream may write this very character. */
-	if (fp->_flags & (GP_IO_UNBUFFERED | GP_IO_LINE_BUF))
-		return gp__stream_wait(fp, fp->_fileno, EV_WRITE);
-	return 0;
+	unsigned char ch = (unsigned char)c;
+	if (!writes_green(fp) || fits(fp, (const char *)&ch, 1))
+		return real(c, fp);
+	return green_put(fp, (const char *)&ch, 1) == 1 ? ch : EOF;
 }
 
 #define GREEN_CHAR_WRITER(name)                          \
 	int name(int c, FILE *fp)                        \
 	{                                                \
-		if (before_char(fp) < 0)                 \
-			return EOF;                      \
-		return GP_REAL(name)(c, fp);             \
+		return green_putc(GP_REAL(name), c, fp); \
 	}
 
 GREEN_CHAR_WRITER(fputc)
@@ -168,12 +183,18 @@ GREEN_CHAR_WRITER(_IO_putc)
 GREEN_CHAR_WRITER(fputc_unlocked)
 GREEN_CHAR_WRITER(putc_unlocked)
 
-/* What the inline putc macros call when the buffer is full. */
+/*
+ * What the inline putc macros call when the buffer is full (or to flush it, with EOF):
+ * put c as putc would, or flush once the descriptor takes it.
+ */
 int __overflow(FILE *fp, int c)
 {
-	if (before_char(fp) < 0)
-		return EOF;
-	return GP_REAL(__overflow)(fp, c);
+	if (!writes_green(fp))
+		return GP_REAL(__overflow)(fp, c);
+	if (c == EOF)
+		return gp__stdio_before_flush(fp) < 0 ? EOF : GP_REAL(__overflow)(fp, c);
+	unsigned char ch = (unsigned char)c;
+	return green_put(fp, (const char *)&ch, 1) == 1 ? ch : EOF;
 }
 
 int putchar(int c)
