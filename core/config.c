@@ -100,6 +100,19 @@ static int load_deadlock(char *err, size_t errlen)
 	return -EINVAL;
 }
 
+static int load_tls(char *err, size_t errlen)
+{
+	const char *v = getenv("GREENPATCH_TLS");
+	if (!v)
+		return 0;
+	if (strcmp(v, "thread") == 0 || strcmp(v, "shared") == 0) {
+		gp_config.tls_shared = strcmp(v, "shared") == 0;
+		return 0;
+	}
+	snprintf(err, errlen, "GREENPATCH_TLS='%s' is not one of thread, shared", v);
+	return -EINVAL;
+}
+
 static int load_offload_threads(char *err, size_t errlen)
 {
 	const char *v = getenv("GREENPATCH_OFFLOAD_THREADS");
@@ -299,5 +312,7 @@ int gp_config_load(char *err, size_t errlen)
 		rc = load_dump_signal(err, errlen);
 	if (rc == 0)
 		rc = load_unpatch(err, errlen);
+	if (rc == 0)
+		rc = load_tls(err, errlen);
 	return rc;
 }

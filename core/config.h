@@ -16,6 +16,7 @@ struct gp_config {
 	unsigned stall_ms;  /* GREENPATCH_STALL_MS: report a thread running this long; 0 off */
 	int dump_signal;    /* GREENPATCH_DUMP_SIGNAL: dump every green thread on it; 0 off */
 	unsigned unpatched; /* GREENPATCH_UNPATCH: GP_FAM_* bits of families left to libc */
+	int tls_shared;     /* GREENPATCH_TLS=shared: green threads share the carrier's TLS */
 };
 
 /*

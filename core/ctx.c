@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "tls.h"
 #include "util.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -28,24 +29,25 @@
 /*
  * Under ASan every switch is announced (start) and acknowledged on arrival (finish);
  * the arrival learns the bounds of the stack it came from, which is how the bounds of
- * the thread's original stack, never built here, become known.
+ * the thread's original stack, never built here, become known. Where it came from is
+ * kept in the arriving context, not in a __thread variable: the thread pointer changes
+ * on the way.
  */
 #ifdef GP_ASAN
-static __thread struct gp_ctx *switching_from;
-
 static void asan_start(struct gp_ctx *from, struct gp_ctx *to, int from_exits)
 {
-	switching_from = from;
+	to->asan_from = from;
 	__sanitizer_start_switch_fiber(from_exits ? NULL : &from->fake_stack,
 				       to->stack_lo, to->stack_size);
 }
 
-static void asan_finish(struct gp_ctx *self)
+/* self: the context arriving; its fake stack is restored unless it is new. */
+static void asan_finish(struct gp_ctx *self, int is_new)
 {
-	struct gp_ctx *from = switching_from;
+	struct gp_ctx *from = self->asan_from;
 	const void *lo;
 	size_t size;
-	__sanitizer_finish_switch_fiber(self ? self->fake_stack : NULL, &lo, &size);
+	__sanitizer_finish_switch_fiber(is_new ? NULL : self->fake_stack, &lo, &size);
 	if (from && !from->stack_lo) {
 		from->stack_lo = lo;
 		from->stack_size = size;
@@ -56,13 +58,20 @@ static inline void asan_start(struct gp_ctx *from, struct gp_ctx *to, int from_e
 {
 	(void)from, (void)to, (void)from_exits;
 }
-static inline void asan_finish(struct gp_ctx *self) { (void)self; }
+static inline void asan_finish(struct gp_ctx *self, int is_new) { (void)self, (void)is_new; }
 #endif
+
+/* Contexts with TLS of their own carry their thread pointer; others leave it alone. */
+static inline void switch_tp(const struct gp_ctx *from, const struct gp_ctx *to)
+{
+	if (to->tp != from->tp)
+		gp_tp_set(to->tp);
+}
 
 /* Where every new context begins, whichever switch built it. */
 static void trampoline(struct gp_ctx *c)
 {
-	asan_finish(NULL);
+	asan_finish(c, 1);
 	c->fn(c->arg);
 	gp_panic("context entry function returned");
 }
@@ -119,14 +128,16 @@ void gp_ctx_make(struct gp_ctx *c, void *stack_lo, size_t size, gp_ctx_fn fn, vo
 void gp_ctx_switch(struct gp_ctx *from, struct gp_ctx *to)
 {
 	asan_start(from, to, 0);
+	switch_tp(from, to);
 	if (swapcontext(&from->uc, &to->uc) < 0)
 		gp_panic("swapcontext failed");
-	asan_finish(from);
+	asan_finish(from, 0);
 }
 
 void gp_ctx_exit_to(struct gp_ctx *from, struct gp_ctx *to)
 {
 	asan_start(from, to, 1);
+	switch_tp(from, to);
 	setcontext(&to->uc);
 	gp_panic("setcontext failed");
 }
@@ -190,13 +201,15 @@ void gp_ctx_make(struct gp_ctx *c, void *stack_lo, size_t size, gp_ctx_fn fn, vo
 void gp_ctx_switch(struct gp_ctx *from, struct gp_ctx *to)
 {
 	asan_start(from, to, 0);
+	switch_tp(from, to);
 	gp__ctx_swap(&from->sp, to->sp);
-	asan_finish(from);
+	asan_finish(from, 0);
 }
 
 void gp_ctx_exit_to(struct gp_ctx *from, struct gp_ctx *to)
 {
 	asan_start(from, to, 1);
+	switch_tp(from, to);
 	gp__ctx_swap(&from->sp, to->sp);
 	gp_panic("an ended context was resumed");
 }

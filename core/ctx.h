@@ -39,7 +39,9 @@ struct gp_ctx {
 	const void *stack_lo;   /* lowest usable address, for ASan; NULL until known */
 	size_t stack_size;
 	void *fake_stack;       /* ASan's fake stack of this context while switched out */
+	struct gp_ctx *asan_from;  /* the context that last switched here, for ASan */
 	unsigned valgrind_id;
+	void *tp;               /* its thread pointer (core/tls.h); NULL: the carrier's, unchanged */
 };
 
 /* The context that is running now (the thread's own stack): nothing to build. */
@@ -51,7 +53,11 @@ void gp_ctx_make(struct gp_ctx *c, void *stack_lo, size_t size, gp_ctx_fn fn, vo
 /* Forget what gp_ctx_make registered (valgrind); the stack may then be reused. */
 void gp_ctx_release(struct gp_ctx *c);
 
-/* Save the running context into from, resume to. Returns when something resumes from. */
+/*
+ * Save the running context into from, resume to. Returns when something resumes from.
+ * The thread pointer is switched too when the two differ: from then on this kernel
+ * thread's TLS is to's, so nothing between here and the arrival may touch TLS.
+ */
 void gp_ctx_switch(struct gp_ctx *from, struct gp_ctx *to);
 
 /* Leave a context that will never be resumed (its thread has ended). */

@@ -12,6 +12,7 @@
 #include "fdstate.h"
 #include "offload.h"
 #include "sync.h"
+#include "tls.h"
 #include "watch.h"
 #include "util.h"
 
@@ -98,6 +99,8 @@ static void release_ended(struct gp_carrier *c)
 		return;
 	c->ended = NULL;
 	gp_ctx_release(&g->ctx);
+	if (g->ctx.tp)
+		gp_tls_release(g->ctx.tp);
 	gp_stack_free(&g->stack);
 	if (g->detached)
 		free_green(g);
@@ -149,10 +152,14 @@ static void install_mask_for(struct gp_carrier *c, struct gp_green *next)
 }
 
 /*
- * errno through the pointer kept at start: errno is __errno_location(), a call into libc
- * twice per switch otherwise; the carrier is one kernel thread, so the address is fixed.
- * The mask is compared here, so that a switch between threads with the same mask (all
- * of them, usually) makes no call at all.
+ * With TLS of its own, each thread has its own errno, switched with the thread pointer.
+ * With shared TLS (GREENPATCH_TLS=shared), errno is saved and restored through the
+ * pointer kept at start: errno is __errno_location(), a call into libc twice per switch
+ * otherwise; the carrier is one kernel thread, so the address is fixed. The mask is
+ * compared here, so that a switch between threads with the same mask (all of them,
+ * usually) makes no call at all.
+ *
+ * Nothing here keeps a TLS address across the switch: self resumes on its own TLS.
  */
 static void switch_to(struct gp_carrier *c, struct gp_green *next)
 {
@@ -160,14 +167,17 @@ static void switch_to(struct gp_carrier *c, struct gp_green *next)
 	uint64_t mask = next->is_hub ? hub_mask(c) : next->sigmask;
 	if (GP_UNLIKELY(mask != c->kernel_sigmask))
 		gp_sigmask_install(mask);
-	self->saved_errno = *c->errno_at;
+	bool shared_tls = c->errno_at != NULL;
+	if (shared_tls)
+		self->saved_errno = *c->errno_at;
 	c->current = next;
 	next->state = GP_RUNNING;
 	c->stats.switches++;
 	gp_ctx_switch(&self->ctx, &next->ctx);
 	/* Resumed: whoever switched here has set c->current to self. */
 	release_ended(c);
-	*c->errno_at = self->saved_errno;
+	if (shared_tls)
+		*c->errno_at = self->saved_errno;
 }
 
 static long coarse_now(void)
@@ -219,6 +229,7 @@ static void schedule(struct gp_carrier *c)
 static void hub_main(void *arg)
 {
 	struct gp_carrier *c = arg;
+	gp_tls_thread_start();
 	for (;;) {
 		release_ended(c);
 		if (!c->runq_head)
@@ -264,6 +275,61 @@ static void green_init(struct gp_carrier *c, struct gp_green *g)
 	ev_timer_init(&g->timer, timer_cb, 0., 0.);
 }
 
+/*
+ * Per-thread TLS, unless the program asked for shared TLS or the C library's layout is
+ * not one we know (said once, since programs then behave differently).
+ */
+static bool tls_start(void)
+{
+	static bool warned;
+	char why[160];
+	if (gp_tls_init(why, sizeof(why)) == 0)
+		return true;
+	if (!warned && !gp_config.tls_shared)
+		gp_log(GP_LOG_WARNING, "green threads share thread-local storage: %s", why);
+	warned = true;
+	return false;
+}
+
+/*
+ * g's stack (the program's memory if stack_addr, else from the cache) and its context.
+ * When threads have TLS of their own, its block comes out of the top of the stack, as
+ * glibc carves it out of a thread's stack: the same size costs the same memory as
+ * natively. A stack too small for the block and a little stack is grown (ours), or
+ * refused as glibc refuses it (the program's). 0, -EAGAIN or -EINVAL.
+ */
+static int make_context(struct gp_green *g, size_t size, void *stack_addr,
+			gp_ctx_fn fn, void *arg)
+{
+	size_t tls = gp_tls_area_size();
+	size_t least = tls ? tls + GP_STACK_MIN / 2 : 0;
+	if (stack_addr) {
+		/* The program's memory: used as it is, never given back to the cache. */
+		if (size < least)
+			return -EINVAL;
+		g->stack = (struct gp_stack){ .lo = stack_addr, .size = size };
+	} else {
+		int rc = gp_stack_alloc(&g->stack, size < least ? least : size);
+		if (rc < 0)
+			return rc == -EINVAL ? -EINVAL : -EAGAIN;
+	}
+	char *top = (char *)g->stack.lo + g->stack.size;
+	void *tp = NULL;
+	if (tls) {
+		char *map = g->stack.map ? g->stack.map : g->stack.lo;
+		size_t map_size = g->stack.map ? g->stack.map_size : g->stack.size;
+		tp = gp_tls_make(top, map, map_size, (size_t)((char *)g->stack.lo - map), &top);
+		if (!tp) {
+			if (!stack_addr)
+				gp_stack_free(&g->stack);
+			return -EAGAIN;
+		}
+	}
+	gp_ctx_make(&g->ctx, g->stack.lo, (size_t)(top - (char *)g->stack.lo), fn, arg);
+	g->ctx.tp = tp;
+	return 0;
+}
+
 int gp_sched_start(void)
 {
 	if (gp_carrier)
@@ -271,7 +337,7 @@ int gp_sched_start(void)
 	struct gp_carrier *c = &the_carrier;
 	memset(c, 0, sizeof(*c));
 	/* Not the default loop: it would take SIGCHLD and reap the program's children. */
-	c->errno_at = &errno;
+	c->errno_at = tls_start() ? NULL : &errno;
 	c->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV | EVFLAG_NOSIGMASK);
 	if (!c->loop)
 		return -ENOMEM;
@@ -289,17 +355,18 @@ int gp_sched_start(void)
 	memset(c->blocked_by, 0, sizeof(c->blocked_by));
 	count_mask(c, m->sigmask, +1);
 	gp_ctx_init_current(&m->ctx);
+	m->ctx.tp = c->errno_at ? NULL : gp_tls_carrier_tp();
 	all_add(c, m);
 
+	/* The hub runs on TLS of its own, so that the loop's errno is not main's. */
 	struct gp_green *h = &c->hub;
 	h->magic = GP_GREEN_MAGIC;
 	h->is_hub = true;
-	int rc = gp_stack_alloc(&h->stack, HUB_STACK_SIZE);
+	int rc = make_context(h, HUB_STACK_SIZE, NULL, hub_main, c);
 	if (rc < 0) {
 		ev_loop_destroy(c->loop);
 		return rc;
 	}
-	gp_ctx_make(&h->ctx, h->stack.lo, h->stack.size, hub_main, c);
 
 	gp_sync_reset();
 	c->tid = (int)syscall(SYS_gettid);
@@ -331,6 +398,7 @@ void gp_sched_after_fork(void)
 static void green_entry(void *arg)
 {
 	struct gp_green *g = arg;
+	gp_tls_thread_start();
 	release_ended(gp_carrier);
 	errno = 0;
 	gp_exit(gp__thread_main(g));
@@ -346,15 +414,10 @@ int gp_spawn(struct gp_green **out, void *(*start)(void *), void *arg,
 	struct gp_green *g = calloc(1, sizeof(*g));
 	if (!g)
 		return -EAGAIN;
-	if (attr && attr->stack_addr) {
-		/* The program's memory: used as it is, never given back to the cache. */
-		g->stack = (struct gp_stack){ .lo = attr->stack_addr, .size = size };
-	} else {
-		int rc = gp_stack_alloc(&g->stack, size);
-		if (rc < 0) {
-			free(g);
-			return rc == -EINVAL ? -EINVAL : -EAGAIN;
-		}
+	int rc = make_context(g, size, attr ? attr->stack_addr : NULL, green_entry, g);
+	if (rc < 0) {
+		free(g);
+		return rc;
 	}
 	green_init(c, g);
 	g->start = start;
@@ -362,7 +425,6 @@ int gp_spawn(struct gp_green **out, void *(*start)(void *), void *arg,
 	g->detached = attr && attr->detached;
 	g->sigmask = c->current->sigmask;   /* as a new kernel thread inherits its creator's */
 	count_mask(c, g->sigmask, +1);
-	gp_ctx_make(&g->ctx, g->stack.lo, g->stack.size, green_entry, g);
 	all_add(c, g);
 	c->alive++;
 	c->stats.created++;

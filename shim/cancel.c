@@ -55,7 +55,7 @@ static void abandon_once(struct gp_green *g)
 static _Noreturn void finish(struct gp_green *g)
 {
 	abandon_once(g);
-	gp__tsd_thread_ended(g);
+	gp__thread_cleanup(g);
 	gp_enter();
 	gp_exit(g->exiting ? g->retval : PTHREAD_CANCELED);
 }

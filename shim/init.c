@@ -19,6 +19,7 @@
 #include "watch.h"
 #include "offcall.h"
 #include "signals.h"
+#include "stdio_lock.h"
 #include "tsd.h"
 
 __thread int gp__in_user __attribute__((tls_model("initial-exec")));
@@ -47,6 +48,7 @@ static size_t default_green_stack(void)
 static void after_fork_in_child(void)
 {
 	gp__in_user = 0;
+	gp__file_locks_after_fork();
 	gp_sched_after_fork();
 }
 
@@ -152,7 +154,7 @@ static void *thread_main(struct gp_green *g)
 {
 	gp_leave();
 	void *ret = g->start(g->arg);
-	gp__tsd_thread_ended(g);
+	gp__thread_cleanup(g);
 	gp_enter();
 	return ret;
 }

@@ -27,10 +27,11 @@
  * (fmemopen, fopencookie), a wide-oriented stream, a stream at end of file (glibc's
  * end of file is sticky: the next read returns EOF without reading).
  *
- * The FILE's lock is never held across a park: glibc's recursive lock counts by kernel
- * thread, and two green threads releasing it out of order would corrupt the count.
- * Nothing else touches the get area meanwhile: every green thread runs on the one
- * carrier and none is preempted.
+ * glibc's lock of the FILE is never held across a park: it names its owner by thread
+ * pointer, so another green thread would wait for it in the kernel and freeze the
+ * carrier. A green thread's flockfile is a green lock instead (flockfile.c), which
+ * these hooks wait for before they touch a stream. Nothing else touches the get area
+ * meanwhile: every green thread runs on the one carrier and none is preempted.
  */
 /* GREENPATCH_UNPATCH=stdio leaves these hooks to libc. */
 #define GP_HOOK_FAMILY GP_FAM_STDIO
@@ -50,6 +51,7 @@
 #include "loop.h"
 #include "offcall.h"
 #include "signals.h"
+#include "stdio_lock.h"
 
 /*
  * From glibc's libio.h, which is not installed: the stream cannot read; it reads from
@@ -82,6 +84,7 @@ static bool green_fd(FILE *fp, int *fd)
 {
 	if (!gp_cooperative() || fp->_mode > 0 || (fp->_flags & (_IO_EOF_SEEN | GP_IO_NO_READS)))
 		return false;
+	gp__file_wait(fp);
 	*fd = fp->_fileno;
 	if (*fd < 0)
 		return false;
@@ -535,6 +538,7 @@ int gp__stdio_before_flush(FILE *fp)
 		return 0;
 	if (!gp_cooperative() || fp->_fileno < 0 || fp->_mode > 0)
 		return 0;
+	gp__file_wait(fp);
 	fd = fp->_fileno;
 	if (!gp__waits_for_peer(gp__fd_learn(fd)))
 		return 0;

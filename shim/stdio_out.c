@@ -31,6 +31,7 @@
 
 #include "hook.h"
 #include "iowait.h"
+#include "stdio_lock.h"
 
 /* From glibc's libio.h, which is not installed. */
 #define GP_IO_UNBUFFERED 0x0002
@@ -42,6 +43,7 @@ static bool writes_green(FILE *fp)
 	if (!gp_cooperative() || fp->_fileno < 0 || fp->_mode > 0 ||
 	    (fp->_flags & GP_IO_NO_WRITES))
 		return false;
+	gp__file_wait(fp);
 	return gp__waits_for_peer(gp__fd_learn(fp->_fileno));
 }
 

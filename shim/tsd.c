@@ -16,6 +16,7 @@
 #include <stdlib.h>
 
 #include "hook.h"
+#include "tls.h"
 #include "tsd.h"
 
 #define BLOCK 32
@@ -66,7 +67,8 @@ int pthread_key_delete(pthread_key_t key)
 /*
  * In the AddressSanitizer build the sanitizer runtime keeps its per-kernel-thread state
  * in a pthread key of its own, and reaches our hooks since the shim is preloaded before
- * it: its calls keep glibc's storage.
+ * it: its calls keep glibc's storage, and on the carrier the carrier's own, whichever
+ * green thread's TLS is installed, so that ASan sees one thread as it always did.
  */
 static bool from_sanitizer(const void *caller)
 {
@@ -77,8 +79,22 @@ static bool from_sanitizer(const void *caller)
 	return base && dladdr(caller, &here) && here.dli_fbase == base;
 }
 #define FROM_SANITIZER() from_sanitizer(__builtin_return_address(0))
+
+/* Run call with the carrier's thread pointer installed, if a green thread's is. */
+#define ON_CARRIER_TLS(call)                                           \
+	({                                                             \
+		void *tp_ = gp_tp_get();                               \
+		bool swap_ = gp_tls_is_green(tp_);                     \
+		if (swap_)                                             \
+			gp_tp_set(gp_tls_carrier_tp());                \
+		__typeof__(call) r_ = call;                            \
+		if (swap_)                                             \
+			gp_tp_set(tp_);                                \
+		r_;                                                    \
+	})
 #else
 #define FROM_SANITIZER() false
+#define ON_CARRIER_TLS(call) (call)
 #endif
 
 /* Green storage applies to green threads other than the first one. */
@@ -92,7 +108,9 @@ static struct gp_green *green_owner(pthread_key_t key)
 
 void *pthread_getspecific(pthread_key_t key)
 {
-	struct gp_green *g = FROM_SANITIZER() ? NULL : green_owner(key);
+	if (FROM_SANITIZER())
+		return ON_CARRIER_TLS(GP_REAL(pthread_getspecific)(key));
+	struct gp_green *g = green_owner(key);
 	if (!g)
 		return GP_REAL(pthread_getspecific)(key);
 	struct green_tsd *t = tsd_of(g);
@@ -102,7 +120,9 @@ void *pthread_getspecific(pthread_key_t key)
 
 int pthread_setspecific(pthread_key_t key, const void *value)
 {
-	struct gp_green *g = FROM_SANITIZER() ? NULL : green_owner(key);
+	if (FROM_SANITIZER())
+		return ON_CARRIER_TLS(GP_REAL(pthread_setspecific)(key, value));
+	struct gp_green *g = green_owner(key);
 	if (!g)
 		return GP_REAL(pthread_setspecific)(key, value);
 	if (!key_used[key])
@@ -149,4 +169,11 @@ void gp__tsd_thread_ended(struct gp_green *g)
 		free(t->block[bi]);
 	free(t);
 	g->shim_data = NULL;
+}
+
+void gp__thread_cleanup(struct gp_green *g)
+{
+	gp_tls_run_dtors();
+	gp__tsd_thread_ended(g);
+	gp_tls_thread_end();
 }

@@ -6,4 +6,11 @@
 /* Run g's thread-specific data destructors and free its storage (program context). */
 void gp__tsd_thread_ended(struct gp_green *g);
 
+/*
+ * The end of green thread g (the running one), in program context and in glibc's
+ * order: C++ thread_local destructors, then thread-specific data destructors, then what
+ * glibc keeps per thread is given back.
+ */
+void gp__thread_cleanup(struct gp_green *g);
+
 #endif

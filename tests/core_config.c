@@ -263,6 +263,7 @@ static int load_one(const char *name, const char *value, char *err, size_t errle
 	unsetenv("GREENPATCH_STALL_MS");
 	unsetenv("GREENPATCH_DUMP_SIGNAL");
 	unsetenv("GREENPATCH_UNPATCH");
+	unsetenv("GREENPATCH_TLS");
 	if (value)
 		setenv(name, value, 1);
 	err[0] = '\0';
@@ -319,4 +320,23 @@ Test(core_config, unpatch, .timeout = UNIT_TIMEOUT)
 		assert_mentions(err, "GREENPATCH_UNPATCH", "the variable");
 		assert_mentions(err, "stdio", "the accepted families");
 	}
+}
+
+Test(core_config, tls, .timeout = UNIT_TIMEOUT)
+{
+	char err[256];
+	cr_assert_eq(load_one("GREENPATCH_TLS", "shared", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(gp_config.tls_shared, 1, "GREENPATCH_TLS=shared not taken");
+	cr_assert_eq(load_one("GREENPATCH_TLS", "thread", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(gp_config.tls_shared, 0, "GREENPATCH_TLS=thread left shared TLS on");
+	static const char *const bad[] = { "", "Thread", "per-thread", "1" };
+	for (size_t i = 0; i < GP_ARRAY_LEN(bad); i++) {
+		int rc = load_one("GREENPATCH_TLS", bad[i], err, sizeof(err));
+		cr_assert_eq(rc, -EINVAL, "GREENPATCH_TLS='%s' accepted", bad[i]);
+		assert_mentions(err, "GREENPATCH_TLS", "the variable");
+		assert_mentions(err, "thread, shared", "the accepted values");
+		cr_assert_null(strchr(err, '\n'), "the message \"%s\" is more than one line", err);
+	}
+	unsetenv("GREENPATCH_TLS");
+	gp_config.tls_shared = 0;
 }

@@ -1,0 +1,346 @@
+#include "tls.h"
+
+#include "config.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <resolv.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+/*
+ * What glibc and its dynamic loader export for debuggers and sanitizers (GLIBC_PRIVATE,
+ * but relied on by libthread_db and GCC's sanitizers). Weak: a C library without one
+ * of them leaves per-thread TLS off instead of failing to load.
+ */
+extern void *_dl_allocate_tls(void *mem) __attribute__((weak));
+extern void _dl_deallocate_tls(void *tcb, bool dealloc_tcb) __attribute__((weak));
+extern void _dl_get_tls_static_info(size_t *size, size_t *align) __attribute__((weak));
+extern const uint32_t _thread_db_sizeof_pthread __attribute__((weak));
+/* Field descriptors: { size in bits, count, offset in struct pthread }. */
+extern const uint32_t _thread_db_pthread_tid[3] __attribute__((weak));
+extern const uint32_t _thread_db_pthread_list[3] __attribute__((weak));
+extern const uint32_t _thread_db_pthread_specific[3] __attribute__((weak));
+extern const uint32_t _thread_db_pthread_report_events[3] __attribute__((weak));
+extern void __ctype_init(void) __attribute__((weak));
+extern void __call_tls_dtors(void) __attribute__((weak));
+extern const ptrdiff_t __rseq_offset __attribute__((weak));
+extern void *__libc_stack_end __attribute__((weak));
+/* The resolver state of the running thread: glibc's start_thread points it into the
+ * new thread's descriptor. Exported by libc for libresolv. */
+extern __thread struct __res_state *__resp __attribute__((tls_model("initial-exec")));
+
+bool gp_tls_per_thread;
+bool gp__tls_fsgsbase;
+
+#ifndef HWCAP2_FSGSBASE
+#define HWCAP2_FSGSBASE (1 << 1)
+#endif
+
+/* glibc's value in a thread whose rseq registration failed: sched_getcpu then asks the
+ * kernel. A green thread is not registered (the kernel knows only the carrier). */
+#define RSEQ_CPU_ID_REGISTRATION_FAILED (-2)
+
+/* Where things are, learnt once by gp_tls_init (offsets in struct pthread). */
+static struct {
+	size_t static_size;     /* glibc's static TLS size (variant II: with the TCB) */
+	size_t align;
+	size_t pd_size;         /* sizeof(struct pthread) */
+	size_t area;            /* what gp_tls_area_size answers */
+	size_t tid, list, specific, user_stack, robust_head, stackblock, rseq_cpu_id;
+	ptrdiff_t tcache;       /* malloc's per-thread cache pointer, from the thread
+				   pointer; 0 when not found */
+	void *carrier_tcache;
+	ptrdiff_t res_from_tp;  /* our struct __res_state, from the thread pointer */
+	void *carrier_tp;
+	int carrier_tid;
+	bool have_rseq;
+} L;
+
+#if defined(__x86_64__)
+/* Variant II: struct pthread begins at the thread pointer, the static blocks lie below. */
+static char *pd_of(void *tp) { return tp; }
+static char *static_lo(void *tp) { return (char *)tp - (L.static_size - L.pd_size); }
+static char *static_hi(void *tp) { return tp; }
+/* The head of tcbhead_t that a new thread copies from its creator: sysinfo, the stack
+ * protector's canary, the pointer guard, the vgetcpu cache, the CET feature bits. */
+#define HEADER_COPY_LO 0x20
+#define HEADER_COPY_HI 0x50
+#elif defined(__aarch64__)
+/* Variant I: struct pthread lies just below the thread pointer, the blocks above it. */
+static char *pd_of(void *tp) { return (char *)tp - L.pd_size; }
+static char *static_lo(void *tp) { return (char *)tp + 16; }
+static char *static_hi(void *tp) { return (char *)tp + L.static_size; }
+#endif
+
+size_t gp_tls_area_size(void)
+{
+	return gp_tls_per_thread ? L.area : 0;
+}
+
+void *gp_tls_carrier_tp(void)
+{
+	return L.carrier_tp;
+}
+
+#if defined(__x86_64__) || defined(__aarch64__)
+
+static bool have_glibc_exports(void)
+{
+	return _dl_allocate_tls && _dl_deallocate_tls && _dl_get_tls_static_info &&
+	       &_thread_db_sizeof_pthread && _thread_db_pthread_tid &&
+	       _thread_db_pthread_list && _thread_db_pthread_specific &&
+	       _thread_db_pthread_report_events && __ctype_init && &__libc_stack_end;
+}
+
+/* The one offset in the first thread's descriptor that holds value; 0 if none or several. */
+static size_t find_word(const char *pd, size_t lo, size_t hi, uintptr_t value)
+{
+	size_t found = 0;
+	for (size_t off = lo; off + sizeof(uintptr_t) <= hi; off += sizeof(uintptr_t)) {
+		uintptr_t w;
+		memcpy(&w, pd + off, sizeof(w));
+		if (w == value) {
+			if (found)
+				return 0;
+			found = off;
+		}
+	}
+	return found;
+}
+
+/* Read len bytes at addr without faulting on a bad address: 0 or -1. */
+static int peek(const void *addr, void *out, size_t len)
+{
+	struct iovec local = { out, len }, remote = { (void *)addr, len };
+	return syscall(SYS_process_vm_readv, getpid(), &local, 1, &remote, 1, 0) == (long)len
+		       ? 0 : -1;
+}
+
+/*
+ * malloc keeps a per-thread cache (tcache) in a static __thread pointer of its own,
+ * which only a kernel thread's exit gives back. Green threads share their carrier's
+ * instead, one at a time as they run, so that no thread's end leaks one. It is found
+ * in the carrier's static TLS by what a free leaves in it: glibc's struct (2.30+) holds
+ * 64 uint16_t counts, then the 64 bins' heads, and a freed chunk heads its bin.
+ */
+static void find_tcache(void)
+{
+	void *a = malloc(24), *b = malloc(40);   /* bins 0 and 1 */
+	free(a);
+	free(b);
+	char *lo = static_lo(L.carrier_tp), *hi = static_hi(L.carrier_tp);
+	for (char *p = lo; p + sizeof(void *) <= hi; p += sizeof(void *)) {
+		uintptr_t w;
+		memcpy(&w, p, sizeof(w));
+		void *heads[2];
+		if (w < 4096 || (w & 15) || peek((char *)w + 128, heads, sizeof(heads)) < 0)
+			continue;
+		if (heads[0] == a && heads[1] == b) {
+			L.tcache = p - (char *)L.carrier_tp;
+			L.carrier_tcache = (void *)w;
+			return;
+		}
+	}
+}
+
+/* Check what can be checked on the running (first) thread, and learn the rest. */
+static int learn_layout(void *tp, char *why, size_t len)
+{
+	char *pd = pd_of(tp);
+#if defined(__x86_64__)
+	if (*(void **)pd != tp || *(void **)(pd + 16) != tp) {
+		snprintf(why, len, "the thread pointer does not lead to a glibc descriptor");
+		return -ENOTSUP;
+	}
+#endif
+	L.tid = _thread_db_pthread_tid[2];
+	L.list = _thread_db_pthread_list[2];
+	L.specific = _thread_db_pthread_specific[2];
+	L.user_stack = _thread_db_pthread_report_events[2] + 1;
+	if (*(int *)(pd + L.tid) != L.carrier_tid || !*(bool *)(pd + L.user_stack)) {
+		snprintf(why, len, "glibc's thread descriptor has an unknown layout");
+		return -ENOTSUP;
+	}
+	/* The kernel knows where the thread's robust mutex list is. */
+	void *head;
+	size_t head_len;
+	if (syscall(SYS_get_robust_list, 0, &head, &head_len) == 0 &&
+	    (char *)head > pd && (char *)head < pd + L.pd_size)
+		L.robust_head = (size_t)((char *)head - pd);
+	/* glibc stores __libc_stack_end as the first thread's stack block size. */
+	size_t size_off = find_word(pd, L.tid, L.pd_size, (uintptr_t)__libc_stack_end);
+	if (!size_off) {
+		snprintf(why, len, "the stack fields of glibc's thread descriptor are not found");
+		return -ENOTSUP;
+	}
+	L.stackblock = size_off - sizeof(void *);
+	if (&__rseq_offset) {
+		L.have_rseq = true;
+		L.rseq_cpu_id = (size_t)((char *)tp + __rseq_offset + 4 - pd);
+	}
+	return 0;
+}
+
+int gp_tls_init(char *why, size_t len)
+{
+	if (gp_tls_per_thread) {
+		/* Again, in the child of a fork: its one thread is the carrier now. */
+		L.carrier_tp = gp_tp_get();
+		L.carrier_tid = (int)syscall(SYS_gettid);
+		if (L.tcache)
+			L.carrier_tcache = *(void **)((char *)L.carrier_tp + L.tcache);
+		return 0;
+	}
+	if (gp_config.tls_shared) {
+		snprintf(why, len, "GREENPATCH_TLS=shared");
+		return -ENOTSUP;
+	}
+	if (!have_glibc_exports()) {
+		snprintf(why, len, "the C library does not export what a thread control block needs");
+		return -ENOTSUP;
+	}
+	L.carrier_tp = gp_tp_get();
+	L.carrier_tid = (int)syscall(SYS_gettid);
+	_dl_get_tls_static_info(&L.static_size, &L.align);
+	L.pd_size = _thread_db_sizeof_pthread;
+	if (L.align < 64)
+		L.align = 64;
+	int rc = learn_layout(L.carrier_tp, why, len);
+	if (rc < 0)
+		return rc;
+	find_tcache();
+#if defined(__x86_64__)
+	gp__tls_fsgsbase = (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) != 0;
+	size_t block = L.static_size;
+#else
+	size_t block = L.pd_size + L.static_size;
+#endif
+	L.area = block + L.align + sizeof(struct __res_state) + 64;
+	gp_tls_per_thread = true;
+	return 0;
+}
+
+void *gp_tls_make(char *top, void *block, size_t block_size, size_t guard, char **stack_top)
+{
+	uintptr_t mask = ~(uintptr_t)(L.align - 1);
+#if defined(__x86_64__)
+	char *tp = (char *)(((uintptr_t)top - L.pd_size) & mask);
+#else
+	char *tp = (char *)(((uintptr_t)top - L.static_size) & mask);
+#endif
+	char *pd = pd_of(tp);
+	struct __res_state *res =
+		(struct __res_state *)(((uintptr_t)(pd < static_lo(tp) ? pd : static_lo(tp)) -
+					sizeof(struct __res_state)) & ~(uintptr_t)63);
+	L.res_from_tp = (char *)res - tp;
+	*stack_top = (char *)res;
+	/* A cached stack brings its last thread's descriptor: start from zero, as a new
+	 * kernel thread's (glibc's stack cache clears the same way). */
+	memset(pd, 0, L.pd_size);
+#if defined(__x86_64__)
+	memcpy(pd + HEADER_COPY_LO, (char *)L.carrier_tp + HEADER_COPY_LO,
+	       HEADER_COPY_HI - HEADER_COPY_LO);
+	*(void **)pd = tp;                 /* tcbhead_t.tcb */
+	*(void **)(pd + 16) = tp;          /* tcbhead_t.self */
+	*(int *)(pd + 24) = 1;             /* multiple_threads: malloc's atomics lock */
+#else
+	*(int *)pd = 1;                    /* multiple_threads */
+#endif
+	if (!_dl_allocate_tls(tp))
+		return NULL;
+	/* Its own list node: glibc's fork unlinks the forking thread's node from a list. */
+	void **list = (void **)(pd + L.list);
+	list[0] = list[1] = list;
+	*(int *)(pd + L.tid) = L.carrier_tid;
+	*(bool *)(pd + L.user_stack) = true;   /* glibc never reuses the stack as its own */
+	((void **)(pd + L.specific))[0] = pd + L.specific - 32 * 2 * sizeof(void *);
+	if (L.robust_head) {
+		/* An empty robust list, for the process-shared robust mutexes glibc locks. */
+		void **head = (void **)(pd + L.robust_head);
+		head[-1] = head;                    /* robust_prev */
+		head[0] = head;                     /* list */
+		head[1] = ((void **)((char *)pd_of(L.carrier_tp) + L.robust_head))[1];
+	}
+	void **sb = (void **)(pd + L.stackblock);
+	sb[0] = block;
+	sb[1] = (void *)block_size;             /* sets glibc's alloca limit */
+	sb[2] = sb[3] = (void *)guard;
+	if (L.have_rseq)
+		*(int *)(pd + L.rseq_cpu_id) = RSEQ_CPU_ID_REGISTRATION_FAILED;
+	if (L.tcache)
+		*(void **)(tp + L.tcache) = L.carrier_tcache;
+	return tp;
+}
+
+bool gp_tls_is_green(void *tp)
+{
+	return gp_tls_per_thread && tp != L.carrier_tp &&
+	       *(int *)(pd_of(tp) + L.tid) == L.carrier_tid;
+}
+
+void gp_tls_release(void *tp)
+{
+	_dl_deallocate_tls(tp, false);
+}
+
+void gp_tls_thread_start(void)
+{
+	if (!gp_tls_per_thread)
+		return;
+	__resp = (struct __res_state *)((char *)gp_tp_get() + L.res_from_tp);
+	__ctype_init();
+}
+
+void gp_tls_run_dtors(void)
+{
+	if (gp_tls_per_thread && __call_tls_dtors)
+		__call_tls_dtors();
+}
+
+void gp_tls_thread_end(void)
+{
+	if (!gp_tls_per_thread)
+		return;
+	/* A dlerror message nobody read is freed by reading it (twice: glibc keeps the
+	 * buffer of the one it returned until the next call). */
+	if (dlerror())
+		dlerror();
+	struct __res_state *res = __resp;
+	if ((char *)res != (char *)gp_tp_get() + L.res_from_tp)
+		return;
+	static const struct __res_state zero;
+	if (res->options & RES_INIT)
+		res_nclose(res);
+	if (memcmp(res, &zero, sizeof(zero)) != 0)
+		memset(res, 0, sizeof(*res));
+}
+
+#else /* no thread pointer switch on this architecture */
+
+int gp_tls_init(char *why, size_t len)
+{
+	snprintf(why, len, "no thread pointer switch for this architecture");
+	return -ENOTSUP;
+}
+
+void *gp_tls_make(char *top, void *block, size_t block_size, size_t guard, char **stack_top)
+{
+	(void)block, (void)block_size, (void)guard;
+	*stack_top = top;
+	return NULL;
+}
+
+void gp_tls_release(void *tp) { (void)tp; }
+bool gp_tls_is_green(void *tp) { (void)tp; return false; }
+void gp_tls_thread_start(void) {}
+void gp_tls_run_dtors(void) {}
+void gp_tls_thread_end(void) {}
+
+#endif

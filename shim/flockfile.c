@@ -1,0 +1,135 @@
+/*
+ * flockfile, ftrylockfile and funlockfile on green threads.
+ *
+ * glibc's stream lock is recursive and names its owner by thread pointer. With TLS of
+ * their own, green threads are different owners: a green thread that holds a stream's
+ * lock and parks (in a write to a full pipe, say) would make the next green thread
+ * that locks the stream wait in the kernel, freezing the carrier and with it the
+ * holder, for ever.
+ *
+ * So on a green thread the lock a program takes itself is a green lock, kept in a
+ * small table beside the stream: another green thread parks until it is released, and
+ * the stdio hooks wait for it before they read or write (gp__file_wait), so a locked
+ * section is not cut into by another thread's fgets or fprintf. glibc's own lock is
+ * then only ever taken inside one libc call, which never parks, so no green thread
+ * ever waits in the kernel for a lock another green thread holds. What is not
+ * covered: a stdio function without a hook (fseek, ftell, ferror...) does not wait
+ * for the green lock.
+ *
+ * A lock taken before the runtime started, or by a kernel thread, is glibc's, and is
+ * released by glibc.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "hook.h"
+#include "stdio_lock.h"
+
+struct held {
+	FILE *fp;
+	struct gp_green *owner;
+	unsigned count;
+};
+
+/* The streams locked now: a handful at most, so a short array is searched. */
+static struct held *held;
+static size_t held_len, held_cap;
+
+static struct held *find(const FILE *fp)
+{
+	for (size_t i = 0; i < held_len; i++)
+		if (held[i].fp == fp)
+			return &held[i];
+	return NULL;
+}
+
+static bool add(FILE *fp, struct gp_green *owner)
+{
+	if (held_len == held_cap) {
+		size_t cap = held_cap ? 2 * held_cap : 8;
+		struct held *h = realloc(held, cap * sizeof(*h));
+		if (!h)
+			return false;
+		held = h;
+		held_cap = cap;
+	}
+	held[held_len++] = (struct held){ fp, owner, 1 };
+	return true;
+}
+
+/* Take fp's green lock, or say who has it: 0, or the holder. */
+static struct gp_green *try_take(FILE *fp, struct gp_green *self)
+{
+	struct held *h = find(fp);
+	if (!h)
+		return add(fp, self) ? NULL : self;
+	if (h->owner == self) {
+		h->count++;
+		return NULL;
+	}
+	return h->owner;
+}
+
+void gp__file_wait(FILE *fp)
+{
+	if (GP_LIKELY(held_len == 0) || !gp_on_green())
+		return;
+	struct gp_green *self = gp_self();
+	struct held *h;
+	while ((h = find(fp)) && h->owner != self) {
+		gp_enter();
+		self->wait_obj = fp;
+		gp_park_on(fp, -1, "flockfile");
+		gp_leave();
+	}
+}
+
+void flockfile(FILE *fp)
+{
+	if (!gp_on_green()) {
+		GP_REAL(flockfile)(fp);
+		return;
+	}
+	struct gp_green *self = gp_self();
+	struct gp_green *holder;
+	while ((holder = try_take(fp, self)) != NULL) {
+		if (holder == self) {
+			/* No memory for the table: glibc's lock, as a kernel thread would. */
+			GP_REAL(flockfile)(fp);
+			return;
+		}
+		gp_enter();
+		self->wait_obj = fp;
+		gp_park_on(fp, -1, "flockfile");
+		gp_leave();
+	}
+}
+
+int ftrylockfile(FILE *fp)
+{
+	if (!gp_on_green())
+		return GP_REAL(ftrylockfile)(fp);
+	struct gp_green *holder = try_take(fp, gp_self());
+	if (holder == gp_self())
+		return GP_REAL(ftrylockfile)(fp);
+	return holder ? -1 : 0;
+}
+
+void funlockfile(FILE *fp)
+{
+	struct held *h = gp_on_green() ? find(fp) : NULL;
+	if (!h || h->owner != gp_self()) {
+		GP_REAL(funlockfile)(fp);
+		return;
+	}
+	if (--h->count > 0)
+		return;
+	*h = held[--held_len];
+	gp_wake(fp, 1);
+}
+
+void gp__file_locks_after_fork(void)
+{
+	/* As glibc resets every stream lock in the child. */
+	held_len = 0;
+}
