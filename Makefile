@@ -114,6 +114,38 @@ $(B)/progs/%: tests/progs/%.cc
 
 progs: $(PROGS)
 
+# Thread-local storage (tests/shim_tls.c). The tls_* programs are built by the rules above
+# and share tls.h; besides them: the library tls_dlopen loads late, in the two TLS models a
+# shared library can use; a build with stack protection, whose canary is read from TLS in
+# every protected function; and a Rust program, built with Debian's rustc when it is there
+# (scripts/deps installs it; the test says it is skipped otherwise).
+TLS_C     := $(wildcard tests/progs/tls_*.c)
+TLS_EXTRA := $(B)/progs/libtlsmod.so $(B)/progs/libtlsmod_ie.so $(B)/progs/tls_stack.ssp
+ifneq ($(wildcard /usr/bin/rustc),)
+TLS_EXTRA += $(B)/progs/tls_rust
+endif
+
+$(TLS_C:tests/progs/%.c=$(B)/progs/%) $(TLS_C:tests/progs/%.c=$(B)/progs/%.fortify): \
+    tests/progs/tls.h
+
+$(B)/progs/libtlsmod.so: tests/progs/mod/tls_mod.c
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) -fPIC -shared -o $@ $<
+
+$(B)/progs/libtlsmod_ie.so: tests/progs/mod/tls_mod.c
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) -fPIC -shared -ftls-model=initial-exec -o $@ $<
+
+$(B)/progs/tls_stack.ssp: tests/progs/tls_stack.c tests/progs/progs.h tests/progs/tls.h
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) -O2 -fstack-protector-strong -o $@ $< -lm
+
+$(B)/progs/tls_rust: tests/progs/tls_rust.rs
+	@mkdir -p $(@D)
+	/usr/bin/rustc -O --edition 2021 -D warnings -o $@ $<
+
+progs: $(TLS_EXTRA)
+
 TEST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -g -D_GNU_SOURCE -iquote core -iquote shim -iquote tests -iquote $(B)
 
 $(B)/tests/core: $(UNIT_SRC) $(CORE_O) tests/unit.h

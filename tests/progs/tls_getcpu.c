@@ -1,0 +1,149 @@
+/*
+ * tls_getcpu [--list | CASE...]
+ *
+ * sched_getcpu() tells the CPU the calling thread runs on. glibc 2.35+ reads it from the
+ * thread's rseq area, which lives in its thread descriptor and which the kernel updates
+ * only for the area registered by that kernel thread; a thread descriptor made in user
+ * space must not answer from a copy of another's (stale, or another CPU's).
+ *
+ * The process is pinned to one CPU first, so that every answer is known: pinned checks
+ * that sched_getcpu() in every thread, after blocking, is the getcpu system call's answer
+ * and that CPU. migrated starts threads on that CPU; then main, and each thread after it,
+ * moves to another CPU with the raw system call, which no library sees (under the library
+ * main's move takes the carrier, and so every green thread, along); then every thread's
+ * answer must be the new CPU: an rseq area copied before the move would still say the
+ * first. With one CPU allowed, migrated stays on it and prints the same.
+ *
+ * Each case prints one line of counts; no CPU number is printed.
+ */
+#define PROG "tls_getcpu"
+#include "progs.h"
+#include "tls.h"
+
+#include <sched.h>
+#include <sys/syscall.h>
+
+#define THREADS 200
+#define ROUNDS 10
+
+static int first_cpu, second_cpu; /* second_cpu == first_cpu when only one is allowed */
+
+static int kernel_cpu(void)
+{
+	unsigned cpu;
+
+	if (syscall(SYS_getcpu, &cpu, NULL, NULL) != 0)
+		die("getcpu");
+	return (int)cpu;
+}
+
+/* Pins the calling kernel thread to cpu, with the raw system call. */
+static void pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (syscall(SYS_sched_setaffinity, 0, sizeof(set), &set) != 0)
+		die("sched_setaffinity");
+}
+
+/* sched_getcpu() agrees with the kernel and is cpu. */
+static bool answers(int cpu)
+{
+	int glibc = sched_getcpu();
+
+	return glibc >= 0 && glibc == kernel_cpu() && glibc == cpu;
+}
+
+/* ---- pinned ----------------------------------------------------------------------- */
+
+static void *pinned_main(void *arg)
+{
+	bool ok = answers(first_cpu);
+
+	(void)arg;
+	pthread_barrier_wait(&all_started);
+	for (int r = 0; r < ROUNDS; r++) {
+		park(r);
+		ok = ok && answers(first_cpu);
+	}
+	return ok ? THREAD_OK : THREAD_BAD;
+}
+
+static void case_pinned(void)
+{
+	pin(first_cpu);
+	printf("%s: threads=%d wrong=%d main_right=%s\n", current, THREADS,
+	       run_threads(THREADS, pinned_main), yes(answers(first_cpu)));
+}
+
+/* ---- migrated ----------------------------------------------------------------------- */
+
+static int moved[2]; /* a pipe: one byte per thread once main has moved */
+
+static void *migrating_main(void *arg)
+{
+	bool ok = answers(first_cpu);
+	char b;
+
+	(void)arg;
+	if (read(moved[0], &b, 1) != 1) /* blocked here while main moves */
+		die("read");
+	pin(second_cpu); /* natively this thread moves; green, its carrier already has */
+	sched_yield();
+	for (int r = 0; r < ROUNDS; r++) {
+		ok = ok && answers(second_cpu);
+		park(r);
+	}
+	return ok ? THREAD_OK : THREAD_BAD;
+}
+
+static void case_migrated(void)
+{
+	pthread_t t[THREADS];
+	int bad = 0;
+	bool main_ok;
+
+	pin(first_cpu);
+	make_pipe(moved, 0);
+	for (int i = 0; i < THREADS; i++)
+		t[i] = start(migrating_main, NULL);
+	msleep(50); /* they have all asked once and blocked in read */
+	pin(second_cpu);
+	main_ok = answers(second_cpu);
+	for (int i = 0; i < THREADS; i++)
+		if (write(moved[1], "x", 1) != 1)
+			die("write");
+	for (int i = 0; i < THREADS; i++)
+		bad += join(t[i]) != THREAD_OK;
+	printf("%s: threads=%d wrong=%d main_right=%s\n", current, THREADS, bad, yes(main_ok));
+	close2(moved);
+}
+
+/* ---- table and driver ---------------------------------------------------------------- */
+
+#define CASE(n) { #n, case_##n }
+static const struct prog_case cases[] = {
+	CASE(pinned),
+	CASE(migrated),
+};
+
+int main(int argc, char **argv)
+{
+	cpu_set_t allowed;
+	int n = 0;
+
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
+		die("sched_getaffinity");
+	for (int cpu = 0; cpu < CPU_SETSIZE && n < 2; cpu++) {
+		if (!CPU_ISSET(cpu, &allowed))
+			continue;
+		if (n++ == 0)
+			first_cpu = second_cpu = cpu;
+		else
+			second_cpu = cpu;
+	}
+	park_init();
+	return run_cases(argc, argv, cases, sizeof(cases) / sizeof(cases[0]), NULL);
+}
