@@ -1,11 +1,12 @@
 /*
  * Calls that cannot be made non-blocking run on the offload pool (core/offload.h).
  * The result, errno and h_errno of the pool thread are carried back to the caller,
- * since those two are per kernel thread.
+ * since those two are per thread; the call runs in the caller's locale (uselocale).
  */
 #ifndef GP_SHIM_OFFCALL_H
 #define GP_SHIM_OFFCALL_H
 
+#include <locale.h>
 #include <stdbool.h>
 
 struct gp_offcall {
@@ -13,6 +14,7 @@ struct gp_offcall {
 	long ret;
 	void *ptr;                           /* for calls that return a pointer */
 	int err, herr;
+	locale_t locale;                     /* the caller's (uselocale), lent to the call */
 	bool unbounded;                      /* may last as long as a child runs */
 };
 

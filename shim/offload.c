@@ -7,6 +7,7 @@
 #define GP_HOOK_FAMILY GP_FAM_OFFLOAD
 
 #include <errno.h>
+#include <locale.h>
 #include <netdb.h>
 #include <pthread.h>
 
@@ -17,18 +18,21 @@
 static void run_on_pool(void *arg)
 {
 	struct gp_offcall *c = arg;
-	/* The call sees the caller's errno, and leaves it as libc would have. */
+	/* The call sees the caller's errno and locale, and leaves errno as libc would. */
+	locale_t own = uselocale(c->locale);
 	errno = c->err;
 	h_errno = c->herr;
 	c->run(c);
 	c->err = errno;
 	c->herr = h_errno;
+	uselocale(own);
 }
 
 void gp__offload_call(struct gp_offcall *c)
 {
 	c->err = errno;
 	c->herr = h_errno;
+	c->locale = uselocale((locale_t)0);
 	gp_enter();
 	int rc = gp_offload(run_on_pool, c, c->unbounded);
 	gp_leave();

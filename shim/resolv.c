@@ -4,15 +4,16 @@
  * resolv.conf and the program's resolver options behave as natively.
  *
  * The res_n* functions take the program's resolver state. The others use _res, which
- * is per kernel thread: natively each thread has its own, here the green threads share
- * the carrier's. They run as res_n* on the carrier's state (initialised first, on the
- * carrier, as libc would), one at a time, since a state serves one query at once.
+ * is per thread: they run as res_n* on the calling green thread's state (initialised
+ * first, on that thread, as libc would). With GREENPATCH_TLS=shared the green threads
+ * share the carrier's, which then serves one query at a time.
  */
 #include <netinet/in.h>
 #include <resolv.h>
 
 #include "hook.h"
 #include "offcall.h"
+#include "tls.h"
 
 enum res_kind { RES_QUERY, RES_SEARCH, RES_QUERYDOMAIN, RES_SEND };
 
@@ -57,7 +58,7 @@ static int offload_res(struct res_call *r)
 	return (int)r->c.ret;
 }
 
-/* The carrier's _res, lent to one query at a time. */
+/* With shared TLS, the carrier's _res, lent to one query at a time. */
 static int shared_busy;
 
 static void wait_for_shared_state(void)
@@ -69,13 +70,16 @@ static void wait_for_shared_state(void)
 
 static int on_shared_state(struct res_call *r)
 {
-	while (shared_busy)
+	bool shared = !gp_tls_per_thread;
+	while (shared && shared_busy)
 		wait_for_shared_state();
-	shared_busy = 1;
+	shared_busy = shared;
 	r->statp = &_res;
 	int rc = (r->statp->options & RES_INIT) || res_init() == 0 ? offload_res(r) : -1;
-	shared_busy = 0;
-	gp_wake(&shared_busy, 1);
+	if (shared) {
+		shared_busy = 0;
+		gp_wake(&shared_busy, 1);
+	}
 	return rc;
 }
 

@@ -179,6 +179,64 @@ static void case_ctype(void)
 	       current, CTYPE_THREADS, bad, distinct, yes(main_own));
 }
 
+/* ---- a conversion that runs elsewhere ---------------------------------------------------- */
+
+/*
+ * fscanf's %ls converts multibyte input with the thread's LC_CTYPE. Under the library a
+ * scanf on a pipe runs on the offload pool: it must still convert in the calling
+ * thread's locale. One "é" in UTF-8 is one wide character in C.UTF-8, and an encoding
+ * error in C.
+ */
+static char scan_want[2][64];
+
+static void scan_view(char *out, size_t size)
+{
+	int fds[2];
+	if (pipe(fds) != 0)
+		die("pipe");
+	FILE *in = fdopen(fds[0], "r");
+	if (!in)
+		die("fdopen");
+	if (write(fds[1], "\xc3\xa9 x\n", 5) != 5)
+		die("write");
+	close(fds[1]);
+	wchar_t w[8] = { 0 };
+	errno = 0;
+	int n = fscanf(in, "%7ls", w);
+	snprintf(out, size, "fscanf=%d wide_chars=%zu eilseq=%s", n, n == 1 ? wcslen(w) : 0,
+		 yes(errno == EILSEQ));
+	fclose(in);
+}
+
+static void *scan_main(void *arg)
+{
+	bool mine = wants_utf8(arg), ok = true;
+	char got[64];
+
+	if (mine)
+		uselocale(utf8);
+	pthread_barrier_wait(&all_started);
+	for (int r = 0; r < 3; r++) {
+		park(r);
+		scan_view(got, sizeof(got));
+		ok = ok && strcmp(got, scan_want[mine]) == 0;
+	}
+	return ok ? THREAD_OK : THREAD_BAD;
+}
+
+static void case_offloaded_scanf(void)
+{
+	scan_view(scan_want[0], sizeof(scan_want[0]));
+	uselocale(utf8);
+	scan_view(scan_want[1], sizeof(scan_want[1]));
+	uselocale(LC_GLOBAL_LOCALE);
+	int bad = run_threads(20, scan_main);
+
+	printf("%s: C.UTF-8 threads scan: %s\n", current, scan_want[1]);
+	printf("%s: global-locale threads scan: %s\n", current, scan_want[0]);
+	printf("%s: threads=20 wrong=%d\n", current, bad);
+}
+
 /* ---- table and driver ---------------------------------------------------------------- */
 
 #define CASE(n) { #n, case_##n }
@@ -186,6 +244,7 @@ static const struct prog_case cases[] = {
 	CASE(conversions),
 	CASE(uselocale_null),
 	CASE(ctype),
+	CASE(offloaded_scanf),
 };
 
 int main(int argc, char **argv)
