@@ -22,6 +22,35 @@
  *
  * Installing a thread pointer is one instruction (wrfsbase on x86_64 where the kernel
  * allows it, msr tpidr_el0 on aarch64), else an arch_prctl system call.
+ *
+ * What else follows from distinct thread pointers, and how it is kept safe:
+ *
+ *   - glibc's internal locks. Its recursive locks (a stream's, the list of streams)
+ *     name their owner by thread pointer, its pthread-mutex based ones (the loader's)
+ *     by tid, which every green thread of a carrier shares. A green thread must never
+ *     wait in the kernel for a lock another green thread holds, since that one cannot
+ *     run to release it. glibc holds these locks only inside one of its calls, and no
+ *     call parks inside glibc (a hook parks before or after calling libc, never in
+ *     between), so none is held by a parked thread; the one lock a program can hold
+ *     across a park, a stream's through flockfile, is a green lock on green threads
+ *     (shim/flockfile.c). A glibc lock held by an offload thread may make a green
+ *     thread wait for that call, as before. Not covered: a callback glibc makes into
+ *     the program with a stream locked (fopencookie's functions, printf handlers) that
+ *     parks, while another green thread uses that stream. The loader's locks, taken
+ *     around dl_iterate_phdr callbacks and library constructors, are tid-based, so a
+ *     second green thread takes them as a recursive owner: no freeze, as before.
+ *   - malloc's per-thread cache (tcache) is the carrier's, shared by its green threads
+ *     one at a time: glibc frees a thread's cache only when a kernel thread exits, so a
+ *     cache per green thread would leak one per thread.
+ *   - The stack, the compiler and the switch: a green thread always resumes on its own
+ *     TLS, so a TLS address (or __errno_location()) the compiler keeps in a register
+ *     across a park stays right. The switch path itself keeps nothing of the TLS it
+ *     leaves (ctx.c keeps ASan's bookkeeping in the contexts, not in TLS).
+ *   - The runtime's own __thread variables (gp__in_user, shim/hook.h) are per green
+ *     thread; the carrier's state is in struct gp_carrier, never in TLS.
+ *   - What cannot be made per green thread: the kernel knows one robust mutex list and
+ *     one rseq area per kernel thread (the carrier's); green threads have an empty
+ *     robust list of their own and an rseq area marked unregistered.
  */
 #ifndef GP_TLS_H
 #define GP_TLS_H

@@ -11,6 +11,13 @@
  * changes the bracket, except that a new thread leaves it before its start routine and
  * re-enters it when the routine returns.
  *
+ * The variable is per green thread: it lives in the TLS each green thread has of its
+ * own (core/tls.h), the hub's and the offload threads' included, and starts at 0 in each.
+ * Its meaning holds because every switch happens inside the bracket: the thread that
+ * leaves and the one that arrives both have it at 0, so whichever TLS is installed
+ * during the switch says "inside". With GREENPATCH_TLS=shared it is the carrier's, as
+ * before, with the same meaning.
+ *
  * Calls that may block pass through also while only one green thread is alive: with
  * nobody else to run, blocking the carrier is what the program asked for, and cheaper.
  * Calls that concern a thread's identity (pthread_self, join) look only at the bracket.
