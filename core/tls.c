@@ -172,8 +172,13 @@ static int learn_layout(void *tp, char *why, size_t len)
 	void *head;
 	size_t head_len;
 	if (syscall(SYS_get_robust_list, 0, &head, &head_len) == 0 &&
-	    (char *)head > pd && (char *)head < pd + L.pd_size)
-		L.robust_head = (size_t)((char *)head - pd);
+	    (char *)head > pd && (char *)head < pd + L.pd_size) {
+		/* glibc keeps robust_prev just before it: pointing at the head while the
+		 * list is empty. */
+		void **h = head;
+		if (h[0] != head || h[-1] == head)
+			L.robust_head = (size_t)((char *)head - pd);
+	}
 	/* glibc stores __libc_stack_end as the first thread's stack block size. */
 	size_t size_off = find_word(pd, L.tid, L.pd_size, (uintptr_t)__libc_stack_end);
 	if (!size_off) {
