@@ -58,7 +58,11 @@ UNIT_SRC := $(wildcard tests/core_*.c)
 SHIM_TEST_SRC := $(wildcard tests/shim_*.c)
 TEST_BINS := $(B)/tests/core $(B)/tests/core-ucontext $(B)/tests/shim
 
-BENCH_SRC := $(wildcard tests/bench/*.c)
+# tests/bench/*_preload.c are plain pthread programs that scripts/bench runs natively and
+# preloaded: built like tests/progs, into $(B)/bench-progs, never with the core objects.
+BENCH_PROG_SRC := $(wildcard tests/bench/*_preload.c)
+BENCH_PROGS := $(BENCH_PROG_SRC:tests/bench/%.c=$(B)/bench-progs/%)
+BENCH_SRC := $(filter-out $(BENCH_PROG_SRC),$(wildcard tests/bench/*.c))
 BENCHES  := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
 
 .PHONY: all test check asan bench demo deps clean install uninstall progs man-symbols
@@ -164,6 +168,10 @@ $(B)/bench/%: tests/bench/%.c tests/bench/bench.h $(CORE_O)
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -O2 $< $(CORE_O) $(SAN_LDFLAGS) -o $@ -lev -lpthread
 
+$(B)/bench-progs/%: tests/bench/%.c tests/bench/bench.h
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) -O2 -o $@ $<
+
 # Tests find what they run through these variables. An ASan-built shim is preloaded
 # before the ASan runtime, not after: ASan's own pthread_create interceptor would
 # otherwise wrap every green thread's start routine as if it were a new kernel thread.
@@ -184,7 +192,7 @@ asan:
 	@$(MAKE) --no-print-directory SANITIZE=address B=build-asan test
 
 bench: deps
-	@$(MAKE) --no-print-directory $(LIB) progs $(BENCHES)
+	@$(MAKE) --no-print-directory $(LIB) progs $(BENCHES) $(BENCH_PROGS)
 	@scripts/bench $(B)
 
 demo: deps
