@@ -26,11 +26,15 @@ gp__ctx_swap:
 	subq	$8, %rsp
 	stmxcsr	(%rsp)
 	fnstcw	4(%rsp)
+	movl	(%rsp), %eax
+	movzwl	4(%rsp), %ecx
 	movq	%rsp, (%rdi)
 	movq	%rsi, %rsp
-	ldmxcsr	(%rsp)
-	fldcw	4(%rsp)
-	addq	$8, %rsp
+	cmpl	%eax, (%rsp)
+	jne	2f
+	cmpw	%cx, 4(%rsp)
+	jne	2f
+1:	addq	$8, %rsp
 	popq	%r15
 	popq	%r14
 	popq	%r13
@@ -39,6 +43,11 @@ gp__ctx_swap:
 	popq	%rbp
 	popq	%rcx
 	jmpq	*%rcx
+	/* Loading MXCSR and the x87 control word is the slow part of the switch: done only
+	 * when the arriving context's differ from the ones just saved. */
+2:	ldmxcsr	(%rsp)
+	fldcw	4(%rsp)
+	jmp	1b
 	.cfi_endproc
 	.size	gp__ctx_swap, .-gp__ctx_swap
 
