@@ -92,11 +92,8 @@ static void free_green(struct gp_green *g)
 }
 
 /* The thread that ended just before this switch no longer runs on its stack. */
-static void release_ended(struct gp_carrier *c)
+static __attribute__((noinline)) void release(struct gp_carrier *c, struct gp_green *g)
 {
-	struct gp_green *g = c->ended;
-	if (!g)
-		return;
 	c->ended = NULL;
 	gp_ctx_release(&g->ctx);
 	if (g->ctx.tp)
@@ -104,6 +101,13 @@ static void release_ended(struct gp_carrier *c)
 	gp_stack_free(&g->stack);
 	if (g->detached)
 		free_green(g);
+}
+
+/* Checked after every switch: inline, since a thread has almost never just ended. */
+static inline void release_ended(struct gp_carrier *c)
+{
+	if (GP_UNLIKELY(c->ended != NULL))
+		release(c, c->ended);
 }
 
 void gp_sigmask_install(uint64_t mask)

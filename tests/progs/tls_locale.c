@@ -203,8 +203,8 @@ static void scan_view(char *out, size_t size)
 	wchar_t w[8] = { 0 };
 	errno = 0;
 	int n = fscanf(in, "%7ls", w);
-	snprintf(out, size, "fscanf=%d wide_chars=%zu eilseq=%s", n, n == 1 ? wcslen(w) : 0,
-		 yes(errno == EILSEQ));
+	snprintf(out, size, "fscanf=%d wide_chars=%zu errno_eilseq=%d", n, n == 1 ? wcslen(w) : 0,
+		 errno == EILSEQ);
 	fclose(in);
 }
 
