@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/eventfd.h>
 #include <sys/select.h>
 #include <sys/sendfile.h>
@@ -57,11 +58,36 @@ static int temp_file(size_t size)
 }
 
 /* Drop the file's pages from the page cache, so that reading it waits for the disk. */
-static void make_cold(int fd)
+/* Pages of fd's first size bytes still in the page cache. */
+static size_t cached_pages(int fd, size_t size)
 {
-	if (fdatasync(fd) != 0)
-		die("fdatasync");
-	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), n = (size + page - 1) / page, in = 0;
+	void *map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	unsigned char *vec = malloc(n);
+
+	if (map == MAP_FAILED || !vec || mincore(map, size, vec) != 0)
+		die("mincore");
+	for (size_t i = 0; i < n; i++)
+		in += vec[i] & 1;
+	munmap(map, size);
+	free(vec);
+	return in;
+}
+
+/*
+ * Out of the page cache, so that reading it waits for the disk. The kernel may keep a
+ * page it is still busy with: ask again, a few times, until none is left.
+ */
+static void make_cold(int fd, size_t size)
+{
+	for (int tries = 0; tries < 50; tries++) {
+		if (fdatasync(fd) != 0)
+			die("fdatasync");
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		if (cached_pages(fd, size) == 0)
+			return;
+		msleep(10);
+	}
 }
 
 static void socket_pair(int sv[2])
@@ -102,7 +128,7 @@ static void case_file_read_cold(void)
 	size_t total = 0;
 	ssize_t n;
 
-	make_cold(fd);
+	make_cold(fd, 4 << 20);
 	lseek(fd, 0, SEEK_SET);
 	ticker_start();
 	while ((n = read(fd, buf, 1 << 20)) > 0) {
@@ -121,7 +147,7 @@ static void case_file_read_partly_cached(void)
 	int fd = temp_file(1 << 20);
 	static unsigned char buf[1 << 20];
 
-	make_cold(fd);
+	make_cold(fd, 1 << 20);
 	if (pread(fd, buf, 4096, 0) != 4096)   /* the first page only is cached now */
 		die("pread");
 	lseek(fd, 0, SEEK_SET);
@@ -137,7 +163,7 @@ static void case_file_positional(void)
 	char a[16] = "", b[8] = "", c[8] = "";
 	struct iovec iov[2] = { { b, sizeof(b) - 1 }, { c, sizeof(c) - 1 } };
 
-	make_cold(fd);
+	make_cold(fd, 100000);
 	printf("pwrite: %zd\n", pwrite(fd, "hello, world", 12, 50000));
 	printf("pread: %zd [%s]\n", pread(fd, a, 12, 50000), a);
 	printf("pwritev: %zd\n", pwritev(fd, iov, 2, 70000));
@@ -189,7 +215,7 @@ static void case_abi_variants(void)
 	struct iovec iov[2] = { { a, 3 }, { b, 3 } };
 	off64_t in_off = 1000, out_off = 0;
 
-	make_cold(fd);
+	make_cold(fd, 200000);
 	ssize_t w = pwrite64(fd, "xyz", 3, 150000), r = pread64(fd, a, 3, 150000);
 	printf("pwrite64 %zd pread64 %zd [%s]\n", w, r, a);
 	memcpy(a, "abc", 3);
