@@ -75,8 +75,9 @@ static struct job *take(void)
 static void *worker_main(void *arg)
 {
 	(void)arg;
-	/* Signals are for the program's threads: a pool thread never takes one. */
-	uint64_t all = ~0ull;
+	/* Signals are for the program's threads: a pool thread never takes one (but
+	 * glibc's own, util.h). */
+	uint64_t all = GP_SIGMASK_LIBRARY_THREAD;
 	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, NULL, sizeof(all));
 	for (;;) {
 		unsigned seen = atomic_load(&submitted);

@@ -221,6 +221,17 @@ int gp_tls_init(char *why, size_t len)
 	if (rc < 0)
 		return rc;
 	find_tcache();
+	/*
+	 * glibc's pthread_create sets multiple_threads only in the creator's descriptor,
+	 * and x86_64 malloc drops the lock prefix of its atomics while it is 0: the first
+	 * kernel thread the library starts may be started from a green thread, so the
+	 * carrier's is set here.
+	 */
+#if defined(__x86_64__)
+	*(int *)((char *)pd_of(L.carrier_tp) + 24) = 1;
+#else
+	*(int *)pd_of(L.carrier_tp) = 1;
+#endif
 #if defined(__x86_64__)
 	gp__tls_fsgsbase = (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) != 0;
 	size_t block = L.static_size;
@@ -246,6 +257,9 @@ void *gp_tls_make(char *top, void *block, size_t block_size, size_t guard, char 
 					sizeof(struct __res_state)) & ~(uintptr_t)63);
 	L.res_from_tp = (char *)res - tp;
 	*stack_top = (char *)res;
+	/* glibc's res, in the descriptor, starts zeroed; a cached stack or the program's
+	 * own may hold anything there. */
+	memset(res, 0, sizeof(*res));
 	/* A cached stack brings its last thread's descriptor: start from zero, as a new
 	 * kernel thread's (glibc's stack cache clears the same way). */
 	memset(pd, 0, L.pd_size);
@@ -317,14 +331,10 @@ void gp_tls_thread_end(void)
 	 * buffer of the one it returned until the next call). */
 	if (dlerror())
 		dlerror();
+	/* What the resolver holds for this thread (name server addresses, a socket). */
 	struct __res_state *res = __resp;
-	if ((char *)res != (char *)gp_tp_get() + L.res_from_tp)
-		return;
-	static const struct __res_state zero;
-	if (res->options & RES_INIT)
+	if ((char *)res == (char *)gp_tp_get() + L.res_from_tp && (res->options & RES_INIT))
 		res_nclose(res);
-	if (memcmp(res, &zero, sizeof(zero)) != 0)
-		memset(res, 0, sizeof(*res));
 }
 
 #else /* no thread pointer switch on this architecture */

@@ -29,6 +29,13 @@ extern gp_write_fn gp__log_write;
 
 enum gp_log_level { GP_LOG_ERROR, GP_LOG_WARNING, GP_LOG_INFO, GP_LOG_DEBUG };
 
+/*
+ * The signal mask of the library's own kernel threads (watchdog, offload pool): every
+ * signal blocked but glibc's internal two, SIGCANCEL (32) and SIGSETXID (33), which
+ * glibc sends to every thread when one calls setuid and waits for each to answer.
+ */
+#define GP_SIGMASK_LIBRARY_THREAD (~((1ull << (32 - 1)) | (1ull << (33 - 1))))
+
 /* CLOCK_MONOTONIC in seconds, for deadlines. */
 double gp_mono_now(void);
 

@@ -524,7 +524,7 @@ static void stall_report(struct gp_carrier *c, struct gp_green *g, uint64_t swit
 static void *watchdog_main(void *arg)
 {
 	(void)arg;
-	uint64_t all = ~0ull;
+	uint64_t all = GP_SIGMASK_LIBRARY_THREAD;
 	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, NULL, sizeof(all));
 	prctl(PR_SET_NAME, "gp-watchdog");
 	long threshold = (long)gp_config.stall_ms * 1000000L;

@@ -125,7 +125,9 @@ void funlockfile(FILE *fp)
 	if (--h->count > 0)
 		return;
 	*h = held[--held_len];
-	gp_wake(fp, 1);
+	/* Every waiter: a stdio hook only waits for the stream to be free, so waking one of
+	 * those alone would leave a flockfile behind it parked. */
+	gp_wake(fp, (size_t)-1);
 }
 
 void gp__file_locks_after_fork(void)

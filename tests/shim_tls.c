@@ -248,6 +248,19 @@ Test(tls, getcpu_each_case)
 	gp_compare_each_case("tls_getcpu", CASE_TIMEOUT_S);
 }
 
+/* ---- glibc's own use of the descriptor ------------------------------------------------- */
+
+/* setuid from a thread, flockfile with a blocked holder, _res on a stack the program gave. */
+Test(tls, glibc_same, .timeout = 60)
+{
+	compare_whole("tls_glibc.fortify", NULL, NULL);
+}
+
+Test(tls, glibc_each_case, .timeout = 60)
+{
+	gp_compare_each_case("tls_glibc", CASE_TIMEOUT_S);
+}
+
 /* ---- a library loaded late -------------------------------------------------------------- */
 
 /*

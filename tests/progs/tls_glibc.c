@@ -1,0 +1,154 @@
+/*
+ * tls_glibc [--list | CASE...]
+ *
+ * What changes in glibc's own behaviour once each thread has a descriptor of its own:
+ *
+ *   setuid          glibc makes every thread it knows change credentials and waits for
+ *                   each to answer a signal; from a thread, with another kernel thread
+ *                   in the process (the library's offload pool, started here by an fsync
+ *                   on a thread), it must still return.
+ *   flockfile       a stream locked with flockfile by one thread that blocks: another
+ *                   thread's plain fputs and a third thread's flockfile wait for it, in
+ *                   that order.
+ *   given_stack_res a thread on a stack the program gives (full of 0xff) starts with a
+ *                   zeroed _res, as glibc's descriptor has it.
+ *
+ * Each case prints lines that do not depend on timing.
+ */
+#define PROG "tls_glibc"
+#include "progs.h"
+#include "tls.h"
+
+#include <fcntl.h>
+#include <resolv.h>
+
+/* ---- setuid ----------------------------------------------------------------------- */
+
+static void *setuid_main(void *arg)
+{
+	(void)arg;
+	char path[] = "/tmp/gp-tls-glibc-XXXXXX";
+	int fd = mkstemp(path);
+	if (fd < 0)
+		die("mkstemp");
+	unlink(path);
+	if (write(fd, "x", 1) != 1 || fsync(fd) != 0)
+		die("fsync");
+	close(fd);
+	uid_t uid = getuid();
+	int rc = setuid(uid);
+	printf("%s: setuid(getuid()) from a thread returns %d, uid kept %s\n", current, rc,
+	       yes(getuid() == uid));
+	return NULL;
+}
+
+static void *ticker_main(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 5; i++)
+		usleep(1000);
+	return NULL;
+}
+
+static void case_setuid(void)
+{
+	pthread_t a = start(setuid_main, NULL), b = start(ticker_main, NULL);
+	join(a);
+	join(b);
+}
+
+/* ---- flockfile ---------------------------------------------------------------------- */
+
+static FILE *out;
+
+static void *holder(void *arg)
+{
+	(void)arg;
+	flockfile(out);
+	msleep(60);
+	fputs("1 holder: wrote while it held the stream\n", out);
+	funlockfile(out);
+	return NULL;
+}
+
+static void *plain_writer(void *arg)
+{
+	(void)arg;
+	msleep(10);
+	fputs("2 plain writer: after the holder\n", out);
+	return NULL;
+}
+
+static void *second_locker(void *arg)
+{
+	(void)arg;
+	msleep(30);
+	flockfile(out);
+	fputs("3 second locker: after both\n", out);
+	funlockfile(out);
+	return NULL;
+}
+
+static void case_flockfile(void)
+{
+	int p[2];
+	if (pipe(p) != 0)
+		die("pipe");
+	out = fdopen(p[1], "w");
+	if (!out)
+		die("fdopen");
+	setvbuf(out, NULL, _IOLBF, 0);
+	pthread_t t[3] = { start(holder, NULL), start(plain_writer, NULL),
+			   start(second_locker, NULL) };
+	for (int i = 0; i < 3; i++)
+		join(t[i]);
+	fclose(out);
+	char buf[512];
+	ssize_t n = read(p[0], buf, sizeof(buf) - 1);
+	close(p[0]);
+	buf[n > 0 ? n : 0] = '\0';
+	printf("%s: the stream got, in order:\n%s", current, buf);
+}
+
+/* ---- _res on a given stack ---------------------------------------------------------------- */
+
+static void *res_main(void *arg)
+{
+	(void)arg;
+	printf("%s: _res.options=%#lx nscount=%d\n", current, (unsigned long)_res.options,
+	       _res.nscount);
+	return NULL;
+}
+
+static void case_given_stack_res(void)
+{
+	size_t size = 1 << 20;
+	void *stack = malloc(size);
+	if (!stack)
+		die("malloc");
+	memset(stack, 0xff, size);
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstack(&attr, stack, size);
+	pthread_t t;
+	if (pthread_create(&t, &attr, res_main, NULL) != 0)
+		die("pthread_create");
+	join(t);
+	pthread_attr_destroy(&attr);
+	free(stack);
+}
+
+/* ---- table and driver ---------------------------------------------------------------- */
+
+#define CASE(n) { #n, case_##n }
+static const struct prog_case cases[] = {
+	CASE(setuid),
+	CASE(flockfile),
+	CASE(given_stack_res),
+};
+
+int main(int argc, char **argv)
+{
+	park_init();
+	return run_cases(argc, argv, cases, sizeof(cases) / sizeof(cases[0]), NULL);
+}
