@@ -298,6 +298,11 @@ void *gp_tls_make(char *top, void *block, size_t block_size, size_t guard, char 
 	return tp;
 }
 
+void *gp_tls_self(void *tp)
+{
+	return pd_of(tp);
+}
+
 bool gp_tls_is_green(void *tp)
 {
 	return gp_tls_per_thread && tp != L.carrier_tp &&
@@ -354,6 +359,7 @@ void *gp_tls_make(char *top, void *block, size_t block_size, size_t guard, char 
 
 void gp_tls_release(void *tp) { (void)tp; }
 bool gp_tls_is_green(void *tp) { (void)tp; return false; }
+void *gp_tls_self(void *tp) { return tp; }
 void gp_tls_thread_start(void) {}
 void gp_tls_run_dtors(void) {}
 void gp_tls_thread_end(void) {}

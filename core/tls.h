@@ -102,6 +102,9 @@ void gp_tls_thread_end(void);
 /* The carrier's own thread pointer (its kernel thread's TCB). */
 void *gp_tls_carrier_tp(void);
 
+/* glibc's THREAD_SELF (its struct pthread) for the thread pointer tp. */
+void *gp_tls_self(void *tp);
+
 /* Is tp a TCB made here (a green thread's or the hub's), not a kernel thread's? */
 bool gp_tls_is_green(void *tp);
 

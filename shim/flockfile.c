@@ -16,14 +16,19 @@
  * covered: a stdio function without a hook (fseek, ftell, ferror...) does not wait
  * for the green lock.
  *
- * A lock taken before the runtime started, or by a kernel thread, is glibc's, and is
- * released by glibc.
+ * A lock the first thread took before the runtime started becomes a green lock of the
+ * first thread when the runtime starts (gp__file_locks_adopt). A lock a kernel thread
+ * takes is glibc's, and is released by glibc.
  */
+#include <linux/futex.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "hook.h"
 #include "stdio_lock.h"
+#include "tls.h"
 
 struct held {
 	FILE *fp;
@@ -128,6 +133,41 @@ void funlockfile(FILE *fp)
 	/* Every waiter: a stdio hook only waits for the stream to be free, so waking one of
 	 * those alone would leave a flockfile behind it parked. */
 	gp_wake(fp, (size_t)-1);
+}
+
+/* glibc's lock of a stream (libio's _IO_lock_t): recursive, owned by a descriptor. */
+struct stream_lock {
+	int lock;
+	int cnt;
+	void *owner;
+};
+
+#define GP_IO_USER_LOCK 0x8000   /* __fsetlocking(FSETLOCKING_BYCALLER): no lock */
+
+/* The list of every open stream, and its lock: exported by libc since 2.2.5. */
+extern FILE *_IO_list_all;
+extern void _IO_list_lock(void);
+extern void _IO_list_unlock(void);
+
+void gp__file_locks_adopt(struct gp_green *first)
+{
+	if (!gp_tls_per_thread)
+		return;   /* one descriptor for all: glibc's locks still serve */
+	void *self = gp_tls_self(gp_tp_get());
+	_IO_list_lock();
+	for (FILE *fp = _IO_list_all; fp; fp = fp->_chain) {
+		struct stream_lock *lk = (struct stream_lock *)fp->_lock;
+		if ((fp->_flags & GP_IO_USER_LOCK) || !lk || lk->owner != self || lk->cnt <= 0 ||
+		    !add(fp, first))
+			continue;
+		held[held_len - 1].count = (unsigned)lk->cnt;
+		lk->cnt = 0;
+		lk->owner = NULL;
+		/* As glibc unlocks: a kernel thread may be waiting. */
+		if (__atomic_exchange_n(&lk->lock, 0, __ATOMIC_RELEASE) > 1)
+			syscall(SYS_futex, &lk->lock, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	}
+	_IO_list_unlock();
 }
 
 void gp__file_locks_after_fork(void)

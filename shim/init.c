@@ -177,6 +177,7 @@ int gp__runtime_start(void)
 	/* The program's first thread keeps the identity it had before the runtime. */
 	gp_carrier->main->handle = (uintptr_t)GP_REAL(pthread_self)();
 	prctl(PR_GET_NAME, gp_carrier->main->name);
+	gp__file_locks_adopt(gp_carrier->main);
 	gp_leave();
 	return 0;
 }

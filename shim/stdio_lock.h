@@ -9,6 +9,13 @@
  */
 void gp__file_wait(FILE *fp);
 
+/*
+ * When the runtime starts, on the first thread: the streams it holds locked with
+ * flockfile become green locks of its green thread first.
+ */
+struct gp_green;
+void gp__file_locks_adopt(struct gp_green *first);
+
 /* In the child of fork: no stream is locked. */
 void gp__file_locks_after_fork(void);
 

@@ -10,6 +10,9 @@
  *   flockfile       a stream locked with flockfile by one thread that blocks: another
  *                   thread's plain fputs and a third thread's flockfile wait for it, in
  *                   that order.
+ *   flockfile_before_threads
+ *                   a stream the first thread locked before it created any thread: a
+ *                   thread that writes to it waits until the first thread unlocks it.
  *   given_stack_res a thread on a stack the program gives (full of 0xff) starts with a
  *                   zeroed _res, as glibc's descriptor has it.
  *
@@ -20,6 +23,7 @@
 #include "tls.h"
 
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <resolv.h>
 
 /* ---- setuid ----------------------------------------------------------------------- */
@@ -110,6 +114,49 @@ static void case_flockfile(void)
 	printf("%s: the stream got, in order:\n%s", current, buf);
 }
 
+static void *early_writer(void *arg)
+{
+	(void)arg;
+	fputs("2 thread: after the first thread unlocked\n", out);
+	return NULL;
+}
+
+/* Run in a child, so that the stream is locked while the process has one thread. */
+static void case_flockfile_before_threads(void)
+{
+	int p[2];
+	if (pipe(p) != 0)
+		die("pipe");
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		close(p[0]);
+		out = fdopen(p[1], "w");
+		setvbuf(out, NULL, _IOLBF, 0);
+		flockfile(out);
+		pthread_t t = start(early_writer, NULL);
+		msleep(30);
+		fputs("1 first thread: held the stream from before\n", out);
+		funlockfile(out);
+		join(t);
+		fclose(out);
+		_exit(0);
+	}
+	close(p[1]);
+	char buf[512];
+	size_t got = 0;
+	ssize_t n;
+	while (got < sizeof(buf) - 1 && (n = read(p[0], buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+	close(p[0]);
+	int status;
+	waitpid(pid, &status, 0);
+	printf("%s: child exit %d; the stream got, in order:\n%s", current,
+	       WIFEXITED(status) ? WEXITSTATUS(status) : -1, buf);
+}
+
 /* ---- _res on a given stack ---------------------------------------------------------------- */
 
 static void *res_main(void *arg)
@@ -144,6 +191,7 @@ static void case_given_stack_res(void)
 static const struct prog_case cases[] = {
 	CASE(setuid),
 	CASE(flockfile),
+	CASE(flockfile_before_threads),
 	CASE(given_stack_res),
 };
 
