@@ -371,6 +371,8 @@ int gp_sched_start(void)
 		ev_loop_destroy(c->loop);
 		return rc;
 	}
+	if (h->ctx.tp)
+		gp_tls_learn_on(h->ctx.tp);
 
 	gp_sync_reset();
 	c->tid = (int)syscall(SYS_gettid);

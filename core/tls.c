@@ -54,6 +54,7 @@ static struct {
 	size_t pd_size;         /* sizeof(struct pthread) */
 	size_t area;            /* what gp_tls_area_size answers */
 	size_t tid, list, specific, user_stack, robust_head, stackblock, rseq_cpu_id;
+	size_t strerror_buf, strsignal_buf;  /* glibc's buffers for unknown numbers */
 	ptrdiff_t tcache;       /* malloc's per-thread cache pointer, from the thread
 				   pointer; 0 when not found */
 	void *carrier_tcache;
@@ -148,6 +149,33 @@ static void find_tcache(void)
 			return;
 		}
 	}
+}
+
+/*
+ * strerror and strsignal format an unknown number into a buffer glibc keeps in the
+ * thread's descriptor and frees when a kernel thread exits. Where is found by asking for
+ * one on the TCB at tp, installed: never the program's own threads, whose buffer a
+ * program may still hold.
+ */
+static __attribute__((noinline)) void find_message_buffers(void *tp)
+{
+	char *pd = pd_of(tp);
+	char *e = strerror(-1234567), *s = strsignal(1234567);
+	L.strerror_buf = find_word(pd, L.tid, L.pd_size, (uintptr_t)e);
+	L.strsignal_buf = find_word(pd, L.tid, L.pd_size, (uintptr_t)s);
+}
+
+void gp_tls_learn_on(void *tp)
+{
+	static bool learnt;
+	if (!gp_tls_per_thread || learnt)
+		return;
+	learnt = true;
+	void *own = gp_tp_get();
+	gp_tp_set(tp);
+	gp_tls_thread_start();
+	find_message_buffers(tp);
+	gp_tp_set(own);
 }
 
 /* Check what can be checked on the running (first) thread, and learn the rest. */
@@ -336,6 +364,15 @@ void gp_tls_thread_end(void)
 	 * buffer of the one it returned until the next call). */
 	if (dlerror())
 		dlerror();
+	char *pd = pd_of(gp_tp_get());
+	size_t bufs[2] = { L.strerror_buf, L.strsignal_buf };
+	for (int i = 0; i < 2; i++) {
+		if (bufs[i]) {
+			void **p = (void **)(pd + bufs[i]);
+			free(*p);
+			*p = NULL;
+		}
+	}
 	/* What the resolver holds for this thread (name server addresses, a socket). */
 	struct __res_state *res = __resp;
 	if ((char *)res == (char *)gp_tp_get() + L.res_from_tp && (res->options & RES_INIT))
@@ -358,6 +395,7 @@ void *gp_tls_make(char *top, void *block, size_t block_size, size_t guard, char 
 }
 
 void gp_tls_release(void *tp) { (void)tp; }
+void gp_tls_learn_on(void *tp) { (void)tp; }
 bool gp_tls_is_green(void *tp) { (void)tp; return false; }
 void *gp_tls_self(void *tp) { return tp; }
 void gp_tls_thread_start(void) {}

@@ -87,6 +87,12 @@ size_t gp_tls_area_size(void);
  */
 void *gp_tls_make(char *top, void *block, size_t block_size, size_t guard, char **stack_top);
 
+/*
+ * Learn what can only be learnt by running glibc on a thread of ours: with the TCB at
+ * tp (the hub's, never used yet) installed for the while. Once.
+ */
+void gp_tls_learn_on(void *tp);
+
 /* Free what glibc allocated for the TCB at tp (DTV, dynamic TLS); not the block itself. */
 void gp_tls_release(void *tp);
 
