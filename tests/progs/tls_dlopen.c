@@ -39,6 +39,9 @@ static struct {
 static int loaded[2]; /* a pipe: one byte per early thread once the library is loaded */
 static int *copy_of[THREADS];
 static int first_seen[THREADS]; /* the value of each thread's copy on its first use */
+/* Every thread waits here before it ends, so that all copies exist at once: a thread
+ * that ended could give its copy's memory to a later thread, natively as well. */
+static pthread_barrier_t all_used;
 
 static void *user_main(void *arg)
 {
@@ -64,6 +67,7 @@ static void *user_main(void *arg)
 		park(r);
 		ok = ok && mod.get() == INITIAL + r + 1 && mod.addr() == copy_of[id];
 	}
+	pthread_barrier_wait(&all_used);
 	return ok ? THREAD_OK : THREAD_BAD;
 }
 
@@ -130,6 +134,7 @@ static void load_late(const char *name)
 	mod.inc = must_sym(lib, "tlsmod_inc");
 	mod.addr = must_sym(lib, "tlsmod_addr");
 	mod.label = must_sym(lib, "tlsmod_label");
+	pthread_barrier_init(&all_used, NULL, THREADS);
 	main_ok = mod.get() == INITIAL;
 	*mod.addr() = 1000; /* main's copy: the threads must not see it, nor change it */
 	if (write(loaded[1], "................................................................",
@@ -139,6 +144,7 @@ static void load_late(const char *name)
 		t[i] = start(user_main, (void *)(intptr_t)i);
 	for (int i = 0; i < THREADS; i++)
 		bad += join(t[i]) != THREAD_OK;
+	pthread_barrier_destroy(&all_used);
 	main_ok = main_ok && mod.get() == 1000;
 	qsort(copy_of, THREADS, sizeof(copy_of[0]), compare_ptr);
 	for (int i = 0; i < THREADS; i++)
