@@ -112,7 +112,7 @@ $(B)/progs/%.fortify: tests/progs/%.c tests/progs/progs.h
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) -O2 -D_FORTIFY_SOURCE=2 -o $@ $< -lm
 
-$(B)/progs/%: tests/progs/%.cc
+$(B)/progs/%: tests/progs/%.cc tests/progs/cases.hh
 	@mkdir -p $(@D)
 	$(CXX) -std=gnu++17 -Wall -Wextra -Werror -O1 -g -pthread -o $@ $<
 

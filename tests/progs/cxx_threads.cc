@@ -15,6 +15,8 @@
  */
 #include <unistd.h>
 
+#include "cases.hh"
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -471,12 +473,7 @@ void case_promise()
 		    caught.c_str());
 }
 
-struct Case {
-	const char *name;
-	void (*fn)();
-};
-
-const Case cases[] = {
+const progs::Case cases[] = {
 	{ "threads", case_threads },
 	{ "mutex", case_mutex },
 	{ "recursive_mutex", case_recursive_mutex },
@@ -487,50 +484,9 @@ const Case cases[] = {
 	{ "promise", case_promise },
 };
 
-bool named(const char *name, int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++)
-		if (std::strcmp(argv[i], name) == 0)
-			return true;
-	return false;
-}
-
-/* Every argument names a case: checked before any case runs, so a typo runs nothing. */
-bool all_known(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++) {
-		bool known = false;
-
-		for (const auto &c : cases)
-			known = known || std::strcmp(c.name, argv[i]) == 0;
-		if (!known) {
-			std::fprintf(stderr, "cxx_threads: no case named %s\n"
-					     "usage: cxx_threads [--list | CASE...]\n",
-				     argv[i]);
-			return false;
-		}
-	}
-	return true;
-}
-
 } // namespace
 
 int main(int argc, char **argv)
 {
-	if (argc == 2 && std::strcmp(argv[1], "--list") == 0) {
-		for (const auto &c : cases)
-			std::puts(c.name);
-		return 0;
-	}
-	if (!all_known(argc, argv))
-		return 2;
-	alarm(60); /* a case that hangs must not hold up whoever runs us for ever */
-	for (const auto &c : cases) {
-		if (argc > 1 && !named(c.name, argc, argv))
-			continue;
-		current = c.name;
-		c.fn();
-		std::fflush(stdout); /* if a later case hangs, the lines so far still show */
-	}
-	return 0;
+	return progs::run_cases("cxx_threads", cases, current, argc, argv);
 }

@@ -18,6 +18,8 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "cases.hh"
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -289,61 +291,15 @@ void case_main_at_exit()
 		    yes(main_tracker_intact()), owned().owner);
 }
 
-struct Case {
-	const char *name;
-	void (*fn)();
-};
-
-const Case cases[] = {
+const progs::Case cases[] = {
 	{ "objects", case_objects },
 	{ "dtor_order", case_dtor_order },
 	{ "main_at_exit", case_main_at_exit },
 };
 
-bool named(const char *name, int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++)
-		if (std::strcmp(argv[i], name) == 0)
-			return true;
-	return false;
-}
-
-/* Every argument names a case: checked before any case runs, so a typo runs nothing. */
-bool all_known(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++) {
-		bool known = false;
-
-		for (const auto &c : cases)
-			known = known || std::strcmp(c.name, argv[i]) == 0;
-		if (!known) {
-			std::fprintf(stderr, "tls_cxx: no case named %s\n"
-					     "usage: tls_cxx [--list | CASE...]\n",
-				     argv[i]);
-			return false;
-		}
-	}
-	return true;
-}
-
 } // namespace
 
 int main(int argc, char **argv)
 {
-	if (argc == 2 && std::strcmp(argv[1], "--list") == 0) {
-		for (const auto &c : cases)
-			std::puts(c.name);
-		return 0;
-	}
-	if (!all_known(argc, argv))
-		return 2;
-	alarm(60); /* a case that hangs must not hold up whoever runs us for ever */
-	for (const auto &c : cases) {
-		if (argc > 1 && !named(c.name, argc, argv))
-			continue;
-		current = c.name;
-		c.fn();
-		std::fflush(stdout); /* if a later case hangs, the lines so far still show */
-	}
-	return 0;
+	return progs::run_cases("tls_cxx", cases, current, argc, argv);
 }
