@@ -88,4 +88,54 @@ static inline void bench_die(const char *what, int err)
 	exit(1);
 }
 
+/* A "Name:  N kB" (or plain number) field of a /proc/.../status file; -1 if absent. */
+static inline long bench_status_field(const char *path, const char *field)
+{
+	FILE *f = fopen(path, "r");
+	char line[256];
+	size_t len = strlen(field);
+	long v = -1;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, field, len) == 0 && line[len] == ':') {
+			v = strtol(line + len + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+/* A field of this process's status, in the units the kernel gives (KiB for Vm...). */
+static inline long bench_self_status(const char *field)
+{
+	return bench_status_field("/proc/self/status", field);
+}
+
+/* Memory mappings of this process: each costs an entry of vm.max_map_count. */
+static inline long bench_map_count(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	long lines = 0;
+	int c;
+	if (!f)
+		return -1;
+	while ((c = getc(f)) != EOF)
+		lines += c == '\n';
+	fclose(f);
+	return lines;
+}
+
+static inline long bench_max_map_count(void)
+{
+	FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+	long n = -1;
+	if (f) {
+		if (fscanf(f, "%ld", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	return n;
+}
+
 #endif

@@ -151,20 +151,9 @@ static double percentile(double p)
 
 static long proc_status_kib(const char *field)
 {
-	char path[64], line[256];
-	size_t flen = strlen(field);
-	long kib = -1;
+	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)server_pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, field, flen) == 0 && line[flen] == ':') {
-			kib = strtol(line + flen + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return kib;
+	return bench_status_field(path, field);
 }
 
 /* The server's user + system CPU time, in seconds (all its threads). */

@@ -78,43 +78,6 @@ static double print_create_join(void)
 
 /* ---- idle memory ---- */
 
-/* A "Vm...: N kB" field of /proc/self/status, in KiB. */
-static long vm_status_kib(const char *field)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	size_t len = strlen(field);
-	long kib = -1;
-	if (!f)
-		bench_die("/proc/self/status", errno);
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, field, len) == 0 && line[len] == ':') {
-			kib = strtol(line + len + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return kib;
-}
-
-static long vm_rss_kib(void)
-{
-	return vm_status_kib("VmRSS");
-}
-
-/* Memory mappings of the process: each costs an entry of vm.max_map_count. */
-static long map_count(void)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	long lines = 0;
-	int c;
-	if (!f)
-		bench_die("/proc/self/maps", errno);
-	while ((c = getc(f)) != EOF)
-		lines += c == '\n';
-	fclose(f);
-	return lines;
-}
-
 static void *idle_forever(void *arg)
 {
 	(void)arg;
@@ -152,11 +115,11 @@ static void reap_idle(struct gp_green **g, int k)
 /* The figure includes 8 bytes a thread for this benchmark's own array of handles. */
 static void print_idle_memory(void)
 {
-	long rss0 = vm_rss_kib(), maps0 = map_count();
+	long rss0 = bench_self_status("VmRSS"), maps0 = bench_map_count();
 	double t0 = bench_now_ns();
 	struct gp_green **g = spawn_idle(IDLE_THREADS);
 	double t1 = bench_now_ns();
-	long rss1 = vm_rss_kib(), maps1 = map_count();
+	long rss1 = bench_self_status("VmRSS"), maps1 = bench_map_count();
 	reap_idle(g, IDLE_THREADS);
 
 	printf("idle green threads (%d parked, %d KiB stacks, guard: %s)\n", IDLE_THREADS,
@@ -200,25 +163,14 @@ static void *sleep_long(void *arg)
 	return NULL;
 }
 
-static long max_map_count(void)
-{
-	FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
-	long n = -1;
-	if (f) {
-		if (fscanf(f, "%ld", &n) != 1)
-			n = -1;
-		fclose(f);
-	}
-	return n;
-}
-
 static void print_million(void)
 {
 	struct gp_green **g = calloc(MILLION, sizeof(*g));
 	struct gp_spawn_attr attr = { .stack_size = MILLION_STACK_SIZE };
 	if (!g)
 		bench_die("calloc", ENOMEM);
-	long rss0 = vm_rss_kib(), pte0 = vm_status_kib("VmPTE"), maps0 = map_count();
+	long rss0 = bench_self_status("VmRSS"), pte0 = bench_self_status("VmPTE");
+	long maps0 = bench_map_count();
 	double t0 = bench_now_ns();
 	long k;
 	int rc = 0;
@@ -227,7 +179,8 @@ static void print_million(void)
 			break;
 	gp_yield();   /* each runs up to its sleep; main, queued behind them, comes back last */
 	double t1 = bench_now_ns();
-	long rss1 = vm_rss_kib(), pte1 = vm_status_kib("VmPTE"), maps1 = map_count();
+	long rss1 = bench_self_status("VmRSS"), pte1 = bench_self_status("VmPTE");
+	long maps1 = bench_map_count();
 	size_t alive = gp_alive();
 
 	printf("a million sleeping green threads (%d KiB stacks, a timer each)\n",
@@ -239,7 +192,7 @@ static void print_million(void)
 	       (double)(rss1 - rss0) / (1024.0 * 1024.0), (double)(rss1 - rss0) / (double)k);
 	printf("  page tables (VmPTE) %ld -> %ld KiB: %.3f KiB per thread\n", pte0, pte1,
 	       (double)(pte1 - pte0) / (double)k);
-	printf("  mappings %ld -> %ld (vm.max_map_count %ld)\n", maps0, maps1, max_map_count());
+	printf("  mappings %ld -> %ld (vm.max_map_count %ld)\n", maps0, maps1, bench_max_map_count());
 	printf("  spawn and first run: %.0f ns per thread (mostly the page fault of each new\n"
 	       "  stack's first page, which a virtual machine with shadow paging makes slow)\n",
 	       (t1 - t0) / (double)k);
@@ -253,7 +206,7 @@ static void print_million(void)
 	gp_stack_cache_drain();
 	t1 = bench_now_ns();
 	printf("  wake, end and join: %.0f ns per thread; VmRSS after: %ld KiB, mappings %ld\n",
-	       (t1 - t0) / (double)k, vm_rss_kib(), map_count());
+	       (t1 - t0) / (double)k, bench_self_status("VmRSS"), bench_map_count());
 }
 
 int main(void)

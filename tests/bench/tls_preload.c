@@ -191,49 +191,6 @@ static void *idle_thread(void *arg)
 	return (void *)tls_addr();
 }
 
-/* A "Name:  N kB" (or plain number) field of /proc/self/status; -1 if absent. */
-static long status_field(const char *field)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	size_t len = strlen(field);
-	long v = -1;
-	if (!f)
-		bench_die("/proc/self/status", errno);
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, field, len) == 0 && line[len] == ':') {
-			v = strtol(line + len + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
-static long map_count(void)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	long lines = 0;
-	int c;
-	if (!f)
-		bench_die("/proc/self/maps", errno);
-	while ((c = getc(f)) != EOF)
-		lines += c == '\n';
-	fclose(f);
-	return lines;
-}
-
-static long max_map_count(void)
-{
-	FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
-	long n = -1;
-	if (f) {
-		if (fscanf(f, "%ld", &n) != 1)
-			n = -1;
-		fclose(f);
-	}
-	return n;
-}
-
 static int run_idle(long n, long stack_kib, double budget_s)
 {
 	pthread_attr_t attr, *ap = NULL;
@@ -257,7 +214,8 @@ static int run_idle(long n, long stack_kib, double budget_s)
 		bench_die("pthread_create", rc);
 	pthread_join(first, NULL);
 
-	long rss0 = status_field("VmRSS"), pte0 = status_field("VmPTE"), maps0 = map_count();
+	long rss0 = bench_self_status("VmRSS"), pte0 = bench_self_status("VmPTE");
+	long maps0 = bench_map_count();
 	idle_target = n;
 	const char *stopped = "no";
 	double t0 = bench_now_ns(), deadline = t0 + budget_s * 1e9;
@@ -279,8 +237,9 @@ static int run_idle(long n, long stack_kib, double budget_s)
 		pthread_cond_wait(&idle_all, &idle_mu);
 	pthread_mutex_unlock(&idle_mu);
 	double t1 = bench_now_ns();
-	long rss1 = status_field("VmRSS"), pte1 = status_field("VmPTE"), maps1 = map_count();
-	long kthreads = status_field("Threads");
+	long rss1 = bench_self_status("VmRSS"), pte1 = bench_self_status("VmPTE");
+	long maps1 = bench_map_count();
+	long kthreads = bench_self_status("Threads");
 
 	pthread_mutex_lock(&idle_mu);
 	idle_wake = true;
@@ -298,7 +257,7 @@ static int run_idle(long n, long stack_kib, double budget_s)
 	printf("threads=%ld created=%ld stopped=%s rss0_kib=%ld rss1_kib=%ld pte0_kib=%ld "
 	       "pte1_kib=%ld maps0=%ld maps1=%ld max_map_count=%ld kernel_threads=%ld "
 	       "create_park_ns=%.0f wake_join_ns=%.0f tls=%s\n",
-	       n, k, stopped, rss0, rss1, pte0, pte1, maps0, maps1, max_map_count(), kthreads,
+	       n, k, stopped, rss0, rss1, pte0, pte1, maps0, maps1, bench_max_map_count(), kthreads,
 	       k ? (t1 - t0) / (double)k : 0, k ? (t2 - t1) / (double)k : 0,
 	       k > 1 ? tls_seen(tls[0], tls[1]) : "n/a");
 	return 0;
