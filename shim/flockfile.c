@@ -20,6 +20,7 @@
  * first thread when the runtime starts (gp__file_locks_adopt). A lock a kernel thread
  * takes is glibc's, and is released by glibc.
  */
+#include <errno.h>
 #include <linux/futex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,18 +76,23 @@ static struct gp_green *try_take(FILE *fp, struct gp_green *self)
 	return h->owner;
 }
 
+/* Park until funlockfile releases fp (or a signal's handler wants to run). */
+static void park_on_stream(struct gp_green *self, FILE *fp)
+{
+	gp_enter();
+	self->wait_obj = fp;
+	gp_park_on(fp, -1, "flockfile");
+	gp_leave();
+}
+
 void gp__file_wait(FILE *fp)
 {
 	if (GP_LIKELY(held_len == 0) || !gp_on_green())
 		return;
 	struct gp_green *self = gp_self();
 	struct held *h;
-	while ((h = find(fp)) && h->owner != self) {
-		gp_enter();
-		self->wait_obj = fp;
-		gp_park_on(fp, -1, "flockfile");
-		gp_leave();
-	}
+	while ((h = find(fp)) && h->owner != self)
+		park_on_stream(self, fp);
 }
 
 void flockfile(FILE *fp)
@@ -103,10 +109,7 @@ void flockfile(FILE *fp)
 			GP_REAL(flockfile)(fp);
 			return;
 		}
-		gp_enter();
-		self->wait_obj = fp;
-		gp_park_on(fp, -1, "flockfile");
-		gp_leave();
+		park_on_stream(self, fp);
 	}
 }
 
@@ -117,7 +120,7 @@ int ftrylockfile(FILE *fp)
 	struct gp_green *holder = try_take(fp, gp_self());
 	if (holder == gp_self())
 		return GP_REAL(ftrylockfile)(fp);
-	return holder ? -1 : 0;
+	return holder ? EBUSY : 0;   /* glibc's answer for a stream another thread holds */
 }
 
 void funlockfile(FILE *fp)

@@ -9,7 +9,8 @@
  *                   on a thread), it must still return.
  *   flockfile       a stream locked with flockfile by one thread that blocks: another
  *                   thread's plain fputs and a third thread's flockfile wait for it (in
- *                   an order the kernel chooses natively: printed sorted).
+ *                   an order the kernel chooses natively: printed sorted); its
+ *                   ftrylockfile meanwhile answers EBUSY.
  *   flockfile_before_threads
  *                   a stream the first thread locked before it created any thread: a
  *                   thread that writes to it waits until the first thread unlocks it.
@@ -85,10 +86,13 @@ static void *holder(void *arg)
 	return NULL;
 }
 
+static int trylock_while_held;
+
 static void *plain_writer(void *arg)
 {
 	(void)arg;
 	wait_until_held();
+	trylock_while_held = ftrylockfile(out);
 	fputs("2 plain writer: after the holder\n", out);
 	return NULL;
 }
@@ -133,6 +137,8 @@ static void case_flockfile(void)
 	if (end)
 		*end = '\0';
 	bool two_first = second[1] == '2';
+	printf("%s: ftrylockfile while another thread held it: %s\n", current,
+	       trylock_while_held == EBUSY ? "EBUSY" : trylock_while_held ? "nonzero" : "0");
 	printf("%s: first, while held: %s\n", current, buf);
 	printf("%s: then: %s\n", current, two_first ? second + 1 : third + 1);
 	printf("%s: then: %s\n", current, two_first ? third + 1 : second + 1);
