@@ -69,6 +69,8 @@ static struct {
 static char *pd_of(void *tp) { return tp; }
 static char *static_lo(void *tp) { return (char *)tp - (L.static_size - L.pd_size); }
 static char *static_hi(void *tp) { return tp; }
+/* Bytes of the block below the thread pointer: the static TLS blocks. */
+static size_t below_tp(void) { return L.static_size - L.pd_size; }
 /* The head of tcbhead_t that a new thread copies from its creator: sysinfo, the stack
  * protector's canary, the pointer guard, the vgetcpu cache, the CET feature bits. */
 #define HEADER_COPY_LO 0x20
@@ -78,6 +80,8 @@ static char *static_hi(void *tp) { return tp; }
 static char *pd_of(void *tp) { return (char *)tp - L.pd_size; }
 static char *static_lo(void *tp) { return (char *)tp + 16; }
 static char *static_hi(void *tp) { return (char *)tp + L.static_size; }
+/* Bytes of the block below the thread pointer: struct pthread. */
+static size_t below_tp(void) { return L.pd_size; }
 #endif
 
 size_t gp_tls_area_size(void)
@@ -266,6 +270,9 @@ int gp_tls_init(char *why, size_t len)
 #else
 	size_t block = L.pd_size + L.static_size;
 #endif
+	/* Our struct __res_state lies just below the block, 64-byte aligned (tp is). */
+	L.res_from_tp = -(ptrdiff_t)((below_tp() + sizeof(struct __res_state) + 63) &
+				     ~(size_t)63);
 	L.area = block + L.align + sizeof(struct __res_state) + 64;
 	gp_tls_per_thread = true;
 	return 0;
@@ -280,10 +287,7 @@ void *gp_tls_make(char *top, void *block, size_t block_size, size_t guard, char 
 	char *tp = (char *)(((uintptr_t)top - L.static_size) & mask);
 #endif
 	char *pd = pd_of(tp);
-	struct __res_state *res =
-		(struct __res_state *)(((uintptr_t)(pd < static_lo(tp) ? pd : static_lo(tp)) -
-					sizeof(struct __res_state)) & ~(uintptr_t)63);
-	L.res_from_tp = (char *)res - tp;
+	struct __res_state *res = (struct __res_state *)(tp + L.res_from_tp);
 	*stack_top = (char *)res;
 	/* glibc's res, in the descriptor, starts zeroed; a cached stack or the program's
 	 * own may hold anything there. */
@@ -335,6 +339,29 @@ bool gp_tls_is_green(void *tp)
 {
 	return gp_tls_per_thread && tp != L.carrier_tp &&
 	       *(int *)(pd_of(tp) + L.tid) == L.carrier_tid;
+}
+
+/* The call, and its errno read while the carrier's TLS is still installed. */
+static __attribute__((noinline)) long call_keeping_errno(long (*call)(const long *),
+							   const long *a, int *err)
+{
+	long r = call(a);
+	*err = errno;
+	return r;
+}
+
+long gp_tls_on_carrier(long (*call)(const long *a), const long *a)
+{
+	void *tp = gp_tp_get();
+	if (!gp_tls_is_green(tp))
+		return call(a);
+	int err = 0;
+	gp_tp_set(L.carrier_tp);
+	long r = call_keeping_errno(call, a, &err);
+	gp_tp_set(tp);
+	if (r < 0)
+		errno = err;
+	return r;
 }
 
 void gp_tls_release(void *tp)
@@ -395,6 +422,7 @@ void *gp_tls_make(char *top, void *block, size_t block_size, size_t guard, char 
 }
 
 void gp_tls_release(void *tp) { (void)tp; }
+long gp_tls_on_carrier(long (*call)(const long *a), const long *a) { return call(a); }
 void gp_tls_learn_on(void *tp) { (void)tp; }
 bool gp_tls_is_green(void *tp) { (void)tp; return false; }
 void *gp_tls_self(void *tp) { return tp; }

@@ -111,6 +111,14 @@ void *gp_tls_carrier_tp(void);
 /* glibc's THREAD_SELF (its struct pthread) for the thread pointer tp. */
 void *gp_tls_self(void *tp);
 
+/*
+ * call(a) with the carrier's own TCB installed if a green thread's is, as if the
+ * carrier's kernel thread made it: for glibc calls that find the thread by THREAD_SELF
+ * and must find the one the kernel and glibc's thread list know. errno (set when the
+ * result is negative) comes back to the caller's TLS. Nothing in between touches TLS.
+ */
+long gp_tls_on_carrier(long (*call)(const long *a), const long *a);
+
 /* Is tp a TCB made here (a green thread's or the hub's), not a kernel thread's? */
 bool gp_tls_is_green(void *tp);
 

@@ -16,33 +16,6 @@
 #include "hook.h"
 #include "tls.h"
 
-/* The call's errno, read while the carrier's TLS is installed. */
-static __attribute__((noinline)) long call_keeping_errno(long (*call)(const long *),
-							   const long *a, int *err)
-{
-	long r = call(a);
-	*err = errno;
-	return r;
-}
-
-/*
- * Run call on the carrier's thread pointer and come back: nothing here touches TLS
- * between the two switches, errno travels through err.
- */
-static __attribute__((noinline)) long on_carrier(long (*call)(const long *), const long *a)
-{
-	void *tp = gp_tp_get();
-	if (!gp_tls_is_green(tp))
-		return call(a);
-	int err = 0;
-	gp_tp_set(gp_tls_carrier_tp());
-	long r = call_keeping_errno(call, a, &err);
-	gp_tp_set(tp);
-	if (r < 0)
-		errno = err;
-	return r;
-}
-
 #define SETXID1(name, type)                                                   \
 	static long real_##name(const long *a)                                \
 	{                                                                     \
@@ -51,7 +24,7 @@ static __attribute__((noinline)) long on_carrier(long (*call)(const long *), con
 	int name(type x)                                                      \
 	{                                                                     \
 		long a[1] = { (long)x };                                      \
-		return (int)on_carrier(real_##name, a);                       \
+		return (int)gp_tls_on_carrier(real_##name, a);                \
 	}
 
 #define SETXID2(name, type)                                                   \
@@ -62,7 +35,7 @@ static __attribute__((noinline)) long on_carrier(long (*call)(const long *), con
 	int name(type x, type y)                                              \
 	{                                                                     \
 		long a[2] = { (long)x, (long)y };                             \
-		return (int)on_carrier(real_##name, a);                       \
+		return (int)gp_tls_on_carrier(real_##name, a);                \
 	}
 
 #define SETXID3(name, type)                                                   \
@@ -73,7 +46,7 @@ static __attribute__((noinline)) long on_carrier(long (*call)(const long *), con
 	int name(type x, type y, type z)                                      \
 	{                                                                     \
 		long a[3] = { (long)x, (long)y, (long)z };                    \
-		return (int)on_carrier(real_##name, a);                       \
+		return (int)gp_tls_on_carrier(real_##name, a);                \
 	}
 
 SETXID1(setuid, uid_t)
@@ -93,5 +66,5 @@ static long real_setgroups(const long *a)
 int setgroups(size_t n, const gid_t *list)
 {
 	long a[2] = { (long)n, (long)list };
-	return (int)on_carrier(real_setgroups, a);
+	return (int)gp_tls_on_carrier(real_setgroups, a);
 }

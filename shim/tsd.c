@@ -80,22 +80,20 @@ static bool from_sanitizer(const void *caller)
 }
 #define FROM_SANITIZER() from_sanitizer(__builtin_return_address(0))
 
-/* Run call with the carrier's thread pointer installed, if a green thread's is. */
-#define ON_CARRIER_TLS(call)                                           \
-	({                                                             \
-		void *tp_ = gp_tp_get();                               \
-		bool swap_ = gp_tls_is_green(tp_);                     \
-		if (swap_)                                             \
-			gp_tp_set(gp_tls_carrier_tp());                \
-		__typeof__(call) r_ = call;                            \
-		if (swap_)                                             \
-			gp_tp_set(tp_);                                \
-		r_;                                                    \
-	})
 #else
 #define FROM_SANITIZER() false
-#define ON_CARRIER_TLS(call) (call)
 #endif
+
+/* The real calls, run on the carrier's TLS for the sanitizer (gp_tls_on_carrier). */
+static long real_getspecific(const long *a)
+{
+	return (long)GP_REAL(pthread_getspecific)((pthread_key_t)a[0]);
+}
+
+static long real_setspecific(const long *a)
+{
+	return GP_REAL(pthread_setspecific)((pthread_key_t)a[0], (const void *)a[1]);
+}
 
 /* Green storage applies to green threads other than the first one. */
 static struct gp_green *green_owner(pthread_key_t key)
@@ -109,7 +107,7 @@ static struct gp_green *green_owner(pthread_key_t key)
 void *pthread_getspecific(pthread_key_t key)
 {
 	if (FROM_SANITIZER())
-		return ON_CARRIER_TLS(GP_REAL(pthread_getspecific)(key));
+		return (void *)gp_tls_on_carrier(real_getspecific, (long[]){ (long)key });
 	struct gp_green *g = green_owner(key);
 	if (!g)
 		return GP_REAL(pthread_getspecific)(key);
@@ -121,7 +119,8 @@ void *pthread_getspecific(pthread_key_t key)
 int pthread_setspecific(pthread_key_t key, const void *value)
 {
 	if (FROM_SANITIZER())
-		return ON_CARRIER_TLS(GP_REAL(pthread_setspecific)(key, value));
+		return (int)gp_tls_on_carrier(real_setspecific,
+					      (long[]){ (long)key, (long)value });
 	struct gp_green *g = green_owner(key);
 	if (!g)
 		return GP_REAL(pthread_setspecific)(key, value);
