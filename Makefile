@@ -106,11 +106,14 @@ $(B)/uncovered.list: shim/uncovered.list
 
 $(B)/progs/%: tests/progs/%.c tests/progs/progs.h
 	@mkdir -p $(@D)
-	$(CC) $(PROG_CFLAGS) -o $@ $< -lm
+	$(CC) $(PROG_CFLAGS) -o $@ $< -lm $(PROG_LIBS)
 
 $(B)/progs/%.fortify: tests/progs/%.c tests/progs/progs.h
 	@mkdir -p $(@D)
-	$(CC) $(PROG_CFLAGS) -O2 -D_FORTIFY_SOURCE=2 -o $@ $< -lm
+	$(CC) $(PROG_CFLAGS) -O2 -D_FORTIFY_SOURCE=2 -o $@ $< -lm $(PROG_LIBS)
+
+# Waits the library cannot see, io_uring's among them (tests/shim_stuck.c).
+$(B)/progs/stuck_cases $(B)/progs/stuck_cases.fortify: PROG_LIBS := -luring
 
 $(B)/progs/%: tests/progs/%.cc tests/progs/cases.hh
 	@mkdir -p $(@D)

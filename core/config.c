@@ -17,6 +17,8 @@ struct gp_config gp_config = {
 	.stack_size = 0,
 	.log_level = GP_LOG_WARNING,
 	.stall_ms = GP_STALL_MS_DEFAULT,
+	.handoff_ns = GP_HANDOFF_NS_DEFAULT,
+	.max_threads = GP_MAX_THREADS_DEFAULT,
 };
 
 int gp_parse_size(const char *s, size_t *out)
@@ -113,15 +115,27 @@ static int load_tls(char *err, size_t errlen)
 	return -EINVAL;
 }
 
+/* A whole decimal number from lo to hi, digits only: true and *out. */
+static bool parse_count(const char *v, long lo, long hi, long *out)
+{
+	if (!isdigit((unsigned char)*v))
+		return false;
+	char *end;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (errno || *end || n < lo || n > hi)
+		return false;
+	*out = n;
+	return true;
+}
+
 static int load_offload_threads(char *err, size_t errlen)
 {
 	const char *v = getenv("GREENPATCH_OFFLOAD_THREADS");
 	if (!v)
 		return 0;
-	char *end;
-	errno = 0;
-	long n = strtol(v, &end, 10);
-	if (errno || end == v || *end || n < 1 || n > 256) {
+	long n;
+	if (!parse_count(v, 1, 256, &n)) {
 		snprintf(err, errlen, "GREENPATCH_OFFLOAD_THREADS='%s' is not a number of threads "
 			 "from 1 to 256", v);
 		return -EINVAL;
@@ -167,15 +181,70 @@ static int load_stall_ms(char *err, size_t errlen)
 	const char *v = getenv("GREENPATCH_STALL_MS");
 	if (!v)
 		return 0;
-	char *end;
-	errno = 0;
-	long n = strtol(v, &end, 10);
-	if (errno || !isdigit((unsigned char)*v) || *end || n > 3600000) {
+	long n;
+	if (!parse_count(v, 0, 3600000, &n)) {
 		snprintf(err, errlen, "GREENPATCH_STALL_MS='%s' is not a number of milliseconds "
 			 "from 0 (off) to 3600000", v);
 		return -EINVAL;
 	}
 	gp_config.stall_ms = (unsigned)n;
+	return 0;
+}
+
+int gp_parse_duration(const char *s, unsigned long *ns)
+{
+	static const struct { const char *unit; unsigned long ns; } units[] = {
+		{ "us", 1000UL }, { "ms", 1000000UL }, { "s", 1000000000UL },
+	};
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	if (v == 0 && *end == '\0') {
+		*ns = 0;
+		return 0;
+	}
+	for (size_t i = 0; i < GP_ARRAY_LEN(units); i++) {
+		if (strcmp(end, units[i].unit) == 0) {
+			if (v > 3600ULL * 1000000000ULL / units[i].ns)
+				return -EINVAL;
+			*ns = (unsigned long)(v * units[i].ns);
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int load_handoff(char *err, size_t errlen)
+{
+	const char *v = getenv("GREENPATCH_HANDOFF");
+	if (!v)
+		return 0;
+	unsigned long ns;
+	if (gp_parse_duration(v, &ns) < 0 || (ns && ns < 50000UL)) {
+		snprintf(err, errlen, "GREENPATCH_HANDOFF='%s' is not 0 (off) or a duration of "
+			 "50us or more (such as 500us, 2ms or 1s)", v);
+		return -EINVAL;
+	}
+	gp_config.handoff_ns = ns;
+	return 0;
+}
+
+static int load_max_threads(char *err, size_t errlen)
+{
+	const char *v = getenv("GREENPATCH_MAX_THREADS");
+	if (!v)
+		return 0;
+	long n;
+	if (!parse_count(v, 1, 100000, &n)) {
+		snprintf(err, errlen, "GREENPATCH_MAX_THREADS='%s' is not a number of kernel "
+			 "threads from 1 to 100000", v);
+		return -EINVAL;
+	}
+	gp_config.max_threads = (unsigned)n;
 	return 0;
 }
 
@@ -314,5 +383,9 @@ int gp_config_load(char *err, size_t errlen)
 		rc = load_unpatch(err, errlen);
 	if (rc == 0)
 		rc = load_tls(err, errlen);
+	if (rc == 0)
+		rc = load_handoff(err, errlen);
+	if (rc == 0)
+		rc = load_max_threads(err, errlen);
 	return rc;
 }

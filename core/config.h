@@ -17,6 +17,8 @@ struct gp_config {
 	int dump_signal;    /* GREENPATCH_DUMP_SIGNAL: dump every green thread on it; 0 off */
 	unsigned unpatched; /* GREENPATCH_UNPATCH: GP_FAM_* bits of families left to libc */
 	int tls_shared;     /* GREENPATCH_TLS=shared: green threads share the carrier's TLS */
+	unsigned long handoff_ns; /* GREENPATCH_HANDOFF: hand a stuck carrier off after; 0 off */
+	unsigned max_threads; /* GREENPATCH_MAX_THREADS: kernel threads that run green code */
 };
 
 /*
@@ -46,6 +48,13 @@ int gp_config_load(char *err, size_t errlen);
 
 /* GREENPATCH_STALL_MS when the variable is not set. */
 #define GP_STALL_MS_DEFAULT 100
+
+/* GREENPATCH_HANDOFF and GREENPATCH_MAX_THREADS when not set (libgreenpatch(7) says why). */
+#define GP_HANDOFF_NS_DEFAULT 1000000UL
+#define GP_MAX_THREADS_DEFAULT 256
+
+/* "500us", "2ms", "1s", "0": 0 and *ns set, or -EINVAL. */
+int gp_parse_duration(const char *s, unsigned long *ns);
 
 /* "256k", "8m", "1g", "65536": 0 and *out set, or -EINVAL. */
 int gp_parse_size(const char *s, size_t *out);

@@ -64,8 +64,10 @@ static inline void asan_finish(struct gp_ctx *self, int is_new) { (void)self, (v
 /* Contexts with TLS of their own carry their thread pointer; others leave it alone. */
 static inline void switch_tp(const struct gp_ctx *from, const struct gp_ctx *to)
 {
-	if (to->tp != from->tp)
+	if (to->tp != from->tp) {
+		gp_tls_pass_tcache(from->tp, to->tp);
 		gp_tp_set(to->tp);
+	}
 }
 
 /* Where every new context begins, whichever switch built it. */

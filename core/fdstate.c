@@ -20,11 +20,22 @@ static int table_init(void)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
 	    rl.rlim_max < MAX_FDS)
 		limit = rl.rlim_max;
-	nchunks = (limit + CHUNK_SIZE - 1) / CHUNK_SIZE;
-	chunks = calloc(nchunks, sizeof(*chunks));
-	return chunks ? 0 : -1;
+	size_t n = (limit + CHUNK_SIZE - 1) / CHUNK_SIZE;
+	struct gp_fd **table = calloc(n, sizeof(*table)), **none = NULL;
+	if (!table)
+		return -1;
+	nchunks = n;   /* the same number, whoever wins */
+	if (!__atomic_compare_exchange_n(&chunks, &none, table, false, __ATOMIC_RELEASE,
+					 __ATOMIC_ACQUIRE))
+		free(table);
+	return 0;
 }
 
+/*
+ * Hooks look numbers up from program code, where a handed-off thread (kthread.h) runs
+ * at the same time as the carrier: a chunk is published once, by exchange, and the
+ * loser of a race frees its own.
+ */
 static struct gp_fd *chunk_new(size_t ci)
 {
 	struct gp_fd *ch = calloc(CHUNK_SIZE, sizeof(*ch));
@@ -32,7 +43,12 @@ static struct gp_fd *chunk_new(size_t ci)
 		return NULL;
 	for (int i = 0; i < CHUNK_SIZE; i++)
 		gp__fd_init_watcher(&ch[i], (int)(ci * CHUNK_SIZE + i));
-	chunks[ci] = ch;
+	struct gp_fd *none = NULL;
+	if (!__atomic_compare_exchange_n(&chunks[ci], &none, ch, false, __ATOMIC_RELEASE,
+					 __ATOMIC_ACQUIRE)) {
+		free(ch);
+		return none;
+	}
 	return ch;
 }
 
@@ -45,7 +61,7 @@ struct gp_fd *gp_fd_get(int fd)
 	size_t ci = (size_t)fd >> CHUNK_BITS;
 	if (ci >= nchunks)
 		return NULL;
-	struct gp_fd *ch = chunks[ci];
+	struct gp_fd *ch = __atomic_load_n(&chunks[ci], __ATOMIC_ACQUIRE);
 	if (!ch && !(ch = chunk_new(ci)))
 		return NULL;
 	return &ch[fd & (CHUNK_SIZE - 1)];

@@ -1,7 +1,8 @@
 /*
  * The green thread object.
  *
- * A green thread is RUNNING (exactly one per carrier), RUNNABLE (on the run queue),
+ * A green thread is RUNNING (one per carrier, and each handed-off one on a kernel thread
+ * of its own: core/kthread.h), RUNNABLE (on the run queue),
  * PARKED (waiting for an unpark: a descriptor, a timer, a lock, a join) or DONE (its
  * start routine returned; the object lives on until it is joined, or is freed at once
  * when detached). Its stack is given back as soon as it is DONE.
@@ -56,6 +57,9 @@ struct gp_green {
 	void *cleanup_top;           /* innermost pthread_cleanup_push buffer */
 	bool exiting;                /* unwinding for pthread_exit: retval holds its value */
 	void *once_running;          /* the pthread_once control whose init it runs, if any */
+	struct gp_kthread *m;        /* while handed off: the kernel thread it runs on */
+	bool handed_off;             /* runs on m, outside the carrier, until it rejoins */
+	bool rejoined;               /* has rejoined since its last park (gp_park) */
 	int sched_policy;            /* stored by pthread_setschedparam: SCHED_OTHER = 0 */
 	int sched_priority;
 	char name[16];

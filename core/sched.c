@@ -1,6 +1,7 @@
 #include "sched.h"
 
 #include <errno.h>
+#include <linux/membarrier.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
@@ -17,9 +18,13 @@
 #include "util.h"
 
 #define HUB_STACK_SIZE (256 * 1024)
+#define IDLE_STACK_SIZE (64 * 1024)   /* the first kernel thread's idle context */
 #define DEFAULT_STACK_SIZE (256 * 1024)
 
 struct gp_carrier *gp_carrier;
+__thread struct gp_green *gp__me __attribute__((tls_model("initial-exec")));
+long gp__in_user_offset;
+long gp__enters_offset;
 
 static struct gp_carrier the_carrier;
 static struct gp_green the_main;
@@ -234,6 +239,8 @@ static void hub_main(void *arg)
 {
 	struct gp_carrier *c = arg;
 	gp_tls_thread_start();
+	if (!c->errno_at)
+		gp__me = &c->hub;
 	for (;;) {
 		release_ended(c);
 		if (!c->runq_head)
@@ -241,7 +248,15 @@ static void hub_main(void *arg)
 		c->since_check = 0;
 		c->last_poll_tick = coarse_now();
 		c->stats.polls++;
-		ev_run(c->loop, c->runq_head ? EVRUN_NOWAIT : EVRUN_ONCE);
+		if (c->runq_head) {
+			ev_run(c->loop, EVRUN_NOWAIT);
+		} else {
+			/* Nothing can be stuck while the hub waits: the monitor may sleep. */
+			__atomic_store_n(&c->hub_waiting, 1, __ATOMIC_SEQ_CST);
+			ev_run(c->loop, EVRUN_ONCE);
+			__atomic_store_n(&c->hub_waiting, 0, __ATOMIC_SEQ_CST);
+			gp_monitor_wake();
+		}
 		c->batch_last = c->runq_tail;
 		struct gp_green *next = runq_pop(c);
 		if (next)
@@ -251,9 +266,30 @@ static void hub_main(void *arg)
 
 void (*gp__async_extra)(void);
 
+/* Queue the threads that kernel threads gave back, in the order they came. */
+static void rejoined_drain(struct gp_carrier *c)
+{
+	struct gp_green *g = __atomic_exchange_n(&c->rejoined, NULL, __ATOMIC_ACQUIRE), *rev = NULL;
+	while (g) {
+		struct gp_green *next = g->runq_next;
+		g->runq_next = rev;
+		rev = g;
+		g = next;
+	}
+	while (rev) {
+		struct gp_green *next = rev->runq_next;
+		rev->handed_off = false;
+		rev->m = NULL;
+		rev->state = GP_RUNNABLE;
+		runq_push(c, rev);
+		rev = next;
+	}
+}
+
 static void async_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
 	(void)loop, (void)w, (void)revents;
+	rejoined_drain(gp_carrier);
 	gp__sync_drain_async();
 	if (gp__async_extra)
 		gp__async_extra();
@@ -334,6 +370,30 @@ static int make_context(struct gp_green *g, size_t size, void *stack_addr,
 	return 0;
 }
 
+/*
+ * Hand-off needs per-thread TLS (a handed-off thread and the carrier's next one run at
+ * once, each on its own errno), the shim's bracket flag, the expedited membarrier, and
+ * an idle context for the first kernel thread to return to when its thread rejoins.
+ */
+static bool handoff_start(struct gp_carrier *c)
+{
+	static bool warned;
+	if (!gp_config.handoff_ns || c->errno_at || !gp__in_user_offset)
+		return false;
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) != 0) {
+		if (!warned)
+			gp_log(GP_LOG_WARNING, "no hand-off (GREENPATCH_HANDOFF): the kernel has no "
+			       "expedited membarrier(2)");
+		warned = true;
+		return false;
+	}
+	struct gp_green *idle = &c->first.idle;
+	if (make_context(idle, IDLE_STACK_SIZE, NULL, gp__kthread_idle_main, &c->first) < 0)
+		return false;
+	c->first.made_idle = true;
+	return true;
+}
+
 int gp_sched_start(void)
 {
 	if (gp_carrier)
@@ -376,8 +436,12 @@ int gp_sched_start(void)
 
 	gp_sync_reset();
 	c->tid = (int)syscall(SYS_gettid);
+	gp_kthread_init_first(&c->first);
+	c->owner = &c->first;
+	c->handoff = handoff_start(c);
 	c->main = m;
 	c->current = m;
+	gp__me = c->errno_at ? NULL : m;
 	c->alive = 1;
 	c->stats.created = 1;
 	c->stats.peak_alive = 1;
@@ -391,6 +455,8 @@ void gp_sched_after_fork(void)
 	if (!c)
 		return;
 	gp_carrier = NULL;
+	gp__me = NULL;
+	gp_kthread_after_fork();
 	/* Closes the loop's epoll and eventfd descriptors; the kernel's epoll set, shared
 	 * with the parent, is left as it is. */
 	ev_loop_destroy(c->loop);
@@ -405,6 +471,8 @@ static void green_entry(void *arg)
 {
 	struct gp_green *g = arg;
 	gp_tls_thread_start();
+	if (!gp_carrier->errno_at)
+		gp__me = g;
 	release_ended(gp_carrier);
 	errno = 0;
 	gp_exit(gp__thread_main(g));
@@ -543,6 +611,19 @@ int gp_park(double timeout, const char *what)
 {
 	struct gp_carrier *c = gp_carrier;
 	struct gp_green *self = c->current;
+	/*
+	 * A caller decides to park on what it saw before it entered the runtime (a lock
+	 * taken, a condition not signalled): on one kernel thread nothing can change in
+	 * between. A thread that had to rejoin the carrier on its way in was away while the
+	 * others ran, and the wake-up it waits for may have come and gone: it returns as
+	 * from a spurious wake-up, which every caller takes as "look again".
+	 */
+	if (GP_UNLIKELY(self->rejoined)) {
+		self->rejoined = false;
+		self->wait_obj = NULL;
+		self->wait_io = false;
+		return 0;
+	}
 	if (timeout >= 0) {
 		/* The loop's clock may be stale after a long run: a sleep never ends early. */
 		ev_now_update(c->loop);
@@ -605,4 +686,95 @@ int gp_sleep(double seconds)
 		if (seconds <= 0)
 			return 0;
 	}
+}
+
+/* ---- hand-off (kthread.h) ---- */
+
+void gp__rejoin(void)
+{
+	struct gp_carrier *c = gp_carrier;
+	struct gp_green *g = gp__me;
+	while (__atomic_load_n(&c->revoking, __ATOMIC_ACQUIRE))
+		gp_cpu_relax();
+	if (__atomic_load_n(&c->current, __ATOMIC_RELAXED) == g)
+		return;
+	/* Off to this kernel thread's idle context, which gives g back once g is saved. */
+	g->m->rejoining = g;
+	gp_ctx_switch(&g->ctx, &g->m->idle.ctx);
+	/* Resumed by the carrier, on the kernel thread that owns it now. */
+	release_ended(c);
+	g->rejoined = true;
+}
+
+void gp__give_back(struct gp_green *g)
+{
+	struct gp_carrier *c = gp_carrier;
+	struct gp_green *head = __atomic_load_n(&c->rejoined, __ATOMIC_RELAXED);
+	do
+		g->runq_next = head;
+	while (!__atomic_compare_exchange_n(&c->rejoined, &head, g, true, __ATOMIC_RELEASE,
+					    __ATOMIC_RELAXED));
+	ev_async_send(c->loop, &c->async);
+}
+
+bool gp_sched_peek_thread(const struct gp_green *g, bool *in_program, unsigned *enters)
+{
+	int flag;
+	const char *tp = g->ctx.tp;
+	if (!tp || !gp__enters_offset ||
+	    !gp_peek(tp + gp__in_user_offset, &flag, sizeof(flag)) ||
+	    !gp_peek(tp + gp__enters_offset, enters, sizeof(*enters)))
+		return false;
+	*in_program = flag != 0;
+	return true;
+}
+
+int gp_handoff(struct gp_carrier *c, struct gp_green *g, uint64_t sw, unsigned seen_enters,
+	       long since_ns)
+{
+	if (!c->handoff)
+		return 0;
+	struct gp_kthread *spare = gp_kthread_spare();
+	if (!spare)
+		return -EAGAIN;
+	__atomic_store_n(&c->revoking, 1, __ATOMIC_SEQ_CST);
+	/* Every running thread of the process passes a full barrier: the carrier's thread
+	 * now sees revoking at its next entry, or its entry is visible here. */
+	syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+	bool in_program = false;
+	unsigned enters;
+	bool still = __atomic_load_n(&c->current, __ATOMIC_RELAXED) == g &&
+		     __atomic_load_n(&c->stats.switches, __ATOMIC_RELAXED) == sw &&
+		     gp_sched_peek_thread(g, &in_program, &enters) && in_program &&
+		     enters == seen_enters;
+	if (still) {
+		struct gp_kthread *old = c->owner;
+		g->m = old;
+		g->handed_off = true;
+		old->stall_reported = false;
+		old->carrying_since_ns = since_ns;
+		__atomic_store_n(&old->carrying, g, __ATOMIC_RELEASE);
+		c->stats.handoffs++;
+		c->stats.switches++;
+		c->hub.state = GP_RUNNING;
+		__atomic_store_n(&c->current, &c->hub, __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(&c->revoking, 0, __ATOMIC_RELEASE);
+	if (!still) {
+		gp_kthread_unused(spare);
+		return 0;
+	}
+	gp_kthread_assign(spare);
+	return 1;
+}
+
+void gp__take_over(struct gp_kthread *m)
+{
+	struct gp_carrier *c = gp_carrier;
+	c->owner = m;
+	c->kernel_sigmask = GP_SIGMASK_LIBRARY_THREAD;   /* what a spare blocks */
+	gp_sigmask_install(hub_mask(c));
+	gp_ctx_switch(&m->idle.ctx, &c->hub.ctx);
+	/* Back here: a green thread this kernel thread carried was handed off, and has
+	 * come back (gp__rejoin); the carrier runs elsewhere. */
 }

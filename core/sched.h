@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "green.h"
+#include "kthread.h"
 
 /*
  * While threads keep the run queue busy, the loop is polled (one epoll_wait) once every
@@ -44,6 +45,7 @@ struct gp_stats {
 	uint64_t parks;
 	uint64_t polls;
 	uint64_t passed;     /* calls a hook on a green thread left to libc (shim/hook.h) */
+	uint64_t handoffs;   /* carriers handed to another kernel thread (kthread.h) */
 	struct {
 		const char *what;    /* the park's name: "fd", "sleep", "mutex"... */
 		uint64_t parks;
@@ -52,7 +54,13 @@ struct gp_stats {
 
 struct gp_carrier {
 	struct ev_loop *loop;
-	struct gp_green *current;
+	struct gp_green *current;    /* written by the owner, and by a hand-off (kthread.h) */
+	_Atomic int revoking;        /* a hand-off is being decided: wait for its outcome */
+	struct gp_kthread *owner;    /* the kernel thread that runs it */
+	struct gp_kthread first;     /* the kernel thread that started the runtime */
+	struct gp_green *_Atomic rejoined;  /* given back by kernel threads that lost it */
+	bool handoff;                /* hand-off is on (GREENPATCH_HANDOFF, per-thread TLS) */
+	_Atomic int hub_waiting;     /* the hub waits in the loop: the monitor may sleep */
 	struct gp_green *main;
 	struct gp_green hub;
 	struct gp_green *runq_head, *runq_tail;
@@ -66,7 +74,8 @@ struct gp_carrier {
 	ev_async async;              /* keeps the loop alive; cross-thread wake-ups */
 	uint64_t kernel_sigmask;     /* the carrier's signal mask as the kernel has it */
 	int *errno_at;               /* the carrier's errno (libc's, per kernel thread) */
-	int tid;                     /* the carrier's kernel thread id */
+	int tid;                     /* the first kernel thread's id, which every green
+	                              * thread's descriptor holds (glibc's mutex owner) */
 	unsigned blocked_by[64];     /* live threads that block signal n+1 */
 	size_t parked;               /* threads parked now */
 	size_t parked_wakeable;      /* of which a timer or a descriptor can end the park */
@@ -106,8 +115,71 @@ void gp_sigmask_set(struct gp_green *g, uint64_t mask);
 int gp_sched_start(void);
 static inline bool gp_sched_started(void) { return gp_carrier != NULL; }
 
-/* The running green thread (the hub while the loop runs). */
-static inline struct gp_green *gp_self(void) { return gp_carrier->current; }
+/*
+ * The running green thread (the hub while the loop runs), kept in its own TLS when
+ * threads have TLS of their own, so that a thread knows itself wherever it runs; NULL
+ * on kernel threads that run no green code, and with shared TLS, where the carrier's
+ * current thread is the answer.
+ */
+extern __thread struct gp_green *gp__me __attribute__((tls_model("initial-exec")));
+
+static inline struct gp_green *gp_self(void)
+{
+	struct gp_green *g = gp__me;
+	return __builtin_expect(g != NULL, 1) ? g : gp_carrier->current;
+}
+
+/*
+ * Where a green thread's flag "runs program code" lies, from its thread pointer (the
+ * shim's bracket, shim/hook.h): the monitor reads it before a hand-off. 0: unknown,
+ * and there is no hand-off.
+ */
+extern long gp__in_user_offset;
+
+/* Where its count of entries into the runtime lies, likewise (the monitor's). */
+extern long gp__enters_offset;
+
+/*
+ * Read the running thread g's two words from another kernel thread, without faulting
+ * should g end meanwhile: true, with *in_program (its flag) and *enters.
+ */
+bool gp_sched_peek_thread(const struct gp_green *g, bool *in_program, unsigned *enters);
+
+/*
+ * The running green thread is not, or may no longer be, the carrier's: it was handed
+ * off (kthread.h). Wait for a hand-off being decided; if it happened, give the thread
+ * back to the carrier's run queue and return once the carrier runs it again.
+ */
+void gp__rejoin(void);
+
+/*
+ * Called by the shim as the running green thread enters the runtime, after it has
+ * marked itself as inside: returns at once while the thread owns the carrier.
+ */
+static inline void gp_sched_check_owner(void)
+{
+	struct gp_carrier *c = gp_carrier;
+	/* revoking first: once it reads 0, a hand-off that happened has set current. */
+	if (__builtin_expect(__atomic_load_n(&c->revoking, __ATOMIC_ACQUIRE) ||
+			     __atomic_load_n(&c->current, __ATOMIC_RELAXED) != gp_self(), 0))
+		gp__rejoin();
+}
+
+/*
+ * The monitor's hand-off: g has run program code on the carrier's kernel thread, with
+ * the switch counter at sw and its own entries into the runtime at seen_enters, since
+ * since_ns (monotonic), longer than the threshold. Give the carrier to a spare
+ * kernel thread if g is still there and still outside the runtime. 1 if handed off,
+ * 0 if g moved meanwhile, -EAGAIN if no spare could be had (GREENPATCH_MAX_THREADS).
+ */
+int gp_handoff(struct gp_carrier *c, struct gp_green *g, uint64_t sw, unsigned seen_enters,
+	       long since_ns);
+
+/* A spare kernel thread m was given the carrier: run its hub until m is needed back. */
+void gp__take_over(struct gp_kthread *m);
+
+/* On kernel thread m's idle context: give g, handed off and now back, to the carrier. */
+void gp__give_back(struct gp_green *g);
 
 struct gp_spawn_attr {
 	size_t stack_size;           /* 0: gp_config.stack_size */

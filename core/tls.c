@@ -38,6 +38,7 @@ extern __thread struct __res_state *__resp __attribute__((tls_model("initial-exe
 
 bool gp_tls_per_thread;
 bool gp__tls_fsgsbase;
+ptrdiff_t gp__tls_tcache_offset;
 
 #ifndef HWCAP2_FSGSBASE
 #define HWCAP2_FSGSBASE (1 << 1)
@@ -120,13 +121,6 @@ static size_t find_word(const char *pd, size_t lo, size_t hi, uintptr_t value)
 	return found;
 }
 
-/* Read len bytes at addr without faulting on a bad address: 0 or -1. */
-static int peek(const void *addr, void *out, size_t len)
-{
-	struct iovec local = { out, len }, remote = { (void *)addr, len };
-	return syscall(SYS_process_vm_readv, getpid(), &local, 1, &remote, 1, 0) == (long)len
-		       ? 0 : -1;
-}
 
 /*
  * malloc keeps a per-thread cache (tcache) in a static __thread pointer of its own,
@@ -145,10 +139,11 @@ static void find_tcache(void)
 		uintptr_t w;
 		memcpy(&w, p, sizeof(w));
 		void *heads[2];
-		if (w < 4096 || (w & 15) || peek((char *)w + 128, heads, sizeof(heads)) < 0)
+		if (w < 4096 || (w & 15) || !gp_peek((char *)w + 128, heads, sizeof(heads)))
 			continue;
 		if (heads[0] == a && heads[1] == b) {
 			L.tcache = p - (char *)L.carrier_tp;
+			gp__tls_tcache_offset = L.tcache;
 			L.carrier_tcache = (void *)w;
 			return;
 		}

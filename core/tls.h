@@ -39,9 +39,11 @@
  *     parks, while another green thread uses that stream. The loader's locks, taken
  *     around dl_iterate_phdr callbacks and library constructors, are tid-based, so a
  *     second green thread takes them as a recursive owner: no freeze, as before.
- *   - malloc's per-thread cache (tcache) is the carrier's, shared by its green threads
- *     one at a time: glibc frees a thread's cache only when a kernel thread exits, so a
- *     cache per green thread would leak one per thread.
+ *   - malloc's per-thread cache (tcache) is the kernel thread's, passed from thread
+ *     pointer to thread pointer at each switch, so that green threads share it one at
+ *     a time and two kernel threads never do (a handed-off thread keeps its kernel
+ *     thread's, core/kthread.h): glibc frees a thread's cache only when a kernel thread
+ *     exits, so a cache per green thread would leak one per thread.
  *   - The stack, the compiler and the switch: a green thread always resumes on its own
  *     TLS, so a TLS address (or __errno_location()) the compiler keeps in a register
  *     across a park stays right. The switch path itself keeps nothing of the TLS it
@@ -121,6 +123,20 @@ long gp_tls_on_carrier(long (*call)(const long *a), const long *a);
 
 /* Is tp a TCB made here (a green thread's or the hub's), not a kernel thread's? */
 bool gp_tls_is_green(void *tp);
+
+/* Where malloc's per-thread cache pointer lies from a thread pointer; 0: unknown. */
+extern ptrdiff_t gp__tls_tcache_offset;
+
+/*
+ * A switch from the thread with thread pointer from to the one with to, on one kernel
+ * thread: the kernel thread's malloc cache goes along (see above).
+ */
+static inline void gp_tls_pass_tcache(void *from, void *to)
+{
+	ptrdiff_t off = gp__tls_tcache_offset;
+	if (off)
+		*(void **)((char *)to + off) = *(void **)((char *)from + off);
+}
 
 #if defined(__x86_64__)
 extern bool gp__tls_fsgsbase;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,4 +64,11 @@ _Noreturn void gp_panic(const char *fmt, ...)
 	vlog("fatal", fmt, ap);
 	va_end(ap);
 	abort();
+}
+
+bool gp_peek(const void *addr, void *out, size_t len)
+{
+	struct iovec local = { out, len }, remote = { (void *)addr, len };
+	return syscall(SYS_process_vm_readv, (long)getpid(), &local, 1ul, &remote, 1ul, 0ul) ==
+	       (long)len;
 }

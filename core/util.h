@@ -8,6 +8,9 @@
 #ifndef GP_UTIL_H
 #define GP_UTIL_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include <stddef.h>
 
 
@@ -35,6 +38,25 @@ enum gp_log_level { GP_LOG_ERROR, GP_LOG_WARNING, GP_LOG_INFO, GP_LOG_DEBUG };
  * glibc sends to every thread when one calls setuid and waits for each to answer.
  */
 #define GP_SIGMASK_LIBRARY_THREAD (~((1ull << (32 - 1)) | (1ull << (33 - 1))))
+
+/*
+ * Copy len bytes at addr without dereferencing it (process_vm_readv): memory another
+ * kernel thread may give back meanwhile, or a word that only looks like a pointer, is
+ * read without faulting. True if all of it was read.
+ */
+bool gp_peek(const void *addr, void *out, size_t len);
+
+/* A spin-wait's pause: lets the sibling hyperthread run, and saves power. */
+static inline void gp_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
 
 /* CLOCK_MONOTONIC in seconds, for deadlines. */
 double gp_mono_now(void);

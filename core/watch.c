@@ -11,8 +11,10 @@
 #include "watch.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +29,7 @@
 #endif
 
 #include "config.h"
+#include "kthread.h"
 #include "offload.h"
 #include "sched.h"
 #include "util.h"
@@ -112,7 +115,7 @@ struct xmaps {
 	struct xmap m[MAX_XMAPS];
 };
 
-/* Raw system calls: these run on the watchdog and in a signal handler. */
+/* Raw system calls: these run on the monitor and in a signal handler. */
 static int raw_open(const char *path)
 {
 	return (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
@@ -206,7 +209,7 @@ static const struct xmap *xmap_find(const struct xmaps *x, uintptr_t a)
 }
 
 /*
- * Memory is read with process_vm_readv, never dereferenced: a stack the watchdog scans
+ * Memory is read with process_vm_readv, never dereferenced: a stack the monitor scans
  * may be given back to the kernel by the time it reads it (the stall ended meanwhile),
  * and a word that looks like a code address may point where nothing is mapped. A read
  * of unmapped memory then fails instead of killing the process, and AddressSanitizer
@@ -214,9 +217,7 @@ static const struct xmap *xmap_find(const struct xmaps *x, uintptr_t a)
  */
 static bool safe_copy(void *dst, uintptr_t addr, size_t len)
 {
-	struct iovec local = { dst, len }, remote = { (void *)addr, len };
-	return syscall(SYS_process_vm_readv, (long)getpid(), &local, 1ul, &remote, 1ul, 0ul) ==
-	       (long)len;
+	return gp_peek((const void *)addr, dst, len);
 }
 
 /* Does the instruction before ra call something? */
@@ -373,7 +374,7 @@ static const char *syscall_name(long nr)
 /* ---- the stall detector ---- */
 
 /*
- * The watchdog reads a few words of the carrier's state without a lock while the
+ * The monitor reads a few words of the carrier's state without a lock while the
  * carrier runs: the switch counter (only compared for change), the running thread and
  * the number alive. A torn or stale value costs at most one tick of delay; the report
  * reads a thread's fields only while the switch counter shows that it is still running
@@ -382,7 +383,7 @@ static const char *syscall_name(long nr)
 #define MAX_SITES 128
 
 static struct {
-	pid_t pid;                   /* the process whose watchdog runs; 0: none */
+	pid_t pid;                   /* the process whose monitor runs; 0: none */
 	unsigned long stalls;
 	uint64_t sites[MAX_SITES];   /* call sites already reported */
 	int nsites;
@@ -468,11 +469,41 @@ static char read_task_state(int tid)
 	return paren && paren[1] == ' ' ? paren[2] : '?';
 }
 
-static void stall_report(struct gp_carrier *c, struct gp_green *g, uint64_t switches, long ms)
+/*
+ * Is g still where it was when the report began? On the carrier: the switch counter has
+ * not moved. Handed off: its kernel thread still carries it. Otherwise g and its stack
+ * may be gone.
+ */
+static bool still_stuck(struct gp_carrier *c, struct gp_green *g, uint64_t sw,
+			struct gp_kthread *m)
+{
+	if (m)
+		return __atomic_load_n(&m->carrying, __ATOMIC_ACQUIRE) == g;
+	return __atomic_load_n(&c->stats.switches, __ATOMIC_RELAXED) == sw;
+}
+
+/* What became of the others while g was stuck, for the end of a stall line. */
+static const char *others_note(struct gp_kthread *m, bool at_bound)
+{
+	if (m)
+		return "; its carrier was handed to another kernel thread, so the other green "
+		       "threads go on";
+	if (at_bound)
+		return "; no kernel thread was free to take its carrier over "
+		       "(GREENPATCH_MAX_THREADS), so the others wait";
+	return "";
+}
+
+/*
+ * Report g, stuck for ms on kernel thread tid: on the carrier (m NULL, switch counter
+ * at sw) or handed off to m.
+ */
+static void stall_report(struct gp_carrier *c, struct gp_green *g, uint64_t sw,
+			 struct gp_kthread *m, int tid, long ms, bool at_bound)
 {
 	unsigned long args[6] = { 0 };
 	uintptr_t sp = 0, pc = 0, frames[MAX_FRAMES];
-	long nr = read_task_syscall(c->tid, args, &sp, &pc);
+	long nr = read_task_syscall(tid, args, &sp, &pc);
 	int n = 0;
 	if (nr >= 0) {
 		xmaps_load(&wd.xmaps);
@@ -480,8 +511,7 @@ static void stall_report(struct gp_carrier *c, struct gp_green *g, uint64_t swit
 			frames[n++] = pc;
 		n += scan_stack(&wd.xmaps, sp, stack_top(g), frames + n, MAX_FRAMES - n, wd.page);
 	}
-	/* Ended while it was read: g and its stack may be gone. */
-	if (__atomic_load_n(&c->stats.switches, __ATOMIC_RELAXED) != switches)
+	if (!still_stuck(c, g, sw, m))
 		return;
 	/* The site: the system call and where it was made from; a computing thread, itself. */
 	uint64_t key = nr >= 0 ? (uint64_t)nr * 0x9e3779b97f4a7c15ull : ~g->id;
@@ -490,13 +520,17 @@ static void stall_report(struct gp_carrier *c, struct gp_green *g, uint64_t swit
 	if (!new_site(key))
 		return;
 	__atomic_add_fetch(&wd.stalls, 1, __ATOMIC_RELAXED);
+	const char *others = others_note(m, at_bound);
+	/* Handed off, it holds only its own kernel thread; else it holds everyone. */
+	const char *lead = m ? "has kept its kernel thread for" : "has run";
+	const char *lead_end = m ? "" : " without letting the others run";
 	/* In a system call but running: a loop of calls that never wait (each is short). */
-	if (nr >= 0 && read_task_state(c->tid) == 'R') {
+	if (nr >= 0 && read_task_state(tid) == 'R') {
 		const char *name = syscall_name(nr);
-		gp_log(GP_LOG_WARNING, "stall: green thread %llu \"%s\" has run %ld ms without "
-		       "letting the others run: it keeps making calls that do not wait (%s at this "
-		       "moment) or computing (reported once per call site)",
-		       (unsigned long long)g->id, g->name, ms, name ? name : "a system call");
+		gp_log(GP_LOG_WARNING, "stall: green thread %llu \"%s\" %s %ld ms%s: it keeps "
+		       "making calls that do not wait (%s at this moment) or computing (reported "
+		       "once per call site)%s", (unsigned long long)g->id, g->name, lead, ms,
+		       lead_end, name ? name : "a system call", others);
 	} else if (nr >= 0) {
 		const char *name = syscall_name(nr);
 		char num[24];
@@ -504,15 +538,15 @@ static void stall_report(struct gp_carrier *c, struct gp_green *g, uint64_t swit
 			snprintf(num, sizeof(num), "%ld", nr);
 			name = num;
 		}
-		gp_log(GP_LOG_WARNING, "stall: green thread %llu \"%s\" has run %ld ms without "
-		       "letting the others run: it is blocked in the system call %s(0x%lx, 0x%lx, "
-		       "0x%lx, ...), which did not go through the library (reported once per "
-		       "call site)", (unsigned long long)g->id, g->name, ms, name, args[0],
-		       args[1], args[2]);
+		gp_log(GP_LOG_WARNING, "stall: green thread %llu \"%s\" %s %ld ms%s: it is "
+		       "blocked in the system call %s(0x%lx, 0x%lx, 0x%lx, ...), which did not go "
+		       "through the library (reported once per call site)%s",
+		       (unsigned long long)g->id, g->name, lead, ms, lead_end, name, args[0],
+		       args[1], args[2], others);
 	} else {
-		gp_log(GP_LOG_WARNING, "stall: green thread %llu \"%s\" has run %ld ms without "
-		       "letting the others run: it computes without calling the library "
-		       "(reported once per thread)", (unsigned long long)g->id, g->name, ms);
+		gp_log(GP_LOG_WARNING, "stall: green thread %llu \"%s\" %s %ld ms%s: it computes "
+		       "without calling the library (reported once per thread)%s",
+		       (unsigned long long)g->id, g->name, lead, ms, lead_end, others);
 	}
 	for (int i = 0; i < n; i++) {
 		char line[256];
@@ -521,43 +555,157 @@ static void stall_report(struct gp_carrier *c, struct gp_green *g, uint64_t swit
 	}
 }
 
-static void *watchdog_main(void *arg)
+/*
+ * The monitor: one kernel thread (made with gp__create_kernel_thread, every signal
+ * blocked) that hands a stuck carrier off (kthread.h) and reports stalls.
+ *
+ * It looks at the carrier every half of GREENPATCH_HANDOFF (a quarter of
+ * GREENPATCH_STALL_MS without hand-off). The carrier is stuck when its switch counter
+ * has not moved since the last look while a green thread, not the hub, runs on it:
+ * one computation or one system call, since every call through the library that
+ * waits switches. Once stuck for the threshold with another green thread alive, it
+ * is handed off; after GREENPATCH_STALL_MS it is reported, handed off or not. While
+ * the hub waits in the loop, nothing can be stuck: after a few looks that find it so,
+ * the monitor sleeps until the hub leaves the loop (gp_monitor_wake), or, while a
+ * handed-off thread is still out, until its next stall check.
+ */
+#define IDLE_LOOKS_BEFORE_SLEEP 16
+
+static struct {
+	_Atomic uint32_t asleep;        /* futex: the monitor sleeps until the hub wakes it */
+} mon;
+
+static void monitor_sleep(struct gp_carrier *c, long timeout_ns)
+{
+	__atomic_store_n(&mon.asleep, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&c->hub_waiting, __ATOMIC_SEQ_CST)) {
+		struct timespec ts = { timeout_ns / 1000000000L, timeout_ns % 1000000000L };
+		syscall(SYS_futex, &mon.asleep, FUTEX_WAIT_PRIVATE, 1,
+			timeout_ns > 0 ? &ts : NULL, NULL, 0);
+	}
+	__atomic_store_n(&mon.asleep, 0, __ATOMIC_RELAXED);
+}
+
+void gp_monitor_wake(void)
+{
+	if (__atomic_exchange_n(&mon.asleep, 0, __ATOMIC_SEQ_CST))
+		syscall(SYS_futex, &mon.asleep, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+struct handed_check {
+	struct gp_carrier *c;
+	long now, threshold;
+	bool any;
+};
+
+/* A handed-off thread still out after GREENPATCH_STALL_MS is reported, once per site. */
+static void check_handed_off(struct gp_kthread *m, void *arg)
+{
+	struct handed_check *h = arg;
+	struct gp_green *g = __atomic_load_n(&m->carrying, __ATOMIC_ACQUIRE);
+	if (!g)
+		return;
+	h->any = true;
+	long ms = (h->now - m->carrying_since_ns) / 1000000L;
+	if (!h->threshold || m->stall_reported || h->now - m->carrying_since_ns < h->threshold)
+		return;
+	m->stall_reported = true;
+	stall_report(h->c, g, 0, m, m->tid, ms, false);
+}
+
+/*
+ * What the monitor saw of the carrier's running thread at its last look. The thread
+ * has been stuck since `since` while the switch counter, the thread, and its count of
+ * entries into the runtime stay the same and it runs program code: one system call or
+ * one computation. The CPU time of its kernel thread is taken at the first look that
+ * finds it so, to tell computing from waiting for a CPU.
+ */
+struct look {
+	uint64_t sw;
+	struct gp_green *g;
+	unsigned enters;
+	long since;
+	long cpu_from, cpu_from_at;   /* CPU time, and when it was taken; at 0: not yet */
+};
+
+/*
+ * Worth a hand-off: blocked in the kernel, or computing (its kernel thread had the CPU
+ * at least half the time). A thread that waits for a CPU on a busy machine is left:
+ * another kernel thread would wait as well.
+ */
+static bool really_stuck(int tid, const struct look *l, long now, long cpu)
+{
+	char state = read_task_state(tid);
+	if (state == 'S' || state == 'D')
+		return true;
+	return state == 'R' && l->cpu_from_at && cpu - l->cpu_from >= (now - l->cpu_from_at) / 2;
+}
+
+static void *monitor_main(void *arg)
 {
 	(void)arg;
 	uint64_t all = GP_SIGMASK_LIBRARY_THREAD;
 	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, NULL, sizeof(all));
-	prctl(PR_SET_NAME, "gp-watchdog");
+	prctl(PR_SET_NAME, "gp-monitor");
 	long threshold = (long)gp_config.stall_ms * 1000000L;
-	struct timespec tick = { .tv_sec = threshold / 4 / 1000000000L,
-				 .tv_nsec = threshold / 4 % 1000000000L };
-	uint64_t last_switches = UINT64_MAX, reported_at = UINT64_MAX;
-	long since = 0, since_cpu = 0;
+	long handoff = (long)gp_config.handoff_ns;
+	long tick_ns = handoff ? handoff / 2 : threshold / 4;
+	struct timespec tick = { tick_ns / 1000000000L, tick_ns % 1000000000L };
+	struct look l = { .sw = UINT64_MAX };
+	uint64_t reported_at = UINT64_MAX;
+	unsigned idle_looks = 0;
+	bool at_bound = false;
 	for (;;) {
 		syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &tick, NULL);
 		struct gp_carrier *c = __atomic_load_n(&gp_carrier, __ATOMIC_ACQUIRE);
 		if (!c)
 			continue;
-		uint64_t sw = __atomic_load_n(&c->stats.switches, __ATOMIC_RELAXED);
 		long now = now_ns(CLOCK_MONOTONIC);
-		long cpu = now_ns(thread_cpu_clock(c->tid));
-		if (sw != last_switches) {
-			last_switches = sw;
-			since = now;
-			since_cpu = cpu;
+		struct handed_check h = { c, now, threshold, false };
+		gp_kthread_each(check_handed_off, &h);
+		uint64_t sw = __atomic_load_n(&c->stats.switches, __ATOMIC_RELAXED);
+		struct gp_green *g = __atomic_load_n(&c->current, __ATOMIC_RELAXED);
+		if (g == &c->hub && __atomic_load_n(&c->hub_waiting, __ATOMIC_RELAXED)) {
+			if (++idle_looks >= IDLE_LOOKS_BEFORE_SLEEP) {
+				monitor_sleep(c, h.any ? threshold / 4 : 0);
+				idle_looks = 0;
+			}
+		} else {
+			idle_looks = 0;
+		}
+		bool in_program = false;
+		unsigned enters = 0;
+		if (g == &c->hub || !gp_sched_peek_thread(g, &in_program, &enters) ||
+		    !in_program || sw != l.sw || g != l.g || enters != l.enters) {
+			l = (struct look){ .sw = sw, .g = g, .enters = enters, .since = now };
+			at_bound = false;
 			continue;
 		}
-		struct gp_green *g = __atomic_load_n(&c->current, __ATOMIC_RELAXED);
-		if (sw == reported_at || now - since < threshold || g == &c->hub ||
-		    __atomic_load_n(&c->alive, __ATOMIC_RELAXED) < 2)
+		int tid = c->owner->tid;
+		long cpu = now_ns(thread_cpu_clock(tid));
+		if (!l.cpu_from_at) {
+			l.cpu_from = cpu;
+			l.cpu_from_at = now;
+		}
+		if (sw == reported_at || __atomic_load_n(&c->alive, __ATOMIC_RELAXED) < 2)
+			continue;
+		if (handoff && !at_bound && now - l.since >= handoff &&
+		    really_stuck(tid, &l, now, cpu)) {
+			int rc = gp_handoff(c, g, sw, enters, l.since);
+			if (rc == 1)
+				continue;
+			at_bound = rc == -EAGAIN;
+		}
+		if (!threshold || now - l.since < threshold)
 			continue;
 		/* Computing, rather than waiting for a CPU on a busy machine? */
 		unsigned long args[6];
 		uintptr_t sp, pc;
-		long nr = read_task_syscall(c->tid, args, &sp, &pc);
-		if (nr == -1 || (nr == -2 && cpu - since_cpu < threshold * 3 / 4))
+		long nr = read_task_syscall(tid, args, &sp, &pc);
+		if (nr == -1 || (nr == -2 && cpu - l.cpu_from < (now - l.cpu_from_at) * 3 / 4))
 			continue;
 		reported_at = sw;
-		stall_report(c, g, sw, (now - since) / 1000000L);
+		stall_report(c, g, sw, NULL, tid, (now - l.since) / 1000000L, at_bound);
 	}
 	return NULL;
 }
@@ -565,11 +713,12 @@ static void *watchdog_main(void *arg)
 int gp_watch_start(void)
 {
 	pid_t pid = getpid();
-	if (!gp_config.stall_ms || wd.pid == pid || !gp__create_kernel_thread)
+	if ((!gp_config.stall_ms && !gp_config.handoff_ns) || wd.pid == pid ||
+	    !gp__create_kernel_thread)
 		return 0;
 	wd.pid = pid;
 	wd.nsites = 0;
-	int rc = gp__create_kernel_thread(watchdog_main, NULL);
+	int rc = gp__create_kernel_thread(monitor_main, NULL);
 	if (rc) {
 		wd.pid = 0;
 		return -rc;
@@ -661,12 +810,14 @@ void gp_stats_write(int fd)
 	int n = snprintf(buf, sizeof(buf),
 			 "greenpatch[%d]: stats: green threads created %llu, peak alive %llu; "
 			 "context switches %llu; parks %llu; loop polls %llu; offloaded calls %lu "
-			 "on %d pool threads; stalls %lu; calls passed to libc %llu\n",
+			 "on %d pool threads; stalls %lu; calls passed to libc %llu; hand-offs %llu "
+			 "among %u kernel threads\n",
 			 (int)getpid(), (unsigned long long)st.created,
 			 (unsigned long long)st.peak_alive, (unsigned long long)st.switches,
 			 (unsigned long long)st.parks, (unsigned long long)st.polls,
 			 gp_offload_calls(), gp_offload_threads(), gp_stall_count(),
-			 (unsigned long long)st.passed);
+			 (unsigned long long)st.passed, (unsigned long long)st.handoffs,
+			 gp_kthread_count());
 	if (st.by_reason[0].what && n > 0 && (size_t)n < sizeof(buf)) {
 		n += snprintf(buf + n, sizeof(buf) - n, "greenpatch[%d]: stats: parks by reason:",
 			      (int)getpid());

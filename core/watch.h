@@ -24,14 +24,19 @@ void gp__deadlock_check(struct gp_carrier *c);
 void gp_stats_write(int fd);
 
 /*
- * Start the stall detector if GREENPATCH_STALL_MS is not 0: a kernel thread (made with
- * gp__create_kernel_thread, every signal blocked) that looks at the carrier every quarter
- * of the threshold. When one green thread has run that long without a switch while
- * others are alive, it reports, once per call site: the thread, the system call it is
- * blocked in (from /proc/self/task/TID/syscall) and its stack. Called when the runtime
- * starts, again in the child of a fork (the watchdog did not come along): 0 or -errno.
+ * Start the monitor if GREENPATCH_HANDOFF or GREENPATCH_STALL_MS is not 0: a kernel
+ * thread (made with gp__create_kernel_thread, every signal blocked) that hands a
+ * carrier stuck in one system call or one computation to a spare kernel thread
+ * (kthread.h), and reports a green thread that has run GREENPATCH_STALL_MS without
+ * letting the others run, once per call site: the thread, the system call it is
+ * blocked in (from /proc/self/task/TID/syscall), its stack, and whether its carrier was
+ * handed off. Called when the runtime starts, again in the child of a fork (the
+ * monitor did not come along): 0 or -errno.
  */
 int gp_watch_start(void);
+
+/* The hub leaves the loop: wake the monitor if it sleeps (it sleeps while the hub waits). */
+void gp_monitor_wake(void);
 
 /* Stalls reported so far, for the statistics. */
 unsigned long gp_stall_count(void);

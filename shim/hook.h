@@ -24,7 +24,11 @@
  *
  * Hooks change runtime state (run queue, wait queues) only inside the bracket, through
  * gp_enter/gp_leave or gp_wake: a signal handler that runs meanwhile and calls a hook
- * then finds the bracket closed and takes the path of a foreign thread.
+ * then finds the bracket closed and takes the path of a foreign thread. Outside it, a
+ * hook may run on a kernel thread that no longer owns the carrier (a handed-off thread,
+ * core/kthread.h), at the same time as the carrier's own threads: it may read what a
+ * race cannot make unsafe (the thread's own object, the descriptor table, counts) and
+ * must change nothing else.
  */
 #ifndef GP_HOOK_H
 #define GP_HOOK_H
@@ -39,6 +43,9 @@
 #include "util.h"
 
 extern __thread int gp__in_user __attribute__((tls_model("initial-exec")));
+
+/* Entries into the runtime so far: the monitor tells a stuck thread by it (kthread.h). */
+extern __thread unsigned gp__enters __attribute__((tls_model("initial-exec")));
 
 /* On the carrier, in program code: a green thread is running. */
 static inline bool gp_on_green(void)
@@ -65,14 +72,28 @@ static inline bool gp_cooperative(void)
 		return false;
 	if (GP_LIKELY(gp_carrier->alive > 1 && !(gp_config.unpatched & GP_HOOK_FAMILY)))
 		return true;
-	gp_carrier->stats.passed++;   /* for GREENPATCH_STATS: no other thread, or unpatched */
+	/* For GREENPATCH_STATS: no other thread, or unpatched. Outside the bracket, on
+	 * whichever kernel thread this thread runs: an atomic count. */
+	__atomic_fetch_add(&gp_carrier->stats.passed, 1, __ATOMIC_RELAXED);
 	return false;
 }
 
 /* Deliver the signals kept pending on the running green thread (signal.c). */
 void gp__deliver_signals(void);
 
-static inline void gp_enter(void) { gp__in_user = 0; }
+/*
+ * Into the runtime. A thread whose carrier was handed off meanwhile (core/kthread.h)
+ * rejoins it first: from here on, runtime state is its to touch. The flag is stored
+ * before the carrier is looked at, with only a compiler barrier between them: the
+ * monitor's membarrier(2) supplies the other half of the fence.
+ */
+static inline void gp_enter(void)
+{
+	gp__in_user = 0;
+	gp__enters++;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	gp_sched_check_owner();
+}
 
 /*
  * Back to program code. Signals sent to this green thread while it was parked are
@@ -82,7 +103,7 @@ static inline void gp_enter(void) { gp__in_user = 0; }
 static inline void gp_leave(void)
 {
 	gp__in_user = 1;
-	if (GP_UNLIKELY(gp_carrier->current->sig_pending))
+	if (GP_UNLIKELY(gp_self()->sig_pending))
 		gp__deliver_signals();
 }
 

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "hook.h"
+#include "tls.h"
 #include "watch.h"
 #include "offcall.h"
 #include "signals.h"
@@ -23,6 +24,7 @@
 #include "tsd.h"
 
 __thread int gp__in_user __attribute__((tls_model("initial-exec")));
+__thread unsigned gp__enters __attribute__((tls_model("initial-exec")));
 
 size_t gp__glibc_stack_size(void)
 {
@@ -42,6 +44,26 @@ static size_t default_green_stack(void)
 {
 	size_t size = gp__glibc_stack_size();
 	return size >= GP_STACK_MIN ? size : 8u << 20;
+}
+
+/*
+ * A green thread forks from inside the bracket, on the kernel thread that owns the
+ * carrier: a handed-off thread rejoins first (core/kthread.h), so that the child's copy
+ * of the runtime is never caught half-changed by another kernel thread.
+ */
+static __thread bool fork_entered __attribute__((tls_model("initial-exec")));
+
+static void before_fork(void)
+{
+	fork_entered = gp_on_green();
+	if (fork_entered)
+		gp_enter();
+}
+
+static void after_fork_in_parent(void)
+{
+	if (fork_entered)
+		gp_leave();
 }
 
 /* The child of fork runs its one thread as a plain process: see gp_sched_after_fork. */
@@ -141,7 +163,7 @@ __attribute__((constructor(101))) static void gp_init(void)
 	}
 	if (!gp_config.stack_size)
 		gp_config.stack_size = default_green_stack();
-	pthread_atfork(NULL, NULL, after_fork_in_child);
+	pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
 	if (gp_config.no_inherit)
 		drop_from_ld_preload();
 	if (gp_config.stats)
@@ -164,6 +186,8 @@ int gp__runtime_start(void)
 	if (gp_carrier)
 		return 0;
 	gp_real_init();
+	gp__in_user_offset = (long)((char *)&gp__in_user - (char *)gp_tp_get());
+	gp__enters_offset = (long)((char *)&gp__enters - (char *)gp_tp_get());
 	int rc = gp_sched_start();
 	if (rc < 0)
 		return rc;

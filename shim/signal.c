@@ -20,6 +20,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "hook.h"
 #include "signals.h"
@@ -82,6 +84,13 @@ int pthread_kill(pthread_t t, int sig)
 		return 0;
 	uint64_t bit = 1ull << (sig - 1);
 	gp_enter();
+	struct gp_kthread *m = g->handed_off ? g->m : NULL;
+	if (m && __atomic_load_n(&m->carrying, __ATOMIC_ACQUIRE) == g) {
+		/* It runs on a kernel thread of its own (handed off): the kernel delivers
+		 * the signal there, ending its system call as it would natively. */
+		gp_leave();
+		return syscall(SYS_tgkill, getpid(), m->tid, sig) == 0 ? 0 : errno;
+	}
 	g->sig_pending |= bit;
 	if (!(g->sigmask & bit))
 		gp_interrupt(g);
@@ -120,7 +129,9 @@ static int green_sigmask(int how, const sigset_t *set, sigset_t *old)
 		case SIG_SETMASK: next = bits; break;
 		default: return EINVAL;
 		}
+		gp_enter();
 		gp_sigmask_set(g, next & ~UNBLOCKABLE);
+		gp__in_user = 1;
 	}
 	if (old)
 		bits_set(old, cur);

@@ -1,0 +1,190 @@
+#include "kthread.h"
+
+#include <linux/futex.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "offload.h"
+#include "sched.h"
+#include "tls.h"
+#include "util.h"
+
+/*
+ * Spares wait on a lock-free stack: any kernel thread pushes itself when it becomes
+ * idle, only the monitor pops. With one popper a node cannot leave and come back
+ * between the popper's read of the head and its exchange, so there is no ABA.
+ */
+static struct gp_kthread *_Atomic spares;
+
+/* The first kernel thread, and every one made so far, for the monitor, which alone
+ * makes them. */
+static struct gp_kthread *first;
+static struct gp_kthread **made;
+static _Atomic unsigned nmade;
+static unsigned made_cap;
+
+static void futex_wait(_Atomic uint32_t *word, uint32_t val)
+{
+	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static void futex_wake(_Atomic uint32_t *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static void spare_push(struct gp_kthread *m)
+{
+	struct gp_kthread *head = __atomic_load_n(&spares, __ATOMIC_RELAXED);
+	do
+		m->next_spare = head;
+	while (!__atomic_compare_exchange_n(&spares, &head, m, true, __ATOMIC_RELEASE,
+					    __ATOMIC_RELAXED));
+}
+
+static struct gp_kthread *spare_pop(void)
+{
+	struct gp_kthread *head = __atomic_load_n(&spares, __ATOMIC_ACQUIRE);
+	while (head && !__atomic_compare_exchange_n(&spares, &head, head->next_spare, true,
+						    __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE))
+		;
+	return head;
+}
+
+/* A spare runs no green code: no signal for the program may land on it. */
+static void block_signals(void)
+{
+	uint64_t all = GP_SIGMASK_LIBRARY_THREAD;
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, sizeof(all));
+}
+
+/*
+ * Give back the thread it carried, if any, wait as a spare until assigned, run the
+ * carrier until a thread it carried comes back; again. A kernel thread just made by the
+ * monitor is reserved: the monitor assigns it or puts it among the spares itself.
+ */
+static void idle_loop(struct gp_kthread *m, bool reserved)
+{
+	for (;;) {
+		struct gp_green *g = m->rejoining;
+		if (g) {
+			m->rejoining = NULL;
+			__atomic_store_n(&m->carrying, NULL, __ATOMIC_RELEASE);
+			block_signals();
+			gp__give_back(g);
+		}
+		if (!reserved)
+			spare_push(m);
+		reserved = false;
+		while (!__atomic_exchange_n(&m->assigned, 0, __ATOMIC_ACQUIRE))
+			futex_wait(&m->assigned, 0);
+		gp__take_over(m);
+	}
+}
+
+void gp__kthread_idle_main(void *arg)
+{
+	struct gp_kthread *m = arg;
+	if (m->made_idle)
+		gp_tls_thread_start();
+	idle_loop(m, false);
+}
+
+static void *spare_main(void *arg)
+{
+	struct gp_kthread *m = arg;
+	m->tid = (int)syscall(SYS_gettid);
+	prctl(PR_SET_NAME, "gp-carrier");
+	gp_ctx_init_current(&m->idle.ctx);
+	m->idle.ctx.tp = gp_tp_get();
+	idle_loop(m, true);
+	return NULL;
+}
+
+void gp_kthread_init_first(struct gp_kthread *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->tid = (int)syscall(SYS_gettid);
+	__atomic_store_n(&first, m, __ATOMIC_RELEASE);
+}
+
+/* Record m among the made ones: the monitor's list grows, readers see a whole entry. */
+static bool remember(struct gp_kthread *m)
+{
+	unsigned n = __atomic_load_n(&nmade, __ATOMIC_RELAXED);
+	if (n == made_cap) {
+		/* Never freed: a reader may still hold the old array for a moment. */
+		unsigned cap = made_cap ? made_cap * 2 : 16;
+		struct gp_kthread **bigger = calloc(cap, sizeof(*bigger));
+		if (!bigger)
+			return false;
+		if (n)
+			memcpy(bigger, made, n * sizeof(*made));
+		__atomic_store_n(&made, bigger, __ATOMIC_RELEASE);
+		made_cap = cap;
+	}
+	made[n] = m;
+	__atomic_store_n(&nmade, n + 1, __ATOMIC_RELEASE);
+	return true;
+}
+
+struct gp_kthread *gp_kthread_spare(void)
+{
+	struct gp_kthread *m = spare_pop();
+	if (m)
+		return m;
+	/* The first kernel thread counts among the bound. */
+	if (__atomic_load_n(&nmade, __ATOMIC_RELAXED) + 1 >= gp_config.max_threads ||
+	    !gp__create_kernel_thread)
+		return NULL;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	if (gp__create_kernel_thread(spare_main, m) != 0) {
+		free(m);
+		return NULL;
+	}
+	/* Running now: it is never freed, so a failed remember only hides it from reports. */
+	remember(m);
+	return m;
+}
+
+void gp_kthread_unused(struct gp_kthread *m)
+{
+	spare_push(m);
+}
+
+void gp_kthread_assign(struct gp_kthread *m)
+{
+	__atomic_store_n(&m->assigned, 1, __ATOMIC_RELEASE);
+	futex_wake(&m->assigned);
+}
+
+unsigned gp_kthread_count(void)
+{
+	return 1 + __atomic_load_n(&nmade, __ATOMIC_ACQUIRE);
+}
+
+void gp_kthread_each(void (*fn)(struct gp_kthread *m, void *arg), void *arg)
+{
+	struct gp_kthread *m = __atomic_load_n(&first, __ATOMIC_ACQUIRE);
+	if (m)
+		fn(m, arg);
+	unsigned n = __atomic_load_n(&nmade, __ATOMIC_ACQUIRE);
+	struct gp_kthread **list = __atomic_load_n(&made, __ATOMIC_ACQUIRE);
+	for (unsigned i = 0; i < n; i++)
+		fn(list[i], arg);
+}
+
+void gp_kthread_after_fork(void)
+{
+	/* Their kernel threads did not come along; the objects are left, unreachable. */
+	__atomic_store_n(&spares, NULL, __ATOMIC_RELAXED);
+	__atomic_store_n(&nmade, 0, __ATOMIC_RELAXED);
+	made_cap = 0;
+	made = NULL;
+}

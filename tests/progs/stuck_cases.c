@@ -1,0 +1,327 @@
+/*
+ * Calls that keep their kernel thread, and what the other threads do meanwhile.
+ *
+ * One thread waits where no library can make it wait cooperatively: flock and
+ * fcntl(F_SETLKW) on a file another process holds, a raw syscall(SYS_read) on an empty
+ * pipe, io_uring_enter through liburing waiting for a read of an empty pipe, a
+ * half-second computation, a spin on an atomic flag. Meanwhile a ticker thread sleeps
+ * in 10 ms steps. Natively both run at once, each on its kernel thread. Each case
+ * prints the waiting call's result and whether the ticker went on while it waited;
+ * the ticker's worst lateness goes to stderr (a figure, not compared).
+ *
+ * In the raw read, io_uring and spin cases, the thread that ends the wait is itself
+ * one of the program's threads: if the wait froze the others, it would never end.
+ */
+#define PROG "stuck_cases"
+#include "progs.h"
+
+#include <fcntl.h>
+#include <liburing.h>
+#include <stdatomic.h>
+#include <sys/file.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#define TICK_MS 10
+#define HOLD_MS 300
+
+/* ---- the ticker --------------------------------------------------------------------- */
+
+static atomic_int tick_on;
+static atomic_long ticks, worst_late_us;
+static pthread_t ticker;
+
+static void *tick_loop(void *arg)
+{
+	struct timespec next = mono();
+
+	(void)arg;
+	while (atomic_load(&tick_on)) {
+		next = ts_add(next, ts_ms(TICK_MS));
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
+			;
+		struct timespec t = mono();
+		long late = (t.tv_sec - next.tv_sec) * 1000000L + (t.tv_nsec - next.tv_nsec) / 1000;
+
+		if (late > atomic_load(&worst_late_us))
+			atomic_store(&worst_late_us, late);
+		atomic_fetch_add(&ticks, 1);
+	}
+	return NULL;
+}
+
+static void ticker_begin(void)
+{
+	atomic_store(&ticks, 0);
+	atomic_store(&worst_late_us, 0);
+	atomic_store(&tick_on, 1);
+	ticker = start(tick_loop, NULL);
+	while (atomic_load(&ticks) < 2)   /* running, and past its first sleep */
+		msleep(1);
+	atomic_store(&worst_late_us, 0);
+}
+
+/* A wait being watched: when it began, and the ticks counted by then. */
+struct watch {
+	long ticks0;
+	struct timespec t0;
+};
+
+static struct watch watch_begin(void)
+{
+	return (struct watch){ atomic_load(&ticks), mono() };
+}
+
+/* How long the wait has lasted so far, in milliseconds. */
+static long watch_waited(const struct watch *w)
+{
+	return elapsed_ms(w->t0);
+}
+
+/*
+ * Stops the ticker: "yes" if it kept going while the wait lasted waited_ms, that is,
+ * reached a quarter of the ticks it should have (a loaded machine delays a sleeper, it
+ * does not stop it; a frozen one ticks at most once).
+ */
+static const char *ticker_went_on(const struct watch *w, long waited_ms)
+{
+	long got = atomic_load(&ticks) - w->ticks0;
+
+	atomic_store(&tick_on, 0);
+	join(ticker);
+	fprintf(stderr, "%s: ticker: %ld ticks in %ld ms, worst %.1f ms late\n", current, got,
+		waited_ms, (double)atomic_load(&worst_late_us) / 1000.0);
+	return yes(got >= waited_ms / TICK_MS / 4);
+}
+
+/* ---- file locks held by another process ---------------------------------------------- */
+
+static int temp_file(void)
+{
+	char path[] = "/tmp/gp-stuck-XXXXXX";
+	int fd = mkstemp(path);
+
+	if (fd < 0)
+		die("mkstemp");
+	unlink(path);   /* reopened through /proc/self/fd */
+	return fd;
+}
+
+/* Another open of the same file: its own open file description, so its own flock. */
+static int reopen(int fd)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	int again = open(path, O_RDWR | O_CLOEXEC);
+
+	if (again < 0)
+		die("open");
+	return again;
+}
+
+enum lock_kind { LOCK_FLOCK, LOCK_POSIX };
+
+static void lock_wait(int fd, enum lock_kind kind)
+{
+	if (kind == LOCK_FLOCK) {
+		if (flock(fd, LOCK_EX) != 0)
+			die("flock");
+	} else {
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+
+		if (fcntl(fd, F_SETLKW, &fl) != 0)
+			die("fcntl F_SETLKW");
+	}
+}
+
+/*
+ * A child process takes the lock, says so through a pipe, holds it HOLD_MS and exits
+ * (which releases it); meanwhile this process waits for the lock.
+ */
+static void held_elsewhere(enum lock_kind kind, const char *name)
+{
+	int fd = temp_file(), p[2];
+	char c;
+
+	if (pipe(p) != 0)
+		die("pipe");
+	pid_t pid = fork();
+
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		lock_wait(kind == LOCK_FLOCK ? reopen(fd) : fd, kind);
+		if (write(p[1], "L", 1) != 1)
+			_exit(3);
+		msleep(HOLD_MS);
+		_exit(0);
+	}
+	close(p[1]);
+	if (read(p[0], &c, 1) != 1)
+		fail("the child did not take the lock");
+	int mine = kind == LOCK_FLOCK ? reopen(fd) : fd;
+
+	ticker_begin();
+	struct watch wt = watch_begin();
+
+	lock_wait(mine, kind);
+	long waited = watch_waited(&wt);
+	int st;
+
+	if (waitpid(pid, &st, 0) != pid)
+		die("waitpid");
+	printf("%s: locked after the holder exited (status %d), waited >= %d ms: %s, "
+	       "others ran meanwhile: %s\n", name, WEXITSTATUS(st), HOLD_MS / 2,
+	       yes(waited >= HOLD_MS / 2), ticker_went_on(&wt, waited));
+	if (mine != fd)
+		close(mine);
+	close(fd);
+	close(p[0]);
+}
+
+static void case_flock_held_elsewhere(void)
+{
+	held_elsewhere(LOCK_FLOCK, "flock");
+}
+
+static void case_fcntl_setlkw_held_elsewhere(void)
+{
+	held_elsewhere(LOCK_POSIX, "fcntl F_SETLKW");
+}
+
+/* ---- waits another thread of this program ends -------------------------------------- */
+
+struct later_write {
+	int fd;
+	long after_ms;
+};
+
+static void *write_later(void *arg)
+{
+	struct later_write *w = arg;
+
+	msleep(w->after_ms);
+	if (write(w->fd, "hello", 5) != 5)
+		die("write");
+	return NULL;
+}
+
+static void case_raw_read_pipe(void)
+{
+	int p[2];
+	char buf[16] = "";
+
+	if (pipe(p) != 0)
+		die("pipe");
+	ticker_begin();
+	struct later_write w = { p[1], HOLD_MS };
+	pthread_t t = start(write_later, &w);
+	struct watch wt = watch_begin();
+	long n = syscall(SYS_read, p[0], buf, sizeof(buf) - 1);
+	long waited = watch_waited(&wt);
+
+	join(t);
+	printf("raw read: %ld [%s], others ran meanwhile: %s\n", n, buf,
+	       ticker_went_on(&wt, waited));
+	close(p[0]);
+	close(p[1]);
+}
+
+static void case_io_uring_wait(void)
+{
+	struct io_uring ring;
+	struct io_uring_cqe *cqe;
+	int p[2], rc;
+	char buf[16] = "";
+
+	if (pipe(p) != 0)
+		die("pipe");
+	rc = io_uring_queue_init(4, &ring, 0);
+	if (rc < 0) {
+		/* A kernel or a sandbox without io_uring: the same answer both ways. */
+		printf("io_uring: not available here (%s)\n", errname(-rc));
+		return;
+	}
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+
+	io_uring_prep_read(sqe, p[0], buf, sizeof(buf) - 1, 0);
+	if (io_uring_submit(&ring) != 1)
+		fail("io_uring_submit");
+	ticker_begin();
+	struct later_write w = { p[1], HOLD_MS };
+	pthread_t t = start(write_later, &w);
+	struct watch wt = watch_begin();
+
+	rc = io_uring_wait_cqe(&ring, &cqe);   /* io_uring_enter(GETEVENTS) until the write */
+	long waited = watch_waited(&wt);
+
+	join(t);
+	if (rc < 0)
+		fail("io_uring_wait_cqe: %s", errname(-rc));
+	printf("io_uring: completed %d [%s], others ran meanwhile: %s\n", cqe->res, buf,
+	       ticker_went_on(&wt, waited));
+	io_uring_cqe_seen(&ring, cqe);
+	io_uring_queue_exit(&ring);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void case_computation(void)
+{
+	volatile unsigned long x = 1;
+
+	ticker_begin();
+	struct watch wt = watch_begin();
+
+	while (watch_waited(&wt) < 2 * HOLD_MS)
+		for (int i = 0; i < 10000; i++)
+			x = x * 6364136223846793005UL + 1442695040888963407UL;
+	long waited = watch_waited(&wt);
+
+	printf("computation: done, others ran meanwhile: %s\n", ticker_went_on(&wt, waited));
+}
+
+static atomic_int flag;
+
+static void *set_flag_later(void *arg)
+{
+	(void)arg;
+	msleep(HOLD_MS);
+	atomic_store(&flag, 1);
+	return NULL;
+}
+
+static void case_spin_on_flag(void)
+{
+	atomic_store(&flag, 0);
+	ticker_begin();
+	pthread_t t = start(set_flag_later, NULL);
+	struct watch wt = watch_begin();
+	unsigned long spins = 0;
+
+	while (!atomic_load_explicit(&flag, memory_order_acquire))
+		spins++;
+	long waited = watch_waited(&wt);
+
+	join(t);
+	printf("spin: saw the flag after spinning: %s, others ran meanwhile: %s\n",
+	       yes(spins > 0), ticker_went_on(&wt, waited));
+}
+
+static const struct prog_case cases[] = {
+#define CASE(n) { #n, case_##n }
+	CASE(flock_held_elsewhere),
+	CASE(fcntl_setlkw_held_elsewhere),
+	CASE(raw_read_pipe),
+	CASE(io_uring_wait),
+	CASE(computation),
+	CASE(spin_on_flag),
+#undef CASE
+};
+
+int main(int argc, char **argv)
+{
+	return run_cases(argc, argv, cases, sizeof(cases) / sizeof(cases[0]),
+			 run_case_in_thread);
+}
