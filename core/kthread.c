@@ -164,6 +164,16 @@ void gp_kthread_assign(struct gp_kthread *m)
 	futex_wake(&m->assigned);
 }
 
+struct gp_kthread *gp_kthread_of_tid(int tid)
+{
+	unsigned n = __atomic_load_n(&nmade, __ATOMIC_ACQUIRE);
+	struct gp_kthread **list = __atomic_load_n(&made, __ATOMIC_ACQUIRE);
+	for (unsigned i = 0; i < n; i++)
+		if (list[i]->tid == tid)
+			return list[i];
+	return NULL;
+}
+
 unsigned gp_kthread_count(void)
 {
 	return 1 + __atomic_load_n(&nmade, __ATOMIC_ACQUIRE);

@@ -64,8 +64,11 @@ void gp_kthread_unused(struct gp_kthread *m);
 /* Wake spare m to take the carrier: it resumes the hub. */
 void gp_kthread_assign(struct gp_kthread *m);
 
-/* Kernel threads that carry green code or wait as spares, and hand-offs so far. */
+/* Kernel threads that carry green code or wait as spares, the first included. */
 unsigned gp_kthread_count(void);
+
+/* The kernel thread made here whose id is tid, or NULL (the first one is not made). */
+struct gp_kthread *gp_kthread_of_tid(int tid);
 
 /* Visit the first kernel thread and every one made so far (the monitor's reports). */
 void gp_kthread_each(void (*fn)(struct gp_kthread *m, void *arg), void *arg);

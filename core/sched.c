@@ -371,6 +371,19 @@ static int make_context(struct gp_green *g, size_t size, void *stack_addr,
 }
 
 /*
+ * The TCB glibc knows for the running kernel thread: a spare's own (its idle context's),
+ * the first one's otherwise. Asked by its id, since a green thread may be handed off to
+ * another kernel thread at any moment in program code, where this is asked from.
+ */
+static void *kernel_tp(void)
+{
+	if (gp_kthread_count() == 1)
+		return NULL;   /* no spare yet: no system call */
+	struct gp_kthread *m = gp_kthread_of_tid((int)syscall(SYS_gettid));
+	return m ? m->idle.ctx.tp : NULL;
+}
+
+/*
  * Hand-off needs per-thread TLS (a handed-off thread and the carrier's next one run at
  * once, each on its own errno), the shim's bracket flag, the expedited membarrier, and
  * an idle context for the first kernel thread to return to when its thread rejoins.
@@ -391,6 +404,7 @@ static bool handoff_start(struct gp_carrier *c)
 	if (make_context(idle, IDLE_STACK_SIZE, NULL, gp__kthread_idle_main, &c->first) < 0)
 		return false;
 	c->first.made_idle = true;
+	gp__tls_kernel_tp = kernel_tp;
 	return true;
 }
 

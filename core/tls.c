@@ -39,6 +39,7 @@ extern __thread struct __res_state *__resp __attribute__((tls_model("initial-exe
 bool gp_tls_per_thread;
 bool gp__tls_fsgsbase;
 ptrdiff_t gp__tls_tcache_offset;
+void *(*gp__tls_kernel_tp)(void);
 
 #ifndef HWCAP2_FSGSBASE
 #define HWCAP2_FSGSBASE (1 << 1)
@@ -348,10 +349,18 @@ static __attribute__((noinline)) long call_keeping_errno(long (*call)(const long
 long gp_tls_on_carrier(long (*call)(const long *a), const long *a)
 {
 	void *tp = gp_tp_get();
-	if (!gp_tls_is_green(tp))
+	/* A spare's own TCB, or NULL on the first kernel thread and on threads that run no
+	 * green code, whose own TCB is installed unless a green thread's is. */
+	void *own = gp__tls_kernel_tp ? gp__tls_kernel_tp() : NULL;
+	if (!own) {
+		if (!gp_tls_is_green(tp))
+			return call(a);
+		own = L.carrier_tp;
+	} else if (own == tp) {
 		return call(a);
+	}
 	int err = 0;
-	gp_tp_set(L.carrier_tp);
+	gp_tp_set(own);
 	long r = call_keeping_errno(call, a, &err);
 	gp_tp_set(tp);
 	if (r < 0)

@@ -114,12 +114,18 @@ void *gp_tls_carrier_tp(void);
 void *gp_tls_self(void *tp);
 
 /*
- * call(a) with the carrier's own TCB installed if a green thread's is, as if the
- * carrier's kernel thread made it: for glibc calls that find the thread by THREAD_SELF
+ * call(a) with the running kernel thread's own TCB installed if a green thread's is, as
+ * if that kernel thread made it: for glibc calls that find the thread by THREAD_SELF
  * and must find the one the kernel and glibc's thread list know. errno (set when the
  * result is negative) comes back to the caller's TLS. Nothing in between touches TLS.
  */
 long gp_tls_on_carrier(long (*call)(const long *a), const long *a);
+
+/*
+ * The running kernel thread's own TCB, for gp_tls_on_carrier: set by the scheduler,
+ * which knows the kernel threads that run green code (kthread.h); NULL: the first one's.
+ */
+extern void *(*gp__tls_kernel_tp)(void);
 
 /* Is tp a TCB made here (a green thread's or the hub's), not a kernel thread's? */
 bool gp_tls_is_green(void *tp);

@@ -10,6 +10,7 @@
 #ifndef GP_REAL_H
 #define GP_REAL_H
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
@@ -34,6 +35,9 @@
 #include <unistd.h>
 
 #include "util.h"
+
+/* <link.h> clashes with <ev.h> (both name EV_NONE, EV_CURRENT): the type is enough. */
+struct dl_phdr_info;
 
 /* <bits/stdio.h> makes these macros when optimising: we define the functions. */
 #undef fread_unlocked

@@ -14,6 +14,13 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
+#if defined(__SANITIZE_ADDRESS__)
+/* <link.h> (through <elf.h>) defines names <ev.h> uses for its own constants. */
+#include <link.h>
+#undef EV_NONE
+#undef EV_CURRENT
+#undef EV_NUM
+#endif
 
 #include "hook.h"
 #include "tls.h"
@@ -64,19 +71,56 @@ int pthread_key_delete(pthread_key_t key)
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <dlfcn.h>
+#include <stdatomic.h>
+#include <stdint.h>
 /*
  * In the AddressSanitizer build the sanitizer runtime keeps its per-kernel-thread state
  * in a pthread key of its own, and reaches our hooks since the shim is preloaded before
  * it: its calls keep glibc's storage, and on the carrier the carrier's own, whichever
  * green thread's TLS is installed, so that ASan sees one thread as it always did.
  */
+static struct {
+	uintptr_t lo, hi;        /* the sanitizer runtime's mapped range */
+	_Atomic int known;
+} asan_rt;
+
+#undef p_type   /* <resolv.h> renames it */
+
+static int find_runtime(struct dl_phdr_info *info, size_t size, void *data)
+{
+	(void)size;
+	uintptr_t want = (uintptr_t)data, lo = UINTPTR_MAX, hi = 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+		if (a < lo)
+			lo = a;
+		if (a + ph->p_memsz > hi)
+			hi = a + ph->p_memsz;
+	}
+	if (want < lo || want >= hi)
+		return 0;
+	asan_rt.lo = lo;
+	asan_rt.hi = hi;
+	return 1;
+}
+
+/*
+ * Its range is found once, with the loader's own walk (the real one: no hook, since this
+ * may run in the middle of a switch); then a caller is placed by comparing addresses,
+ * never with dladdr, which takes the loader's lock (dl.c).
+ */
 static bool from_sanitizer(const void *caller)
 {
-	static const void *base;
-	Dl_info here, asan;
-	if (!base && dladdr(dlsym(RTLD_DEFAULT, "__asan_init"), &asan))
-		base = asan.dli_fbase;
-	return base && dladdr(caller, &here) && here.dli_fbase == base;
+	if (!atomic_load_explicit(&asan_rt.known, memory_order_acquire)) {
+		void *init = dlsym(RTLD_DEFAULT, "__asan_init");
+		if (init)
+			GP_REAL(dl_iterate_phdr)(find_runtime, init);
+		atomic_store_explicit(&asan_rt.known, 1, memory_order_release);
+	}
+	return (uintptr_t)caller >= asan_rt.lo && (uintptr_t)caller < asan_rt.hi;
 }
 #define FROM_SANITIZER() from_sanitizer(__builtin_return_address(0))
 
