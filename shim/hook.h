@@ -107,9 +107,22 @@ static inline void gp_leave(void)
 		gp__deliver_signals();
 }
 
-/* Unpark up to n green threads parked on addr, from program code. */
+/*
+ * Unpark up to n green threads parked on addr, from program code. A handed-off thread
+ * (core/kthread.h) wakes them through the carrier's queue, as a kernel thread of the
+ * program does, and goes on where it runs instead of rejoining the carrier only to
+ * wake someone: it answers 0, as if nobody had been parked there.
+ */
 static inline size_t gp_wake(const void *addr, size_t n)
 {
+	/* Set only once the hand-off is done, and cleared only once it has rejoined. */
+	if (GP_UNLIKELY(gp_self()->handed_off)) {
+		if (n == 1)
+			gp_unpark_on_async(addr);
+		else
+			gp_unpark_all_on_async(addr);
+		return 0;
+	}
 	gp_enter();
 	size_t woken = gp_unpark_on(addr, n);
 	gp_leave();

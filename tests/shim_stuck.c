@@ -111,3 +111,31 @@ Test(stuck, bad_values_are_refused)
 		gp_run_free(&r);
 	}
 }
+
+/*
+ * Threads that wake each other (condition variables, a mutex, create and join) while
+ * others compute in bursts and are handed off and rejoin again and again
+ * (tests/progs/handoff_stress.c): the totals are the program's own, natively, with the
+ * default threshold, and with the smallest one, which hands off as often as it can.
+ */
+Test(stuck, wake_ups_across_handoffs)
+{
+	struct gp_run native, shim;
+
+	gp_compare("handoff_stress", NULL, 120, &native, &shim);
+	struct gp_cmd cmd = { .prog = "handoff_stress", .shim = true, .timeout_s = 120,
+			      .env = GP_ARGV("GREENPATCH_HANDOFF=50us", "GREENPATCH_STATS=1") };
+	struct gp_run fast;
+
+	gp_run(&cmd, &fast);
+	gp_assert_ok(&fast);
+	cr_expect(strcmp(fast.out, native.out) == 0,
+		  "with GREENPATCH_HANDOFF=50us the totals differ from native:\n%s\nnative:\n%s",
+		  fast.out, native.out);
+	const char *h = strstr(fast.err, "; hand-offs ");
+	cr_expect(h && strtol(h + strlen("; hand-offs "), NULL, 10) > 0,
+		  "the bursts should have been handed off; stderr:\n%s", fast.err);
+	gp_run_free(&native);
+	gp_run_free(&shim);
+	gp_run_free(&fast);
+}
