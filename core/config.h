@@ -49,8 +49,12 @@ int gp_config_load(char *err, size_t errlen);
 /* GREENPATCH_STALL_MS when the variable is not set. */
 #define GP_STALL_MS_DEFAULT 100
 
-/* GREENPATCH_HANDOFF and GREENPATCH_MAX_THREADS when not set (libgreenpatch(7) says why). */
-#define GP_HANDOFF_NS_DEFAULT 1000000UL
+/*
+ * GREENPATCH_HANDOFF and GREENPATCH_MAX_THREADS when not set. Hand-off is off until the
+ * library's own bookkeeping outside the runtime (stdio, flockfile, recursive mutexes,
+ * barriers) is safe on two kernel threads at once: libgreenpatch(7), LIMITATIONS.
+ */
+#define GP_HANDOFF_NS_DEFAULT 0UL
 #define GP_MAX_THREADS_DEFAULT 256
 
 /* "500us", "2ms", "1s", "0": 0 and *ns set, or -EINVAL. */

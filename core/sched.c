@@ -625,19 +625,6 @@ int gp_park(double timeout, const char *what)
 {
 	struct gp_carrier *c = gp_carrier;
 	struct gp_green *self = c->current;
-	/*
-	 * A caller decides to park on what it saw before it entered the runtime (a lock
-	 * taken, a condition not signalled): on one kernel thread nothing can change in
-	 * between. A thread that had to rejoin the carrier on its way in was away while the
-	 * others ran, and the wake-up it waits for may have come and gone: it returns as
-	 * from a spurious wake-up, which every caller takes as "look again".
-	 */
-	if (GP_UNLIKELY(self->rejoined)) {
-		self->rejoined = false;
-		self->wait_obj = NULL;
-		self->wait_io = false;
-		return 0;
-	}
 	if (timeout >= 0) {
 		/* The loop's clock may be stale after a long run: a sleep never ends early. */
 		ev_now_update(c->loop);
@@ -708,11 +695,19 @@ void gp__rejoin(void)
 {
 	struct gp_carrier *c = gp_carrier;
 	struct gp_green *g = gp__me;
-	while (__atomic_load_n(&c->revoking, __ATOMIC_ACQUIRE))
-		gp_cpu_relax();
+	/* The monitor decides within a membarrier; if it was preempted meanwhile, let it run. */
+	for (unsigned spins = 0; __atomic_load_n(&c->revoking, __ATOMIC_ACQUIRE); spins++) {
+		if (spins < 1000)
+			gp_cpu_relax();
+		else
+			syscall(SYS_sched_yield);
+	}
 	if (__atomic_load_n(&c->current, __ATOMIC_RELAXED) == g)
 		return;
-	/* Off to this kernel thread's idle context, which gives g back once g is saved. */
+	/* Off to this kernel thread's idle context, which gives g back once g is saved; no
+	 * handler of the program's may run there, on the idle context's TLS. */
+	uint64_t all = GP_SIGMASK_LIBRARY_THREAD;
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, sizeof(all));
 	g->m->rejoining = g;
 	gp_ctx_switch(&g->ctx, &g->m->idle.ctx);
 	/* Resumed by the carrier, on the kernel thread that owns it now. */
@@ -734,8 +729,9 @@ void gp__give_back(struct gp_green *g)
 bool gp_sched_peek_thread(const struct gp_green *g, bool *in_program, unsigned *enters)
 {
 	int flag;
-	const char *tp = g->ctx.tp;
-	if (!tp || !gp__enters_offset ||
+	const char *tp;
+	/* g itself may have ended and been freed since the caller read c->current. */
+	if (!gp_peek(&g->ctx.tp, &tp, sizeof(tp)) || !tp || !gp__enters_offset ||
 	    !gp_peek(tp + gp__in_user_offset, &flag, sizeof(flag)) ||
 	    !gp_peek(tp + gp__enters_offset, enters, sizeof(*enters)))
 		return false;
@@ -754,10 +750,10 @@ int gp_handoff(struct gp_carrier *c, struct gp_green *g, uint64_t sw, unsigned s
 	__atomic_store_n(&c->revoking, 1, __ATOMIC_SEQ_CST);
 	/* Every running thread of the process passes a full barrier: the carrier's thread
 	 * now sees revoking at its next entry, or its entry is visible here. */
-	syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+	bool fenced = syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
 	bool in_program = false;
 	unsigned enters;
-	bool still = __atomic_load_n(&c->current, __ATOMIC_RELAXED) == g &&
+	bool still = fenced && __atomic_load_n(&c->current, __ATOMIC_RELAXED) == g &&
 		     __atomic_load_n(&c->stats.switches, __ATOMIC_RELAXED) == sw &&
 		     gp_sched_peek_thread(g, &in_program, &enters) && in_program &&
 		     enters == seen_enters;

@@ -1,10 +1,12 @@
 #include "sync.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "sched.h"
+#include "util.h"
 
 #define BUCKETS 256
 
@@ -43,6 +45,20 @@ static void bucket_remove(struct bucket *b, struct parked *p)
 
 int gp_park_on(const void *addr, double timeout, const char *what)
 {
+	/*
+	 * A caller decides to park on what it saw before it entered the runtime (a lock
+	 * taken, a count at zero): on one kernel thread nothing can change in between. A
+	 * thread that had to rejoin the carrier on its way in (kthread.h) was away while the
+	 * others ran, and the wake-up it would wait for may have come and gone: it is told
+	 * to look again.
+	 */
+	struct gp_green *self = gp_self();
+	if (GP_UNLIKELY(self->rejoined)) {
+		self->rejoined = false;
+		self->wait_obj = NULL;
+		self->wait_io = false;
+		return -EAGAIN;
+	}
 	struct bucket *b = bucket_of(addr);
 	struct parked p = { .prev = b->tail, .addr = addr, .g = gp_self() };
 	if (b->tail)

@@ -15,7 +15,9 @@
 
 /*
  * Park the running thread on addr until gp_unpark_on(addr) picks it (0), the timeout
- * passes (-ETIMEDOUT; < 0 waits forever) or it is interrupted (-EINTR).
+ * passes (-ETIMEDOUT; < 0 waits forever) or it is interrupted (-EINTR); -EAGAIN at
+ * once, without parking, when the thread has just rejoined the carrier: what it saw
+ * before may have changed, so it must look again.
  */
 int gp_park_on(const void *addr, double timeout, const char *what);
 

@@ -629,16 +629,18 @@ struct look {
 };
 
 /*
- * Worth a hand-off: blocked in the kernel, or computing (its kernel thread had the CPU
- * at least half the time). A thread that waits for a CPU on a busy machine is left:
- * another kernel thread would wait as well.
+ * Worth a hand-off: blocked in the kernel, or computing: it has had at least min_cpu of
+ * CPU time since the first look found it stuck, however busy the machine (ordinary work
+ * between two entries into the runtime takes microseconds). A carrier preempted in the
+ * middle of such work has had none: it is left, since a spare would wait for a CPU as
+ * well.
  */
-static bool really_stuck(int tid, const struct look *l, long now, long cpu)
+static bool really_stuck(int tid, const struct look *l, long cpu, long min_cpu)
 {
 	char state = read_task_state(tid);
 	if (state == 'S' || state == 'D')
 		return true;
-	return state == 'R' && l->cpu_from_at && cpu - l->cpu_from >= (now - l->cpu_from_at) / 2;
+	return state == 'R' && l->cpu_from_at && cpu - l->cpu_from >= min_cpu;
 }
 
 static void *monitor_main(void *arg)
@@ -687,22 +689,22 @@ static void *monitor_main(void *arg)
 			l.cpu_from = cpu;
 			l.cpu_from_at = now;
 		}
-		if (sw == reported_at || __atomic_load_n(&c->alive, __ATOMIC_RELAXED) < 2)
+		if (__atomic_load_n(&c->alive, __ATOMIC_RELAXED) < 2)
 			continue;
-		if (handoff && !at_bound && now - l.since >= handoff &&
-		    really_stuck(tid, &l, now, cpu)) {
+		/* Tried at every look: a spare may have come back since the bound was met. */
+		if (handoff && now - l.since >= handoff && really_stuck(tid, &l, cpu, handoff / 4)) {
 			int rc = gp_handoff(c, g, sw, enters, l.since);
 			if (rc == 1)
 				continue;
 			at_bound = rc == -EAGAIN;
 		}
-		if (!threshold || now - l.since < threshold)
+		if (sw == reported_at || !threshold || now - l.since < threshold)
 			continue;
 		/* Computing, rather than waiting for a CPU on a busy machine? */
 		unsigned long args[6];
 		uintptr_t sp, pc;
 		long nr = read_task_syscall(tid, args, &sp, &pc);
-		if (nr == -1 || (nr == -2 && cpu - l.cpu_from < (now - l.cpu_from_at) * 3 / 4))
+		if (nr == -1 || (nr == -2 && cpu - l.cpu_from < threshold / 4))
 			continue;
 		reported_at = sw;
 		stall_report(c, g, sw, NULL, tid, (now - l.since) / 1000000L, at_bound);

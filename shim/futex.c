@@ -50,7 +50,7 @@ static long green_futex_wait(uint32_t *word, int cmd, int op, uint32_t val,
 	gp_enter();
 	int rc = gp_park_on(word, left, "futex");
 	gp_leave();
-	if (rc == 0)
+	if (rc == 0 || rc == -EAGAIN)   /* -EAGAIN: look again, as after a spurious wake-up */
 		return 0;
 	errno = rc == -ETIMEDOUT ? ETIMEDOUT : EINTR;
 	return -1;

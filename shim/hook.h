@@ -102,8 +102,17 @@ static inline void gp_enter(void)
  */
 static inline void gp_leave(void)
 {
+	struct gp_green *self = gp_self();
+	/*
+	 * A rejoin is remembered past this exit (gp_park_on): a hook may decide to park in a
+	 * later entry on what it saw before this one (cond_wait unlocks the mutex, waking
+	 * its waiters in one entry, and parks in the next), and a wake-up may have come in
+	 * between while the thread was away. A later park that had nothing to do with it
+	 * is told to look again once, which every caller does anyway.
+	 */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	gp__in_user = 1;
-	if (GP_UNLIKELY(gp_self()->sig_pending))
+	if (GP_UNLIKELY(self->sig_pending))
 		gp__deliver_signals();
 }
 

@@ -84,10 +84,11 @@ int pthread_kill(pthread_t t, int sig)
 		return 0;
 	uint64_t bit = 1ull << (sig - 1);
 	gp_enter();
-	struct gp_kthread *m = g->handed_off ? g->m : NULL;
+	struct gp_kthread *m = g->handed_off && !(g->sigmask & bit) ? g->m : NULL;
 	if (m && __atomic_load_n(&m->carrying, __ATOMIC_ACQUIRE) == g) {
 		/* It runs on a kernel thread of its own (handed off): the kernel delivers
-		 * the signal there, ending its system call as it would natively. */
+		 * the signal there, ending its system call as it would natively. One it
+		 * blocks stays pending on the green thread, which carries it along. */
 		gp_leave();
 		return syscall(SYS_tgkill, getpid(), m->tid, sig) == 0 ? 0 : errno;
 	}

@@ -31,15 +31,14 @@ static atomic_int tick_on;
 static atomic_long ticks, worst_late_us;
 static pthread_t ticker;
 
+/* Relative sleeps: a ticker held up for a while does not catch up afterwards. */
 static void *tick_loop(void *arg)
 {
-	struct timespec next = mono();
-
 	(void)arg;
 	while (atomic_load(&tick_on)) {
-		next = ts_add(next, ts_ms(TICK_MS));
-		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
-			;
+		struct timespec next = ts_add(mono(), ts_ms(TICK_MS));
+
+		msleep(TICK_MS);
 		struct timespec t = mono();
 		long late = (t.tv_sec - next.tv_sec) * 1000000L + (t.tv_nsec - next.tv_nsec) / 1000;
 
