@@ -24,6 +24,7 @@
 
 #define TICK_MS 10
 #define HOLD_MS 300
+#define MIN_TICKS 3
 
 /* ---- the ticker --------------------------------------------------------------------- */
 
@@ -78,9 +79,10 @@ static long watch_waited(const struct watch *w)
 }
 
 /*
- * Stops the ticker: "yes" if it kept going while the wait lasted waited_ms, that is,
- * reached a quarter of the ticks it should have (a loaded machine delays a sleeper, it
- * does not stop it; a frozen one ticks at most once).
+ * Stops the ticker: "yes" if it kept going while the wait lasted waited_ms (at least
+ * HOLD_MS): it ticked MIN_TICKS times, where it should have ticked thirty. A loaded
+ * machine delays a sleeper, even a lot, but does not stop it; a frozen one ticks at most
+ * once, at the end.
  */
 static const char *ticker_went_on(const struct watch *w, long waited_ms)
 {
@@ -90,7 +92,7 @@ static const char *ticker_went_on(const struct watch *w, long waited_ms)
 	join(ticker);
 	fprintf(stderr, "%s: ticker: %ld ticks in %ld ms, worst %.1f ms late\n", current, got,
 		waited_ms, (double)atomic_load(&worst_late_us) / 1000.0);
-	return yes(got >= waited_ms / TICK_MS / 4);
+	return yes(got >= MIN_TICKS);
 }
 
 /* ---- file locks held by another process ---------------------------------------------- */
@@ -143,16 +145,18 @@ static void unlock(int fd, enum lock_kind kind)
 }
 
 /*
- * A child process takes the lock, says so through a pipe ("L"), holds it HOLD_MS, says
- * it lets go ("U") and unlocks; meanwhile this process waits for the lock. Once it has
- * the lock, the "U" is in the pipe: the lock came from the holder's release.
+ * A child process takes the lock and says so ("L"). This process, its ticker running,
+ * says it is about to wait ("W") and waits for the lock; the child holds it HOLD_MS
+ * more, says it lets go ("U") and unlocks. So the wait lasts HOLD_MS however slowly
+ * either process gets there, and once this one has the lock the "U" is in the pipe:
+ * the lock came from the holder's release.
  */
 static void held_elsewhere(enum lock_kind kind, const char *name)
 {
-	int fd = temp_file(), p[2];
+	int fd = temp_file(), up[2], down[2];
 	char c;
 
-	if (pipe(p) != 0)
+	if (pipe(up) != 0 || pipe(down) != 0)
 		die("pipe");
 	pid_t pid = fork();
 
@@ -162,25 +166,28 @@ static void held_elsewhere(enum lock_kind kind, const char *name)
 		int held = kind == LOCK_FLOCK ? reopen(fd) : fd;
 
 		lock_wait(held, kind);
-		if (write(p[1], "L", 1) != 1)
+		if (write(up[1], "L", 1) != 1 || read(down[0], &c, 1) != 1)
 			_exit(3);
 		msleep(HOLD_MS);
-		if (write(p[1], "U", 1) != 1)
+		if (write(up[1], "U", 1) != 1)
 			_exit(3);
 		unlock(held, kind);
 		_exit(0);
 	}
-	close(p[1]);
-	if (read(p[0], &c, 1) != 1)
+	close(up[1]);
+	close(down[0]);
+	if (read(up[0], &c, 1) != 1)
 		fail("the child did not take the lock");
 	int mine = kind == LOCK_FLOCK ? reopen(fd) : fd;
 
 	ticker_begin();
 	struct watch wt = watch_begin();
 
+	if (write(down[1], "W", 1) != 1)
+		die("write");
 	lock_wait(mine, kind);
 	long waited = watch_waited(&wt);
-	bool after_release = read(p[0], &c, 1) == 1 && c == 'U';
+	bool after_release = read(up[0], &c, 1) == 1 && c == 'U';
 	int st;
 
 	if (waitpid(pid, &st, 0) != pid)
@@ -191,7 +198,8 @@ static void held_elsewhere(enum lock_kind kind, const char *name)
 	if (mine != fd)
 		close(mine);
 	close(fd);
-	close(p[0]);
+	close(up[0]);
+	close(down[1]);
 }
 
 static void case_flock_held_elsewhere(void)
