@@ -55,13 +55,6 @@ static struct gp_kthread *spare_pop(void)
 	return head;
 }
 
-/* A spare runs no green code: no signal for the program may land on it. */
-static void block_signals(void)
-{
-	uint64_t all = GP_SIGMASK_LIBRARY_THREAD;
-	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, sizeof(all));
-}
-
 /*
  * Give back the thread it carried, if any, wait as a spare until assigned, run the
  * carrier until a thread it carried comes back; again. A kernel thread just made by the
@@ -74,7 +67,7 @@ static void idle_loop(struct gp_kthread *m, bool reserved)
 		if (g) {
 			m->rejoining = NULL;
 			__atomic_store_n(&m->carrying, NULL, __ATOMIC_RELEASE);
-			block_signals();
+			gp_block_program_signals();   /* a spare runs no green code */
 			gp__give_back(g);
 		}
 		if (!reserved)

@@ -77,8 +77,7 @@ static void *worker_main(void *arg)
 	(void)arg;
 	/* Signals are for the program's threads: a pool thread never takes one (but
 	 * glibc's own, util.h). */
-	uint64_t all = GP_SIGMASK_LIBRARY_THREAD;
-	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, NULL, sizeof(all));
+	gp_block_program_signals();
 	for (;;) {
 		unsigned seen = atomic_load(&submitted);
 		struct job *j = take();

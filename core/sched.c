@@ -706,8 +706,7 @@ void gp__rejoin(void)
 		return;
 	/* Off to this kernel thread's idle context, which gives g back once g is saved; no
 	 * handler of the program's may run there, on the idle context's TLS. */
-	uint64_t all = GP_SIGMASK_LIBRARY_THREAD;
-	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, sizeof(all));
+	gp_block_program_signals();
 	g->m->rejoining = g;
 	gp_ctx_switch(&g->ctx, &g->m->idle.ctx);
 	/* Resumed by the carrier, on the kernel thread that owns it now. */

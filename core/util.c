@@ -1,6 +1,8 @@
 #include "util.h"
 
+#include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -71,4 +73,10 @@ bool gp_peek(const void *addr, void *out, size_t len)
 	struct iovec local = { out, len }, remote = { (void *)addr, len };
 	return syscall(SYS_process_vm_readv, (long)getpid(), &local, 1ul, &remote, 1ul, 0ul) ==
 	       (long)len;
+}
+
+void gp_block_program_signals(void)
+{
+	uint64_t all = GP_SIGMASK_LIBRARY_THREAD;
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, sizeof(all));
 }

@@ -39,6 +39,9 @@ enum gp_log_level { GP_LOG_ERROR, GP_LOG_WARNING, GP_LOG_INFO, GP_LOG_DEBUG };
  */
 #define GP_SIGMASK_LIBRARY_THREAD (~((1ull << (32 - 1)) | (1ull << (33 - 1))))
 
+/* Install that mask on the calling kernel thread (a raw call: sigprocmask is hooked). */
+void gp_block_program_signals(void);
+
 /*
  * Copy len bytes at addr without dereferencing it (process_vm_readv): memory another
  * kernel thread may give back meanwhile, or a word that only looks like a pointer, is

