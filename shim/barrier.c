@@ -45,25 +45,42 @@ int pthread_barrier_init(pthread_barrier_t *b, const pthread_barrierattr_t *attr
 	return 0;
 }
 
+/* Off green threads (before the runtime starts): nobody else can arrive but the last. */
+static int kernel_thread_wait(struct green_barrier *g)
+{
+	if (++g->arrived == g->count) {
+		g->arrived = 0;
+		g->round++;
+		if (gp_carrier)
+			gp_unpark_all_on_async(g);
+		return PTHREAD_BARRIER_SERIAL_THREAD;
+	}
+	/* Without green threads nobody else can arrive: wait forever, as natively. */
+	for (;;)
+		pause();
+}
+
 int pthread_barrier_wait(pthread_barrier_t *b)
 {
 	struct green_barrier *g = green(b);
 	if (!g)
 		return GP_REAL(pthread_barrier_wait)(b);
+	if (!gp_on_green())
+		return kernel_thread_wait(g);
+	/* The count is the runtime's state: changed inside the bracket, where no other
+	 * green thread comes between the arrival and the round's end (a handed-off one
+	 * rejoins first, core/kthread.h). */
+	gp_enter();
 	unsigned round = g->round;
 	if (++g->arrived == g->count) {
 		g->arrived = 0;
 		g->round++;
-		if (gp_carrier)
-			gp_wake(g, (size_t)-1);
+		gp_unpark_on(g, (size_t)-1);
+		gp_leave();
 		return PTHREAD_BARRIER_SERIAL_THREAD;
 	}
-	/* Without green threads nobody else can arrive: wait forever, as natively. */
-	while (!gp_on_green())
-		pause();
 	/* A waiter the round's last arrival picked leaves without reading the barrier
 	 * again: it may already have been destroyed and initialised anew. */
-	gp_enter();
 	while (g->round == round && gp_park_on(g, -1, "barrier") != 0)
 		;
 	gp_leave();

@@ -63,17 +63,50 @@ static bool add(FILE *fp, struct gp_green *owner)
 	return true;
 }
 
-/* Take fp's green lock, or say who has it: 0, or the holder. */
+/*
+ * Take fp's green lock, or say who has it: 0, or the holder. The table is the runtime's
+ * state, changed inside the bracket (a handed-off thread rejoins first, core/kthread.h).
+ */
 static struct gp_green *try_take(FILE *fp, struct gp_green *self)
 {
+	struct gp_green *holder = NULL;
+	gp_enter();
 	struct held *h = find(fp);
 	if (!h)
-		return add(fp, self) ? NULL : self;
-	if (h->owner == self) {
+		holder = add(fp, self) ? NULL : self;
+	else if (h->owner == self)
 		h->count++;
-		return NULL;
-	}
-	return h->owner;
+	else
+		holder = h->owner;
+	gp_leave();
+	return holder;
+}
+
+/* Whether another green thread holds fp's green lock. */
+static bool held_by_other(FILE *fp, struct gp_green *self)
+{
+	gp_enter();
+	struct held *h = find(fp);
+	bool other = h && h->owner != self;
+	gp_leave();
+	return other;
+}
+
+/* Release one hold of fp's green lock if self has it: false if it has not. */
+static bool release(FILE *fp, struct gp_green *self)
+{
+	gp_enter();
+	struct held *h = find(fp);
+	bool mine = h && h->owner == self;
+	bool freed = mine && --h->count == 0;
+	if (freed)
+		*h = held[--held_len];
+	gp_leave();
+	/* Every waiter: a stdio hook only waits for the stream to be free, so waking one of
+	 * those alone would leave a flockfile behind it parked. */
+	if (freed)
+		gp_wake(fp, (size_t)-1);
+	return mine;
 }
 
 /* Park until funlockfile releases fp (or a signal's handler wants to run). */
@@ -90,8 +123,7 @@ void gp__file_wait(FILE *fp)
 	if (GP_LIKELY(held_len == 0) || !gp_on_green())
 		return;
 	struct gp_green *self = gp_self();
-	struct held *h;
-	while ((h = find(fp)) && h->owner != self)
+	while (held_by_other(fp, self))
 		park_on_stream(self, fp);
 }
 
@@ -125,17 +157,8 @@ int ftrylockfile(FILE *fp)
 
 void funlockfile(FILE *fp)
 {
-	struct held *h = gp_on_green() ? find(fp) : NULL;
-	if (!h || h->owner != gp_self()) {
+	if (!gp_on_green() || !release(fp, gp_self()))
 		GP_REAL(funlockfile)(fp);
-		return;
-	}
-	if (--h->count > 0)
-		return;
-	*h = held[--held_len];
-	/* Every waiter: a stdio hook only waits for the stream to be free, so waking one of
-	 * those alone would leave a flockfile behind it parked. */
-	gp_wake(fp, (size_t)-1);
 }
 
 /* glibc's lock of a stream (libio's _IO_lock_t): recursive, owned by a descriptor. */

@@ -47,10 +47,34 @@ extern __thread int gp__in_user __attribute__((tls_model("initial-exec")));
 /* Entries into the runtime so far: the monitor tells a stuck thread by it (kthread.h). */
 extern __thread unsigned gp__enters __attribute__((tls_model("initial-exec")));
 
-/* On the carrier, in program code: a green thread is running. */
-static inline bool gp_on_green(void)
+/*
+ * In program code on a green thread, wherever it runs: for the hooks that only read or
+ * change the calling thread's own state (pthread_self, its thread-specific data), which
+ * a handed-off thread may do where it is.
+ */
+static inline bool gp_in_program(void)
 {
 	return GP_LIKELY(gp__in_user != 0);
+}
+
+void gp__rejoin_at_hook(void);
+
+/*
+ * In program code on a green thread: the question every hook asks first. A green thread
+ * whose carrier was handed off (core/kthread.h) ran on outside it, which is all a hand-off
+ * is for; at its next call into the library it rejoins the carrier first, as a Go thread
+ * back from a system call must get a P before it runs Go code again. From then on what a
+ * hook does runs as on one kernel thread: the hooks' own bookkeeping (stream lock tables,
+ * mutex owners, barriers) needs no lock of its own against a handed-off thread, only the
+ * bracket for the short parts a hand-off could otherwise cut in two.
+ */
+static inline bool gp_on_green(void)
+{
+	if (!gp_in_program())
+		return false;
+	if (GP_UNLIKELY(__atomic_load_n(&gp_self()->handed_off, __ATOMIC_RELAXED)))
+		gp__rejoin_at_hook();
+	return true;
 }
 
 /*

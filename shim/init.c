@@ -26,6 +26,12 @@
 __thread int gp__in_user __attribute__((tls_model("initial-exec")));
 __thread unsigned gp__enters __attribute__((tls_model("initial-exec")));
 
+void gp__rejoin_at_hook(void)
+{
+	gp_enter();   /* rejoins: gp_sched_check_owner */
+	gp_leave();
+}
+
 size_t gp__glibc_stack_size(void)
 {
 	static size_t size;

@@ -136,12 +136,16 @@ int pthread_rwlock_unlock(pthread_rwlock_t *rw)
 			gp_unpark_all_on_async(rw);
 		return rc;
 	}
-	bool was_writer = rw->__data.__cur_writer != 0;
-	int rc = GP_REAL(pthread_rwlock_unlock)(rw);
-	if (rc != 0)
-		return rc;
-	if (was_writer)
+	/* Forgotten first: once released, the record is the next writer's. */
+	struct gp_green *was_writer = writer(rw);
+	if (was_writer == gp_self())
 		set_writer(rw, NULL);
+	int rc = GP_REAL(pthread_rwlock_unlock)(rw);
+	if (rc != 0) {
+		if (was_writer == gp_self())
+			set_writer(rw, was_writer);
+		return rc;
+	}
 	/* Every waiter tries again: readers may all get in, writers race for it. */
 	gp_wake(rw, (size_t)-1);
 	return 0;

@@ -69,20 +69,40 @@ static void set_green_owner(pthread_mutex_t *m, struct gp_green *g)
 	m->__data.__list.__prev = (struct __pthread_internal_list *)g;
 }
 
-/* One attempt: 0, EBUSY (held by another green thread), or an error. */
+/* One attempt at a mutex that tracks its owner: 0, EBUSY, EDEADLK, or an error. */
+static int owner_trylock(pthread_mutex_t *m)
+{
+	if (held_by_kernel_thread(m))
+		return EBUSY;
+	struct gp_green *o = green_owner(m);
+	if (o == gp_self()) {
+		if (mutex_type(m) == PTHREAD_MUTEX_ERRORCHECK)
+			return EDEADLK;
+		return GP_REAL(pthread_mutex_trylock)(m);  /* counts the recursion */
+	}
+	if (o)
+		return EBUSY;
+	int rc = GP_REAL(pthread_mutex_trylock)(m);
+	if (rc == 0)
+		set_green_owner(m, gp_self());
+	return rc;
+}
+
+/*
+ * One attempt: 0, EBUSY (held by another green thread), or an error.
+ *
+ * glibc counts a recursive mutex's recursion for whoever has the carrier's thread id,
+ * which every green thread has: the green owner is checked and glibc's lock taken in
+ * one step, inside the bracket, so that no other green thread can come between them
+ * (a handed-off one rejoins first, core/kthread.h).
+ */
 static int green_trylock(pthread_mutex_t *m)
 {
 	if (tracks_owner(m)) {
-		if (held_by_kernel_thread(m))
-			return EBUSY;
-		struct gp_green *o = green_owner(m);
-		if (o == gp_self()) {
-			if (mutex_type(m) == PTHREAD_MUTEX_ERRORCHECK)
-				return EDEADLK;
-			return GP_REAL(pthread_mutex_trylock)(m);  /* counts the recursion */
-		}
-		if (o)
-			return EBUSY;
+		gp_enter();
+		int rc = owner_trylock(m);
+		gp_leave();
+		return rc;
 	}
 	int rc = GP_REAL(pthread_mutex_trylock)(m);
 	if (rc == 0)   /* every kind: the deadlock report names the holder */
@@ -123,21 +143,34 @@ static int green_lock(pthread_mutex_t *m, clockid_t clock, const struct timespec
 	}
 }
 
+/* Release a mutex that tracks its owner: 0, EPERM if not ours; *freed if released. */
+static int owner_unlock(pthread_mutex_t *m, bool *freed)
+{
+	if (green_owner(m) != gp_self())
+		return EPERM;
+	int rc = GP_REAL(pthread_mutex_unlock)(m);
+	*freed = rc == 0 && m->__data.__owner == 0;
+	if (*freed)
+		set_green_owner(m, NULL);
+	return rc;
+}
+
 static int green_unlock(pthread_mutex_t *m)
 {
+	bool freed = true;
+	int rc;
 	if (tracks_owner(m)) {
-		struct gp_green *o = green_owner(m);
-		if (o != gp_self())
-			return EPERM;
-	}
-	int rc = GP_REAL(pthread_mutex_unlock)(m);
-	if (rc != 0)
-		return rc;
-	if (m->__data.__owner == 0) {
+		gp_enter();   /* as green_trylock */
+		rc = owner_unlock(m, &freed);
+		gp_leave();
+	} else {
+		/* Forgotten first: once released, the record is the next holder's. */
 		set_green_owner(m, NULL);
-		gp_wake(m, 1);
+		rc = GP_REAL(pthread_mutex_unlock)(m);
 	}
-	return 0;
+	if (rc == 0 && freed)
+		gp_wake(m, 1);
+	return rc;
 }
 
 int pthread_mutex_lock(pthread_mutex_t *m)

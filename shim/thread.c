@@ -183,7 +183,7 @@ void pthread_exit(void *ret)
 
 pthread_t pthread_self(void)
 {
-	if (!gp_on_green())
+	if (!gp_in_program())
 		return GP_REAL(pthread_self)();
 	return (pthread_t)gp_self()->handle;
 }

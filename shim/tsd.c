@@ -59,12 +59,18 @@ int pthread_key_delete(pthread_key_t key)
 	if (rc == 0 && key < PTHREAD_KEYS_MAX) {
 		destructors[key] = NULL;
 		key_used[key] = false;
-		/* A key created later with the same number starts with no values. */
+		/* A key created later with the same number starts with no values. The list
+		 * of threads is the runtime's: walked inside the bracket. */
+		bool entered = gp_on_green();
+		if (entered)
+			gp_enter();
 		for (struct gp_green *g = gp_carrier ? gp_carrier->all : NULL; g; g = g->all_next) {
 			struct green_tsd *t = tsd_of(g);
 			if (t && t->block[key / BLOCK])
 				t->block[key / BLOCK][key % BLOCK] = NULL;
 		}
+		if (entered)
+			gp_leave();
 	}
 	return rc;
 }
@@ -142,7 +148,7 @@ static long real_setspecific(const long *a)
 /* Green storage applies to green threads other than the first one. */
 static struct gp_green *green_owner(pthread_key_t key)
 {
-	if (!gp_on_green() || key >= PTHREAD_KEYS_MAX)
+	if (!gp_in_program() || key >= PTHREAD_KEYS_MAX)
 		return NULL;
 	struct gp_green *g = gp_self();
 	return g->is_main ? NULL : g;

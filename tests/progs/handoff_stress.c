@@ -12,7 +12,17 @@
  *     (which parks them: a handed-off worker rejoins), BURSTS times each;
  *   - a thread creates and joins CHURN short threads, each of which adds to a counter
  *     under the shared mutex and wakes the collector;
- *   - a spinner spins on an atomic flag that the last pair to finish sets.
+ *   - a spinner spins on an atomic flag that the last pair to finish sets;
+ *   - two loggers hold a recursive mutex (locked twice) and a stream's lock (flockfile)
+ *     across a burst, writing one line to a pipe in two parts around it, and meet at a
+ *     barrier each round; a contender takes the same recursive mutex as often, an
+ *     error-checking mutex is locked again by its holder after a burst (EDEADLK), and
+ *     two writers put WRITES short lines each on the same stream with fputs, with no
+ *     lock of their own, after each burst; a reader checks every line it reads with
+ *     fgets from the other end of the pipe (natively glibc's stream lock keeps each
+ *     fputs whole).
+ *     So the library's own bookkeeping (green stream locks, recursive mutex owners,
+ *     barriers) is exercised by threads that have just been handed off.
  *
  * Prints the totals, which do not depend on timing; a lost wake-up hangs the program
  * (alarm after 120 s), a double one or a race shows in the totals.
@@ -147,9 +157,149 @@ static void *spinner(void *arg)
 	return NULL;
 }
 
+/* ---- the library's bookkeeping across hand-offs ----------------------------------------- */
+
+#define LOGGERS 2
+#define LOG_ROUNDS 25
+#define CONTENDS 200
+#define WRITERS 2
+#define WRITES 300
+
+static pthread_mutex_t rec, check;
+static pthread_barrier_t meet, writers_meet;
+static FILE *log_out;
+static long log_rounds_done, serial_rounds, deadlocks_seen, contended;
+
+static void *logger(void *arg)
+{
+	long id = (long)arg;
+
+	for (int i = 0; i < LOG_ROUNDS; i++) {
+		pthread_mutex_lock(&rec);
+		pthread_mutex_lock(&rec);
+		flockfile(log_out);
+		fprintf(log_out, "logger %ld ", id);
+		compute(BURST_MS);
+		fprintf(log_out, "round %d\n", i);
+		fflush(log_out);
+		funlockfile(log_out);
+		log_rounds_done++;
+		pthread_mutex_unlock(&rec);
+		pthread_mutex_unlock(&rec);
+		pthread_mutex_lock(&check);
+		compute(1);
+		if (pthread_mutex_lock(&check) == EDEADLK)
+			deadlocks_seen++;
+		pthread_mutex_unlock(&check);
+		if (pthread_barrier_wait(&meet) == PTHREAD_BARRIER_SERIAL_THREAD)
+			serial_rounds++;
+	}
+	return NULL;
+}
+
+
+static void *writer(void *arg)
+{
+	long id = (long)arg;
+	char line[64];
+
+	for (int r = 0; r < LOG_ROUNDS; r++) {
+		/* Together, so that both are handed off and write at the same time. */
+		pthread_barrier_wait(&writers_meet);
+		compute(BURST_MS);
+		for (int i = 0; i < WRITES; i++) {
+			snprintf(line, sizeof(line), "writer %ld line %d\n", id, r * WRITES + i);
+			fputs(line, log_out);
+		}
+	}
+	return NULL;
+}
+
+static void *contender(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < CONTENDS; i++) {
+		pthread_mutex_lock(&rec);
+		pthread_mutex_lock(&rec);
+		contended++;
+		pthread_mutex_unlock(&rec);
+		pthread_mutex_unlock(&rec);
+		if (i % 20 == 0)
+			usleep(1000);
+	}
+	return NULL;
+}
+
+/* Reads every line; counts the well-formed ones and each logger's rounds in order. */
+static void *log_reader(void *arg)
+{
+	FILE *in = arg;
+	long *good = malloc(sizeof(long));
+	int next[LOGGERS + WRITERS] = { 0 };
+	char line[128];
+	long id;
+	int n, bad = 0;
+
+	*good = 0;
+	while (fgets(line, sizeof(line), in)) {
+		if (sscanf(line, "logger %ld round %d\n", &id, &n) == 2 && id >= 0 &&
+		    id < LOGGERS && n == next[id]) {
+			next[id]++;
+			(*good)++;
+		} else if (sscanf(line, "writer %ld line %d\n", &id, &n) == 2 && id >= 0 &&
+			   id < WRITERS && n == next[LOGGERS + id]) {
+			next[LOGGERS + id]++;
+			(*good)++;
+		} else if (bad++ < 5) {
+			printf("bad line: %s", line);
+		}
+	}
+	fclose(in);
+	return good;
+}
+
+static void bookkeeping_start(pthread_t *t, int *n, pthread_t *reader)
+{
+	pthread_mutexattr_t a;
+	int fds[2];
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&rec, &a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+	pthread_mutex_init(&check, &a);
+	pthread_mutexattr_destroy(&a);
+	pthread_barrier_init(&meet, NULL, LOGGERS);
+	pthread_barrier_init(&writers_meet, NULL, WRITERS);
+	if (pipe(fds) != 0)
+		die("pipe");
+	log_out = fdopen(fds[1], "w");
+	FILE *in = fdopen(fds[0], "r");
+	if (!log_out || !in)
+		die("fdopen");
+	*reader = start(log_reader, in);
+	for (long i = 0; i < LOGGERS; i++)
+		t[(*n)++] = start(logger, (void *)i);
+	for (long i = 0; i < WRITERS; i++)
+		t[(*n)++] = start(writer, (void *)i);
+	t[(*n)++] = start(contender, NULL);
+}
+
+static void bookkeeping_report(pthread_t reader)
+{
+	fclose(log_out);
+	long *good = join(reader);
+
+	printf("log rounds %ld, lines read whole and in order %ld of %d, barrier rounds %ld, "
+	       "EDEADLK %ld, contender %ld\n",
+	       log_rounds_done, *good, LOGGERS * LOG_ROUNDS + WRITERS * LOG_ROUNDS * WRITES,
+	       serial_rounds, deadlocks_seen, contended);
+	free(good);
+}
+
 int main(int argc, char **argv)
 {
-	pthread_t t[2 * PAIRS + 5];
+	pthread_t t[2 * PAIRS + 5 + LOGGERS + WRITERS + 1], reader;
 	struct side sides[2 * PAIRS];
 	long seen = 0;
 	int n = 0;
@@ -170,6 +320,7 @@ int main(int argc, char **argv)
 	t[n++] = start(worker, NULL);
 	t[n++] = start(worker, NULL);
 	t[n++] = start(churner, NULL);
+	bookkeeping_start(t, &n, &reader);
 	for (int i = 0; i < n; i++)
 		join(t[i]);
 	long passes = 0;
@@ -180,5 +331,6 @@ int main(int argc, char **argv)
 	printf("bursts %ld churned %ld events seen %ld of %ld\n", bursts_done, churned, seen,
 	       expected_events);
 	printf("spinner ended: it saw the flag the last pair set\n");
+	bookkeeping_report(reader);
 	return 0;
 }
