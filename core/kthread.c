@@ -1,6 +1,7 @@
 #include "kthread.h"
 
 #include <linux/futex.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -87,10 +88,25 @@ void gp__kthread_idle_main(void *arg)
 	idle_loop(m, false);
 }
 
+/*
+ * A signal stack of its own, as the first kernel thread has one when the stack overflow
+ * report is installed (shim/overflow.c): a green thread that overflows its stack here
+ * gets the same report. Kept for the kernel thread's life, which is the process's.
+ */
+#define SPARE_SIGNAL_STACK (64 * 1024)
+
+static void give_signal_stack(void)
+{
+	stack_t ss = { .ss_sp = malloc(SPARE_SIGNAL_STACK), .ss_size = SPARE_SIGNAL_STACK };
+	if (ss.ss_sp && sigaltstack(&ss, NULL) != 0)
+		free(ss.ss_sp);
+}
+
 static void *spare_main(void *arg)
 {
 	struct gp_kthread *m = arg;
 	m->tid = (int)syscall(SYS_gettid);
+	give_signal_stack();
 	prctl(PR_SET_NAME, "gp-carrier");
 	gp_ctx_init_current(&m->idle.ctx);
 	m->idle.ctx.tp = gp_tp_get();
@@ -143,6 +159,7 @@ struct gp_kthread *gp_kthread_spare(void)
 	}
 	/* Running now: it is never freed, so a failed remember only hides it from reports. */
 	remember(m);
+	gp_tls_guard_setxid();
 	return m;
 }
 

@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <resolv.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -368,6 +369,47 @@ long gp_tls_on_carrier(long (*call)(const long *a), const long *a)
 	return r;
 }
 
+/* glibc's SIGSETXID: its handler, and the rest of the kernel's struct sigaction. */
+#define GP_SIGSETXID 33
+
+struct kernel_sigaction {
+	void (*handler)(int, siginfo_t *, void *);
+	unsigned long flags;
+	void (*restorer)(void);
+	uint64_t mask;
+};
+
+static void (*glibc_setxid_handler)(int, siginfo_t *, void *);
+
+static long run_setxid_handler(const long *a)
+{
+	glibc_setxid_handler((int)a[0], (siginfo_t *)a[1], (void *)a[2]);
+	return 0;
+}
+
+static void setxid_handler(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno;
+	gp_tls_on_carrier(run_setxid_handler, (const long[]){ sig, (long)si, (long)uc });
+	errno = saved;
+}
+
+void gp_tls_guard_setxid(void)
+{
+	/* glibc installs its handler at the first pthread_create of a kernel thread, which
+	 * has happened by the time there are two; a program cannot change it (sigaction
+	 * refuses the signal), so it is read and replaced with the system call. */
+	struct kernel_sigaction ka;
+	if (!gp_tls_per_thread || glibc_setxid_handler ||
+	    syscall(SYS_rt_sigaction, GP_SIGSETXID, NULL, &ka, sizeof(uint64_t)) != 0 ||
+	    !(ka.flags & SA_SIGINFO) || (uintptr_t)ka.handler <= (uintptr_t)SIG_IGN)
+		return;
+	glibc_setxid_handler = ka.handler;
+	ka.handler = setxid_handler;
+	if (syscall(SYS_rt_sigaction, GP_SIGSETXID, &ka, NULL, sizeof(uint64_t)) != 0)
+		glibc_setxid_handler = NULL;
+}
+
 void gp_tls_release(void *tp)
 {
 	_dl_deallocate_tls(tp, false);
@@ -427,6 +469,7 @@ void *gp_tls_make(char *top, void *block, size_t block_size, size_t guard, char 
 
 void gp_tls_release(void *tp) { (void)tp; }
 long gp_tls_on_carrier(long (*call)(const long *a), const long *a) { return call(a); }
+void gp_tls_guard_setxid(void) {}
 void gp_tls_learn_on(void *tp) { (void)tp; }
 bool gp_tls_is_green(void *tp) { (void)tp; return false; }
 void *gp_tls_self(void *tp) { return tp; }

@@ -122,6 +122,15 @@ void *gp_tls_self(void *tp);
 long gp_tls_on_carrier(long (*call)(const long *a), const long *a);
 
 /*
+ * Once there are kernel threads that run green code besides the first one (hand-off,
+ * kthread.h): glibc's handler of SIGSETXID runs with the kernel thread's own TCB. glibc
+ * makes every thread it knows change a credential (setuid...) by signalling it, and the
+ * handler marks its work done on THREAD_SELF; on a kernel thread that runs a handed-off
+ * green thread that would be the green thread's TCB, and the setuid would wait for ever.
+ */
+void gp_tls_guard_setxid(void);
+
+/*
  * The running kernel thread's own TCB, for gp_tls_on_carrier: set by the scheduler,
  * which knows the kernel threads that run green code (kthread.h); NULL: the first one's.
  */

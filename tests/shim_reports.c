@@ -31,6 +31,23 @@ Test(reports, stack_overflow_is_named)
 	gp_run_free(&s);
 }
 
+/*
+ * The same on a kernel thread that took the others over from a computation: it has an
+ * alternate signal stack of its own for the report.
+ */
+Test(reports, stack_overflow_is_named_after_a_handoff)
+{
+	struct gp_run s;
+
+	setenv("GREENPATCH_HANDOFF", "1ms", 1);
+	gp_run_prog("overflow", GP_ARGV("after-handoff"), true, 20, NULL, &s);
+	unsetenv("GREENPATCH_HANDOFF");
+	cr_expect(WIFSIGNALED(s.status) && WTERMSIG(s.status) == SIGSEGV,
+		  "under the shim: status 0x%x, expected SIGSEGV; stderr:\n%s", s.status, s.err);
+	expect_in(s.err, "green thread 3 \"deep\" overflowed its stack of 128 KiB", "stderr");
+	gp_run_free(&s);
+}
+
 /* GREENPATCH_STATS=1: the counts describe what the program did. */
 Test(reports, stats_at_exit)
 {
