@@ -141,21 +141,13 @@ static inline void gp_leave(void)
 }
 
 /*
- * Unpark up to n green threads parked on addr, from program code. A handed-off thread
- * (core/kthread.h) wakes them through the carrier's queue, as a kernel thread of the
- * program does, and goes on where it runs instead of rejoining the carrier only to
- * wake someone: it answers 0, as if nobody had been parked there.
+ * Unpark up to n green threads parked on addr, from program code. A thread handed off
+ * since its hook began (core/kthread.h) rejoins in gp_enter first, as at any call: the
+ * carrier's queue (gp_unpark_on_async) would take libev's ev_async_send, whose write
+ * comes back through our hooks, which must not rejoin in the middle of it.
  */
 static inline size_t gp_wake(const void *addr, size_t n)
 {
-	/* Set only once the hand-off is done, and cleared only once it has rejoined. */
-	if (GP_UNLIKELY(gp_self()->handed_off)) {
-		if (n == 1)
-			gp_unpark_on_async(addr);
-		else
-			gp_unpark_all_on_async(addr);
-		return 0;
-	}
 	gp_enter();
 	size_t woken = gp_unpark_on(addr, n);
 	gp_leave();
