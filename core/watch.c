@@ -499,7 +499,7 @@ static const char *others_note(struct gp_kthread *m, bool at_bound)
  * at sw) or handed off to m.
  */
 static void stall_report(struct gp_carrier *c, struct gp_green *g, uint64_t sw,
-			 struct gp_kthread *m, int tid, long ms, bool at_bound)
+			 struct gp_kthread *m, int tid, long ms, bool at_bound, bool called)
 {
 	unsigned long args[6] = { 0 };
 	uintptr_t sp = 0, pc = 0, frames[MAX_FRAMES];
@@ -545,8 +545,9 @@ static void stall_report(struct gp_carrier *c, struct gp_green *g, uint64_t sw,
 		       args[1], args[2], others);
 	} else {
 		gp_log(GP_LOG_WARNING, "stall: green thread %llu \"%s\" %s %ld ms%s: it computes "
-		       "without calling the library (reported once per thread)%s",
-		       (unsigned long long)g->id, g->name, lead, ms, lead_end, others);
+		       "%s (reported once per thread)%s", (unsigned long long)g->id, g->name, lead,
+		       ms, lead_end, called ? "and calls the library, but none of its calls waits"
+					     : "without calling the library", others);
 	}
 	for (int i = 0; i < n; i++) {
 		char line[256];
@@ -613,20 +614,24 @@ static void check_handed_off(struct gp_kthread *m, void *arg)
 	if (!h->threshold || m->stall_reported || h->now - m->carrying_since_ns < h->threshold)
 		return;
 	m->stall_reported = true;
-	stall_report(h->c, g, 0, m, m->tid, ms, false);
+	stall_report(h->c, g, 0, m, m->tid, ms, false, false);
 }
 
 /*
  * What the monitor saw of the carrier's running thread at its last look. The thread
- * has been stuck since `since` while the switch counter, the thread, and its count of
- * entries into the runtime stay the same and it runs program code: one system call or
- * one computation. The CPU time of its kernel thread is taken at the first look that
- * finds it so, to tell computing from waiting for a CPU.
+ * has been stuck since `since` while the switch counter and the thread stay the same:
+ * one system call, one computation, or a loop that calls the library without ever
+ * waiting in it (a spin on a mutex's trylock, or an I/O thread that polls for work and
+ * takes an uncontended lock now and then, as redis's do), which holds the others as
+ * surely. The CPU time of its kernel thread is taken at the first look that finds it
+ * so, to tell computing from waiting for a CPU. A thread handed off in such a loop
+ * rejoins at its next call (shim/hook.h), behind the others: a yield.
  */
 struct look {
 	uint64_t sw;
 	struct gp_green *g;
-	unsigned enters;
+	unsigned enters;              /* at the last look */
+	bool entered;                 /* it has called the library since `since` */
 	long since;
 	long cpu_from;                /* its CPU time at the first look that found it stuck */
 	bool cpu_known;               /* cpu_from is taken */
@@ -681,10 +686,17 @@ static void *monitor_main(void *arg)
 		bool in_program = false;
 		unsigned enters = 0;
 		if (g == &c->hub || !gp_sched_peek_thread(g, &in_program, &enters) ||
-		    !in_program || sw != l.sw || g != l.g || enters != l.enters) {
+		    sw != l.sw || g != l.g) {
 			l = (struct look){ .sw = sw, .g = g, .enters = enters, .since = now };
 			at_bound = false;
 			continue;
+		}
+		/* Inside the library at this look: nothing to do until the next one. */
+		if (!in_program)
+			continue;
+		if (enters != l.enters) {
+			l.enters = enters;
+			l.entered = true;
 		}
 		int tid = c->owner->tid;
 		long cpu = now_ns(thread_cpu_clock(tid));
@@ -710,7 +722,7 @@ static void *monitor_main(void *arg)
 		if (nr == -1 || (nr == -2 && cpu - l.cpu_from < threshold / 4))
 			continue;
 		reported_at = sw;
-		stall_report(c, g, sw, NULL, tid, (now - l.since) / 1000000L, at_bound);
+		stall_report(c, g, sw, NULL, tid, (now - l.since) / 1000000L, at_bound, l.entered);
 	}
 	return NULL;
 }

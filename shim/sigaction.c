@@ -49,7 +49,14 @@ static void trampoline(int sig, siginfo_t *info, void *uctx)
 	 * business: signal.c delivers those to green threads itself. */
 	if (gp_carrier && sig <= 64 && (!info || info->si_code != SI_TKILL)) {
 		atomic_fetch_or(&arrived, 1ull << (sig - 1));
+		/* Bracket closed: libev's write to its eventfd must pass straight through,
+		 * not rejoin a handed-off thread's carrier in the middle of it (hook.h). */
+		int in_user = gp__in_user;
+		gp__in_user = 0;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		ev_async_send(gp_carrier->loop, &gp_carrier->async);
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		gp__in_user = in_user;
 	}
 	errno = saved_errno;
 }

@@ -4,7 +4,10 @@
  * One thread waits where no library can make it wait cooperatively: flock and
  * fcntl(F_SETLKW) on a file another process holds, a raw syscall(SYS_read) on an empty
  * pipe, io_uring_enter through liburing waiting for a read of an empty pipe, a
- * half-second computation, a spin on an atomic flag. Meanwhile a ticker thread sleeps
+ * half-second computation, a spin on an atomic flag, a loop of calls that never wait
+ * (an uncontended mutex), a spin while another thread calls setuid (which glibc makes
+ * every kernel thread run), and computations while a timer signals the process every
+ * half millisecond. Meanwhile a ticker thread sleeps
  * in 10 ms steps. Natively both run at once, each on its kernel thread. Each case
  * prints the waiting call's result and whether the ticker went on while it waited;
  * the ticker's worst lateness goes to stderr (a figure, not compared).
@@ -18,8 +21,10 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <stdatomic.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 #define TICK_MS 10
@@ -331,6 +336,111 @@ static void case_spin_on_flag(void)
 	       yes(spins > 0), ticker_went_on(&wt, waited));
 }
 
+/* Another thread changes the process's credentials (to what they are) meanwhile. */
+static void *setxid_later(void *arg)
+{
+	int *rc = arg;
+
+	msleep(50);
+	rc[0] = setgid(getgid());
+	rc[1] = setresuid(-1, -1, -1);
+	atomic_store(&flag, 1);
+	return NULL;
+}
+
+/*
+ * glibc makes every kernel thread change the credential: the one the spinner runs on
+ * too, which under the library has been handed off by then.
+ */
+static void case_setuid_while_spinning(void)
+{
+	int rc[2] = { -1, -1 };
+
+	atomic_store(&flag, 0);
+	pthread_t t = start(setxid_later, rc);
+	while (!atomic_load_explicit(&flag, memory_order_acquire))
+		;
+	join(t);
+	printf("setuid while spinning: setgid %d, setresuid %d\n", rc[0], rc[1]);
+}
+
+/*
+ * A loop of calls that never wait (an uncontended mutex taken and released), as an I/O
+ * thread polling for work makes them, until another thread sets the flag.
+ */
+static void case_calls_that_never_wait(void)
+{
+	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	unsigned long rounds = 0;
+
+	atomic_store(&flag, 0);
+	ticker_begin();
+	pthread_t t = start(set_flag_later, NULL);
+	struct watch wt = watch_begin();
+
+	while (!atomic_load_explicit(&flag, memory_order_acquire)) {
+		pthread_mutex_lock(&m);
+		rounds++;
+		pthread_mutex_unlock(&m);
+	}
+	long waited = watch_waited(&wt);
+
+	join(t);
+	printf("calls that never wait: saw the flag after looping: %s, others ran meanwhile: "
+	       "%s\n", yes(rounds > 0), ticker_went_on(&wt, waited));
+}
+
+/* ---- signals to the process while threads compute ----------------------------------- */
+
+static atomic_long alarms;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&alarms, 1);
+}
+
+/* 300 ms of computation, with an uncontended mutex taken every millisecond or so. */
+static void *compute_and_lock(void *arg)
+{
+	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	struct watch wt = watch_begin();
+	volatile unsigned long x = 1;
+
+	(void)arg;
+	while (watch_waited(&wt) < HOLD_MS) {
+		for (int i = 0; i < 100000; i++)
+			x = x * 6364136223846793005UL + 1442695040888963407UL;
+		pthread_mutex_lock(&m);
+		pthread_mutex_unlock(&m);
+	}
+	return NULL;
+}
+
+/*
+ * An interval timer sends SIGALRM to the process every half millisecond while two
+ * threads compute: the handler runs on whichever kernel thread the kernel picks, one a
+ * computing thread keeps under the library (handed off) included.
+ */
+static void case_signals_while_computing(void)
+{
+	struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = SA_RESTART }, old;
+	struct itimerval every = { { 0, 500 }, { 0, 500 } }, off = { { 0, 0 }, { 0, 0 } };
+
+	sigemptyset(&sa.sa_mask);
+	atomic_store(&alarms, 0);
+	if (sigaction(SIGALRM, &sa, &old) != 0 || setitimer(ITIMER_REAL, &every, NULL) != 0)
+		die("setitimer");
+	pthread_t a = start(compute_and_lock, NULL), b = start(compute_and_lock, NULL);
+
+	join(a);
+	join(b);
+	setitimer(ITIMER_REAL, &off, NULL);
+	sigaction(SIGALRM, &old, NULL);
+	printf("signals while computing: both done, signals handled: %s\n",
+	       yes(atomic_load(&alarms) >= 10));
+}
+
 static const struct prog_case cases[] = {
 #define CASE(n) { #n, case_##n }
 	CASE(flock_held_elsewhere),
@@ -339,6 +449,9 @@ static const struct prog_case cases[] = {
 	CASE(io_uring_wait),
 	CASE(computation),
 	CASE(spin_on_flag),
+	CASE(setuid_while_spinning),
+	CASE(calls_that_never_wait),
+	CASE(signals_while_computing),
 #undef CASE
 };
 
