@@ -10,7 +10,10 @@
  * So on a green thread the lock a program takes itself is a green lock, kept in a
  * small table beside the stream: another green thread parks until it is released, and
  * the stdio hooks wait for it before they read or write (gp__file_wait), so a locked
- * section is not cut into by another thread's fgets or fprintf. glibc's own lock is
+ * section is not cut into by another thread's fgets or fprintf. A stdio hook that may
+ * park in the middle of its call (a write that waits for the peer) holds the green
+ * lock for the whole call (gp__file_hold), as glibc holds its own for every call: no
+ * other green thread's call, or flockfile, comes between its parts. glibc's own lock is
  * then only ever taken inside one libc call, which never parks, so no green thread
  * ever waits in the kernel for a lock another green thread holds. What is not
  * covered: a stdio function without a hook (fseek, ftell, ferror...) does not wait
@@ -92,6 +95,9 @@ static bool held_by_other(FILE *fp, struct gp_green *self)
 	return other;
 }
 
+/* Green threads parked on some stream's green lock: none, and a release wakes nobody. */
+static size_t stream_waiters;
+
 /* Release one hold of fp's green lock if self has it: false if it has not. */
 static bool release(FILE *fp, struct gp_green *self)
 {
@@ -101,11 +107,11 @@ static bool release(FILE *fp, struct gp_green *self)
 	bool freed = mine && --h->count == 0;
 	if (freed)
 		*h = held[--held_len];
-	gp_leave();
 	/* Every waiter: a stdio hook only waits for the stream to be free, so waking one of
 	 * those alone would leave a flockfile behind it parked. */
-	if (freed)
-		gp_wake(fp, (size_t)-1);
+	if (freed && stream_waiters)
+		gp_unpark_on(fp, (size_t)-1);
+	gp_leave();
 	return mine;
 }
 
@@ -114,8 +120,27 @@ static void park_on_stream(struct gp_green *self, FILE *fp)
 {
 	gp_enter();
 	self->wait_obj = fp;
+	stream_waiters++;
 	gp_park_on(fp, -1, "flockfile");
+	stream_waiters--;
 	gp_leave();
+}
+
+bool gp__file_hold(FILE *fp)
+{
+	struct gp_green *self = gp_self();
+	struct gp_green *holder;
+	while ((holder = try_take(fp, self)) != NULL) {
+		if (holder == self)
+			return false;   /* no memory for the table: unheld, as a stream can be */
+		park_on_stream(self, fp);
+	}
+	return true;
+}
+
+void gp__file_release(FILE *fp)
+{
+	release(fp, gp_self());
 }
 
 void gp__file_wait(FILE *fp)

@@ -245,18 +245,28 @@ static char *green_fgets(char *buf, int n, FILE *fp)
 	return result;
 }
 
+/* green_fgets with the stream's green lock held: one line to one thread, as natively. */
+static char *held_fgets(char *buf, int n, FILE *fp)
+{
+	bool held = gp__file_hold(fp);
+	char *r = green_fgets(buf, n, fp);
+	if (held)
+		gp__file_release(fp);
+	return r;
+}
+
 char *fgets(char *buf, int n, FILE *fp)
 {
 	if (!reads_green(fp))
 		return GP_REAL(fgets)(buf, n, fp);
-	return green_fgets(buf, n, fp);
+	return held_fgets(buf, n, fp);
 }
 
 char *fgets_unlocked(char *buf, int n, FILE *fp)
 {
 	if (!reads_green(fp))
 		return GP_REAL(fgets_unlocked)(buf, n, fp);
-	return green_fgets(buf, n, fp);
+	return held_fgets(buf, n, fp);
 }
 
 char *__fgets_chk(char *buf, size_t size, int n, FILE *fp)
@@ -332,7 +342,11 @@ ssize_t getdelim(char **line, size_t *cap, int delim, FILE *fp)
 	}
 	if (!reads_green(fp))
 		return GP_REAL(getdelim)(line, cap, delim, fp);
-	return green_getdelim(line, cap, delim, fp);
+	bool held = gp__file_hold(fp);
+	ssize_t r = green_getdelim(line, cap, delim, fp);
+	if (held)
+		gp__file_release(fp);
+	return r;
 }
 
 ssize_t __getdelim(char **line, size_t *cap, int delim, FILE *fp)
@@ -389,7 +403,11 @@ static size_t green_fread(void *buf, size_t size, size_t n, FILE *fp)
 	size_t want = size * n;   /* unchecked, as in glibc */
 	if (want == 0)
 		return 0;
-	return green_read_bytes(fp, buf, want) / size;
+	bool held = gp__file_hold(fp);
+	size_t done = green_read_bytes(fp, buf, want);
+	if (held)
+		gp__file_release(fp);
+	return done / size;
 }
 
 size_t fread(void *buf, size_t size, size_t n, FILE *fp)

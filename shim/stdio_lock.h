@@ -1,6 +1,7 @@
 #ifndef GP_STDIO_LOCK_H
 #define GP_STDIO_LOCK_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 /*
@@ -8,6 +9,14 @@
  * called by the stdio hooks before they read or write a stream.
  */
 void gp__file_wait(FILE *fp);
+
+/*
+ * On a green thread: take fp's green lock for one stdio call that may park (parking
+ * while another green thread holds it); true if taken, to be given back with
+ * gp__file_release. Recursive: a thread that holds it through flockfile takes it again.
+ */
+bool gp__file_hold(FILE *fp);
+void gp__file_release(FILE *fp);
 
 /*
  * When the runtime starts, on the first thread: the streams it holds locked with

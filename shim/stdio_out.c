@@ -88,7 +88,7 @@ static size_t pending(const FILE *fp)
  * which keeps every other thread out of the stream as natively. Only green locks are
  * ever held across a park (flockfile.c), never glibc's.
  */
-static size_t green_put(FILE *fp, const char *data, size_t n)
+static size_t put_held(FILE *fp, const char *data, size_t n)
 {
 	if (n == 0 || fits(fp, data, n))
 		return GP_REAL(fwrite)(data, 1, n, fp);
@@ -116,6 +116,16 @@ static size_t green_put(FILE *fp, const char *data, size_t n)
 		}
 		done += (size_t)w;
 	}
+	return done;
+}
+
+/* put_held with fp's green lock held: the call's parts are not cut into by others'. */
+static size_t green_put(FILE *fp, const char *data, size_t n)
+{
+	bool held = gp__file_hold(fp);
+	size_t done = put_held(fp, data, n);
+	if (held)
+		gp__file_release(fp);
 	return done;
 }
 
@@ -165,7 +175,11 @@ int puts(const char *s)
 	if (!writes_green(stdout))
 		return GP_REAL(puts)(s);
 	size_t n = strlen(s);
-	if (green_put(stdout, s, n) != n || green_put(stdout, "\n", 1) != 1)
+	bool held = gp__file_hold(stdout);   /* the line and its newline together */
+	bool ok = put_held(stdout, s, n) == n && put_held(stdout, "\n", 1) == 1;
+	if (held)
+		gp__file_release(stdout);
+	if (!ok)
 		return EOF;
 	return n + 1 > (size_t)INT_MAX ? INT_MAX : (int)(n + 1);
 }
