@@ -638,7 +638,9 @@ Test(launcher, stall_is_reported)
 	setenv("GREENPATCH_STATS", "1", 1);
 	gp_compare("stall", NULL, 60, &n, &s);
 	unsetenv("GREENPATCH_STATS");
-	expect_in(s.err, "stall: green thread 3 \"raw-reader\" has run", "stderr");
+	expect_in(s.err, "stall: green thread 3 \"raw-reader\" has kept its kernel thread for",
+		  "stderr");
+	expect_in(s.err, "its carrier was handed to another kernel thread", "stderr");
 	expect_in(s.err, "blocked in the system call read(0x", "stderr");
 	expect_in(s.err, "did not go through the library", "stderr");
 	expect_in(s.err, "progs/stall+0x", "the stack in the report");
@@ -653,13 +655,22 @@ Test(launcher, stall_is_reported)
 	gp_run_free(&s);
 }
 
-/* A thread that computes is named too (no system call, no stack: it is not stopped). */
+/*
+ * A thread that computes is named too (no system call, no stack: it is not stopped),
+ * handed off or, with GREENPATCH_HANDOFF=0, holding the others.
+ */
 Test(launcher, computing_stall_is_reported)
 {
 	struct gp_run s;
 	gp_compare("stall", GP_ARGV("spin"), 60, NULL, &s);
-	expect_in(s.err, "stall: green thread 3 \"spinner\" has run", "stderr");
+	expect_in(s.err, "stall: green thread 3 \"spinner\" has kept its kernel thread for",
+		  "stderr");
 	expect_in(s.err, "it computes without calling the library", "stderr");
+	gp_run_free(&s);
+
+	run_env("stall", GP_ARGV("spin"), GP_ARGV("GREENPATCH_HANDOFF=0"), &s);
+	gp_expect_ok(&s);
+	expect_in(s.err, "stall: green thread 3 \"spinner\" has run", "stderr");
 	gp_run_free(&s);
 }
 

@@ -41,8 +41,6 @@ static const struct real_case cases[] = {
 
 /* Cases that do not yet behave under the shim as natively; see libgreenpatch(7). */
 static const struct gp_pending pending[] = {
-	{ "redis_io_threads", "its main and I/O threads spin-wait for each other: a spin holds "
-	  "the carrier for ever, or until handed off with GREENPATCH_HANDOFF (LIMITATIONS)" },
 };
 
 /*

@@ -2,9 +2,9 @@
  * stall [read|spin]
  *
  * read (the default): a green thread named "raw-reader" reads a pipe with a raw
- * syscall(SYS_read), which no hook sees: it blocks the kernel thread, and with it every
- * other thread, until a child process (not a thread: nothing in this process could run)
- * writes to the pipe after 600 ms. A second thread, "ticker", sleeps meanwhile. Prints
+ * syscall(SYS_read), which no hook sees: it blocks its kernel thread (and, with
+ * GREENPATCH_HANDOFF=0, every other thread) until a child process (not a thread: with
+ * hand-off off nothing in this process could run) writes to the pipe after 600 ms. A second thread, "ticker", sleeps meanwhile. Prints
  * "read x" and "ticked", the same with and without the library; under the library, the
  * stall detector names the reader and the read on stderr.
  *
