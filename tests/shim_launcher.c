@@ -168,7 +168,8 @@ Test(launcher, options_set_variables)
 
 	run_launcher(GP_ARGV("--stack-size", "256k", "--stall-ms=50", "--stats=stats.out",
 			     "--log", "debug", "--deadlock", "abort", "--offload-threads", "3",
-			     "--dump-signal", "USR2", "--unpatch", "stdio,time", "--tls", "shared", "--",
+			     "--dump-signal", "USR2", "--unpatch", "stdio,time", "--tls", "shared",
+			     "--stack-guard", "mprotect", "--",
 			     "/usr/bin/env"),
 		     NULL, 20, &r);
 	gp_expect_ok(&r);
@@ -177,6 +178,7 @@ Test(launcher, options_set_variables)
 		"GREENPATCH_LOG=debug\n", "GREENPATCH_DEADLOCK=abort\n",
 		"GREENPATCH_OFFLOAD_THREADS=3\n", "GREENPATCH_DUMP_SIGNAL=USR2\n",
 		"GREENPATCH_UNPATCH=stdio,time\n", "GREENPATCH_TLS=shared\n",
+		"GREENPATCH_STACK_GUARD=mprotect\n",
 		"/stats.out\n",
 	};
 	for (size_t i = 0; i < GP_COUNT(want); i++)
@@ -518,6 +520,7 @@ static struct bad_value bad_values[] = {
 	{ "GREENPATCH_DUMP_SIGNAL", "RTMIN+99", "='RTMIN+99' is not a signal" },
 	{ "GREENPATCH_UNPATCH", "thread", "='thread' is not a comma-separated list of families" },
 	{ "GREENPATCH_TLS", "own", "='own' is not one of thread, shared" },
+	{ "GREENPATCH_STACK_GUARD", "none", "='none' is not one of auto, mprotect" },
 };
 
 ParameterizedTestParameters(launcher, bad_value_stops_before_main)
