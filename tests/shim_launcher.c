@@ -768,6 +768,7 @@ Test(launcher, installed_launcher_runs, .timeout = 300)
 		"usr/bin/greenpatch", "usr/lib/greenpatch/libgreenpatch.so",
 		"usr/lib/greenpatch/hooked.list", "usr/lib/greenpatch/uncovered.list",
 		"usr/share/man/man1/greenpatch.1", "usr/share/man/man7/libgreenpatch.7",
+		"usr/share/gdb/auto-load/usr/lib/greenpatch/libgreenpatch.so-gdb.py",
 	};
 	for (size_t i = 0; i < GP_COUNT(files); i++) {
 		char *f = gp_asprintf("%s/%s", dir, files[i]);
@@ -796,6 +797,9 @@ Test(launcher, installed_launcher_runs, .timeout = 300)
 	gp_run(&u, &r);
 	gp_expect_ok(&r);
 	cr_expect_neq(access(installed, F_OK), 0, "make uninstall left %s", installed);
+	char *auto_load = gp_asprintf("%s/usr/share/gdb/auto-load/usr", dir);
+	cr_expect_neq(access(auto_load, F_OK), 0, "make uninstall left %s", auto_load);
+	free(auto_load);
 	gp_run_free(&r);
 
 	free(un);
