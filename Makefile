@@ -13,7 +13,8 @@ LDFLAGS  ?=
 prefix   ?= /usr/local
 bindir   ?= $(prefix)/bin
 libdir   ?= $(prefix)/lib
-mandir   ?= $(prefix)/share/man
+datadir  ?= $(prefix)/share
+mandir   ?= $(datadir)/man
 DESTDIR  ?=
 
 CTX      ?= asm
@@ -94,7 +95,9 @@ $(LIB): $(CORE_O) $(SHIM_O) $(MAP)
 
 $(B)/greenpatch: scripts/greenpatch
 	@mkdir -p $(@D)
-	sed 's|^GP_LIBDIR=.*|GP_LIBDIR=$(abspath $(B))|' $< > $@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
+	sed -e 's|^GP_LIBDIR=.*|GP_LIBDIR=$(abspath $(B))|' \
+	    -e 's|^GP_GDB_EXT=.*|GP_GDB_EXT=$(abspath scripts/libgreenpatch-gdb.py)|' \
+	    $< > $@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
 
 $(B)/hooked.list: shim/syms.def
 	@mkdir -p $(@D)
@@ -206,12 +209,19 @@ demo: deps
 man-symbols:
 	@scripts/man-symbols
 
+# The gdb extension goes where gdb auto-loads it with the library (<objfile>-gdb.py under
+# its auto-load directory, which is $(datadir)/gdb/auto-load for a gdb installed in the
+# same prefix); the launcher names it to gdb itself for other prefixes.
+GDB_EXT  := $(datadir)/gdb/auto-load$(libdir)/greenpatch/libgreenpatch.so-gdb.py
+
 install: $(LIB) $(LAUNCHER)
 	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(libdir)/greenpatch \
-	    $(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man7
+	    $(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man7 $(DESTDIR)$(dir $(GDB_EXT))
 	install -m 755 $(LIB) $(DESTDIR)$(libdir)/greenpatch/libgreenpatch.so
 	install -m 644 $(B)/hooked.list $(B)/uncovered.list $(DESTDIR)$(libdir)/greenpatch/
+	install -m 644 scripts/libgreenpatch-gdb.py $(DESTDIR)$(GDB_EXT)
 	sed -e 's|^GP_LIBDIR=.*|GP_LIBDIR=$(libdir)/greenpatch|' \
+	    -e 's|^GP_GDB_EXT=.*|GP_GDB_EXT=$(GDB_EXT)|' \
 	    -e 's|^GP_BINDIR=.*|GP_BINDIR=$(bindir)|' scripts/greenpatch > $(DESTDIR)$(bindir)/greenpatch
 	chmod 755 $(DESTDIR)$(bindir)/greenpatch
 	install -m 644 man/greenpatch.1 $(DESTDIR)$(mandir)/man1/
@@ -220,8 +230,12 @@ install: $(LIB) $(LAUNCHER)
 uninstall:
 	rm -f $(DESTDIR)$(bindir)/greenpatch $(DESTDIR)$(libdir)/greenpatch/libgreenpatch.so \
 	    $(DESTDIR)$(libdir)/greenpatch/hooked.list $(DESTDIR)$(libdir)/greenpatch/uncovered.list \
-	    $(DESTDIR)$(mandir)/man1/greenpatch.1 $(DESTDIR)$(mandir)/man7/libgreenpatch.7
+	    $(DESTDIR)$(mandir)/man1/greenpatch.1 $(DESTDIR)$(mandir)/man7/libgreenpatch.7 \
+	    $(DESTDIR)$(GDB_EXT)
 	-rmdir $(DESTDIR)$(libdir)/greenpatch
+	-d=$(DESTDIR)$(datadir)/gdb/auto-load$(libdir)/greenpatch; \
+	while [ "$$d" != "$(DESTDIR)$(datadir)/gdb/auto-load" ] && rmdir "$$d" 2>/dev/null; do \
+	    d=$${d%/*}; done
 
 clean:
 	rm -rf build build-asan

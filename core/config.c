@@ -102,17 +102,31 @@ static int load_deadlock(char *err, size_t errlen)
 	return -EINVAL;
 }
 
-static int load_tls(char *err, size_t errlen)
+/* A variable that is one of two words: *out is 0 for the first (the default), 1 for the other. */
+static int load_either(const char *name, const char *first, const char *other, int *out,
+		       char *err, size_t errlen)
 {
-	const char *v = getenv("GREENPATCH_TLS");
+	const char *v = getenv(name);
 	if (!v)
 		return 0;
-	if (strcmp(v, "thread") == 0 || strcmp(v, "shared") == 0) {
-		gp_config.tls_shared = strcmp(v, "shared") == 0;
+	if (strcmp(v, first) == 0 || strcmp(v, other) == 0) {
+		*out = strcmp(v, other) == 0;
 		return 0;
 	}
-	snprintf(err, errlen, "GREENPATCH_TLS='%s' is not one of thread, shared", v);
+	snprintf(err, errlen, "%s='%s' is not one of %s, %s", name, v, first, other);
 	return -EINVAL;
+}
+
+static int load_tls(char *err, size_t errlen)
+{
+	return load_either("GREENPATCH_TLS", "thread", "shared", &gp_config.tls_shared, err,
+			   errlen);
+}
+
+static int load_stack_guard(char *err, size_t errlen)
+{
+	return load_either("GREENPATCH_STACK_GUARD", "auto", "mprotect",
+			   &gp_config.stack_guard_mprotect, err, errlen);
 }
 
 /* A whole decimal number from lo to hi, digits only: true and *out. */
@@ -383,6 +397,8 @@ int gp_config_load(char *err, size_t errlen)
 		rc = load_unpatch(err, errlen);
 	if (rc == 0)
 		rc = load_tls(err, errlen);
+	if (rc == 0)
+		rc = load_stack_guard(err, errlen);
 	if (rc == 0)
 		rc = load_handoff(err, errlen);
 	if (rc == 0)

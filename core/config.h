@@ -17,6 +17,7 @@ struct gp_config {
 	int dump_signal;    /* GREENPATCH_DUMP_SIGNAL: dump every green thread on it; 0 off */
 	unsigned unpatched; /* GREENPATCH_UNPATCH: GP_FAM_* bits of families left to libc */
 	int tls_shared;     /* GREENPATCH_TLS=shared: green threads share the carrier's TLS */
+	int stack_guard_mprotect; /* GREENPATCH_STACK_GUARD=mprotect: guards are mappings */
 	unsigned long handoff_ns; /* GREENPATCH_HANDOFF: hand a stuck carrier off after; 0 off */
 	unsigned max_threads; /* GREENPATCH_MAX_THREADS: kernel threads that run green code */
 };

@@ -152,14 +152,7 @@ void gp__ctx_entry(void);
 const char *gp_ctx_kind(void) { return "asm"; }
 
 #if defined(__x86_64__)
-struct initial_frame {
-	uint32_t mxcsr;
-	uint16_t fcw, pad;
-	uint64_t r15, r14, r13, r12, rbx, rbp;
-	uint64_t ret;
-};
-
-static void fill_frame(struct initial_frame *f, struct gp_ctx *c)
+static void fill_frame(struct gp_ctx_frame *f, struct gp_ctx *c)
 {
 	memset(f, 0, sizeof(*f));
 	/* A new thread starts with its creator's floating-point modes, as clone(2) copies them. */
@@ -170,14 +163,7 @@ static void fill_frame(struct initial_frame *f, struct gp_ctx *c)
 	f->ret = (uint64_t)(uintptr_t)gp__ctx_entry;
 }
 #elif defined(__aarch64__)
-struct initial_frame {
-	uint64_t x[10];         /* x19..x28 */
-	uint64_t x29, x30;
-	uint64_t d[8];          /* d8..d15 */
-	uint64_t fpcr, pad;
-};
-
-static void fill_frame(struct initial_frame *f, struct gp_ctx *c)
+static void fill_frame(struct gp_ctx_frame *f, struct gp_ctx *c)
 {
 	memset(f, 0, sizeof(*f));
 	uint64_t fpcr;
@@ -189,13 +175,13 @@ static void fill_frame(struct initial_frame *f, struct gp_ctx *c)
 }
 #endif
 
-_Static_assert(sizeof(struct initial_frame) % 16 == 0, "frame keeps the stack aligned");
+_Static_assert(sizeof(struct gp_ctx_frame) % 16 == 0, "frame keeps the stack aligned");
 
 void gp_ctx_make(struct gp_ctx *c, void *stack_lo, size_t size, gp_ctx_fn fn, void *arg)
 {
 	ctx_common(c, stack_lo, size, fn, arg);
 	uintptr_t top = ((uintptr_t)stack_lo + size) & ~(uintptr_t)15;
-	struct initial_frame *f = (struct initial_frame *)(top - sizeof(*f));
+	struct gp_ctx_frame *f = (struct gp_ctx_frame *)(top - sizeof(*f));
 	fill_frame(f, c);
 	c->sp = f;
 }

@@ -25,6 +25,31 @@
 #include <ucontext.h>
 #endif
 
+#ifndef GP_CTX_UCONTEXT
+#include <stdint.h>
+
+/*
+ * What the assembly switch leaves at a switched-out context's saved sp (ctx_*.S), and
+ * gp_ctx_make builds for a new one. core/debug.c tells debuggers where each register is
+ * from this declaration.
+ */
+#if defined(__x86_64__)
+struct gp_ctx_frame {
+	uint32_t mxcsr;
+	uint16_t fcw, pad;
+	uint64_t r15, r14, r13, r12, rbx, rbp;
+	uint64_t ret;           /* where the context resumes */
+};
+#elif defined(__aarch64__)
+struct gp_ctx_frame {
+	uint64_t x[10];         /* x19..x28 */
+	uint64_t x29, x30;      /* frame pointer; link register: where the context resumes */
+	uint64_t d[8];          /* d8..d15 */
+	uint64_t fpcr, pad;
+};
+#endif
+#endif
+
 /* The entry function of a new context; it must never return. */
 typedef void (*gp_ctx_fn)(void *arg);
 

@@ -45,7 +45,7 @@ struct gp_green {
 	const char *waits_for;       /* what the current park waits on, for reports */
 	const void *wait_obj;        /* the object it waits on (a lock, a thread), if any */
 	bool wait_io;                /* the park can end by a descriptor becoming ready */
-	long parked_ns;              /* coarse clock when the park began (with a dump signal) */
+	long parked_ns;              /* coarse clock when the park began (the carrier's clock_ns) */
 	struct gp_green *all_prev, *all_next;  /* every live object, for reports */
 	void *shim_data;             /* owned by the layer that interposes libc */
 	uint64_t sig_pending;        /* signals sent to this thread, delivered when it runs */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "debug.h"
 #include "fdstate.h"
 #include "offload.h"
 #include "sync.h"
@@ -210,7 +211,8 @@ static bool poll_due(struct gp_carrier *c)
 	if (++c->since_check < GP_POLL_CHECK)
 		return false;
 	c->since_check = 0;
-	return coarse_now() != c->last_poll_tick;
+	c->clock_ns = coarse_now();
+	return c->clock_ns != c->last_poll_tick;
 }
 
 /* The next thing to run when the current thread stops running. */
@@ -246,7 +248,7 @@ static void hub_main(void *arg)
 		if (!c->runq_head)
 			gp__deadlock_check(c);
 		c->since_check = 0;
-		c->last_poll_tick = coarse_now();
+		c->last_poll_tick = c->clock_ns = coarse_now();
 		c->stats.polls++;
 		if (c->runq_head) {
 			ev_run(c->loop, EVRUN_NOWAIT);
@@ -255,6 +257,7 @@ static void hub_main(void *arg)
 			__atomic_store_n(&c->hub_waiting, 1, __ATOMIC_SEQ_CST);
 			ev_run(c->loop, EVRUN_ONCE);
 			__atomic_store_n(&c->hub_waiting, 0, __ATOMIC_SEQ_CST);
+			c->clock_ns = coarse_now();   /* after a wait of any length */
 			gp_monitor_wake();
 		}
 		c->batch_last = c->runq_tail;
@@ -455,11 +458,13 @@ int gp_sched_start(void)
 	c->handoff = handoff_start(c);
 	c->main = m;
 	c->current = m;
+	c->clock_ns = coarse_now();
 	gp__me = c->errno_at ? NULL : m;
 	c->alive = 1;
 	c->stats.created = 1;
 	c->stats.peak_alive = 1;
 	gp_carrier = c;
+	gp_debug_set_carriers(c, 1);
 	return 0;
 }
 
@@ -469,6 +474,7 @@ void gp_sched_after_fork(void)
 	if (!c)
 		return;
 	gp_carrier = NULL;
+	gp_debug_set_carriers(NULL, 0);
 	gp__me = NULL;
 	gp_kthread_after_fork();
 	/* Closes the loop's epoll and eventfd descriptors; the kernel's epoll set, shared
@@ -634,8 +640,7 @@ int gp_park(double timeout, const char *what)
 	self->wake = GP_WAKE_UNPARK;
 	self->waits_for = what;
 	self->state = GP_PARKED;
-	if (gp_config.dump_signal)
-		self->parked_ns = coarse_now();   /* "for how long", in the dump */
+	self->parked_ns = c->clock_ns;   /* "for how long", in the dump and in a debugger */
 	bool wakeable = timeout >= 0 || self->wait_io;
 	c->parked++;
 	c->parked_wakeable += wakeable;

@@ -69,6 +69,8 @@ struct gp_carrier {
 	struct gp_green *batch_last;  /* last thread queued at the last poll, until it runs */
 	unsigned since_check;         /* switches since the clock was last looked at */
 	long last_poll_tick;         /* coarse clock (ns) at the last poll */
+	long clock_ns;               /* coarse clock (ns) when the scheduler last read it:
+	                              * at every poll and every GP_POLL_CHECK switches */
 	size_t alive;                /* threads not yet ended, main included */
 	uint64_t next_id;
 	ev_async async;              /* keeps the loop alive; cross-thread wake-ups */

@@ -9,6 +9,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "util.h"
 
 #ifndef MADV_GUARD_INSTALL
@@ -68,8 +69,16 @@ static size_t page(void)
 	return page_size;
 }
 
+/*
+ * A guard region (MADV_GUARD_INSTALL) lies inside its stack's mapping, where it makes
+ * any read of the mapping that crosses it fail: gdb's gcore then leaves out every stack
+ * after it. GREENPATCH_STACK_GUARD=mprotect makes each guard a mapping of its own, which
+ * such tools skip, at the cost of two mappings per stack.
+ */
 static int install_guard(void *guard)
 {
+	if (gp_config.stack_guard_mprotect)
+		guard_mode = 2;
 	if (guard_mode != 2) {
 		if (madvise(guard, page(), MADV_GUARD_INSTALL) == 0) {
 			guard_mode = 1;

@@ -29,6 +29,7 @@
 #endif
 
 #include "config.h"
+#include "debug.h"
 #include "kthread.h"
 #include "offload.h"
 #include "sched.h"
@@ -769,13 +770,7 @@ static void dump_line(int fd, const char *fmt, ...)
 
 static const char *state_name(enum gp_green_state s)
 {
-	switch (s) {
-	case GP_RUNNABLE: return "runnable";
-	case GP_RUNNING: return "running";
-	case GP_PARKED: return "parked";
-	case GP_DONE: return "ended";
-	}
-	return "?";
+	return (unsigned)s < GP_ARRAY_LEN(gp_state_names) ? gp_state_names[s] : "?";
 }
 
 void gp_dump_write(int fd)

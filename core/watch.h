@@ -43,7 +43,7 @@ unsigned long gp_stall_count(void);
 
 /*
  * Write every green thread to fd: id, name, state, what it waits on and for how long
- * (the park's start is recorded while GREENPATCH_DUMP_SIGNAL is set), and its stack.
+ * (from the coarse clock the scheduler last read when the park began), and its stack.
  * Made for the GREENPATCH_DUMP_SIGNAL handler on the carrier: it allocates nothing and
  * writes with gp__log_write.
  */

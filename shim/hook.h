@@ -170,6 +170,9 @@ extern _Noreturn void __chk_fail(void);
 /* The deadlock report's description of a wait, knowing glibc's mutex layout. */
 void gp__describe_wait_shim(struct gp_green *g, char *buf, size_t len);
 
+/* Tell debuggers where a mutex keeps its owners (core/debug.h). */
+void gp__sync_debug_init(void);
+
 /* Name the green thread that overflows its stack (overflow.c). */
 void gp__overflow_watch(void);
 

@@ -204,6 +204,7 @@ int gp__runtime_start(void)
 	if (gp_watch_start() < 0)
 		gp_log(GP_LOG_WARNING, "cannot start the stall detector (GREENPATCH_STALL_MS)");
 	gp__describe_wait = gp__describe_wait_shim;
+	gp__sync_debug_init();
 	/* The program's first thread keeps the identity it had before the runtime. */
 	gp_carrier->main->handle = (uintptr_t)GP_REAL(pthread_self)();
 	prctl(PR_GET_NAME, gp_carrier->main->name);

@@ -19,11 +19,13 @@
  * are kernel threads (they cost no system call when there are none).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "debug.h"
 #include "hook.h"
 #include "signals.h"
 #include "sync.h"
@@ -67,6 +69,13 @@ static struct gp_green *green_owner(const pthread_mutex_t *m)
 static void set_green_owner(pthread_mutex_t *m, struct gp_green *g)
 {
 	m->__data.__list.__prev = (struct __pthread_internal_list *)g;
+}
+
+/* Where a debugger finds a mutex's owners (core/debug.h): as the two above keep them. */
+void gp__sync_debug_init(void)
+{
+	greenpatch_debug.mutex_owner_tid = offsetof(pthread_mutex_t, __data.__owner);
+	greenpatch_debug.mutex_owner_green = offsetof(pthread_mutex_t, __data.__list.__prev);
 }
 
 /* One attempt at a mutex that tracks its owner: 0, EBUSY, EDEADLK, or an error. */

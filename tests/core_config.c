@@ -264,6 +264,7 @@ static int load_one(const char *name, const char *value, char *err, size_t errle
 	unsetenv("GREENPATCH_DUMP_SIGNAL");
 	unsetenv("GREENPATCH_UNPATCH");
 	unsetenv("GREENPATCH_TLS");
+	unsetenv("GREENPATCH_STACK_GUARD");
 	if (value)
 		setenv(name, value, 1);
 	err[0] = '\0';
@@ -339,4 +340,23 @@ Test(core_config, tls, .timeout = UNIT_TIMEOUT)
 	}
 	unsetenv("GREENPATCH_TLS");
 	gp_config.tls_shared = 0;
+}
+
+Test(core_config, stack_guard, .timeout = UNIT_TIMEOUT)
+{
+	char err[256];
+	cr_assert_eq(gp_config.stack_guard_mprotect, 0, "guard mappings by default");
+	cr_assert_eq(load_one("GREENPATCH_STACK_GUARD", "mprotect", err, sizeof(err)), 0, "%s",
+		     err);
+	cr_assert_eq(gp_config.stack_guard_mprotect, 1, "GREENPATCH_STACK_GUARD=mprotect not taken");
+	cr_assert_eq(load_one("GREENPATCH_STACK_GUARD", "auto", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(gp_config.stack_guard_mprotect, 0);
+	static const char *const bad[] = { "", "madvise", "MPROTECT", "1" };
+	for (size_t i = 0; i < GP_ARRAY_LEN(bad); i++) {
+		int rc = load_one("GREENPATCH_STACK_GUARD", bad[i], err, sizeof(err));
+		cr_assert_eq(rc, -EINVAL, "GREENPATCH_STACK_GUARD='%s' accepted", bad[i]);
+		assert_mentions(err, "GREENPATCH_STACK_GUARD", "the variable");
+		assert_mentions(err, "auto, mprotect", "the accepted values");
+	}
+	unsetenv("GREENPATCH_STACK_GUARD");
 }

@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/utsname.h>
 
+#include "config.h"
 #include "stack.h"
 
 static volatile char sink;
@@ -101,6 +102,33 @@ Test(core_stack, zero_or_absurd_size_is_einval, .timeout = UNIT_TIMEOUT)
 	rc = gp_stack_alloc(&s, SIZE_MAX);
 	cr_assert_eq(rc, -EINVAL, "gp_stack_alloc(SIZE_MAX) = %d, expected -EINVAL (and no "
 		     "overflow in the rounding)", rc);
+}
+
+/* Is there a mapping without access that ends at addr? */
+static bool inaccessible_mapping_ends_at(const void *addr)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	cr_assert_not_null(f);
+	char line[512];
+	bool found = false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		char perms[8];
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3)
+			found = hi == (uintptr_t)addr && strncmp(perms, "---", 3) == 0;
+	}
+	fclose(f);
+	return found;
+}
+
+/* GREENPATCH_STACK_GUARD=mprotect: the guard is a mapping of its own (gcore reads around it). */
+Test(core_stack, guard_is_a_mapping_when_asked, .timeout = UNIT_TIMEOUT)
+{
+	gp_config.stack_guard_mprotect = 1;
+	struct gp_stack s = alloc_ok(64 * 1024);
+	cr_assert(!gp_stack_guard_is_madvise(), "a guard region despite mprotect");
+	cr_assert(inaccessible_mapping_ends_at(s.lo), "no guard mapping right below lo %p", s.lo);
+	gp_stack_free(&s);
 }
 
 /* The byte right below lo is the guard: touching it must kill, not scribble. */

@@ -168,7 +168,8 @@ Test(launcher, options_set_variables)
 
 	run_launcher(GP_ARGV("--stack-size", "256k", "--stall-ms=50", "--stats=stats.out",
 			     "--log", "debug", "--deadlock", "abort", "--offload-threads", "3",
-			     "--dump-signal", "USR2", "--unpatch", "stdio,time", "--tls", "shared", "--",
+			     "--dump-signal", "USR2", "--unpatch", "stdio,time", "--tls", "shared",
+			     "--stack-guard", "mprotect", "--",
 			     "/usr/bin/env"),
 		     NULL, 20, &r);
 	gp_expect_ok(&r);
@@ -177,6 +178,7 @@ Test(launcher, options_set_variables)
 		"GREENPATCH_LOG=debug\n", "GREENPATCH_DEADLOCK=abort\n",
 		"GREENPATCH_OFFLOAD_THREADS=3\n", "GREENPATCH_DUMP_SIGNAL=USR2\n",
 		"GREENPATCH_UNPATCH=stdio,time\n", "GREENPATCH_TLS=shared\n",
+		"GREENPATCH_STACK_GUARD=mprotect\n",
 		"/stats.out\n",
 	};
 	for (size_t i = 0; i < GP_COUNT(want); i++)
@@ -518,6 +520,7 @@ static struct bad_value bad_values[] = {
 	{ "GREENPATCH_DUMP_SIGNAL", "RTMIN+99", "='RTMIN+99' is not a signal" },
 	{ "GREENPATCH_UNPATCH", "thread", "='thread' is not a comma-separated list of families" },
 	{ "GREENPATCH_TLS", "own", "='own' is not one of thread, shared" },
+	{ "GREENPATCH_STACK_GUARD", "none", "='none' is not one of auto, mprotect" },
 };
 
 ParameterizedTestParameters(launcher, bad_value_stops_before_main)
@@ -776,6 +779,7 @@ Test(launcher, installed_launcher_runs, .timeout = 300)
 		"usr/bin/greenpatch", "usr/lib/greenpatch/libgreenpatch.so",
 		"usr/lib/greenpatch/hooked.list", "usr/lib/greenpatch/uncovered.list",
 		"usr/share/man/man1/greenpatch.1", "usr/share/man/man7/libgreenpatch.7",
+		"usr/share/gdb/auto-load/usr/lib/greenpatch/libgreenpatch.so-gdb.py",
 	};
 	for (size_t i = 0; i < GP_COUNT(files); i++) {
 		char *f = gp_asprintf("%s/%s", dir, files[i]);
@@ -804,6 +808,9 @@ Test(launcher, installed_launcher_runs, .timeout = 300)
 	gp_run(&u, &r);
 	gp_expect_ok(&r);
 	cr_expect_neq(access(installed, F_OK), 0, "make uninstall left %s", installed);
+	char *auto_load = gp_asprintf("%s/usr/share/gdb/auto-load/usr", dir);
+	cr_expect_neq(access(auto_load, F_OK), 0, "make uninstall left %s", auto_load);
+	free(auto_load);
 	gp_run_free(&r);
 
 	free(un);
