@@ -9,6 +9,7 @@
 
 CC       ?= cc
 CFLAGS   ?= -O2 -g
+CPPFLAGS ?=
 LDFLAGS  ?=
 prefix   ?= /usr/local
 bindir   ?= $(prefix)/bin
@@ -73,15 +74,15 @@ deps:
 
 $(B)/%.o: %.c $(MAP)
 	@mkdir -p $(@D)
-	$(CC) $(GP_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(GP_CFLAGS) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(B)/%.o: %.S
 	@mkdir -p $(@D)
-	$(CC) $(GP_CFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(GP_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(B)/uc/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(GP_CFLAGS) -DGP_CTX_UCONTEXT $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(GP_CFLAGS) -DGP_CTX_UCONTEXT $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 # The version script is generated from the one list of interposed symbols.
 $(MAP): shim/syms.def shim/exports.map.in
