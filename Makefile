@@ -5,6 +5,7 @@
 #   make asan       the same with AddressSanitizer, in build-asan/
 #   make bench      build and run the benchmarks, printing figures
 #   make demo       build and run the demo
+#   make deb        build the Debian package into build/deb (scripts/deb)
 #   make CTX=ucontext ...   use the portable ucontext switch instead of the assembly one
 
 CC       ?= cc
@@ -66,7 +67,7 @@ BENCH_PROGS := $(BENCH_PROG_SRC:tests/bench/%.c=$(B)/bench-progs/%)
 BENCH_SRC := $(filter-out $(BENCH_PROG_SRC),$(wildcard tests/bench/*.c))
 BENCHES  := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
 
-.PHONY: all test check asan bench demo deps clean install uninstall progs man-symbols
+.PHONY: all test check asan bench demo deps clean install uninstall progs man-symbols deb
 all: $(LIB) $(LAUNCHER)
 
 deps:
@@ -202,6 +203,11 @@ bench: deps
 demo: deps
 	@$(MAKE) --no-print-directory $(LIB) progs
 	@scripts/demo $(B)
+
+# The Debian package, built with debian/ from a copy of the tree (dpkg-buildpackage
+# cleans and writes next to the tree it builds): the .deb files land in $(B)/deb.
+deb:
+	@scripts/deb $(B)/deb
 
 # The man page's list of interposed functions, rewritten from shim/syms.def.
 man-symbols:
