@@ -6,6 +6,7 @@
 #   make bench      build and run the benchmarks, printing figures
 #   make demo       build and run the demo
 #   make deb        build the Debian package into build/deb (scripts/deb)
+#   make test-package   build, lint, install, try and remove the package (as root)
 #   make CTX=ucontext ...   use the portable ucontext switch instead of the assembly one
 
 CC       ?= cc
@@ -67,7 +68,8 @@ BENCH_PROGS := $(BENCH_PROG_SRC:tests/bench/%.c=$(B)/bench-progs/%)
 BENCH_SRC := $(filter-out $(BENCH_PROG_SRC),$(wildcard tests/bench/*.c))
 BENCHES  := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
 
-.PHONY: all test check asan bench demo deps clean install uninstall progs man-symbols deb
+.PHONY: all test check asan bench demo deps clean install uninstall progs man-symbols deb \
+        test-package
 all: $(LIB) $(LAUNCHER)
 
 deps:
@@ -191,6 +193,7 @@ test: deps
 	@$(MAKE) --no-print-directory $(LIB) $(LAUNCHER) progs $(TEST_BINS)
 	@set -e; for t in $(TEST_BINS); do \
 	    echo "== $$t"; $(TEST_ENV) $$t --jobs 2 --short-filename; done
+	@$(if $(SANITIZE),,tests/package/run)
 check: test
 
 asan:
@@ -208,6 +211,12 @@ demo: deps
 # cleans and writes next to the tree it builds): the .deb files land in $(B)/deb.
 deb:
 	@scripts/deb $(B)/deb
+
+# Builds the package, checks it with lintian, installs it, tries it and removes it; as
+# root only, since it installs it system-wide (tests/package/run says when it skips).
+# `make test` runs it last, except in the sanitizer build.
+test-package: deps
+	@tests/package/run
 
 # The man page's list of interposed functions, rewritten from shim/syms.def.
 man-symbols:
