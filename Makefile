@@ -5,10 +5,13 @@
 #   make asan       the same with AddressSanitizer, in build-asan/
 #   make bench      build and run the benchmarks, printing figures
 #   make demo       build and run the demo
+#   make deb        build the Debian package into build/deb (scripts/deb)
+#   make test-package   build, lint, install, try and remove the package (as root)
 #   make CTX=ucontext ...   use the portable ucontext switch instead of the assembly one
 
 CC       ?= cc
 CFLAGS   ?= -O2 -g
+CPPFLAGS ?=
 LDFLAGS  ?=
 prefix   ?= /usr/local
 bindir   ?= $(prefix)/bin
@@ -66,7 +69,8 @@ BENCH_PROGS := $(BENCH_PROG_SRC:tests/bench/%.c=$(B)/bench-progs/%)
 BENCH_SRC := $(filter-out $(BENCH_PROG_SRC),$(wildcard tests/bench/*.c))
 BENCHES  := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
 
-.PHONY: all test check asan bench demo deps clean install uninstall progs man-symbols
+.PHONY: all test check asan bench demo deps clean install uninstall progs man-symbols deb \
+        test-package
 all: $(LIB) $(LAUNCHER)
 
 deps:
@@ -74,15 +78,15 @@ deps:
 
 $(B)/%.o: %.c $(MAP)
 	@mkdir -p $(@D)
-	$(CC) $(GP_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(GP_CFLAGS) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(B)/%.o: %.S
 	@mkdir -p $(@D)
-	$(CC) $(GP_CFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(GP_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(B)/uc/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(GP_CFLAGS) -DGP_CTX_UCONTEXT $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(GP_CFLAGS) -DGP_CTX_UCONTEXT $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 # The version script is generated from the one list of interposed symbols.
 $(MAP): shim/syms.def shim/exports.map.in
@@ -192,6 +196,7 @@ test: deps
 	@$(MAKE) --no-print-directory $(LIB) $(LAUNCHER) progs $(TEST_BINS)
 	@set -e; for t in $(TEST_BINS); do \
 	    echo "== $$t"; $(TEST_ENV) $$t --jobs 2 --short-filename; done
+	@$(if $(SANITIZE),,tests/package/run)
 check: test
 
 asan:
@@ -204,6 +209,17 @@ bench: deps
 demo: deps
 	@$(MAKE) --no-print-directory $(LIB) progs
 	@scripts/demo $(B)
+
+# The Debian package, built with debian/ from a copy of the tree (dpkg-buildpackage
+# cleans and writes next to the tree it builds): the .deb files land in $(B)/deb.
+deb:
+	@scripts/deb $(B)/deb
+
+# Builds the package, checks it with lintian, installs it, tries it and removes it; as
+# root only, since it installs it system-wide (tests/package/run says when it skips).
+# `make test` runs it last, except in the sanitizer build.
+test-package: deps
+	@tests/package/run
 
 # The man page's list of interposed functions, rewritten from shim/syms.def.
 man-symbols:

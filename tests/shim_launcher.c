@@ -839,7 +839,7 @@ Test(launcher, man_pages_lint_clean)
 	char *page = gp_asprintf("%s/man/greenpatch.1", gp_env("GP_TEST_ROOT"));
 	static const char *const sections[] = {
 		".SH SYNOPSIS", ".SH DESCRIPTION", ".SH OPTIONS", ".SH ENVIRONMENT",
-		".SH EXIT STATUS", ".SH EXAMPLES", ".SH LIMITATIONS", ".SH SEE ALSO",
+		".SH EXIT STATUS", ".SH FILES", ".SH EXAMPLES", ".SH LIMITATIONS", ".SH SEE ALSO",
 	};
 	FILE *f = fopen(page, "r");
 	cr_assert_not_null(f, "%s", page);
