@@ -262,6 +262,9 @@ static void __attribute__((noreturn)) exec_child(const char *path, char **argv, 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(127); /* the parent died before we could ask */
+	/* A process group of its own, whose id is its pid: what it starts in the background
+	 * (a script's servers) is stopped with it (kill_and_reap, end_group). */
+	setpgid(0, 0);
 	/* Out of the way first: one of them may itself be 0, 1 or 2 if the runner closed those. */
 	in = fcntl(in, F_DUPFD, 3);
 	out = fcntl(out, F_DUPFD, 3);
@@ -336,9 +339,27 @@ static void check_preloaded(const struct gp_run *r)
 		  r->label, getenv("GP_TEST_PRELOAD"), SHOW_ERR, r->err);
 }
 
+/*
+ * The processes left in the group of the child pid, which has exited and is not yet
+ * reaped (so that its id, the group's, cannot have been reused): killed, as a test's
+ * processes must not outlive it.
+ */
+static void end_group(pid_t pid)
+{
+	kill(-pid, SIGKILL);
+}
+
 static void kill_and_reap(pid_t pid, int *status)
 {
+	kill(-pid, SIGKILL);
 	kill(pid, SIGKILL);
+	while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+		;
+}
+
+static void reap(pid_t pid, int *status)
+{
+	end_group(pid);
 	while (waitpid(pid, status, 0) < 0 && errno == EINTR)
 		;
 }
@@ -441,8 +462,7 @@ int gp_run(const struct gp_cmd *cmd, struct gp_run *r)
 		r->timed_out = true;
 		kill_and_reap(s.pid, &r->status);
 	} else {
-		while (waitpid(s.pid, &r->status, 0) < 0 && errno == EINTR)
-			;
+		reap(s.pid, &r->status);
 	}
 	r->elapsed_s = gp_now() - r->elapsed_s;
 	/* The child is gone: what it wrote is in the pipes. A grandchild may still hold them,
@@ -574,8 +594,7 @@ static void bg_reap(struct gp_bg *bg, bool kill_it)
 		kill_and_reap(bg->pid, &bg->run.status);
 		bg->run.timed_out = true;
 	} else {
-		while (waitpid(bg->pid, &bg->run.status, 0) < 0 && errno == EINTR)
-			;
+		reap(bg->pid, &bg->run.status);
 	}
 	bg->pid = 0;
 }
