@@ -611,6 +611,16 @@ void gp_yield(void)
 	schedule(c);
 }
 
+void gp_yield_to_loop(void)
+{
+	struct gp_carrier *c = gp_carrier;
+	__atomic_store_n(&c->yield_request, 0, __ATOMIC_RELAXED);
+	struct gp_green *self = c->current;
+	self->state = GP_RUNNABLE;
+	runq_push(c, self);
+	switch_to(c, &c->hub);
+}
+
 /* Count a park under its name: a handful of names, found by pointer or by text. */
 static void count_reason(struct gp_stats *st, const char *what)
 {
@@ -743,8 +753,7 @@ bool gp_sched_peek_thread(const struct gp_green *g, bool *in_program, unsigned *
 	return true;
 }
 
-int gp_handoff(struct gp_carrier *c, struct gp_green *g, uint64_t sw, unsigned seen_enters,
-	       long since_ns)
+int gp_handoff(struct gp_carrier *c, struct gp_green *g, uint64_t sw, long since_ns)
 {
 	if (!c->handoff)
 		return 0;
@@ -759,8 +768,7 @@ int gp_handoff(struct gp_carrier *c, struct gp_green *g, uint64_t sw, unsigned s
 	unsigned enters;
 	bool still = fenced && __atomic_load_n(&c->current, __ATOMIC_RELAXED) == g &&
 		     __atomic_load_n(&c->stats.switches, __ATOMIC_RELAXED) == sw &&
-		     gp_sched_peek_thread(g, &in_program, &enters) && in_program &&
-		     enters == seen_enters;
+		     gp_sched_peek_thread(g, &in_program, &enters) && in_program;
 	if (still) {
 		struct gp_kthread *old = c->owner;
 		g->m = old;

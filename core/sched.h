@@ -61,6 +61,8 @@ struct gp_carrier {
 	struct gp_green *_Atomic rejoined;  /* given back by kernel threads that lost it */
 	bool handoff;                /* hand-off is on (GREENPATCH_HANDOFF, per-thread TLS) */
 	_Atomic int hub_waiting;     /* the hub waits in the loop: the monitor may sleep */
+	_Atomic int yield_request;   /* the monitor asks the running thread to let the
+	                              * others run at its next return from the runtime */
 	struct gp_green *main;
 	struct gp_green hub;
 	struct gp_green *runq_head, *runq_tail;
@@ -168,14 +170,15 @@ static inline void gp_sched_check_owner(void)
 }
 
 /*
- * The monitor's hand-off: g has run program code on the carrier's kernel thread, with
- * the switch counter at sw and its own entries into the runtime at seen_enters, since
- * since_ns (monotonic), longer than the threshold. Give the carrier to a spare
- * kernel thread if g is still there and still outside the runtime. 1 if handed off,
- * 0 if g moved meanwhile, -EAGAIN if no spare could be had (GREENPATCH_MAX_THREADS).
+ * The monitor's hand-off: g has run on the carrier's kernel thread, with the switch
+ * counter at sw, since since_ns (monotonic), longer than the threshold. Give the
+ * carrier to a spare kernel thread if g is still there, has not switched, and runs
+ * program code, not the runtime's (it may have called the runtime and come back
+ * meanwhile: a thread that loops on calls that never wait does so all the time). 1 if
+ * handed off, 0 if g moved meanwhile, -EAGAIN if no spare could be had
+ * (GREENPATCH_MAX_THREADS).
  */
-int gp_handoff(struct gp_carrier *c, struct gp_green *g, uint64_t sw, unsigned seen_enters,
-	       long since_ns);
+int gp_handoff(struct gp_carrier *c, struct gp_green *g, uint64_t sw, long since_ns);
 
 /* A spare kernel thread m was given the carrier: run its hub until m is needed back. */
 void gp__take_over(struct gp_kthread *m);
@@ -207,6 +210,19 @@ int gp_detach(struct gp_green *g);
 
 /* Let the other runnable threads run; come back after them. */
 void gp_yield(void);
+
+/*
+ * The monitor saw the running thread hold the carrier past GREENPATCH_HANDOFF while it
+ * calls the runtime now and then (a loop of calls that never wait): it asks it to
+ * yield, which is cheaper than a hand-off and needs no spare. gp_leave honours it.
+ */
+static inline bool gp_yield_requested(void)
+{
+	return __builtin_expect(__atomic_load_n(&gp_carrier->yield_request, __ATOMIC_RELAXED), 0);
+}
+
+/* Honour it: to the back of the run queue, through the loop, which polls first. */
+void gp_yield_to_loop(void);
 
 /*
  * Park the running thread until gp_unpark (0), timeout seconds pass (-ETIMEDOUT;

@@ -33,6 +33,7 @@
 #include "kthread.h"
 #include "offload.h"
 #include "sched.h"
+#include "tls.h"
 #include "util.h"
 
 static void default_describe(struct gp_green *g, char *buf, size_t len)
@@ -633,6 +634,7 @@ struct look {
 	struct gp_green *g;
 	unsigned enters;              /* at the last look */
 	bool entered;                 /* it has called the library since `since` */
+	long yield_asked_ns;          /* when it was asked to yield; 0: not yet */
 	long since;
 	long cpu_from;                /* its CPU time at the first look that found it stuck */
 	bool cpu_known;               /* cpu_from is taken */
@@ -651,6 +653,23 @@ static bool really_stuck(int tid, const struct look *l, long cpu, long min_cpu)
 	if (state == 'S' || state == 'D')
 		return true;
 	return state == 'R' && l->cpu_known && cpu - l->cpu_from >= min_cpu;
+}
+
+/*
+ * A thread that has called the runtime since it got stuck (a loop of calls that never
+ * wait) is asked to yield at its next return from it: true while that request is
+ * fresher than a tick, and the hand-off waits.
+ */
+static bool asked_to_yield(struct gp_carrier *c, struct look *l, long now, long tick_ns)
+{
+	if (!l->entered)
+		return false;
+	if (!l->yield_asked_ns) {
+		l->yield_asked_ns = now;
+		__atomic_store_n(&c->yield_request, 1, __ATOMIC_RELAXED);
+		return true;
+	}
+	return now - l->yield_asked_ns < tick_ns;
 }
 
 static void *monitor_main(void *arg)
@@ -690,6 +709,8 @@ static void *monitor_main(void *arg)
 		    sw != l.sw || g != l.g) {
 			l = (struct look){ .sw = sw, .g = g, .enters = enters, .since = now };
 			at_bound = false;
+			/* A yield asked of a thread that has switched since is moot. */
+			__atomic_store_n(&c->yield_request, 0, __ATOMIC_RELAXED);
 			continue;
 		}
 		/* Inside the library at this look: nothing to do until the next one. */
@@ -707,9 +728,12 @@ static void *monitor_main(void *arg)
 		}
 		if (__atomic_load_n(&c->alive, __ATOMIC_RELAXED) < 2)
 			continue;
-		/* Tried at every look: a spare may have come back since the bound was met. */
-		if (handoff && now - l.since >= handoff && really_stuck(tid, &l, cpu, handoff / 4)) {
-			int rc = gp_handoff(c, g, sw, enters, l.since);
+		/* Tried at every look: a spare may have come back since the bound was met. A
+		 * thread that calls the runtime is asked to yield first, and handed off only if
+		 * it has not a tick later. */
+		if (handoff && now - l.since >= handoff && really_stuck(tid, &l, cpu, handoff / 4) &&
+		    !asked_to_yield(c, &l, now, tick_ns)) {
+			int rc = gp_handoff(c, g, sw, l.since);
 			if (rc == 1)
 				continue;
 			at_bound = rc == -EAGAIN;
@@ -741,6 +765,9 @@ int gp_watch_start(void)
 		wd.pid = 0;
 		return -rc;
 	}
+	/* glibc's SIGSETXID handler exists now: the first kernel thread answers setuid made
+	 * elsewhere with its own descriptor, whichever green thread it runs (tls.h). */
+	gp_tls_guard_setxid();
 	return 0;
 }
 
