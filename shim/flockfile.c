@@ -119,10 +119,15 @@ static bool release(FILE *fp, struct gp_green *self)
 static void park_on_stream(struct gp_green *self, FILE *fp)
 {
 	gp_enter();
-	self->wait_obj = fp;
-	stream_waiters++;
-	gp_park_on(fp, -1, "flockfile");
-	stream_waiters--;
+	/* Looked at again inside the bracket: a release since the caller's look (by a
+	 * thread that ran while a signal's handler here parked) must not be missed. */
+	struct held *h = find(fp);
+	if (h && h->owner != self) {
+		self->wait_obj = fp;
+		stream_waiters++;
+		gp_park_on(fp, -1, "flockfile");
+		stream_waiters--;
+	}
 	gp_leave();
 }
 

@@ -60,6 +60,15 @@ static inline bool gp_in_program(void)
 void gp__rejoin_at_hook(void);
 
 /*
+ * Handlers of the program's running now on this green thread's kernel thread, from a
+ * signal the kernel delivered (shim/sigaction.c). A handed-off thread does not rejoin in
+ * one: the kernel returns from the handler to the kernel thread it interrupted, with
+ * the signal stack and mask it saved there, so the handler must end where it began. Its
+ * hooks act as on a kernel thread of the program; it rejoins at its next call after.
+ */
+extern __thread int gp__in_handler __attribute__((tls_model("initial-exec")));
+
+/*
  * In program code on a green thread: the question every hook asks first. A green thread
  * whose carrier was handed off (core/kthread.h) ran on outside it, which is all a hand-off
  * is for; at its next call into the library it rejoins the carrier first, as a Go thread
@@ -72,8 +81,11 @@ static inline bool gp_on_green(void)
 {
 	if (!gp_in_program())
 		return false;
-	if (GP_UNLIKELY(__atomic_load_n(&gp_self()->handed_off, __ATOMIC_RELAXED)))
+	if (GP_UNLIKELY(__atomic_load_n(&gp_self()->handed_off, __ATOMIC_RELAXED))) {
+		if (gp__in_handler)
+			return false;
 		gp__rejoin_at_hook();
+	}
 	return true;
 }
 
@@ -134,6 +146,8 @@ static inline void gp_leave(void)
 	 * between while the thread was away. A later park that had nothing to do with it
 	 * is told to look again once, which every caller does anyway.
 	 */
+	if (GP_UNLIKELY(gp_yield_requested()))
+		gp_yield_to_loop();
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	gp__in_user = 1;
 	if (GP_UNLIKELY(self->sig_pending))

@@ -25,6 +25,7 @@
 
 __thread int gp__in_user __attribute__((tls_model("initial-exec")));
 __thread unsigned gp__enters __attribute__((tls_model("initial-exec")));
+__thread int gp__in_handler __attribute__((tls_model("initial-exec")));
 
 void gp__rejoin_at_hook(void)
 {

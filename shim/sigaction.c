@@ -36,10 +36,12 @@ static void trampoline(int sig, siginfo_t *info, void *uctx)
 	struct program_action *a = &actions[sig];
 	int saved_errno = errno;
 	atomic_fetch_add_explicit(&gp__handlers_ran, 1, memory_order_relaxed);
+	gp__in_handler++;
 	if (a->sa.sa_flags & SA_SIGINFO)
 		a->sa.sa_sigaction(sig, info, uctx);
 	else if (a->sa.sa_handler != SIG_IGN && a->sa.sa_handler != SIG_DFL)
 		a->sa.sa_handler(sig);
+	gp__in_handler--;
 	if (a->sa.sa_flags & SA_RESETHAND) {
 		a->sa.sa_handler = SIG_DFL;
 		a->sa.sa_flags &= ~SA_SIGINFO;

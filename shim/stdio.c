@@ -570,12 +570,9 @@ int fflush(FILE *fp)
 	return GP_REAL(fflush)(fp);
 }
 
-/* Under glibc's lock all the same, as green_put's calls (stdio_out.c). */
 int fflush_unlocked(FILE *fp)
 {
 	if (gp__stdio_before_flush(fp) < 0)
 		return EOF;
-	if (fp && gp_on_green())
-		return GP_REAL(fflush)(fp);
 	return GP_REAL(fflush_unlocked)(fp);
 }

@@ -80,32 +80,31 @@ static size_t pending(const FILE *fp)
 }
 
 /*
- * n bytes onto fp: the count written (short after an error, with the error flag set).
- *
- * The buffer is handed to libc's locking calls, not the _unlocked ones, whatever the
- * program called: a green thread handed off while libc's own write of the buffer waits
- * (a socket with less room than the buffer, core/kthread.h) still holds glibc's lock,
- * which keeps every other thread out of the stream as natively. Only green locks are
- * ever held across a park (flockfile.c), never glibc's.
+ * n bytes onto fp, with fp's green lock held (green_put): the count written (short after
+ * an error, with the error flag set). The green lock keeps the other green threads out
+ * of the stream for the whole call, wherever the thread runs (one handed off while
+ * libc's own write of the buffer waits included), so libc's _unlocked calls serve:
+ * glibc's lock, which a waiting thread would hold, is never held across a wait that a
+ * signal handler on the carrier could then wait behind.
  */
 static size_t put_held(FILE *fp, const char *data, size_t n)
 {
 	if (n == 0 || fits(fp, data, n))
-		return GP_REAL(fwrite)(data, 1, n, fp);
+		return GP_REAL(fwrite_unlocked)(data, 1, n, fp);
 	/* A line with its pending start, within the buffer: libc writes it in one go. */
 	if ((fp->_flags & GP_IO_LINE_BUF) && pending(fp) + n < buffer_size(fp)) {
 		if (gp__stream_wait(fp, fp->_fileno, EV_WRITE) < 0)
 			return 0;
-		return GP_REAL(fwrite)(data, 1, n, fp);
+		return GP_REAL(fwrite_unlocked)(data, 1, n, fp);
 	}
-	if (gp__stdio_before_flush(fp) < 0 || GP_REAL(fflush)(fp) != 0)
+	if (gp__stdio_before_flush(fp) < 0 || GP_REAL(fflush_unlocked)(fp) != 0)
 		return 0;
 	if (n < buffer_size(fp) && !(fp->_flags & GP_IO_UNBUFFERED)) {
 		/* A line-buffered stream writes here up to the last newline: let it wait. */
 		if ((fp->_flags & GP_IO_LINE_BUF) && memchr(data, '\n', n) &&
 		    gp__stream_wait(fp, fp->_fileno, EV_WRITE) < 0)
 			return 0;
-		return GP_REAL(fwrite)(data, 1, n, fp);
+		return GP_REAL(fwrite_unlocked)(data, 1, n, fp);
 	}
 	size_t done = 0;
 	while (done < n) {
@@ -207,15 +206,6 @@ GREEN_CHAR_WRITER(_IO_putc)
 GREEN_CHAR_WRITER(fputc_unlocked)
 GREEN_CHAR_WRITER(putc_unlocked)
 
-/* libc's __overflow under glibc's stream lock, as green_put's calls. */
-static int locked_overflow(FILE *fp, int c)
-{
-	GP_REAL(flockfile)(fp);
-	int rc = GP_REAL(__overflow)(fp, c);
-	GP_REAL(funlockfile)(fp);
-	return rc;
-}
-
 /*
  * What the inline putc macros call when the buffer is full (or to flush it, with EOF):
  * put c as putc would, or flush once the descriptor takes it.
@@ -225,7 +215,7 @@ int __overflow(FILE *fp, int c)
 	if (!writes_green(fp))
 		return GP_REAL(__overflow)(fp, c);
 	if (c == EOF)
-		return gp__stdio_before_flush(fp) < 0 ? EOF : locked_overflow(fp, c);
+		return gp__stdio_before_flush(fp) < 0 ? EOF : GP_REAL(__overflow)(fp, c);
 	unsigned char ch = (unsigned char)c;
 	return green_put(fp, (const char *)&ch, 1) == 1 ? ch : EOF;
 }
