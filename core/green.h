@@ -59,7 +59,7 @@ struct gp_green {
 	void *once_running;          /* the pthread_once control whose init it runs, if any */
 	struct gp_kthread *m;        /* while handed off: the kernel thread it runs on */
 	bool handed_off;             /* runs on m, outside the carrier, until it rejoins */
-	bool rejoined;               /* has rejoined since its last park (gp_park) */
+	bool rejoined;               /* has rejoined, or yielded when asked, since its last park */
 	int sched_policy;            /* stored by pthread_setschedparam: SCHED_OTHER = 0 */
 	int sched_priority;
 	char name[16];

@@ -619,6 +619,9 @@ void gp_yield_to_loop(void)
 	self->state = GP_RUNNABLE;
 	runq_push(c, self);
 	switch_to(c, &c->hub);
+	/* Away from a hook that may park on what it saw before (cond_wait unlocks, then
+	 * parks in its next entry): a wake-up may have come meanwhile, as after a rejoin. */
+	self->rejoined = true;
 }
 
 /* Count a park under its name: a handful of names, found by pointer or by text. */

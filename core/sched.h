@@ -221,7 +221,11 @@ static inline bool gp_yield_requested(void)
 	return __builtin_expect(__atomic_load_n(&gp_carrier->yield_request, __ATOMIC_RELAXED), 0);
 }
 
-/* Honour it: to the back of the run queue, through the loop, which polls first. */
+/*
+ * Honour it: to the back of the run queue, through the loop, which polls first. The
+ * thread's next park on an address then looks again first (gp_park_on), as after a
+ * rejoin.
+ */
 void gp_yield_to_loop(void);
 
 /*
