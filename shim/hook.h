@@ -75,7 +75,9 @@ extern __thread int gp__in_handler __attribute__((tls_model("initial-exec")));
  * back from a system call must get a P before it runs Go code again. From then on what a
  * hook does runs as on one kernel thread: the hooks' own bookkeeping (stream lock tables,
  * mutex owners, barriers) needs no lock of its own against a handed-off thread, only the
- * bracket for the short parts a hand-off could otherwise cut in two.
+ * bracket for the short parts a hand-off could otherwise cut in two. The hooks that are
+ * safe anywhere and that computing threads call between computations (an uncontended
+ * mutex, a condition variable's signal) ask gp_in_program instead, and wake from afar.
  */
 static inline bool gp_on_green(void)
 {
@@ -155,13 +157,26 @@ static inline void gp_leave(void)
 }
 
 /*
- * Unpark up to n green threads parked on addr, from program code. A thread handed off
- * since its hook began (core/kthread.h) rejoins in gp_enter first, as at any call: the
- * carrier's queue (gp_unpark_on_async) would take libev's ev_async_send, whose write
- * comes back through our hooks, which must not rejoin in the middle of it.
+ * From a handed-off thread (core/kthread.h): unpark the green threads parked on addr
+ * through the carrier's queue, as a kernel thread of the program does, without
+ * rejoining. The bracket is closed meanwhile: libev's ev_async_send writes its eventfd
+ * through our write hook, which must pass straight through, not rejoin in the middle.
+ */
+void gp__wake_from_afar(const void *addr, size_t n);
+
+/*
+ * Unpark up to n green threads parked on addr, from program code. A handed-off thread
+ * wakes them from afar and goes on where it runs: an unlock or a signal is all a
+ * computing thread that synchronises with others does between two computations, and
+ * rejoining for it would put their computations back on one core. It answers 0, as if
+ * nobody had been parked there.
  */
 static inline size_t gp_wake(const void *addr, size_t n)
 {
+	if (GP_UNLIKELY(__atomic_load_n(&gp_self()->handed_off, __ATOMIC_RELAXED))) {
+		gp__wake_from_afar(addr, n);
+		return 0;
+	}
 	gp_enter();
 	size_t woken = gp_unpark_on(addr, n);
 	gp_leave();

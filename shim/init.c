@@ -27,6 +27,19 @@ __thread int gp__in_user __attribute__((tls_model("initial-exec")));
 __thread unsigned gp__enters __attribute__((tls_model("initial-exec")));
 __thread int gp__in_handler __attribute__((tls_model("initial-exec")));
 
+void gp__wake_from_afar(const void *addr, size_t n)
+{
+	int in_user = gp__in_user;
+	gp__in_user = 0;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (n == 1)
+		gp_unpark_on_async(addr);
+	else
+		gp_unpark_all_on_async(addr);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	gp__in_user = in_user;
+}
+
 void gp__rejoin_at_hook(void)
 {
 	gp_enter();   /* rejoins: gp_sched_check_owner */

@@ -35,9 +35,14 @@
 #define COND_SHARED 1                /* __wrefs bit 0: process-shared */
 #define COND_MONOTONIC 2             /* __wrefs bit 1: CLOCK_MONOTONIC */
 
+/*
+ * Asked without rejoining (shim/hook.h): a handed-off thread takes and releases an
+ * uncontended mutex where it runs, glibc's lock word being atomic; one that tracks its
+ * owner, and any wait, enter the runtime, which rejoins first.
+ */
 static bool mutex_is_green(const pthread_mutex_t *m)
 {
-	return gp_on_green() && !(m->__data.__kind & KIND_REAL_ONLY);
+	return gp_in_program() && !(m->__data.__kind & KIND_REAL_ONLY);
 }
 
 static int mutex_type(const pthread_mutex_t *m)
@@ -232,9 +237,10 @@ int pthread_mutex_unlock(pthread_mutex_t *m)
 	return rc;
 }
 
+/* As mutex_is_green: a signal or broadcast from a handed-off thread wakes from afar. */
 static bool cond_is_green(const pthread_cond_t *c)
 {
-	return gp_on_green() && !(c->__data.__wrefs & COND_SHARED);
+	return gp_in_program() && !(c->__data.__wrefs & COND_SHARED);
 }
 
 static clockid_t cond_clock(const pthread_cond_t *c)
@@ -298,7 +304,7 @@ int pthread_cond_signal(pthread_cond_t *c)
 	if (cond_is_green(c) && gp_wake(c, 1))
 		return 0;
 	/* From a kernel thread: a green thread may be waiting. */
-	if (!gp_on_green() && !(c->__data.__wrefs & COND_SHARED))
+	if (!gp_in_program() && !(c->__data.__wrefs & COND_SHARED))
 		gp_unpark_on_async(c);
 	return GP_REAL(pthread_cond_signal)(c);
 }
