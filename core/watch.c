@@ -523,13 +523,15 @@ static void stall_report(struct gp_carrier *c, struct gp_green *g, uint64_t sw,
 		return;
 	__atomic_add_fetch(&wd.stalls, 1, __ATOMIC_RELAXED);
 	const char *others = others_note(m, at_bound);
+	/* Handed off, it holds nobody but itself, as natively: information, not a warning. */
+	enum gp_log_level level = m ? GP_LOG_INFO : GP_LOG_WARNING;
 	/* Handed off, it holds only its own kernel thread; else it holds everyone. */
 	const char *lead = m ? "has kept its kernel thread for" : "has run";
 	const char *lead_end = m ? "" : " without letting the others run";
 	/* In a system call but running: a loop of calls that never wait (each is short). */
 	if (nr >= 0 && read_task_state(tid) == 'R') {
 		const char *name = syscall_name(nr);
-		gp_log(GP_LOG_WARNING, "stall: green thread %llu \"%s\" %s %ld ms%s: it keeps "
+		gp_log(level, "stall: green thread %llu \"%s\" %s %ld ms%s: it keeps "
 		       "making calls that do not wait (%s at this moment) or computing (reported "
 		       "once per call site)%s", (unsigned long long)g->id, g->name, lead, ms,
 		       lead_end, name ? name : "a system call", others);
@@ -540,13 +542,13 @@ static void stall_report(struct gp_carrier *c, struct gp_green *g, uint64_t sw,
 			snprintf(num, sizeof(num), "%ld", nr);
 			name = num;
 		}
-		gp_log(GP_LOG_WARNING, "stall: green thread %llu \"%s\" %s %ld ms%s: it is "
+		gp_log(level, "stall: green thread %llu \"%s\" %s %ld ms%s: it is "
 		       "blocked in the system call %s(0x%lx, 0x%lx, 0x%lx, ...), which did not go "
 		       "through the library (reported once per call site)%s",
 		       (unsigned long long)g->id, g->name, lead, ms, lead_end, name, args[0],
 		       args[1], args[2], others);
 	} else {
-		gp_log(GP_LOG_WARNING, "stall: green thread %llu \"%s\" %s %ld ms%s: it computes "
+		gp_log(level, "stall: green thread %llu \"%s\" %s %ld ms%s: it computes "
 		       "%s (reported once per thread)%s", (unsigned long long)g->id, g->name, lead,
 		       ms, lead_end, called ? "and calls the library, but none of its calls waits"
 					     : "without calling the library", others);
@@ -554,7 +556,7 @@ static void stall_report(struct gp_carrier *c, struct gp_green *g, uint64_t sw,
 	for (int i = 0; i < n; i++) {
 		char line[256];
 		frame_str(&wd.xmaps, i, frames[i], true, line, sizeof(line));
-		gp_log(GP_LOG_WARNING, "  %s", line);
+		gp_log(level, "  %s", line);
 	}
 }
 
