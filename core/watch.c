@@ -660,14 +660,19 @@ static bool really_stuck(int tid, const struct look *l, long cpu, long min_cpu)
 /*
  * A thread that has called the runtime since it got stuck (a loop of calls that never
  * wait) is asked to yield at its next return from it: true while that request is
- * fresher than a tick, and the hand-off waits.
+ * fresher than a tick, and the hand-off waits. Only once in a row: a thread stuck so
+ * again after it yielded keeps to its loop, and is better off on a kernel thread of its
+ * own, where the kernel shares the CPU between it and the others as natively, than
+ * back on the carrier at every yield, holding the others a threshold each time.
  */
 static bool asked_to_yield(struct gp_carrier *c, struct look *l, long now, long tick_ns)
 {
-	if (!l->entered)
+	static const struct gp_green *last_asked;
+	if (!l->entered || (!l->yield_asked_ns && l->g == last_asked))
 		return false;
 	if (!l->yield_asked_ns) {
 		l->yield_asked_ns = now;
+		last_asked = l->g;
 		__atomic_store_n(&c->yield_request, 1, __ATOMIC_RELAXED);
 		return true;
 	}
