@@ -11,8 +11,14 @@
  * mutexes, which take the real path. A mutex held with no green owner recorded was taken
  * before the runtime started, by the program's first thread.
  *
- * Process-shared, robust and priority-protocol mutexes, and process-shared condition
- * variables, take the real path: they may be shared with other processes.
+ * Process-shared, robust and priority-protect mutexes, and process-shared condition
+ * variables, take the real path: they may be shared with other processes, and a
+ * priority ceiling changes the priority of the kernel thread. Priority-inheritance
+ * mutexes are green: glibc takes one a green thread waits for, held by another green
+ * thread with the same thread id, for its owner locking it again, and waits for ever.
+ * Its trylock and its unlock stay in user space as long as no kernel thread waits (the
+ * lock word holds the owner's id, which every green thread shares); between green
+ * threads priorities mean nothing.
  *
  * A condition variable is only an address to park on: waiters park on it, signal and
  * broadcast unpark them. The real signal/broadcast are called as well, for waiters that
@@ -31,7 +37,7 @@
 #include "sync.h"
 
 #define KIND_TYPE_MASK 3             /* PTHREAD_MUTEX_KIND_MASK_NP */
-#define KIND_REAL_ONLY (16 | 32 | 64 | 128)  /* robust, PI, PP, process-shared */
+#define KIND_REAL_ONLY (16 | 64 | 128)  /* robust, PP, process-shared */
 #define COND_SHARED 1                /* __wrefs bit 0: process-shared */
 #define COND_MONOTONIC 2             /* __wrefs bit 1: CLOCK_MONOTONIC */
 

@@ -464,6 +464,66 @@ static void section_mutex(void)
 	       counter, errname(trylock), errname(timedlock), yes(rec_ok), errname(relock));
 }
 
+/* ---- priority-inheritance mutexes ------------------------------------------------------ */
+
+static pthread_mutex_t pi_lock;
+static long pi_counter;
+
+/* Takes the lock and, now and then, keeps it across a sleep so that others wait for it. */
+static void *pi_incrementer_main(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 2000; i++) {
+		pthread_mutex_lock(&pi_lock);
+		long v = pi_counter;
+		if (i % 500 == 0)
+			usleep(2000);
+		pi_counter = v + 1;
+		pthread_mutex_unlock(&pi_lock);
+	}
+	return NULL;
+}
+
+static pthread_mutex_t *pi_mutex(pthread_mutex_t *m, int type)
+{
+	pthread_mutexattr_t attr;
+
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, type);
+	check(pthread_mutexattr_setprotocol(&attr, PTHREAD_PRIO_INHERIT) == 0, "setprotocol");
+	check(pthread_mutex_init(m, &attr) == 0, "pthread_mutex_init (PTHREAD_PRIO_INHERIT)");
+	pthread_mutexattr_destroy(&attr);
+	return m;
+}
+
+/* Threads that wait for a priority-inheritance mutex another holds, across sleeps. */
+static void section_pi_mutex(void)
+{
+	pthread_mutex_t rec, errchk;
+	pthread_t t[4];
+	int rec_ok, relock;
+
+	pi_mutex(&pi_lock, PTHREAD_MUTEX_NORMAL);
+	pi_counter = 0;
+	for (int i = 0; i < 4; i++)
+		t[i] = start(pi_incrementer_main, NULL);
+	for (int i = 0; i < 4; i++)
+		join(t[i]);
+	pthread_mutex_destroy(&pi_lock);
+
+	pi_mutex(&rec, PTHREAD_MUTEX_RECURSIVE);
+	rec_ok = pthread_mutex_lock(&rec) == 0 && pthread_mutex_lock(&rec) == 0 &&
+		 pthread_mutex_unlock(&rec) == 0 && pthread_mutex_unlock(&rec) == 0;
+	pthread_mutex_destroy(&rec);
+	pi_mutex(&errchk, PTHREAD_MUTEX_ERRORCHECK);
+	pthread_mutex_lock(&errchk);
+	relock = pthread_mutex_lock(&errchk);
+	pthread_mutex_unlock(&errchk);
+	pthread_mutex_destroy(&errchk);
+	printf("pi_mutex: counter=%ld recursive=%s errorcheck_relock=%s\n", pi_counter,
+	       yes(rec_ok), errname(relock));
+}
+
 /* ---- rwlock ---------------------------------------------------------------------------- */
 
 static struct {
@@ -805,6 +865,7 @@ static const struct prog_case sections[] = {
 	SECTION(self),
 	SECTION(yield),
 	SECTION(mutex),
+	SECTION(pi_mutex),
 	SECTION(rwlock),
 	SECTION(semaphore),
 	SECTION(once),
