@@ -663,20 +663,23 @@ static bool really_stuck(int tid, const struct look *l, long cpu, long min_cpu)
  * fresher than a tick, and the hand-off waits. Only once in a row: a thread stuck so
  * again after it yielded keeps to its loop, and is better off on a kernel thread of its
  * own, where the kernel shares the CPU between it and the others as natively, than
- * back on the carrier at every yield, holding the others a threshold each time.
+ * back on the carrier at every yield, holding the others a threshold each time; it is
+ * asked to yield all the same, in case the hand-off finds it inside the runtime.
  */
 static bool asked_to_yield(struct gp_carrier *c, struct look *l, long now, long tick_ns)
 {
 	static const struct gp_green *last_asked;
-	if (!l->entered || (!l->yield_asked_ns && l->g == last_asked))
+	if (!l->entered)
 		return false;
+	bool again = l->g == last_asked;
 	if (!l->yield_asked_ns) {
 		l->yield_asked_ns = now;
 		last_asked = l->g;
 		__atomic_store_n(&c->yield_request, 1, __ATOMIC_RELAXED);
-		return true;
 	}
-	return now - l->yield_asked_ns < tick_ns;
+	/* Again: the hand-off is tried at once, and the yield stands should it fail (the
+	 * thread may be inside the runtime at every look, on a busy machine). */
+	return !again && now - l->yield_asked_ns < tick_ns;
 }
 
 static void *monitor_main(void *arg)
