@@ -572,9 +572,17 @@ static void stall_report(struct gp_carrier *c, struct gp_green *g, uint64_t sw,
  * is handed off; after GREENPATCH_STALL_MS it is reported, handed off or not. While
  * the hub waits in the loop, nothing can be stuck: after a few looks that find it so,
  * the monitor sleeps until the hub leaves the loop (gp_monitor_wake), or, while a
- * handed-off thread is still out, until its next stall check.
+ * handed-off thread is still out, until its next stall check, and at most
+ * IDLE_SLEEP_NS.
  */
 #define IDLE_LOOKS_BEFORE_SLEEP 16
+
+/*
+ * The longest the monitor sleeps while the hub waits: the hub wakes it when it leaves
+ * the loop, and this bounds what a missed wake-up could cost (twenty looks a second in
+ * an idle process).
+ */
+#define IDLE_SLEEP_NS (50 * 1000000L)
 
 static struct {
 	_Atomic uint32_t asleep;        /* futex: the monitor sleeps until the hub wakes it */
@@ -707,7 +715,7 @@ static void *monitor_main(void *arg)
 		struct gp_green *g = __atomic_load_n(&c->current, __ATOMIC_RELAXED);
 		if (g == &c->hub && __atomic_load_n(&c->hub_waiting, __ATOMIC_RELAXED)) {
 			if (++idle_looks >= IDLE_LOOKS_BEFORE_SLEEP) {
-				monitor_sleep(c, h.any ? threshold / 4 : 0);
+				monitor_sleep(c, h.any && threshold ? threshold / 4 : IDLE_SLEEP_NS);
 				idle_looks = 0;
 			}
 		} else {
