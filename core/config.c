@@ -143,19 +143,31 @@ static bool parse_count(const char *v, long lo, long hi, long *out)
 	return true;
 }
 
-static int load_offload_threads(char *err, size_t errlen)
+/*
+ * The variable name as a count from lo to hi, what it counts named in the message:
+ * 1 with *out set, 0 if unset, or -EINVAL.
+ */
+static int load_count(const char *name, long lo, long hi, const char *what, long *out,
+		      char *err, size_t errlen)
 {
-	const char *v = getenv("GREENPATCH_OFFLOAD_THREADS");
+	const char *v = getenv(name);
 	if (!v)
 		return 0;
-	long n;
-	if (!parse_count(v, 1, 256, &n)) {
-		snprintf(err, errlen, "GREENPATCH_OFFLOAD_THREADS='%s' is not a number of threads "
-			 "from 1 to 256", v);
+	if (!parse_count(v, lo, hi, out)) {
+		snprintf(err, errlen, "%s='%s' is not a number of %s from %ld to %ld", name, v,
+			 what, lo, hi);
 		return -EINVAL;
 	}
-	gp_config.offload_threads = (int)n;
-	return 0;
+	return 1;
+}
+
+static int load_offload_threads(char *err, size_t errlen)
+{
+	long n;
+	int rc = load_count("GREENPATCH_OFFLOAD_THREADS", 1, 256, "threads", &n, err, errlen);
+	if (rc > 0)
+		gp_config.offload_threads = (int)n;
+	return rc < 0 ? rc : 0;
 }
 
 /* 0 or 1 (1: on standard error), or a file path with a '/' in it. */
@@ -249,17 +261,12 @@ static int load_handoff(char *err, size_t errlen)
 
 static int load_max_threads(char *err, size_t errlen)
 {
-	const char *v = getenv("GREENPATCH_MAX_THREADS");
-	if (!v)
-		return 0;
 	long n;
-	if (!parse_count(v, 1, 100000, &n)) {
-		snprintf(err, errlen, "GREENPATCH_MAX_THREADS='%s' is not a number of kernel "
-			 "threads from 1 to 100000", v);
-		return -EINVAL;
-	}
-	gp_config.max_threads = (unsigned)n;
-	return 0;
+	int rc = load_count("GREENPATCH_MAX_THREADS", 1, 100000, "kernel threads", &n, err,
+			    errlen);
+	if (rc > 0)
+		gp_config.max_threads = (unsigned)n;
+	return rc < 0 ? rc : 0;
 }
 
 /* Signals a dump may use: those whose default action does not matter to the program. */

@@ -85,16 +85,6 @@ static struct gp_green *try_take(FILE *fp, struct gp_green *self)
 	return holder;
 }
 
-/* Whether another green thread holds fp's green lock. */
-static bool held_by_other(FILE *fp, struct gp_green *self)
-{
-	gp_enter();
-	struct held *h = find(fp);
-	bool other = h && h->owner != self;
-	gp_leave();
-	return other;
-}
-
 /* Green threads parked on some stream's green lock: none, and a release wakes nobody. */
 static size_t stream_waiters;
 
@@ -115,20 +105,25 @@ static bool release(FILE *fp, struct gp_green *self)
 	return mine;
 }
 
-/* Park until funlockfile releases fp (or a signal's handler wants to run). */
-static void park_on_stream(struct gp_green *self, FILE *fp)
+/*
+ * Park until funlockfile releases fp (or a signal's handler wants to run), if another
+ * green thread holds it: false if none does, and nothing was waited for. Looked at
+ * inside the bracket, so that a release since the caller's own look (by a thread that
+ * ran while a signal's handler here parked) is not missed.
+ */
+static bool park_on_stream(struct gp_green *self, FILE *fp)
 {
 	gp_enter();
-	/* Looked at again inside the bracket: a release since the caller's look (by a
-	 * thread that ran while a signal's handler here parked) must not be missed. */
 	struct held *h = find(fp);
-	if (h && h->owner != self) {
+	bool other = h && h->owner != self;
+	if (other) {
 		self->wait_obj = fp;
 		stream_waiters++;
 		gp_park_on(fp, -1, "flockfile");
 		stream_waiters--;
 	}
 	gp_leave();
+	return other;
 }
 
 bool gp__file_hold(FILE *fp)
@@ -153,8 +148,8 @@ void gp__file_wait(FILE *fp)
 	if (GP_LIKELY(held_len == 0) || !gp_on_green())
 		return;
 	struct gp_green *self = gp_self();
-	while (held_by_other(fp, self))
-		park_on_stream(self, fp);
+	while (park_on_stream(self, fp))
+		;
 }
 
 void flockfile(FILE *fp)

@@ -48,9 +48,10 @@ extern __thread int gp__in_user __attribute__((tls_model("initial-exec")));
 extern __thread unsigned gp__enters __attribute__((tls_model("initial-exec")));
 
 /*
- * In program code on a green thread, wherever it runs: for the hooks that only read or
- * change the calling thread's own state (pthread_self, its thread-specific data), which
- * a handed-off thread may do where it is.
+ * In program code on a green thread, wherever it runs: for the hooks a handed-off
+ * thread may run where it is, without rejoining (gp_on_green): those that only read or
+ * change the calling thread's own state (pthread_self, its thread-specific data), and
+ * an uncontended mutex or a condition variable's signal (shim/sync.c).
  */
 static inline bool gp_in_program(void)
 {

@@ -136,16 +136,13 @@ int pthread_rwlock_unlock(pthread_rwlock_t *rw)
 			gp_unpark_all_on_async(rw);
 		return rc;
 	}
-	/* Forgotten first: once released, the record is the next writer's. */
-	struct gp_green *was_writer = writer(rw);
-	if (was_writer == gp_self())
+	/* Forgotten first: once released, the record is the next writer's. (glibc's unlock
+	 * answers 0 whoever calls it, so there is no failure to restore it for.) */
+	if (writer(rw) == gp_self())
 		set_writer(rw, NULL);
 	int rc = GP_REAL(pthread_rwlock_unlock)(rw);
-	if (rc != 0) {
-		if (was_writer == gp_self())
-			set_writer(rw, was_writer);
+	if (rc != 0)
 		return rc;
-	}
 	/* Every waiter tries again: readers may all get in, writers race for it. */
 	gp_wake(rw, (size_t)-1);
 	return 0;

@@ -234,28 +234,27 @@ static void *contender(void *arg)
 static void *log_reader(void *arg)
 {
 	FILE *in = arg;
-	long *good = malloc(sizeof(long));
+	static long good;
 	int next[LOGGERS + WRITERS] = { 0 };
 	char line[128];
 	long id;
 	int n, bad = 0;
 
-	*good = 0;
 	while (fgets(line, sizeof(line), in)) {
 		if (sscanf(line, "logger %ld round %d\n", &id, &n) == 2 && id >= 0 &&
 		    id < LOGGERS && n == next[id]) {
 			next[id]++;
-			(*good)++;
+			good++;
 		} else if (sscanf(line, "writer %ld line %d\n", &id, &n) == 2 && id >= 0 &&
 			   id < WRITERS && n == next[LOGGERS + id]) {
 			next[LOGGERS + id]++;
-			(*good)++;
+			good++;
 		} else if (bad++ < 5) {
 			printf("bad line: %s", line);
 		}
 	}
 	fclose(in);
-	return good;
+	return &good;
 }
 
 static void bookkeeping_start(pthread_t *t, int *n, pthread_t *reader)
@@ -294,7 +293,6 @@ static void bookkeeping_report(pthread_t reader)
 	       "EDEADLK %ld, contender %ld\n",
 	       log_rounds_done, *good, LOGGERS * LOG_ROUNDS + WRITERS * LOG_ROUNDS * WRITES,
 	       serial_rounds, deadlocks_seen, contended);
-	free(good);
 }
 
 int main(int argc, char **argv)
