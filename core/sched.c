@@ -13,6 +13,7 @@
 #include "debug.h"
 #include "fdstate.h"
 #include "offload.h"
+#include "ownfd.h"
 #include "sync.h"
 #include "tls.h"
 #include "watch.h"
@@ -411,6 +412,14 @@ static bool handoff_start(struct gp_carrier *c)
 	return true;
 }
 
+/* Closes the loop's epoll and eventfd descriptors, the library's own (ownfd.h). */
+static void destroy_loop(struct gp_carrier *c)
+{
+	gp_own_fds_begin();
+	ev_loop_destroy(c->loop);
+	gp_own_fds_end();
+}
+
 int gp_sched_start(void)
 {
 	if (gp_carrier)
@@ -419,11 +428,15 @@ int gp_sched_start(void)
 	memset(c, 0, sizeof(*c));
 	/* Not the default loop: it would take SIGCHLD and reap the program's children. */
 	c->errno_at = tls_start() ? NULL : &errno;
+	gp_own_fds_begin();
 	c->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV | EVFLAG_NOSIGMASK);
+	if (c->loop) {
+		ev_async_init(&c->async, async_cb);
+		ev_async_start(c->loop, &c->async);
+	}
+	gp_own_fds_end();
 	if (!c->loop)
 		return -ENOMEM;
-	ev_async_init(&c->async, async_cb);
-	ev_async_start(c->loop, &c->async);
 
 	c->next_id = 1;
 	struct gp_green *m = &the_main;
@@ -445,7 +458,7 @@ int gp_sched_start(void)
 	h->is_hub = true;
 	int rc = make_context(h, HUB_STACK_SIZE, NULL, hub_main, c);
 	if (rc < 0) {
-		ev_loop_destroy(c->loop);
+		destroy_loop(c);
 		return rc;
 	}
 	if (h->ctx.tp)
@@ -477,9 +490,8 @@ void gp_sched_after_fork(void)
 	gp_debug_set_carriers(NULL, 0);
 	gp__me = NULL;
 	gp_kthread_after_fork();
-	/* Closes the loop's epoll and eventfd descriptors; the kernel's epoll set, shared
-	 * with the parent, is left as it is. */
-	ev_loop_destroy(c->loop);
+	/* The kernel's epoll set, shared with the parent, is left as it is. */
+	destroy_loop(c);
 	gp_fd_table_reset();
 	gp_sync_reset();
 	gp_offload_after_fork();

@@ -690,10 +690,23 @@ static bool asked_to_yield(struct gp_carrier *c, struct look *l, long now, long 
 	return !again && now - l->yield_asked_ns < tick_ns;
 }
 
+__thread bool gp__on_monitor __attribute__((tls_model("initial-exec")));
+
+/* Every signal blocked but the dump signal, which is the library's (watch.h). */
+static void monitor_signals(void)
+{
+	gp_block_program_signals();
+	gp__on_monitor = true;
+	if (!gp_config.dump_signal)
+		return;
+	uint64_t dump = 1ull << (gp_config.dump_signal - 1);
+	syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &dump, NULL, sizeof(dump));
+}
+
 static void *monitor_main(void *arg)
 {
 	(void)arg;
-	gp_block_program_signals();
+	monitor_signals();
 	prctl(PR_SET_NAME, "gp-monitor");
 	long threshold = (long)gp_config.stall_ms * 1000000L;
 	long handoff = (long)gp_config.handoff_ns;

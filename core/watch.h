@@ -5,6 +5,8 @@
 #ifndef GP_WATCH_H
 #define GP_WATCH_H
 
+#include <stdbool.h>
+
 struct gp_carrier;
 
 /*
@@ -34,6 +36,12 @@ void gp_stats_write(int fd);
  * monitor did not come along): 0 or -errno.
  */
 int gp_watch_start(void);
+
+/*
+ * True on the monitor's kernel thread. It takes GREENPATCH_DUMP_SIGNAL, which it does
+ * not block, when every thread of the program blocks it (shim/sigaction.c).
+ */
+extern __thread bool gp__on_monitor __attribute__((tls_model("initial-exec")));
 
 /* The hub leaves the loop: wake the monitor if it sleeps (it sleeps while the hub waits). */
 void gp_monitor_wake(void);

@@ -14,9 +14,13 @@
 #include "hook.h"
 #include "iowait.h"
 #include "loop.h"
+#include "ownfd.h"
+#include "ownfd_guard.h"
 
 static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 {
+	if (gp__own_fd_refused(fd))
+		return -1;
 	int rc = real(fd, cmd, arg);
 	if (rc < 0 || !gp_on_green())
 		return rc;
@@ -65,6 +69,11 @@ int ioctl(int fd, unsigned long req, ...)
 
 int close(int fd)
 {
+	if (GP_UNLIKELY(gp_own_fd(fd))) {
+		if (gp__own_fd_refused(fd))
+			return -1;
+		gp_own_fd_forget(fd);
+	}
 	gp__fd_forget(fd);
 	return GP_REAL(close)(fd);
 }
@@ -76,9 +85,30 @@ int close_range(unsigned first, unsigned last, int flags)
 		gp_fd_closed_range(first, last);
 		gp_leave();
 	}
+	if (first <= last && gp_own_fd_next(first) >= 0 && !gp_own_fds_making())
+		return gp__close_range_around_own(first, last, flags);
 	return GP_REAL(close_range)(first, last, flags);
 }
 
+/* Without close_range: each number up to the library's highest, then closefrom past it. */
+static void close_each_but_own(int lowfd)
+{
+	int highest = lowfd - 1;
+	for (int own; (own = gp_own_fd_next((unsigned)highest + 1)) >= 0;)
+		highest = own;
+	for (int fd = lowfd; fd < highest; fd++)
+		if (!gp_own_fd(fd))
+			GP_REAL(close)(fd);
+	GP_REAL(closefrom)(highest + 1);
+}
+
+/*
+ * glibc's closefrom calls close_range inside the C library, and falls back to closing
+ * what /proc/self/fd lists, where no hook sees it: with the library's numbers in the
+ * range, close_range is called here instead, around them. glibc's closefrom cannot
+ * fail (it ends the process); close_range failing here means a kernel older than
+ * 5.9, where each number up to the highest of the library's is closed one by one.
+ */
 void closefrom(int lowfd)
 {
 	if (gp_on_green() && lowfd >= 0) {
@@ -86,7 +116,15 @@ void closefrom(int lowfd)
 		gp_fd_closed_range((unsigned)lowfd, ~0u);
 		gp_leave();
 	}
-	GP_REAL(closefrom)(lowfd);
+	int own = lowfd >= 0 ? gp_own_fd_next((unsigned)lowfd) : -1;
+	if (own < 0) {
+		GP_REAL(closefrom)(lowfd);
+		return;
+	}
+	int saved_errno = errno;
+	if (gp__close_range_around_own((unsigned)lowfd, ~0u, 0) < 0)
+		close_each_but_own(lowfd);
+	errno = saved_errno;
 }
 
 /*
@@ -106,6 +144,8 @@ int fclose(FILE *f)
 
 int dup(int fd)
 {
+	if (gp__own_fd_refused(fd))
+		return -1;
 	int nfd = GP_REAL(dup)(fd);
 	gp__fd_born(nfd, GP_FD_UNKNOWN, 0);
 	return nfd;
@@ -120,12 +160,16 @@ static void forget_target(int fd, int fd2)
 
 int dup2(int fd, int fd2)
 {
+	if (gp__own_dup_refused(fd, fd2))
+		return -1;
 	forget_target(fd, fd2);
 	return GP_REAL(dup2)(fd, fd2);
 }
 
 int dup3(int fd, int fd2, int flags)
 {
+	if (gp__own_dup_refused(fd, fd2))
+		return -1;
 	forget_target(fd, fd2);
 	return GP_REAL(dup3)(fd, fd2, flags);
 }

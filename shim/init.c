@@ -148,29 +148,6 @@ static void drop_from_ld_preload(void)
 		unsetenv("LD_PRELOAD");
 }
 
-/* GREENPATCH_DUMP_SIGNAL: every green thread, on standard error. */
-static void on_dump_signal(int sig)
-{
-	(void)sig;
-	int saved_errno = errno;
-	gp_dump_write(2);
-	errno = saved_errno;
-}
-
-/* Installed before main, so that the signal never takes its default action (a USR2 would
- * end the program) once the user asked for dumps on it. */
-static void install_dump_handler(void)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_dump_signal;
-	sa.sa_flags = SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	if (GP_REAL(sigaction)(gp_config.dump_signal, &sa, NULL) != 0)
-		gp_log(GP_LOG_ERROR, "GREENPATCH_DUMP_SIGNAL: cannot handle signal %d",
-		       gp_config.dump_signal);
-}
-
 __attribute__((constructor(101))) static void gp_init(void)
 {
 	gp_real_init();
@@ -188,8 +165,10 @@ __attribute__((constructor(101))) static void gp_init(void)
 		drop_from_ld_preload();
 	if (gp_config.stats)
 		atexit(write_stats);
+	/* Before main, so that the signal never takes its default action (a USR2 would
+	 * end the program) once the user asked for dumps on it. */
 	if (gp_config.dump_signal)
-		install_dump_handler();
+		gp__dump_signal_init();
 }
 
 static void *thread_main(struct gp_green *g)

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/select.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>

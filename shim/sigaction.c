@@ -15,8 +15,12 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
 
 #include "hook.h"
+#include "watch.h"
 #include "signals.h"
 
 /* glibc sets the kernel's SA_RESTORER on every action it installs (not in user headers). */
@@ -31,10 +35,60 @@ static struct program_action actions[NSIG];
 static _Atomic uint64_t arrived;     /* signals whose handler ran, not yet dealt with */
 _Atomic unsigned long gp__handlers_ran;
 
+static bool has_handler(const struct sigaction *act)
+{
+	if (act->sa_flags & SA_SIGINFO)
+		return act->sa_sigaction != NULL;
+	return act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN;
+}
+
+/*
+ * GREENPATCH_DUMP_SIGNAL. Its action in the kernel is always the trampoline, whatever
+ * the program installs for it (sigaction reports the program's own), so that the dump
+ * is written however the program handles the signal; after the dump, the program's
+ * handler runs if it has one, as for any other signal.
+ *
+ * A program may block every signal in every thread: the monitor (core/watch.c), a
+ * kernel thread of the library, takes the dump signal then. It cannot run the
+ * program's handler, which must run on a thread of the program: it blocks the signal
+ * for itself from then on, by the mask the kernel restores when the handler returns,
+ * and sends it to the process again, where it waits for a thread of the program as it
+ * would natively; that second arrival is not dumped again.
+ */
+static _Atomic unsigned dump_sent_back;
+
+static bool take_one(_Atomic unsigned *count)
+{
+	unsigned n = atomic_load(count);
+	while (n && !atomic_compare_exchange_weak(count, &n, n - 1))
+		;
+	return n != 0;
+}
+
+/* The dump signal arrived: true if nothing more is to be done for it here. */
+static bool dump_signal_arrived(int sig, ucontext_t *uctx)
+{
+	if (take_one(&dump_sent_back))
+		return false;
+	gp_dump_write(2);
+	if (!has_handler(&actions[sig].sa))
+		return true;
+	if (!gp__on_monitor)
+		return false;
+	sigaddset(&uctx->uc_sigmask, sig);
+	atomic_fetch_add(&dump_sent_back, 1);
+	syscall(SYS_kill, getpid(), sig);
+	return true;
+}
+
 static void trampoline(int sig, siginfo_t *info, void *uctx)
 {
 	struct program_action *a = &actions[sig];
 	int saved_errno = errno;
+	if (sig == gp_config.dump_signal && dump_signal_arrived(sig, uctx)) {
+		errno = saved_errno;
+		return;
+	}
 	atomic_fetch_add_explicit(&gp__handlers_ran, 1, memory_order_relaxed);
 	gp__in_handler++;
 	if (a->sa.sa_flags & SA_SIGINFO)
@@ -45,7 +99,7 @@ static void trampoline(int sig, siginfo_t *info, void *uctx)
 	if (a->sa.sa_flags & SA_RESETHAND) {
 		a->sa.sa_handler = SIG_DFL;
 		a->sa.sa_flags &= ~SA_SIGINFO;
-		a->wrapped = false;
+		a->wrapped = sig == gp_config.dump_signal;
 	}
 	/* A signal sent to one thread (raise, pthread_kill: SI_TKILL) is that thread's
 	 * business: signal.c delivers those to green threads itself. */
@@ -96,11 +150,43 @@ void gp__sigaction_init(void)
 	gp__async_extra = interrupt_for_arrived;
 }
 
-static bool wants_trampoline(const struct sigaction *act)
+static bool wants_trampoline(int sig, const struct sigaction *act)
 {
-	if (act->sa_flags & SA_SIGINFO)
-		return act->sa_sigaction != NULL;
-	return act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN;
+	return has_handler(act) || sig == gp_config.dump_signal;
+}
+
+/*
+ * The action in the kernel for the program's act. The dump signal's stays with the
+ * trampoline: without a handler of the program's it restarts what it interrupts, and
+ * a one-shot handler (SA_RESETHAND) is reset by the trampoline, not by the kernel.
+ */
+static struct sigaction trampoline_for(int sig, const struct sigaction *act)
+{
+	struct sigaction mine = *act;
+	if (!has_handler(act)) {
+		mine.sa_flags = SA_RESTART;
+		sigemptyset(&mine.sa_mask);
+	}
+	if (sig == gp_config.dump_signal)
+		mine.sa_flags &= ~SA_RESETHAND;
+	mine.sa_sigaction = trampoline;
+	mine.sa_flags |= SA_SIGINFO;
+	return mine;
+}
+
+void gp__dump_signal_init(void)
+{
+	int sig = gp_config.dump_signal;
+	struct sigaction dfl, mine;
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	mine = trampoline_for(sig, &dfl);
+	if (GP_REAL(sigaction)(sig, &mine, NULL) != 0) {
+		gp_log(GP_LOG_ERROR, "GREENPATCH_DUMP_SIGNAL: cannot handle signal %d", sig);
+		return;
+	}
+	actions[sig].sa = dfl;
+	actions[sig].wrapped = true;
 }
 
 int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
@@ -112,10 +198,8 @@ int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 	if (act)
 		wanted = *act;   /* act and old may be the same structure */
 	int rc;
-	if (act && wants_trampoline(act)) {
-		struct sigaction mine = wanted;
-		mine.sa_sigaction = trampoline;
-		mine.sa_flags |= SA_SIGINFO;
+	if (act && wants_trampoline(sig, act)) {
+		struct sigaction mine = trampoline_for(sig, &wanted);
 		rc = GP_REAL(sigaction)(sig, &mine, &kernel_old);
 	} else {
 		rc = GP_REAL(sigaction)(sig, act, &kernel_old);
@@ -133,7 +217,7 @@ int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 	}
 	if (act) {
 		a->sa = wanted;
-		a->wrapped = wants_trampoline(&wanted);
+		a->wrapped = wants_trampoline(sig, &wanted);
 	}
 	return 0;
 }

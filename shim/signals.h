@@ -8,6 +8,9 @@
 /* Wrap the program's signal handlers so that process signals can interrupt parks. */
 void gp__sigaction_init(void);
 
+/* GREENPATCH_DUMP_SIGNAL's action: the dump, whatever the program installs (sigaction.c). */
+void gp__dump_signal_init(void);
+
 /* After a park ended with -EINTR: did every handler that ran ask for SA_RESTART? */
 bool gp__signal_restarts(void);
 
