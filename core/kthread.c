@@ -16,13 +16,21 @@
 
 /*
  * Spares wait on a lock-free stack: any kernel thread pushes itself when it becomes
- * idle, only the monitor pops. With one popper a node cannot leave and come back
+ * idle. Those who take one (the monitor, and a carrier about to block, gp_handoff_self)
+ * pop under taking_lock: with one popper at a time a node cannot leave and come back
  * between the popper's read of the head and its exchange, so there is no ABA.
  */
 static struct gp_kthread *_Atomic spares;
 
-/* The first kernel thread, and every one made so far, for the monitor, which alone
- * makes them. */
+/*
+ * Held while a spare is popped or made. A futex lock (0 free, 1 held, 2 held with
+ * waiters): the two takers rarely meet, but making a kernel thread takes long enough
+ * that the other should sleep rather than spin.
+ */
+static _Atomic uint32_t taking_lock;
+
+/* The first kernel thread, and every one made so far, for the monitor's reports; made
+ * under taking_lock. */
 static struct gp_kthread *first;
 static struct gp_kthread **made;
 static _Atomic unsigned nmade;
@@ -141,7 +149,23 @@ static bool remember(struct gp_kthread *m)
 	return true;
 }
 
-struct gp_kthread *gp_kthread_spare(void)
+static void take_lock(void)
+{
+	uint32_t c = 0;
+	if (__atomic_compare_exchange_n(&taking_lock, &c, 1, false, __ATOMIC_ACQUIRE,
+					__ATOMIC_RELAXED))
+		return;
+	while (__atomic_exchange_n(&taking_lock, 2, __ATOMIC_ACQUIRE) != 0)
+		futex_wait(&taking_lock, 2);
+}
+
+static void take_unlock(void)
+{
+	if (__atomic_exchange_n(&taking_lock, 0, __ATOMIC_RELEASE) == 2)
+		futex_wake(&taking_lock);
+}
+
+static struct gp_kthread *spare_take(void)
 {
 	struct gp_kthread *m = spare_pop();
 	if (m)
@@ -160,6 +184,14 @@ struct gp_kthread *gp_kthread_spare(void)
 	/* Running now: it is never freed, so a failed remember only hides it from reports. */
 	remember(m);
 	gp_tls_guard_setxid();
+	return m;
+}
+
+struct gp_kthread *gp_kthread_spare(void)
+{
+	take_lock();
+	struct gp_kthread *m = spare_take();
+	take_unlock();
 	return m;
 }
 
@@ -204,6 +236,7 @@ void gp_kthread_after_fork(void)
 {
 	/* Their kernel threads did not come along; the objects are left, unreachable. */
 	__atomic_store_n(&spares, NULL, __ATOMIC_RELAXED);
+	__atomic_store_n(&taking_lock, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&nmade, 0, __ATOMIC_RELAXED);
 	made_cap = 0;
 	made = NULL;

@@ -54,7 +54,8 @@ void gp_kthread_init_first(struct gp_kthread *m);
 
 /*
  * An idle spare kernel thread, or a new one: NULL when GREENPATCH_MAX_THREADS kernel
- * threads carry green code already, or none can be created. Called by the monitor only.
+ * threads carry green code already, or none can be created. Called by the monitor, and
+ * by a carrier about to block (gp_handoff_self).
  */
 struct gp_kthread *gp_kthread_spare(void);
 

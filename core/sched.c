@@ -768,6 +768,42 @@ bool gp_sched_peek_thread(const struct gp_green *g, bool *in_program, unsigned *
 	return true;
 }
 
+/* g, the carrier's running thread, keeps its kernel thread; the carrier's hub goes on
+ * on the spare the caller assigns next. */
+static void give_carrier_away(struct gp_carrier *c, struct gp_green *g, long since_ns)
+{
+	struct gp_kthread *old = c->owner;
+	g->m = old;
+	g->handed_off = true;
+	old->stall_reported = false;
+	old->carrying_since_ns = since_ns;
+	__atomic_store_n(&old->carrying, g, __ATOMIC_RELEASE);
+	c->stats.handoffs++;
+	c->stats.switches++;
+	c->hub.state = GP_RUNNING;
+	__atomic_store_n(&c->current, &c->hub, __ATOMIC_RELEASE);
+}
+
+/*
+ * Inside the runtime the monitor never takes the carrier (gp_handoff wants the thread
+ * in program code), so nothing here races with it: it may look meanwhile, and finds
+ * the thread inside or gone.
+ */
+bool gp_handoff_self(void)
+{
+	struct gp_carrier *c = gp_carrier;
+	if (!c->handoff)
+		return false;
+	struct gp_kthread *spare = gp_kthread_spare();
+	if (!spare)
+		return false;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	give_carrier_away(c, gp_self(), ts.tv_sec * 1000000000L + ts.tv_nsec);
+	gp_kthread_assign(spare);
+	return true;
+}
+
 int gp_handoff(struct gp_carrier *c, struct gp_green *g, uint64_t sw, long since_ns)
 {
 	if (!c->handoff)
@@ -784,18 +820,8 @@ int gp_handoff(struct gp_carrier *c, struct gp_green *g, uint64_t sw, long since
 	bool still = fenced && __atomic_load_n(&c->current, __ATOMIC_RELAXED) == g &&
 		     __atomic_load_n(&c->stats.switches, __ATOMIC_RELAXED) == sw &&
 		     gp_sched_peek_thread(g, &in_program, &enters) && in_program;
-	if (still) {
-		struct gp_kthread *old = c->owner;
-		g->m = old;
-		g->handed_off = true;
-		old->stall_reported = false;
-		old->carrying_since_ns = since_ns;
-		__atomic_store_n(&old->carrying, g, __ATOMIC_RELEASE);
-		c->stats.handoffs++;
-		c->stats.switches++;
-		c->hub.state = GP_RUNNING;
-		__atomic_store_n(&c->current, &c->hub, __ATOMIC_RELEASE);
-	}
+	if (still)
+		give_carrier_away(c, g, since_ns);
 	__atomic_store_n(&c->revoking, 0, __ATOMIC_RELEASE);
 	if (!still) {
 		gp_kthread_unused(spare);

@@ -180,6 +180,18 @@ static inline void gp_sched_check_owner(void)
  */
 int gp_handoff(struct gp_carrier *c, struct gp_green *g, uint64_t sw, long since_ns);
 
+/*
+ * Go's hand-off before a system call known to block: the running thread, inside the
+ * runtime, is about to make a call that may wait long and that the library cannot make
+ * wait green (a file lock, a process-shared semaphore, a directory lookup). The carrier
+ * goes to a spare kernel thread now, rather than after the monitor's threshold; the
+ * thread makes its call on its own kernel thread, with native semantics (signals,
+ * EINTR, the process's identity), then rejoins (gp__rejoin). False, and nothing
+ * changed, without hand-off (GREENPATCH_HANDOFF=0, shared TLS) or a spare
+ * (GREENPATCH_MAX_THREADS).
+ */
+bool gp_handoff_self(void);
+
 /* A spare kernel thread m was given the carrier: run its hub until m is needed back. */
 void gp__take_over(struct gp_kthread *m);
 

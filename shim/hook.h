@@ -105,17 +105,55 @@ static inline bool gp_on_green(void)
  * unless the program asked for this family of calls to be left to libc. The calls
  * left to libc on a green thread are counted for the statistics.
  */
-static inline bool gp_cooperative(void)
+static inline bool gp_cooperative_in(unsigned family)
 {
 	if (!gp_on_green())
 		return false;
-	if (GP_LIKELY(gp_carrier->alive > 1 && !(gp_config.unpatched & GP_HOOK_FAMILY)))
+	if (GP_LIKELY(gp_carrier->alive > 1 && !(gp_config.unpatched & family)))
 		return true;
 	/* For GREENPATCH_STATS: no other thread, or unpatched. Outside the bracket, on
 	 * whichever kernel thread this thread runs: an atomic count. */
 	__atomic_fetch_add(&gp_carrier->stats.passed, 1, __ATOMIC_RELAXED);
 	return false;
 }
+
+/* The same for the family of the hooks in the including file. */
+static inline bool gp_cooperative(void)
+{
+	return gp_cooperative_in(GP_HOOK_FAMILY);
+}
+
+/*
+ * A call that may wait long and that cannot be made to wait green (a file lock held by
+ * another process, a process-shared semaphore, a directory service lookup) is made on
+ * the calling thread's own kernel thread, with the carrier handed to a spare first
+ * (gp_handoff_self): the other green threads go on, and the call has its native
+ * semantics, signals and EINTR included. True: make the call, then gp__block_end,
+ * which rejoins the carrier. The bracket stays closed in between: the C library's own
+ * calls inside it (NSS modules open files and sockets) pass through to libc, as on a
+ * kernel thread of the program. False: make the call as it is (not on a green thread,
+ * or without hand-off or a spare).
+ */
+bool gp__block_handoff(void);
+void gp__block_end(void);
+
+static inline bool gp__block_begin(void)
+{
+	return gp_cooperative() && gp__block_handoff();
+}
+
+/* expr (a call returning a value), made as gp__block_begin says; errno is expr's. */
+#define GP_BLOCKING(expr)                                                      \
+	__extension__({                                                        \
+		bool gp_handed_ = gp__block_begin();                           \
+		__typeof__(expr) gp_ret_ = (expr);                             \
+		if (gp_handed_) {                                              \
+			int gp_errno_ = errno;                                 \
+			gp__block_end();                                       \
+			errno = gp_errno_;                                     \
+		}                                                              \
+		gp_ret_;                                                       \
+	})
 
 /* Deliver the signals kept pending on the running green thread (signal.c). */
 void gp__deliver_signals(void);

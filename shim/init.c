@@ -46,6 +46,20 @@ void gp__rejoin_at_hook(void)
 	gp_leave();
 }
 
+bool gp__block_handoff(void)
+{
+	gp_enter();
+	if (gp_handoff_self())
+		return true;
+	gp_leave();
+	return false;
+}
+
+void gp__block_end(void)
+{
+	gp__rejoin_at_hook();
+}
+
 size_t gp__glibc_stack_size(void)
 {
 	static size_t size;

@@ -81,6 +81,12 @@ static bool dump_signal_arrived(int sig, ucontext_t *uctx)
 	return true;
 }
 
+static bool on_handed_off_thread(void)
+{
+	struct gp_green *g = gp__me;
+	return g && __atomic_load_n(&g->handed_off, __ATOMIC_RELAXED);
+}
+
 static void trampoline(int sig, siginfo_t *info, void *uctx)
 {
 	struct program_action *a = &actions[sig];
@@ -102,8 +108,11 @@ static void trampoline(int sig, siginfo_t *info, void *uctx)
 		a->wrapped = sig == gp_config.dump_signal;
 	}
 	/* A signal sent to one thread (raise, pthread_kill: SI_TKILL) is that thread's
-	 * business: signal.c delivers those to green threads itself. */
-	if (gp_carrier && sig <= 64 && (!info || info->si_code != SI_TKILL)) {
+	 * business: signal.c delivers those to green threads itself. One that the kernel
+	 * gave a handed-off thread in its own system call (gp__block_begin) has done what
+	 * it does natively: the call ends with EINTR or restarts, and no other thread's. */
+	if (gp_carrier && sig <= 64 && (!info || info->si_code != SI_TKILL) &&
+	    !on_handed_off_thread()) {
 		atomic_fetch_or(&arrived, 1ull << (sig - 1));
 		/* Bracket closed: libev's write to its eventfd must pass straight through,
 		 * not rejoin a handed-off thread's carrier in the middle of it (hook.h). */
