@@ -345,6 +345,7 @@ static const struct {
 } families[] = {
 	{ "io", GP_FAM_IO }, { "stdio", GP_FAM_STDIO }, { "socket", GP_FAM_SOCKET },
 	{ "poll", GP_FAM_POLL }, { "offload", GP_FAM_OFFLOAD }, { "time", GP_FAM_TIME },
+	{ "block", GP_FAM_BLOCK },
 };
 
 /* "stdio,offload": the families named, comma-separated; "" none. */

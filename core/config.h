@@ -34,6 +34,7 @@ enum {
 	GP_FAM_POLL = 1 << 3,     /* poll, select, epoll_wait... */
 	GP_FAM_OFFLOAD = 1 << 4,  /* name resolution, waitpid, system, sendfile... */
 	GP_FAM_TIME = 1 << 5,     /* sleep, nanosleep... */
+	GP_FAM_BLOCK = 1 << 6,    /* file locks, NSS, disk syncs: on their own kernel thread */
 };
 
 extern struct gp_config gp_config;

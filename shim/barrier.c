@@ -63,8 +63,11 @@ static int kernel_thread_wait(struct green_barrier *g)
 int pthread_barrier_wait(pthread_barrier_t *b)
 {
 	struct green_barrier *g = green(b);
+	/* A process-shared barrier stays glibc's: a green thread waits on its own kernel
+	 * thread while the carrier goes on (gp__block_begin). */
 	if (!g)
-		return GP_REAL(pthread_barrier_wait)(b);
+		return gp_in_program() ? GP_BLOCKING(GP_REAL(pthread_barrier_wait)(b))
+				       : GP_REAL(pthread_barrier_wait)(b);
 	if (!gp_on_green())
 		return kernel_thread_wait(g);
 	/* The count is the runtime's state: changed inside the bracket, where no other

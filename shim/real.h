@@ -10,18 +10,25 @@
 #ifndef GP_REAL_H
 #define GP_REAL_H
 
+#include <aio.h>
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <mqueue.h>
 #include <netdb.h>
 #include <poll.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <resolv.h>
 #include <sched.h>
 #include <semaphore.h>
 #include <stdio.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
 #include <sys/eventfd.h>
 #include <sys/select.h>
 #include <sys/ioctl.h>

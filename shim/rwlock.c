@@ -71,29 +71,44 @@ static int green_lock(pthread_rwlock_t *rw, bool write, clockid_t clock,
 	}
 }
 
-#define RW_HOOK(name, write, clock_expr, abstime, ...)                         \
+/*
+ * A process-shared lock stays glibc's: on a green thread, one taken is waited for in
+ * glibc on the thread's own kernel thread while the carrier goes on (gp__block_begin).
+ * A deadline glibc would refuse is left to glibc at once.
+ */
+static int try_shared(pthread_rwlock_t *rw, bool write)
+{
+	return write ? GP_REAL(pthread_rwlock_trywrlock)(rw) : GP_REAL(pthread_rwlock_tryrdlock)(rw);
+}
+
+#define RW_HOOK(name, write, timed, clock_expr, abstime, ...)                  \
+	if (gp_in_program() && rw->__data.__shared &&                          \
+	    (!(timed) || gp_ts_valid(abstime))) {                              \
+		int rc_ = try_shared(rw, write);                               \
+		return rc_ == EBUSY ? GP_BLOCKING(GP_REAL(name)(__VA_ARGS__)) : rc_; \
+	}                                                                      \
 	if (!rw_is_green(rw))                                                  \
 		return GP_REAL(name)(__VA_ARGS__);                             \
 	return green_lock(rw, write, clock_expr, abstime)
 
 int pthread_rwlock_rdlock(pthread_rwlock_t *rw)
 {
-	RW_HOOK(pthread_rwlock_rdlock, false, CLOCK_REALTIME, NULL, rw);
+	RW_HOOK(pthread_rwlock_rdlock, false, false, CLOCK_REALTIME, NULL, rw);
 }
 
 int pthread_rwlock_wrlock(pthread_rwlock_t *rw)
 {
-	RW_HOOK(pthread_rwlock_wrlock, true, CLOCK_REALTIME, NULL, rw);
+	RW_HOOK(pthread_rwlock_wrlock, true, false, CLOCK_REALTIME, NULL, rw);
 }
 
 int pthread_rwlock_timedrdlock(pthread_rwlock_t *rw, const struct timespec *abstime)
 {
-	RW_HOOK(pthread_rwlock_timedrdlock, false, CLOCK_REALTIME, abstime, rw, abstime);
+	RW_HOOK(pthread_rwlock_timedrdlock, false, true, CLOCK_REALTIME, abstime, rw, abstime);
 }
 
 int pthread_rwlock_timedwrlock(pthread_rwlock_t *rw, const struct timespec *abstime)
 {
-	RW_HOOK(pthread_rwlock_timedwrlock, true, CLOCK_REALTIME, abstime, rw, abstime);
+	RW_HOOK(pthread_rwlock_timedwrlock, true, true, CLOCK_REALTIME, abstime, rw, abstime);
 }
 
 int pthread_rwlock_clockrdlock(pthread_rwlock_t *rw, clockid_t clock,
@@ -101,7 +116,7 @@ int pthread_rwlock_clockrdlock(pthread_rwlock_t *rw, clockid_t clock,
 {
 	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
 		return EINVAL;
-	RW_HOOK(pthread_rwlock_clockrdlock, false, clock, abstime, rw, clock, abstime);
+	RW_HOOK(pthread_rwlock_clockrdlock, false, true, clock, abstime, rw, clock, abstime);
 }
 
 int pthread_rwlock_clockwrlock(pthread_rwlock_t *rw, clockid_t clock,
@@ -109,7 +124,7 @@ int pthread_rwlock_clockwrlock(pthread_rwlock_t *rw, clockid_t clock,
 {
 	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
 		return EINVAL;
-	RW_HOOK(pthread_rwlock_clockwrlock, true, clock, abstime, rw, clock, abstime);
+	RW_HOOK(pthread_rwlock_clockwrlock, true, true, clock, abstime, rw, clock, abstime);
 }
 
 int pthread_rwlock_tryrdlock(pthread_rwlock_t *rw)

@@ -3,7 +3,10 @@
  * it with the real sem_trywait and parks on the semaphore's address while it is zero;
  * sem_post through our hook unparks one. A post from a kernel thread, or from a signal
  * handler that interrupted the runtime, reaches the carrier through
- * gp_unpark_on_async. Process-shared and named semaphores are glibc's throughout.
+ * gp_unpark_on_async. Process-shared and named semaphores stay glibc's, since other
+ * processes wait on them and post them: a green thread takes one at once if it can, and
+ * otherwise waits in glibc on its own kernel thread while the carrier goes on
+ * (gp__block_begin), with glibc's EINTR and timeouts.
  *
  * glibc's sem_t on 64-bit: { uint64_t data (value | waiters << 32); int private; ... },
  * where private is glibc's futex flag: 0 for a process-private semaphore, 128
@@ -62,6 +65,15 @@ static int green_sem_wait(sem_t *s, clockid_t clock, const struct timespec *abst
 	}
 }
 
+/* A process-shared semaphore that cannot be taken at once. */
+static bool shared_and_taken_later(sem_t *s)
+{
+	int saved_errno = errno;
+	bool taken = sem_trywait(s) == 0;
+	errno = saved_errno;
+	return !taken;
+}
+
 static int as_errno_result(int err)
 {
 	if (!err)
@@ -70,8 +82,17 @@ static int as_errno_result(int err)
 	return -1;
 }
 
+/* A shared semaphore taken by the try, or by glibc's wait with the carrier handed off. */
+#define SHARED_SEM_WAIT(call, abstime, timed)                                  \
+	do {                                                                   \
+		if (gp_in_program() && sem_is_shared(s) &&                     \
+		    (!(timed) || gp_ts_valid(abstime)))                        \
+			return shared_and_taken_later(s) ? GP_BLOCKING(call) : 0; \
+	} while (0)
+
 int sem_wait(sem_t *s)
 {
+	SHARED_SEM_WAIT(GP_REAL(sem_wait)(s), NULL, false);
 	if (!sem_is_green(s))
 		return GP_REAL(sem_wait)(s);
 	return as_errno_result(green_sem_wait(s, CLOCK_REALTIME, NULL));
@@ -79,6 +100,7 @@ int sem_wait(sem_t *s)
 
 int sem_timedwait(sem_t *s, const struct timespec *abstime)
 {
+	SHARED_SEM_WAIT(GP_REAL(sem_timedwait)(s, abstime), abstime, true);
 	if (!sem_is_green(s))
 		return GP_REAL(sem_timedwait)(s, abstime);
 	return as_errno_result(green_sem_wait(s, CLOCK_REALTIME, abstime));
@@ -86,6 +108,8 @@ int sem_timedwait(sem_t *s, const struct timespec *abstime)
 
 int sem_clockwait(sem_t *s, clockid_t clock, const struct timespec *abstime)
 {
+	if (clock == CLOCK_REALTIME || clock == CLOCK_MONOTONIC)
+		SHARED_SEM_WAIT(GP_REAL(sem_clockwait)(s, clock, abstime), abstime, true);
 	if (!sem_is_green(s) || (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC))
 		return GP_REAL(sem_clockwait)(s, clock, abstime);
 	return as_errno_result(green_sem_wait(s, clock, abstime));

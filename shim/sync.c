@@ -193,8 +193,26 @@ static int green_unlock(pthread_mutex_t *m)
 	return rc;
 }
 
+/*
+ * Robust, priority-protected and process-shared mutexes stay glibc's (their owner is
+ * known to the kernel, or to other processes): on a green thread, one that is taken is
+ * waited for in glibc on the thread's own kernel thread while the carrier goes on
+ * (gp__block_begin), with glibc's answers (EOWNERDEAD, EDEADLK, ETIMEDOUT). A deadline
+ * glibc would refuse is left to glibc at once.
+ */
+/* The try's answer, unless the mutex was taken: then the wait, with the carrier away. */
+#define REAL_ONLY_LOCK(call, abstime, timed)                                   \
+	do {                                                                   \
+		if (gp_in_program() && (m->__data.__kind & KIND_REAL_ONLY) &&  \
+		    (!(timed) || gp_ts_valid(abstime))) {                      \
+			int rc_ = GP_REAL(pthread_mutex_trylock)(m);           \
+			return rc_ == EBUSY ? GP_BLOCKING(call) : rc_;         \
+		}                                                              \
+	} while (0)
+
 int pthread_mutex_lock(pthread_mutex_t *m)
 {
+	REAL_ONLY_LOCK(GP_REAL(pthread_mutex_lock)(m), NULL, false);
 	if (!mutex_is_green(m))
 		return GP_REAL(pthread_mutex_lock)(m);
 	return green_lock(m, CLOCK_REALTIME, NULL);
@@ -220,6 +238,7 @@ static int green_timedlock(pthread_mutex_t *m, clockid_t clock, const struct tim
 
 int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime)
 {
+	REAL_ONLY_LOCK(GP_REAL(pthread_mutex_timedlock)(m, abstime), abstime, true);
 	if (!mutex_is_green(m))
 		return GP_REAL(pthread_mutex_timedlock)(m, abstime);
 	return green_timedlock(m, CLOCK_REALTIME, abstime);
@@ -227,6 +246,7 @@ int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime)
 
 int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock, const struct timespec *abstime)
 {
+	REAL_ONLY_LOCK(GP_REAL(pthread_mutex_clocklock)(m, clock, abstime), abstime, true);
 	if (!mutex_is_green(m) || (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC))
 		return GP_REAL(pthread_mutex_clocklock)(m, clock, abstime);
 	return green_timedlock(m, clock, abstime);
@@ -281,25 +301,33 @@ static int green_cond_wait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t cloc
 	return woke == -ETIMEDOUT ? ETIMEDOUT : 0;
 }
 
+/*
+ * A wait on a process-shared condition variable, or with a mutex that stays glibc's, is
+ * glibc's: on a green thread it is made on the thread's own kernel thread while the
+ * carrier goes on (gp__block_begin).
+ */
+#define REAL_COND_WAIT(call)                                                   \
+	do {                                                                   \
+		if (!cond_is_green(c) || !mutex_is_green(m))                   \
+			return gp_in_program() ? GP_BLOCKING(call) : (call);   \
+	} while (0)
+
 int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
-	if (!cond_is_green(c) || !mutex_is_green(m))
-		return GP_REAL(pthread_cond_wait)(c, m);
+	REAL_COND_WAIT(GP_REAL(pthread_cond_wait)(c, m));
 	return green_cond_wait(c, m, CLOCK_REALTIME, NULL);
 }
 
 int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *abstime)
 {
-	if (!cond_is_green(c) || !mutex_is_green(m))
-		return GP_REAL(pthread_cond_timedwait)(c, m, abstime);
+	REAL_COND_WAIT(GP_REAL(pthread_cond_timedwait)(c, m, abstime));
 	return green_cond_wait(c, m, cond_clock(c), abstime);
 }
 
 int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clock,
 			   const struct timespec *abstime)
 {
-	if (!cond_is_green(c) || !mutex_is_green(m))
-		return GP_REAL(pthread_cond_clockwait)(c, m, clock, abstime);
+	REAL_COND_WAIT(GP_REAL(pthread_cond_clockwait)(c, m, clock, abstime));
 	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
 		return EINVAL;
 	return green_cond_wait(c, m, clock, abstime);
