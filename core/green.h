@@ -59,6 +59,8 @@ struct gp_green {
 	void *once_running;          /* the pthread_once control whose init it runs, if any */
 	struct gp_kthread *m;        /* while handed off: the kernel thread it runs on */
 	bool handed_off;             /* runs on m, outside the carrier, until it rejoins */
+	const char *blocking_in;     /* the hook whose call it makes in libc, which may wait
+	                              * long (shim/hook.h, GP_BLOCKING), for the stall report */
 	bool rejoined;               /* has rejoined, or yielded when asked, since its last park */
 	int sched_policy;            /* stored by pthread_setschedparam: SCHED_OTHER = 0 */
 	int sched_priority;

@@ -523,6 +523,7 @@ static void stall_report(struct gp_carrier *c, struct gp_green *g, uint64_t sw,
 		return;
 	__atomic_add_fetch(&wd.stalls, 1, __ATOMIC_RELAXED);
 	const char *others = others_note(m, at_bound);
+	const char *blocking_in = __atomic_load_n(&g->blocking_in, __ATOMIC_RELAXED);
 	/* Handed off, it holds nobody but itself, as natively: information, not a warning. */
 	enum gp_log_level level = m ? GP_LOG_INFO : GP_LOG_WARNING;
 	/* Handed off, it holds only its own kernel thread; else it holds everyone. */
@@ -535,6 +536,13 @@ static void stall_report(struct gp_carrier *c, struct gp_green *g, uint64_t sw,
 		       "making calls that do not wait (%s at this moment) or computing (reported "
 		       "once per call site)%s", (unsigned long long)g->id, g->name, lead, ms,
 		       lead_end, name ? name : "a system call", others);
+	} else if (nr >= 0 && blocking_in) {
+		gp_log(level, "stall: green thread %llu \"%s\" %s %ld ms%s: it waits in %s, "
+		       "%s (reported once per call site)%s", (unsigned long long)g->id, g->name,
+		       lead, ms, lead_end, blocking_in,
+		       m ? "made on its own kernel thread while the others run"
+			 : "which the library passed to the C library (GREENPATCH_UNPATCH, or "
+			   "no hand-off)", others);
 	} else if (nr >= 0) {
 		const char *name = syscall_name(nr);
 		char num[24];

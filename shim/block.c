@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <mqueue.h>
+#include <netdb.h>
 #include <poll.h>
 #include <pwd.h>
 #include <sys/file.h>
@@ -36,8 +37,10 @@
 
 int flock(int fd, int op)
 {
-	if ((op & LOCK_NB) || !gp_cooperative())
+	if (op & LOCK_NB)
 		return GP_REAL(flock)(fd, op);
+	if (!gp_cooperative())
+		return GP_PASSED(GP_REAL(flock)(fd, op));
 	int saved_errno = errno;
 	int rc = GP_REAL(flock)(fd, op | LOCK_NB);
 	if (rc == 0 || errno != EWOULDBLOCK)
@@ -50,8 +53,10 @@ int flock(int fd, int op)
 #define LOCKF_HOOK(name, off_type)                                             \
 	int name(int fd, int cmd, off_type len)                                \
 	{                                                                      \
-		if (cmd != F_LOCK || !gp_cooperative())                        \
+		if (cmd != F_LOCK)                                             \
 			return GP_REAL(name)(fd, cmd, len);                    \
+		if (!gp_cooperative())                                         \
+			return GP_PASSED(GP_REAL(name)(fd, cmd, len));         \
 		int saved_errno = errno;                                       \
 		int rc = GP_REAL(name)(fd, F_TLOCK, len);                      \
 		if (rc == 0 || (errno != EACCES && errno != EAGAIN))           \
@@ -65,12 +70,15 @@ LOCKF_HOOK(lockf64, off64_t)
 
 int gp__fcntl_lock_wait(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 {
+	const char *call = cmd == F_SETLKW ? "fcntl(F_SETLKW)" : "fcntl(F_OFD_SETLKW)";
+	if (!gp_cooperative())
+		return GP_BLOCKING_AS(call, real(fd, cmd, arg));
 	int saved_errno = errno;
 	int rc = real(fd, cmd == F_SETLKW ? F_SETLK : F_OFD_SETLK, arg);
 	if (rc == 0 || (errno != EACCES && errno != EAGAIN))
 		return rc;
 	errno = saved_errno;
-	return GP_BLOCKING(real(fd, cmd, arg));
+	return GP_BLOCKING_AS(call, real(fd, cmd, arg));
 }
 
 /* ---- System V IPC ------------------------------------------------------------------ */
@@ -98,8 +106,10 @@ static int semop_would_wait(int id, struct sembuf *ops, size_t n, int *rc)
 
 int semop(int id, struct sembuf *ops, size_t n)
 {
-	if (!gp_cooperative() || n == 0)
+	if (n == 0)
 		return GP_REAL(semop)(id, ops, n);
+	if (!gp_cooperative())
+		return GP_PASSED(GP_REAL(semop)(id, ops, n));
 	int rc;
 	if (n <= SEMOP_TRY_MAX && !semop_would_wait(id, ops, n, &rc))
 		return rc;
@@ -108,15 +118,15 @@ int semop(int id, struct sembuf *ops, size_t n)
 
 int semtimedop(int id, struct sembuf *ops, size_t n, const struct timespec *timeout)
 {
-	if (!gp_cooperative())
-		return GP_REAL(semtimedop)(id, ops, n, timeout);
 	return GP_BLOCKING(GP_REAL(semtimedop)(id, ops, n, timeout));
 }
 
 ssize_t msgrcv(int id, void *msg, size_t size, long type, int flags)
 {
-	if ((flags & IPC_NOWAIT) || !gp_cooperative())
+	if (flags & IPC_NOWAIT)
 		return GP_REAL(msgrcv)(id, msg, size, type, flags);
+	if (!gp_cooperative())
+		return GP_PASSED(GP_REAL(msgrcv)(id, msg, size, type, flags));
 	int saved_errno = errno;
 	ssize_t rc = GP_REAL(msgrcv)(id, msg, size, type, flags | IPC_NOWAIT);
 	if (rc >= 0 || errno != ENOMSG)
@@ -127,8 +137,10 @@ ssize_t msgrcv(int id, void *msg, size_t size, long type, int flags)
 
 int msgsnd(int id, const void *msg, size_t size, int flags)
 {
-	if ((flags & IPC_NOWAIT) || !gp_cooperative())
+	if (flags & IPC_NOWAIT)
 		return GP_REAL(msgsnd)(id, msg, size, flags);
+	if (!gp_cooperative())
+		return GP_PASSED(GP_REAL(msgsnd)(id, msg, size, flags));
 	int saved_errno = errno;
 	int rc = GP_REAL(msgsnd)(id, msg, size, flags | IPC_NOWAIT);
 	if (rc == 0 || errno != EAGAIN)
@@ -149,34 +161,45 @@ static bool mq_ready(mqd_t q, short events)
 	return GP_REAL(poll)(&p, 1, 0) == 1;
 }
 
+enum mq_path { MQ_NOW, MQ_PASSED, MQ_APART };
+
+static enum mq_path mq_path(mqd_t q, short events)
+{
+	if (!gp_cooperative())
+		return MQ_PASSED;
+	return mq_ready(q, events) ? MQ_NOW : MQ_APART;
+}
+
+#define MQ_CALL(events, call)                                                  \
+	switch (mq_path(q, events)) {                                          \
+	case MQ_NOW:                                                           \
+		return call;                                                   \
+	case MQ_PASSED:                                                        \
+		return GP_PASSED(call);                                        \
+	default:                                                               \
+		return GP_BLOCKING(call);                                      \
+	}
+
 ssize_t mq_receive(mqd_t q, char *buf, size_t len, unsigned *prio)
 {
-	if (!gp_cooperative() || mq_ready(q, POLLIN))
-		return GP_REAL(mq_receive)(q, buf, len, prio);
-	return GP_BLOCKING(GP_REAL(mq_receive)(q, buf, len, prio));
+	MQ_CALL(POLLIN, GP_REAL(mq_receive)(q, buf, len, prio))
 }
 
 ssize_t mq_timedreceive(mqd_t q, char *buf, size_t len, unsigned *prio,
 			const struct timespec *abstime)
 {
-	if (!gp_cooperative() || mq_ready(q, POLLIN))
-		return GP_REAL(mq_timedreceive)(q, buf, len, prio, abstime);
-	return GP_BLOCKING(GP_REAL(mq_timedreceive)(q, buf, len, prio, abstime));
+	MQ_CALL(POLLIN, GP_REAL(mq_timedreceive)(q, buf, len, prio, abstime))
 }
 
 int mq_send(mqd_t q, const char *buf, size_t len, unsigned prio)
 {
-	if (!gp_cooperative() || mq_ready(q, POLLOUT))
-		return GP_REAL(mq_send)(q, buf, len, prio);
-	return GP_BLOCKING(GP_REAL(mq_send)(q, buf, len, prio));
+	MQ_CALL(POLLOUT, GP_REAL(mq_send)(q, buf, len, prio))
 }
 
 int mq_timedsend(mqd_t q, const char *buf, size_t len, unsigned prio,
 		 const struct timespec *abstime)
 {
-	if (!gp_cooperative() || mq_ready(q, POLLOUT))
-		return GP_REAL(mq_timedsend)(q, buf, len, prio, abstime);
-	return GP_BLOCKING(GP_REAL(mq_timedsend)(q, buf, len, prio, abstime));
+	MQ_CALL(POLLOUT, GP_REAL(mq_timedsend)(q, buf, len, prio, abstime))
 }
 
 /* ---- waits with nothing to try first ------------------------------------------------ */
@@ -191,14 +214,26 @@ int tcdrain(int fd)
 	return GP_BLOCKING(GP_REAL(tcdrain)(fd));
 }
 
+/* Asynchronous lookups: only GAI_WAIT waits, and gai_suspend. */
+int getaddrinfo_a(int mode, struct gaicb *list[], int n, struct sigevent *sev)
+{
+	if (mode != GAI_WAIT)
+		return GP_REAL(getaddrinfo_a)(mode, list, n, sev);
+	return GP_BLOCKING(GP_REAL(getaddrinfo_a)(mode, list, n, sev));
+}
+
+int gai_suspend(const struct gaicb *const list[], int n, const struct timespec *timeout)
+{
+	return GP_BLOCKING(GP_REAL(gai_suspend)(list, n, timeout));
+}
+
 /* ---- the disk ------------------------------------------------------------------------- */
 
 void sync(void)
 {
-	bool handed = gp__block_begin();
+	bool handed = gp__block_begin(__func__);
 	GP_REAL(sync)();
-	if (handed)
-		gp__block_end();
+	gp__block_done(handed);
 }
 
 int syncfs(int fd)

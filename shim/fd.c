@@ -22,7 +22,7 @@ static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 {
 	if (gp__own_fd_refused(fd))
 		return -1;
-	if ((cmd == F_SETLKW || cmd == F_OFD_SETLKW) && gp_cooperative_in(GP_FAM_BLOCK))
+	if ((cmd == F_SETLKW || cmd == F_OFD_SETLKW) && gp_on_green())
 		return gp__fcntl_lock_wait(real, fd, cmd, arg);
 	int rc = real(fd, cmd, arg);
 	if (rc < 0 || !gp_on_green())

@@ -137,21 +137,52 @@ static inline bool gp_cooperative(void)
 bool gp__block_handoff(void);
 void gp__block_end(void);
 
-static inline bool gp__block_begin(void)
+/*
+ * call (the hook's name) is also kept on the thread while it runs in libc, handed off or
+ * not, so that a stall report names it rather than saying it did not go through the
+ * library.
+ */
+static inline void gp__blocking_in(const char *call)
 {
+	if (gp_in_program())
+		gp_self()->blocking_in = call;
+}
+
+static inline bool gp__block_begin(const char *call)
+{
+	gp__blocking_in(call);
 	return gp_cooperative() && gp__block_handoff();
 }
 
-/* expr (a call returning a value), made as gp__block_begin says; errno is expr's. */
-#define GP_BLOCKING(expr)                                                      \
+static inline void gp__block_done(bool handed)
+{
+	if (handed)
+		gp__block_end();
+	gp__blocking_in(NULL);
+}
+
+/* expr (the hook's call into libc), made as gp__block_begin says; errno is expr's. */
+#define GP_BLOCKING_AS(call, expr)                                             \
 	__extension__({                                                        \
-		bool gp_handed_ = gp__block_begin();                           \
+		bool gp_handed_ = gp__block_begin(call);                       \
 		__typeof__(expr) gp_ret_ = (expr);                             \
-		if (gp_handed_) {                                              \
-			int gp_errno_ = errno;                                 \
-			gp__block_end();                                       \
-			errno = gp_errno_;                                     \
-		}                                                              \
+		int gp_errno_ = errno;                                         \
+		gp__block_done(gp_handed_);                                    \
+		errno = gp_errno_;                                             \
+		gp_ret_;                                                       \
+	})
+
+#define GP_BLOCKING(expr) GP_BLOCKING_AS(__func__, expr)
+
+/* expr, a call that may wait long, passed to libc as it is (the hook found
+ * gp_cooperative false), named for the stall report meanwhile. */
+#define GP_PASSED(expr)                                                        \
+	__extension__({                                                        \
+		gp__blocking_in(__func__);                                     \
+		__typeof__(expr) gp_ret_ = (expr);                             \
+		int gp_errno_ = errno;                                         \
+		gp__blocking_in(NULL);                                         \
+		errno = gp_errno_;                                             \
 		gp_ret_;                                                       \
 	})
 

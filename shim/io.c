@@ -15,6 +15,7 @@
 #define GP_HOOK_FAMILY GP_FAM_IO
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -263,4 +264,32 @@ ssize_t pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t off, int rwf
 ssize_t pwritev64v2(int fd, const struct iovec *iov, int iovcnt, off64_t off, int rwf)
 {
 	return v2(fd, iov, iovcnt, off, rwf, true);
+}
+
+/*
+ * vmsplice's descriptor is a pipe, and SPLICE_F_NONBLOCK makes the whole call
+ * non-blocking: it is tried so, and a full pipe (or an empty one, read with vmsplice
+ * from its read end) is waited for green. Which end it is costs one fcntl per call.
+ */
+static ssize_t vmsplice_nowait(struct gp_io *io)
+{
+	return GP_REAL(vmsplice)(io->fd, io->iov, (size_t)io->iovcnt,
+				 (unsigned)io->flags | SPLICE_F_NONBLOCK);
+}
+
+static ssize_t vmsplice_blocking(struct gp_io *io)
+{
+	return GP_REAL(vmsplice)(io->fd, io->iov, (size_t)io->iovcnt, (unsigned)io->flags);
+}
+
+ssize_t vmsplice(int fd, const struct iovec *iov, size_t n, unsigned flags)
+{
+	int mode;
+	if (!gp_cooperative() || (flags & SPLICE_F_NONBLOCK) || n > INT_MAX ||
+	    (mode = GP_REAL(fcntl)(fd, F_GETFL)) < 0)
+		return GP_REAL(vmsplice)(fd, iov, n, flags);
+	struct gp_io io = { .fd = fd, .events = (mode & O_ACCMODE) == O_RDONLY ? EV_READ : EV_WRITE,
+			    .nowait = vmsplice_nowait, .blocking = vmsplice_blocking,
+			    .iov = (struct iovec *)iov, .iovcnt = (int)n, .flags = (int)flags };
+	return gp_ret(gp__io(&io));
 }

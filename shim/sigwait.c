@@ -139,3 +139,47 @@ int sigsuspend(const sigset_t *mask)
 	errno = err;
 	return rc;
 }
+
+/* glibc's other name for it, which its own sigpause calls without a hook seeing it. */
+int __sigsuspend(const sigset_t *mask)
+{
+	return sigsuspend(mask);
+}
+
+/*
+ * glibc's sigpause family, made here on sigsuspend: X/Open's takes one signal out of the
+ * thread's mask (is_sig), the BSD one is given the first 32 signals' mask as an int, as
+ * glibc builds it.
+ */
+int __sigpause(int sig_or_mask, int is_sig)
+{
+	if (!gp_cooperative())
+		return GP_REAL(__sigpause)(sig_or_mask, is_sig);
+	sigset_t set;
+	if (is_sig) {
+		if (pthread_sigmask(SIG_SETMASK, NULL, &set) != 0 || sigdelset(&set, sig_or_mask) < 0)
+			return -1;
+	} else {
+		sigemptyset(&set);
+		for (int sig = 1; sig <= 32; sig++)
+			if ((unsigned)sig_or_mask & (1u << (sig - 1)))
+				sigaddset(&set, sig);
+	}
+	return sigsuspend(&set);
+}
+
+/*
+ * <signal.h> renames sigpause to __xpg_sigpause for _GNU_SOURCE: the BSD one, which
+ * keeps the name, is defined under another C name.
+ */
+int gp__bsd_sigpause(int mask) __asm__("sigpause") __attribute__((visibility("default")));
+
+int gp__bsd_sigpause(int mask)
+{
+	return __sigpause(mask, 0);
+}
+
+int __xpg_sigpause(int sig)
+{
+	return __sigpause(sig, 1);
+}

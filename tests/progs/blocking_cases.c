@@ -10,6 +10,7 @@
 #include "progs.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <resolv.h>
@@ -615,6 +616,98 @@ static void case_sigsuspend_process_signal(void)
 	signal(SIGUSR2, SIG_DFL);
 }
 
+/*
+ * X/Open's sigpause (glibc's __xpg_sigpause with _GNU_SOURCE) takes SIGUSR1 out of the
+ * thread's mask and waits: a pthread_kill ends it with EINTR once the handler ran, and
+ * the mask comes back. glibc makes it on its own sigsuspend, where no hook sees it.
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"   /* sigpause is, still used */
+static void case_sigpause_thread(void)
+{
+	struct sigaction sa = { .sa_handler = on_usr };
+	struct poke pk = { pthread_self(), SIGUSR1, 50, false };
+	sigset_t usr1, now;
+
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigaction(SIGUSR1, &sa, NULL);
+	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+	handled = 0;
+	ticker_start();
+	pthread_t t = start(poke, &pk);
+	errno = 0;
+	int r = sigpause(SIGUSR1);
+	int e = errno;
+	join(t);
+	pthread_sigmask(SIG_SETMASK, NULL, &now);
+	printf("sigpause: %d %s handled=%d mask_restored=%s ticked=%s\n", r, errname(e),
+	       handled, yes(sigismember(&now, SIGUSR1)), ticker_stop());
+	pthread_sigmask(SIG_UNBLOCK, &usr1, NULL);
+	signal(SIGUSR1, SIG_DFL);
+	errno = 0;
+	r = sigpause(0);
+	printf("sigpause of no signal: %d %s\n", r, errname(errno));
+}
+#pragma GCC diagnostic pop
+
+/* A full pipe waits for its reader; the pages given to the pipe arrive whole. */
+static void *drain_later(void *arg)
+{
+	int fd = *(int *)arg;
+	static char buf[1 << 16];
+	long total = 0;
+	ssize_t n;
+
+	msleep(50);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		total += n;
+	return (void *)total;
+}
+
+static void case_vmsplice_full_pipe(void)
+{
+	int p[2];
+	static char page[1 << 16];
+	long given = 0;
+
+	make_pipe(p, 0);
+	memset(page, 'v', sizeof(page));
+	ticker_start();
+	pthread_t t = start(drain_later, &p[0]);
+	for (int i = 0; i < 16; i++) {
+		struct iovec iov = { page, sizeof(page) };
+		ssize_t n = vmsplice(p[1], &iov, 1, 0);
+		if (n < 0)
+			die("vmsplice");
+		given += n;
+	}
+	close(p[1]);
+	long read_back = (long)join(t);
+	close(p[0]);
+	printf("vmsplice: gave %ld, read %ld, ticked=%s\n", given, read_back, ticker_stop());
+}
+
+/* getaddrinfo_a with GAI_WAIT, for names the hosts file answers. */
+static void case_getaddrinfo_a_wait(void)
+{
+	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM };
+	struct gaicb a = { .ar_name = "localhost", .ar_request = &hints };
+	struct gaicb b = { .ar_name = "127.0.0.1", .ar_service = "80", .ar_request = &hints };
+	struct gaicb *list[] = { &a, &b };
+
+	ticker_start();
+	int rc = getaddrinfo_a(GAI_WAIT, list, 2, NULL);
+	printf("getaddrinfo_a: %d, first %d, second %d port %d\n", rc, gai_error(&a),
+	       gai_error(&b),
+	       b.ar_result ? ntohs(((struct sockaddr_in *)b.ar_result->ai_addr)->sin_port) : -1);
+	const struct gaicb *wait_for[] = { &a };
+	printf("gai_suspend when done: %d\n", gai_suspend(wait_for, 1, NULL));
+	ticker_stop();
+	freeaddrinfo(a.ar_result);
+	freeaddrinfo(b.ar_result);
+}
+
 enum masked_call { MASKED_PPOLL, MASKED_PSELECT, MASKED_EPOLL_PWAIT };
 
 struct masked {
@@ -1043,6 +1136,9 @@ static const struct prog_case cases[] = {
 	CASE(fifo_open),
 	CASE(pause_thread),
 	CASE(sigsuspend_process_signal),
+	CASE(sigpause_thread),
+	CASE(vmsplice_full_pipe),
+	CASE(getaddrinfo_a_wait),
 	CASE(sigsuspend_pending),
 	CASE(masked_waits),
 	CASE(event_descriptors),
