@@ -17,6 +17,7 @@
 #include "loop.h"
 #include "ownfd.h"
 #include "ownfd_guard.h"
+#include "stdio_lock.h"
 
 static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 {
@@ -137,10 +138,13 @@ void closefrom(int lowfd)
 int fclose(FILE *f)
 {
 	if (gp_on_green()) {
+		bool wide_waits = gp__wide_flush_may_wait(f);
 		int saved_errno = errno;
-		if (gp__stdio_before_flush(f) == 0)
+		if (!wide_waits && gp__stdio_before_flush(f) == 0)
 			errno = saved_errno;
 		gp__fd_forget(fileno(f));
+		if (wide_waits)
+			return GP_BLOCKING(GP_REAL(fclose)(f));
 	}
 	return GP_REAL(fclose)(f);
 }

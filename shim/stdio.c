@@ -565,6 +565,8 @@ int gp__stdio_before_flush(FILE *fp)
 
 int fflush(FILE *fp)
 {
+	if (gp__wide_flush_may_wait(fp))
+		return GP_BLOCKING(GP_REAL(fflush)(fp));
 	if (gp__stdio_before_flush(fp) < 0)
 		return EOF;
 	return GP_REAL(fflush)(fp);
@@ -572,6 +574,8 @@ int fflush(FILE *fp)
 
 int fflush_unlocked(FILE *fp)
 {
+	if (gp__wide_flush_may_wait(fp))
+		return GP_BLOCKING(GP_REAL(fflush_unlocked)(fp));
 	if (gp__stdio_before_flush(fp) < 0)
 		return EOF;
 	return GP_REAL(fflush_unlocked)(fp);

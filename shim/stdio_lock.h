@@ -19,6 +19,13 @@ bool gp__file_hold(FILE *fp);
 void gp__file_release(FILE *fp);
 
 /*
+ * A wide stream with output pending in its wide buffer, on a descriptor that waits for
+ * a peer, on a green thread: its flush (fflush, fclose) may wait, and is made apart
+ * (stdio_wide.c).
+ */
+bool gp__wide_flush_may_wait(FILE *fp);
+
+/*
  * When the runtime starts, on the first thread: the streams it holds locked with
  * flockfile become green locks of its green thread first.
  */

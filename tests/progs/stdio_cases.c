@@ -13,7 +13,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <locale.h>
 #include <sys/socket.h>
+#include <wchar.h>
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
@@ -355,6 +357,19 @@ static void *read_slowly(void *arg)
 	return NULL;
 }
 
+/* A stream writing into a socket that r reads from, once read_slowly starts. */
+static FILE *to_slow_reader(struct slow_reader *r)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		die("socketpair");
+	*r = (struct slow_reader){ sv[0], 0 };
+	FILE *f = fdopen(sv[1], "w");
+	if (!f)
+		die("fdopen");
+	return f;
+}
+
 /* Many flushes into a socket whose reader starts late: the writer waits, others run. */
 static void case_fflush_socket_full(void)
 {
@@ -429,11 +444,8 @@ static void case_writers_to_slow_reader(void)
 	static const char *names[] = { "fwrite", "fprintf", "fputs", "putc", "line-buffered",
 				       "unbuffered", "dprintf" };
 	for (int how = W_FWRITE; how <= W_DPRINTF; how++) {
-		int sv[2];
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-			die("socketpair");
-		FILE *f = fdopen(sv[1], "w");
-		struct slow_reader r = { sv[0], 0 };
+		struct slow_reader r;
+		FILE *f = to_slow_reader(&r);
 		int bad = 0;
 
 		ticker_start();
@@ -443,7 +455,7 @@ static void case_writers_to_slow_reader(void)
 		join(t);
 		printf("%s to a slow reader: ok=%s read=%ld ticked=%s\n", names[how], yes(!bad),
 		       r.total, ticker_stop());
-		close(sv[0]);
+		close(r.fd);
 	}
 }
 
@@ -596,6 +608,65 @@ static void case_fdopen_server_lifo(void)
 	printf("lifo clients answered: %d of %d\n", ok, LIFO_CLIENTS);
 }
 
+/* ---- wide characters ---------------------------------------------------------------- */
+
+/*
+ * Lines of wide characters arriving in pieces, a multibyte character cut between two of
+ * them: fgetws, fgetwc and fwscanf read them while the sender and a ticker run.
+ */
+static void case_wide_readers_pipe(void)
+{
+	int p[2];
+	setlocale(LC_ALL, "C.UTF-8");
+	FILE *f = open_pipe_read(p);
+	struct feeder fd = { p[1], 30, { "gr\xc3\xbc", "\xc3\x9f 1\nzw", "ei \xe2\x82",
+					 "\xac 2\n42 7", "\n", "" } };
+	wchar_t line[64], word[16], euro;
+	int a, b, c2;
+
+	ticker_start();
+	pthread_t t = start(feed, &fd);
+	if (fgetws(line, 64, f))
+		printf("fgetws: %zu characters, %ls", wcslen(line), line);
+	wint_t c = fgetwc(f);
+	printf("fgetwc: U+%04X\n", (unsigned)c);
+	int n = fwscanf(f, L"%ls %lc %d %d %d", word, &euro, &a, &b, &c2);
+	printf("fwscanf: %d %ls U+%04X %d %d %d\n", n, word, (unsigned)euro, a, b, c2);
+	printf("at end: U+%04X eof=%d error=%d ticked=%s\n", (unsigned)fgetwc(f), feof(f),
+	       ferror(f), ticker_stop());
+	join(t);
+	fclose(f);
+}
+
+/* fputws, fwprintf and fputwc into a socket whose reader starts late. */
+static void case_wide_writers_to_slow_reader(void)
+{
+	static const char *names[] = { "fputws", "fwprintf", "fputwc", "line-buffered fwprintf" };
+	setlocale(LC_ALL, "C.UTF-8");
+	for (int how = 0; how < 4; how++) {
+		struct slow_reader r;
+		FILE *f = to_slow_reader(&r);
+		int bad = 0;
+		if (how == 3)
+			setvbuf(f, NULL, _IOLBF, 0);
+		ticker_start();
+		pthread_t t = start(read_slowly, &r);
+		for (int i = 0; i < 20000; i++) {
+			if (how == 0)
+				bad |= fputws(L"gr\u00fc\u00df \u20ac\n", f) < 0;
+			else if (how == 2)
+				bad |= fputwc(L'\u20ac', f) == WEOF;
+			else
+				bad |= fwprintf(f, L"%d %ls\n", i, L"\u00e9t\u00e9") < 0;
+		}
+		bad |= fclose(f) != 0;
+		join(t);
+		printf("%s to a slow reader: ok=%s read=%ld ticked=%s\n", names[how], yes(!bad),
+		       r.total, ticker_stop());
+		close(r.fd);
+	}
+}
+
 #define CASE(n) { #n, case_##n }
 static const struct prog_case cases[] = {
 	CASE(fgets_pipe_pieces),
@@ -617,6 +688,8 @@ static const struct prog_case cases[] = {
 	CASE(stdout_pipe_full),
 	CASE(stdin_thread),
 	CASE(fdopen_server_lifo),
+	CASE(wide_readers_pipe),
+	CASE(wide_writers_to_slow_reader),
 };
 
 int main(int argc, char **argv)
