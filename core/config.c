@@ -57,76 +57,60 @@ static int parse_log_level(const char *s, int *out)
 	return -EINVAL;
 }
 
-static int load_stack_size(char *err, size_t errlen)
+/*
+ * A loader takes the value of its variable, which is set: 0 with gp_config changed, or
+ * -EINVAL with why the value is refused in why ("is not a size (e.g. 256k, 8m)"), which
+ * gp_config_load puts after the variable and its value.
+ */
+static int load_stack_size(const char *v, char *why, size_t whylen)
 {
-	const char *v = getenv("GREENPATCH_STACK_SIZE");
-	if (!v)
-		return 0;
 	size_t size;
 	if (gp_parse_size(v, &size) < 0) {
-		snprintf(err, errlen, "GREENPATCH_STACK_SIZE='%s' is not a size (e.g. 256k, 8m)", v);
+		snprintf(why, whylen, "is not a size (e.g. 256k, 8m)");
 		return -EINVAL;
 	}
 	if (size < GP_STACK_MIN || size > ((size_t)1 << 30)) {
-		snprintf(err, errlen,
-			 "GREENPATCH_STACK_SIZE='%s' is out of range (16k to 1g)", v);
+		snprintf(why, whylen, "is out of range (16k to 1g)");
 		return -EINVAL;
 	}
 	gp_config.stack_size = size;
 	return 0;
 }
 
-static int load_log_level(char *err, size_t errlen)
+static int load_log_level(const char *v, char *why, size_t whylen)
 {
-	const char *v = getenv("GREENPATCH_LOG");
-	if (!v)
-		return 0;
 	if (parse_log_level(v, &gp_config.log_level) < 0) {
-		snprintf(err, errlen,
-			 "GREENPATCH_LOG='%s' is not a log level (error, warning, info, debug)", v);
+		snprintf(why, whylen, "is not a log level (error, warning, info, debug)");
 		return -EINVAL;
 	}
 	return 0;
 }
 
-static int load_deadlock(char *err, size_t errlen)
+/* A value that is one of two words: *out is 0 for the first (the default), 1 for the other. */
+static int load_either(const char *v, const char *first, const char *other, int *out,
+		       char *why, size_t whylen)
 {
-	const char *v = getenv("GREENPATCH_DEADLOCK");
-	if (!v)
-		return 0;
-	if (strcmp(v, "report") == 0 || strcmp(v, "abort") == 0) {
-		gp_config.deadlock_abort = strcmp(v, "abort") == 0;
-		return 0;
-	}
-	snprintf(err, errlen, "GREENPATCH_DEADLOCK='%s' is not one of report, abort", v);
-	return -EINVAL;
-}
-
-/* A variable that is one of two words: *out is 0 for the first (the default), 1 for the other. */
-static int load_either(const char *name, const char *first, const char *other, int *out,
-		       char *err, size_t errlen)
-{
-	const char *v = getenv(name);
-	if (!v)
-		return 0;
 	if (strcmp(v, first) == 0 || strcmp(v, other) == 0) {
 		*out = strcmp(v, other) == 0;
 		return 0;
 	}
-	snprintf(err, errlen, "%s='%s' is not one of %s, %s", name, v, first, other);
+	snprintf(why, whylen, "is not one of %s, %s", first, other);
 	return -EINVAL;
 }
 
-static int load_tls(char *err, size_t errlen)
+static int load_deadlock(const char *v, char *why, size_t whylen)
 {
-	return load_either("GREENPATCH_TLS", "thread", "shared", &gp_config.tls_shared, err,
-			   errlen);
+	return load_either(v, "report", "abort", &gp_config.deadlock_abort, why, whylen);
 }
 
-static int load_stack_guard(char *err, size_t errlen)
+static int load_tls(const char *v, char *why, size_t whylen)
 {
-	return load_either("GREENPATCH_STACK_GUARD", "auto", "mprotect",
-			   &gp_config.stack_guard_mprotect, err, errlen);
+	return load_either(v, "thread", "shared", &gp_config.tls_shared, why, whylen);
+}
+
+static int load_stack_guard(const char *v, char *why, size_t whylen)
+{
+	return load_either(v, "auto", "mprotect", &gp_config.stack_guard_mprotect, why, whylen);
 }
 
 /* A whole decimal number from lo to hi, digits only: true and *out. */
@@ -143,38 +127,30 @@ static bool parse_count(const char *v, long lo, long hi, long *out)
 	return true;
 }
 
-/*
- * The variable name as a count from lo to hi, what it counts named in the message:
- * 1 with *out set, 0 if unset, or -EINVAL.
- */
-static int load_count(const char *name, long lo, long hi, const char *what, long *out,
-		      char *err, size_t errlen)
+/* v as a count from lo to hi, what it counts named in the reason: 0 with *out set, or -EINVAL. */
+static int load_count(const char *v, long lo, long hi, const char *what, long *out,
+		      char *why, size_t whylen)
 {
-	const char *v = getenv(name);
-	if (!v)
-		return 0;
 	if (!parse_count(v, lo, hi, out)) {
-		snprintf(err, errlen, "%s='%s' is not a number of %s from %ld to %ld", name, v,
-			 what, lo, hi);
+		snprintf(why, whylen, "is not a number of %s from %ld to %ld", what, lo, hi);
 		return -EINVAL;
 	}
-	return 1;
+	return 0;
 }
 
-static int load_offload_threads(char *err, size_t errlen)
+static int load_offload_threads(const char *v, char *why, size_t whylen)
 {
 	long n;
-	int rc = load_count("GREENPATCH_OFFLOAD_THREADS", 1, 256, "threads", &n, err, errlen);
-	if (rc > 0)
+	int rc = load_count(v, 1, 256, "threads", &n, why, whylen);
+	if (rc == 0)
 		gp_config.offload_threads = (int)n;
-	return rc < 0 ? rc : 0;
+	return rc;
 }
 
 /* 0 or 1 (1: on standard error), or a file path with a '/' in it. */
-static int load_stats(char *err, size_t errlen)
+static int load_stats(const char *v, char *why, size_t whylen)
 {
-	const char *v = getenv("GREENPATCH_STATS");
-	if (!v || strcmp(v, "0") == 0)
+	if (strcmp(v, "0") == 0)
 		return 0;
 	if (strcmp(v, "1") == 0) {
 		gp_config.stats = "";
@@ -184,33 +160,27 @@ static int load_stats(char *err, size_t errlen)
 		gp_config.stats = v;
 		return 0;
 	}
-	snprintf(err, errlen, "GREENPATCH_STATS='%s' is not 0, 1 or a file path containing a '/'",
-		 v);
+	snprintf(why, whylen, "is not 0, 1 or a file path containing a '/'");
 	return -EINVAL;
 }
 
-static int load_no_inherit(char *err, size_t errlen)
+static int load_no_inherit(const char *v, char *why, size_t whylen)
 {
-	const char *v = getenv("GREENPATCH_NO_INHERIT");
-	if (!v || strcmp(v, "0") == 0 || strcmp(v, "") == 0)
+	if (strcmp(v, "0") == 0 || strcmp(v, "") == 0)
 		return 0;
 	if (strcmp(v, "1") == 0) {
 		gp_config.no_inherit = 1;
 		return 0;
 	}
-	snprintf(err, errlen, "GREENPATCH_NO_INHERIT='%s' is not 0 or 1", v);
+	snprintf(why, whylen, "is not 0 or 1");
 	return -EINVAL;
 }
 
-static int load_stall_ms(char *err, size_t errlen)
+static int load_stall_ms(const char *v, char *why, size_t whylen)
 {
-	const char *v = getenv("GREENPATCH_STALL_MS");
-	if (!v)
-		return 0;
 	long n;
 	if (!parse_count(v, 0, 3600000, &n)) {
-		snprintf(err, errlen, "GREENPATCH_STALL_MS='%s' is not a number of milliseconds "
-			 "from 0 (off) to 3600000", v);
+		snprintf(why, whylen, "is not a number of milliseconds from 0 (off) to 3600000");
 		return -EINVAL;
 	}
 	gp_config.stall_ms = (unsigned)n;
@@ -244,29 +214,25 @@ int gp_parse_duration(const char *s, unsigned long *ns)
 	return -EINVAL;
 }
 
-static int load_handoff(char *err, size_t errlen)
+static int load_handoff(const char *v, char *why, size_t whylen)
 {
-	const char *v = getenv("GREENPATCH_HANDOFF");
-	if (!v)
-		return 0;
 	unsigned long ns;
 	if (gp_parse_duration(v, &ns) < 0 || (ns && ns < 50000UL)) {
-		snprintf(err, errlen, "GREENPATCH_HANDOFF='%s' is not 0 (off) or a duration of "
-			 "50us or more (such as 500us, 2ms or 1s)", v);
+		snprintf(why, whylen, "is not 0 (off) or a duration of 50us or more (such as "
+			 "500us, 2ms or 1s)");
 		return -EINVAL;
 	}
 	gp_config.handoff_ns = ns;
 	return 0;
 }
 
-static int load_max_threads(char *err, size_t errlen)
+static int load_max_threads(const char *v, char *why, size_t whylen)
 {
 	long n;
-	int rc = load_count("GREENPATCH_MAX_THREADS", 1, 100000, "kernel threads", &n, err,
-			    errlen);
-	if (rc > 0)
+	int rc = load_count(v, 1, 100000, "kernel threads", &n, why, whylen);
+	if (rc == 0)
 		gp_config.max_threads = (unsigned)n;
-	return rc < 0 ? rc : 0;
+	return rc;
 }
 
 /* Signals a dump may use: those whose default action does not matter to the program. */
@@ -324,15 +290,14 @@ int gp_parse_signal(const char *s)
 	return base + sign * (int)n;
 }
 
-static int load_dump_signal(char *err, size_t errlen)
+static int load_dump_signal(const char *v, char *why, size_t whylen)
 {
-	const char *v = getenv("GREENPATCH_DUMP_SIGNAL");
-	if (!v || !*v)
+	if (!*v)
 		return 0;
 	int sig = gp_parse_signal(v);
 	if (sig < 0) {
-		snprintf(err, errlen, "GREENPATCH_DUMP_SIGNAL='%s' is not a signal a handler can "
-			 "take (a name such as USR2, SIGQUIT or RTMIN+1, or a number)", v);
+		snprintf(why, whylen, "is not a signal a handler can take (a name such as USR2, "
+			 "SIGQUIT or RTMIN+1, or a number)");
 		return -EINVAL;
 	}
 	gp_config.dump_signal = sig;
@@ -369,47 +334,36 @@ static int parse_families(const char *v, unsigned *out)
 	return 0;
 }
 
-static int load_unpatch(char *err, size_t errlen)
+static int load_unpatch(const char *v, char *why, size_t whylen)
 {
-	const char *v = getenv("GREENPATCH_UNPATCH");
-	if (!v)
-		return 0;
 	if (parse_families(v, &gp_config.unpatched) == 0)
 		return 0;
-	snprintf(err, errlen, "GREENPATCH_UNPATCH='%s' is not a comma-separated list of families "
-		 "(io, stdio, socket, poll, offload, time)", v);
+	snprintf(why, whylen, "is not a comma-separated list of families (io, stdio, socket, "
+		 "poll, offload, time)");
 	return -EINVAL;
 }
+
+static const struct {
+	const char *name;
+	int (*load)(const char *v, char *why, size_t whylen);
+} variables[] = {
+#define GP_CONFIG_VAR(name, loader) { #name, loader },
+#include "config.def"
+#undef GP_CONFIG_VAR
+};
 
 int gp_config_load(char *err, size_t errlen)
 {
 	/* In secure-execution mode (setuid) the environment is not ours to trust. */
 	if (getauxval(AT_SECURE))
 		return 0;
-	int rc = load_stack_size(err, errlen);
-	if (rc == 0)
-		rc = load_log_level(err, errlen);
-	if (rc == 0)
-		rc = load_deadlock(err, errlen);
-	if (rc == 0)
-		rc = load_offload_threads(err, errlen);
-	if (rc == 0)
-		rc = load_stats(err, errlen);
-	if (rc == 0)
-		rc = load_no_inherit(err, errlen);
-	if (rc == 0)
-		rc = load_stall_ms(err, errlen);
-	if (rc == 0)
-		rc = load_dump_signal(err, errlen);
-	if (rc == 0)
-		rc = load_unpatch(err, errlen);
-	if (rc == 0)
-		rc = load_tls(err, errlen);
-	if (rc == 0)
-		rc = load_stack_guard(err, errlen);
-	if (rc == 0)
-		rc = load_handoff(err, errlen);
-	if (rc == 0)
-		rc = load_max_threads(err, errlen);
-	return rc;
+	for (size_t i = 0; i < GP_ARRAY_LEN(variables); i++) {
+		const char *v = getenv(variables[i].name);
+		char why[160];
+		if (v && variables[i].load(v, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s='%s' %s", variables[i].name, v, why);
+			return -EINVAL;
+		}
+	}
+	return 0;
 }
