@@ -170,7 +170,7 @@ $(B)/tests/core-ucontext: $(UNIT_SRC) $(CORE_UC_O) tests/unit.h
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -DGP_CTX_UCONTEXT $(filter %.c,$^) $(CORE_UC_O) $(SAN_LDFLAGS) -o $@ -lcriterion -lev -lpthread
 
-$(B)/tests/shim: $(SHIM_TEST_SRC) tests/harness.c tests/harness.h shim/syms.def
+$(B)/tests/shim: $(SHIM_TEST_SRC) tests/harness.c tests/harness.h shim/syms.def core/config.def
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) $(filter %.c,$^) -o $@ -lcriterion
 
