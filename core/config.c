@@ -359,9 +359,10 @@ int gp_config_load(char *err, size_t errlen)
 		return 0;
 	for (size_t i = 0; i < GP_ARRAY_LEN(variables); i++) {
 		const char *v = getenv(variables[i].name);
-		char why[160];
+		char why[160], shown[GP_SHOWN_SIZE];
 		if (v && variables[i].load(v, why, sizeof(why)) < 0) {
-			snprintf(err, errlen, "%s='%s' %s", variables[i].name, v, why);
+			snprintf(err, errlen, "%s=%s %s", variables[i].name,
+				 gp_shown(v, strlen(v), shown), why);
 			return -EINVAL;
 		}
 	}

@@ -52,6 +52,29 @@ void gp_log(enum gp_log_level level, const char *fmt, ...)
 	va_end(ap);
 }
 
+const char *gp_shown(const char *s, size_t len, char *buf)
+{
+	size_t n = 0;
+	buf[n++] = '\'';
+	for (size_t i = 0; i < len && i < GP_SHOWN_BYTES; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '\\' || c == '\'') {
+			buf[n++] = '\\';
+			buf[n++] = (char)c;
+		} else if (c >= 0x20 && c < 0x7f) {
+			buf[n++] = (char)c;
+		} else {
+			n += (size_t)snprintf(buf + n, 5, "\\x%02x", c);
+		}
+	}
+	buf[n++] = '\'';
+	if (len > GP_SHOWN_BYTES)
+		snprintf(buf + n, GP_SHOWN_SIZE - n, "... (%zu bytes)", len);
+	else
+		buf[n] = '\0';
+	return buf;
+}
+
 double gp_mono_now(void)
 {
 	struct timespec ts;

@@ -64,6 +64,17 @@ static inline void gp_cpu_relax(void)
 /* CLOCK_MONOTONIC in seconds, for deadlines. */
 double gp_mono_now(void);
 
+/*
+ * The len bytes at s, from outside (a variable's value, a file name), as a one-line
+ * message can show them: in single quotes, printable ASCII as it is but for \ and '
+ * (\\, \'), any other byte as \xHH, and, beyond GP_SHOWN_BYTES bytes, only the first
+ * GP_SHOWN_BYTES, then "..." and the length: 'abc'... (100000 bytes). Written to buf,
+ * which holds GP_SHOWN_SIZE bytes; returns buf.
+ */
+#define GP_SHOWN_BYTES 64
+#define GP_SHOWN_SIZE (4 * GP_SHOWN_BYTES + 40)
+const char *gp_shown(const char *s, size_t len, char *buf);
+
 /* "greenpatch[PID]: warning: ..." on stderr, one line. */
 void gp_log(enum gp_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

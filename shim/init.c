@@ -118,7 +118,9 @@ static void write_stats(void)
 	if (*gp_config.stats) {
 		fd = open(gp_config.stats, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		if (fd < 0) {
-			gp_log(GP_LOG_ERROR, "GREENPATCH_STATS: cannot open %s", gp_config.stats);
+			char shown[GP_SHOWN_SIZE];
+			gp_log(GP_LOG_ERROR, "GREENPATCH_STATS: cannot open %s: %s",
+			       gp_shown(gp_config.stats, strlen(gp_config.stats), shown), strerror(errno));
 			return;
 		}
 	}

@@ -171,6 +171,28 @@ Test(core_config, long_value_is_truncated_safely, .timeout = UNIT_TIMEOUT)
 			     i);
 }
 
+/*
+ * The value in the message is made safe for one line: escaped (a newline, a byte that
+ * is not ASCII, the quote) and, past 64 bytes, cut, with its length.
+ */
+Test(core_config, value_is_shown_escaped_and_shortened, .timeout = UNIT_TIMEOUT)
+{
+	char err[512];
+	int rc = load_with(NULL, "de'bug\n\xff\\", err, sizeof(err));
+	cr_assert_eq(rc, -EINVAL, "a value with a newline: %d", rc);
+	cr_assert_str_eq(err, "GREENPATCH_LOG='de\\'bug\\x0a\\xff\\\\' is not a log level "
+			 "(error, warning, info, debug)");
+
+	char value[100001];
+	memset(value, 'z', sizeof(value) - 1);
+	value[sizeof(value) - 1] = '\0';
+	rc = load_with(NULL, value, err, sizeof(err));
+	cr_assert_eq(rc, -EINVAL, "a value of 100000 bytes: %d", rc);
+	cr_assert_str_eq(err, "GREENPATCH_LOG='zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"
+			 "zzzzzzzz'... (100000 bytes) is not a log level (error, warning, info, debug)");
+	unsetenv("GREENPATCH_LOG");
+}
+
 /* GREENPATCH_DEADLOCK: report (default) or abort; anything else stops the program. */
 Test(core_config, deadlock_values, .timeout = UNIT_TIMEOUT)
 {

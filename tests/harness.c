@@ -183,6 +183,14 @@ static bool env_overridden(const char *entry, char *const *extra)
 	return false;
 }
 
+/* With cmd->env_only, only ASAN_OPTIONS is kept from the runner's environment. */
+static bool env_inherited(const char *entry, const struct gp_cmd *cmd)
+{
+	if (cmd->env_only && strncmp(entry, "ASAN_OPTIONS=", 13) != 0)
+		return false;
+	return !env_overridden(entry, cmd->env);
+}
+
 /* The runner's environment, without its LD_PRELOAD, with the shim's and cmd->env added. */
 static char **child_env(const struct gp_cmd *cmd)
 {
@@ -195,7 +203,7 @@ static char **child_env(const struct gp_cmd *cmd)
 		n++;
 	env = xrealloc(NULL, (n + 2) * sizeof(*env));
 	for (char **e = environ; *e; e++)
-		if (!env_overridden(*e, cmd->env))
+		if (env_inherited(*e, cmd))
 			env[k++] = xstrdup(*e);
 	if (cmd->shim)
 		env[k++] = gp_asprintf("LD_PRELOAD=%s", gp_env("GP_TEST_PRELOAD"));

@@ -36,6 +36,9 @@ struct gp_cmd {
 	double timeout_s;	/* SIGKILL after this long; 0 means 30 s */
 	const char *stdin_data; /* fed to stdin, then EOF; NULL means /dev/null */
 	char *const *env;	/* extra NAME=VALUE entries, NULL-terminated; may be NULL */
+	bool env_only;		/* the child's environment is env alone, LD_PRELOAD for a shim
+				   run and the runner's ASAN_OPTIONS (a sanitizer build needs
+				   them), as under env -i: not the rest of the runner's */
 };
 
 /* What happened. out and err are NUL-terminated, and may contain NULs themselves. */

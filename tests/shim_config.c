@@ -1,6 +1,7 @@
 /*
  * The GREENPATCH_* variables: the list the library reads (core/config.def) is the list
- * the documentation gives.
+ * the documentation gives; cases the configuration fuzzer (tests/shim_config_fuzz.c)
+ * found, each as it found it.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -112,6 +113,13 @@ Test(config, readme_lists_the_variables_read)
 	free(readme);
 }
 
+/* The launcher built next to the library (to free). */
+static char *launcher_path(void)
+{
+	const char *lib = gp_env("GP_TEST_LIB");
+	return gp_asprintf("%.*s/greenpatch", (int)(strrchr(lib, '/') - lib), lib);
+}
+
 /* Every variable has a launcher option, in its page and in its --help. */
 Test(config, launcher_sets_the_variables_read)
 {
@@ -121,8 +129,7 @@ Test(config, launcher_sets_the_variables_read)
 	expect_same_names(&doc, "OPTIONS in man/greenpatch.1");
 	free(page);
 
-	char *lib = gp_asprintf("%s", gp_env("GP_TEST_LIB"));
-	char *launcher = gp_asprintf("%.*s/greenpatch", (int)(strrchr(lib, '/') - lib), lib);
+	char *launcher = launcher_path();
 	struct gp_cmd cmd = { .prog = launcher, .argv = GP_ARGV("--help") };
 	struct gp_run r;
 	gp_run(&cmd, &r);
@@ -132,5 +139,134 @@ Test(config, launcher_sets_the_variables_read)
 	expect_same_names(&help, "greenpatch --help");
 	gp_run_free(&r);
 	free(launcher);
-	free(lib);
+}
+
+/* ---- cases the fuzzer found ----------------------------------------------------------- */
+
+/* unit repeated to len bytes (to free). */
+static char *repeated(const char *unit, size_t len)
+{
+	char *s = malloc(len + 1);
+	cr_assert_not_null(s, "out of memory");
+	for (size_t i = 0; i < len; i++)
+		s[i] = unit[i % strlen(unit)];
+	s[len] = '\0';
+	return s;
+}
+
+/*
+ * config_probe with the environment entries env (over the runner's environment, or an
+ * empty one with env_i), preloaded, or through the launcher when args (its options) is
+ * not NULL: it must stop before main with exactly the line want.
+ */
+static void expect_stop(bool env_i, char *const *env, char *const *args, const char *want)
+{
+	size_t n = 0, nargs = 0;
+	while (env[n])
+		n++;
+	while (args && args[nargs])
+		nargs++;
+	char *envp[n + 2], *argv[nargs + 3], *prog = NULL, *preload = NULL;
+	memcpy(envp, env, (n + 1) * sizeof(*env));
+	struct gp_cmd cmd = { .prog = "config_probe", .shim = !args, .env = envp,
+			      .env_only = env_i, .timeout_s = 20 };
+	if (args) {
+		/* A sanitizer runtime in the preload list, which the launcher keeps after it. */
+		if (strcmp(gp_env("GP_TEST_PRELOAD"), gp_env("GP_TEST_LIB")) != 0)
+			envp[n++] = preload = gp_asprintf("LD_PRELOAD=%s", gp_env("GP_TEST_PRELOAD"));
+		envp[n] = NULL;
+		memcpy(argv, args, nargs * sizeof(*args));
+		argv[nargs] = "--";
+		argv[nargs + 1] = prog = gp_prog_path("config_probe");
+		argv[nargs + 2] = NULL;
+		cmd.prog = launcher_path();
+		cmd.argv = argv;
+	}
+	struct gp_run r;
+	gp_run(&cmd, &r);
+	gp_expect_exit(&r, 2);
+	cr_expect_eq(r.out_len, 0, "main ran: stdout \"%s\"", r.out);
+	cr_expect_str_eq(r.err, want, "stderr is not the one line expected");
+	gp_run_free(&r);
+	if (args)
+		free((char *)cmd.prog);
+	free(prog);
+	free(preload);
+}
+
+/* A newline in a value made the message two lines. */
+Test(config, newline_in_a_value)
+{
+	expect_stop(false,
+		    GP_ARGV("GREENPATCH_DEADLOCK=report", "GREENPATCH_STACK_SIZE=\n",
+			    "GREENPATCH_STACK_SIZE=1_000", "GREENPATCH_MAX_THREADS=2C"),
+		    NULL, "greenpatch: GREENPATCH_STACK_SIZE='\\x0a' is not a size (e.g. 256k, 8m)\n");
+}
+
+/* Control characters and bytes that are not text went out as they were. */
+Test(config, control_character_in_a_value)
+{
+	expect_stop(false,
+		    GP_ARGV("GREENPATCH_LOG=error", "GREENPATCH_STACK_GUARD=debug\r",
+			    "GREENPATCH_DEADLOCK=abo\x0et"),
+		    NULL, "greenpatch: GREENPATCH_DEADLOCK='abo\\x0et' is not one of report, abort\n");
+}
+
+Test(config, bytes_not_text_in_a_value)
+{
+	expect_stop(true, GP_ARGV("GREENPATCH_STATS=1", "GREENPATCH_STALL_MS=1\xb3" "033364"), NULL,
+		    "greenpatch: GREENPATCH_STALL_MS='1\\xb3033364' is not a number of milliseconds "
+		    "from 0 (off) to 3600000\n");
+}
+
+Test(config, bytes_not_text_through_the_launcher)
+{
+	expect_stop(false, GP_ARGV(NULL),
+		    GP_ARGV("--log=info", "--stack-size",
+			    "A\xbc\x1f\x08\xb9\xf9\xce\xe7\x06y4I\xa8\xf6"),
+		    "greenpatch: GREENPATCH_STACK_SIZE='A\\xbc\\x1f\\x08\\xb9\\xf9\\xce\\xe7\\x06y4I"
+		    "\\xa8\\xf6' is not a size (e.g. 256k, 8m)\n");
+}
+
+/* A value of 95 KB: the message was cut at 512 bytes, without its reason. */
+Test(config, long_value)
+{
+	char *value = repeated("1k", 95753);
+	char *entry = gp_asprintf("GREENPATCH_DEADLOCK=%s", value);
+	expect_stop(false,
+		    GP_ARGV("GREENPATCH_LOG=DeBuG", "GREENPATCH_DEADLOCK", entry,
+			    "GREENPATCH_UNPATCH=RTMIN+99999999999999999999"),
+		    NULL,
+		    "greenpatch: GREENPATCH_DEADLOCK='1k1k1k1k1k1k1k1k1k1k1k1k1k1k1k1k1k1k1k1k1k1k1k1k"
+		    "1k1k1k1k1k1k1k1k'... (95753 bytes) is not one of report, abort\n");
+	free(entry);
+	free(value);
+}
+
+Test(config, long_value_through_the_launcher)
+{
+	char *zeros = repeated("0", 100000 - strlen("Warning"));
+	char *option = gp_asprintf("--log=%sWarning", zeros);
+	char *want = gp_asprintf("greenpatch: GREENPATCH_LOG='%.64s'... (100000 bytes) is not a "
+				 "log level (error, warning, info, debug)\n", zeros);
+	expect_stop(true, GP_ARGV("GREENPATCH_LOG=0X1f", "GREENPATCH_STACKSIZE=65"),
+		    GP_ARGV("--stall-ms=1", option), want);
+	free(want);
+	free(option);
+	free(zeros);
+}
+
+/* A GREENPATCH_STATS file that cannot be opened at exit is said in one line too. */
+Test(config, stats_file_name_with_a_newline)
+{
+	struct gp_cmd cmd = { .prog = "config_probe", .shim = true, .env_only = true,
+			      .env = GP_ARGV("GREENPATCH_STATS=no/such\ndirectory") };
+	struct gp_run r;
+	gp_run(&cmd, &r);
+	gp_expect_ok(&r);
+	cr_expect_str_eq(r.out, "read: hello\n", "stdout");
+	cr_expect_eq(gp_count_lines(r.err, r.err_len), 1, "not one line on stderr:\n%s", r.err);
+	cr_expect(strstr(r.err, "error: GREENPATCH_STATS: cannot open 'no/such\\x0adirectory': "
+			 "No such file or directory\n"), "stderr:\n%s", r.err);
+	gp_run_free(&r);
 }

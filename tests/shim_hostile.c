@@ -44,8 +44,10 @@ static void compare_with_dumps(const char *name, size_t dumps)
 {
 	struct gp_run n, s;
 	char *const env[] = { "GREENPATCH_DUMP_SIGNAL=USR2", NULL };
-	struct gp_cmd native = { "hostile", GP_ARGV((char *)name), false, 20, NULL, NULL };
-	struct gp_cmd shim = { "hostile", GP_ARGV((char *)name), true, 20, NULL, env };
+	struct gp_cmd native = { .prog = "hostile", .argv = GP_ARGV((char *)name),
+				 .timeout_s = 20 };
+	struct gp_cmd shim = { .prog = "hostile", .argv = GP_ARGV((char *)name), .shim = true,
+			       .timeout_s = 20, .env = env };
 
 	gp_run(&native, &n);
 	gp_run(&shim, &s);
