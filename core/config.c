@@ -352,6 +352,46 @@ static const struct {
 #undef GP_CONFIG_VAR
 };
 
+static bool is_variable(const char *name, size_t len)
+{
+	for (size_t i = 0; i < GP_ARRAY_LEN(variables); i++)
+		if (strlen(variables[i].name) == len && memcmp(variables[i].name, name, len) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A GREENPATCH_ name the library does not read is most often a misspelt one, whose value
+ * would otherwise be lost without a word: one warning names the first, and counts the
+ * others.
+ */
+static void warn_unknown_names(void)
+{
+	extern char **environ;
+	const char *first = NULL;
+	size_t first_len = 0, others = 0;
+	for (char **e = environ; e && *e; e++) {
+		size_t len = strcspn(*e, "=");
+		if (strncmp(*e, "GREENPATCH_", 11) != 0 || is_variable(*e, len))
+			continue;
+		if (first) {
+			others++;
+		} else {
+			first = *e;
+			first_len = len;
+		}
+	}
+	if (!first)
+		return;
+	char shown[GP_SHOWN_SIZE];
+	gp_shown(first, first_len, shown);
+	if (others)
+		gp_log(GP_LOG_WARNING, "%s and %zu more are not variables the library reads: "
+		       "ignored", shown, others);
+	else
+		gp_log(GP_LOG_WARNING, "%s is not a variable the library reads: ignored", shown);
+}
+
 int gp_config_load(char *err, size_t errlen)
 {
 	/* In secure-execution mode (setuid) the environment is not ours to trust. */
@@ -366,5 +406,6 @@ int gp_config_load(char *err, size_t errlen)
 			return -EINVAL;
 		}
 	}
+	warn_unknown_names();
 	return 0;
 }

@@ -44,7 +44,8 @@ extern struct gp_config gp_config;
 
 /*
  * Parse the environment into gp_config. On a bad value, write one line into err naming
- * the variable, the value and the accepted form, and return -EINVAL.
+ * the variable, the value (gp_shown) and the accepted form, and return -EINVAL.
+ * Otherwise warn about the GREENPATCH_ names it does not read, which it ignores.
  */
 int gp_config_load(char *err, size_t errlen);
 

@@ -141,7 +141,7 @@ Test(config, launcher_sets_the_variables_read)
 	free(launcher);
 }
 
-/* ---- cases the fuzzer found ----------------------------------------------------------- */
+/* ---- values that are not text, or long, as the fuzzer found them ------------------- */
 
 /* unit repeated to len bytes (to free). */
 static char *repeated(const char *unit, size_t len)
@@ -256,17 +256,66 @@ Test(config, long_value_through_the_launcher)
 	free(zeros);
 }
 
-/* A GREENPATCH_STATS file that cannot be opened at exit is said in one line too. */
-Test(config, stats_file_name_with_a_newline)
+/*
+ * config_probe with only the entries env, preloaded: it must run, and say nothing on
+ * stderr, or, when line is not NULL, only the log line "greenpatch[PID]: " line.
+ */
+static void expect_start(char *const *env, const char *line)
 {
-	struct gp_cmd cmd = { .prog = "config_probe", .shim = true, .env_only = true,
-			      .env = GP_ARGV("GREENPATCH_STATS=no/such\ndirectory") };
+	struct gp_cmd cmd = { .prog = "config_probe", .shim = true, .env = env, .env_only = true };
 	struct gp_run r;
 	gp_run(&cmd, &r);
 	gp_expect_ok(&r);
 	cr_expect_str_eq(r.out, "read: hello\n", "stdout");
-	cr_expect_eq(gp_count_lines(r.err, r.err_len), 1, "not one line on stderr:\n%s", r.err);
-	cr_expect(strstr(r.err, "error: GREENPATCH_STATS: cannot open 'no/such\\x0adirectory': "
-			 "No such file or directory\n"), "stderr:\n%s", r.err);
+	const char *tail = strstr(r.err, "]: ");
+	if (line)
+		cr_expect(strncmp(r.err, "greenpatch[", 11) == 0 && tail &&
+				  strcmp(tail + 3, line) == 0,
+			  "stderr is not \"greenpatch[PID]: %s\":\n%s", line, r.err);
+	else
+		cr_expect_eq(r.err_len, 0, "stderr is not empty:\n%s", r.err);
 	gp_run_free(&r);
+}
+
+/* A GREENPATCH_STATS file that cannot be opened at exit is said in one line too. */
+Test(config, stats_file_name_with_a_newline)
+{
+	expect_start(GP_ARGV("GREENPATCH_STATS=no/such\ndirectory"),
+		     "error: GREENPATCH_STATS: cannot open 'no/such\\x0adirectory': No such file "
+		     "or directory\n");
+}
+
+/* ---- names the library does not read ----------------------------------------------- */
+
+/* A misspelt name is said once, with the process id, and changes nothing. */
+Test(config, unknown_name_is_warned_about)
+{
+	expect_start(GP_ARGV("GREENPATCH_STACKSIZE=256k"),
+		     "warning: 'GREENPATCH_STACKSIZE' is not a variable the library reads: "
+		     "ignored\n");
+}
+
+/* Several: the first is named, the others counted; a name without '=' is one too. */
+Test(config, unknown_names_are_counted)
+{
+	expect_start(GP_ARGV("GREENPATCH_STACK_SIZE=64k", "GREENPATCH_=1", "GREENPATCH_LOG2",
+			     "GREENPATCH_TLS=thread", "GREENPATCH_X\x01\xff=1"),
+		     "warning: 'GREENPATCH_' and 2 more are not variables the library reads: "
+		     "ignored\n");
+}
+
+/* Not with GREENPATCH_LOG=error; not for a name without the prefix as it is spelt. */
+Test(config, unknown_names_not_warned_about)
+{
+	expect_start(GP_ARGV("GREENPATCH_STACKSIZE=256k", "GREENPATCH_LOG=error"), NULL);
+	expect_start(GP_ARGV("greenpatch_log=debug", "GREENPATCHLOG=1", "XGREENPATCH_LOG=1"),
+		     NULL);
+}
+
+/* A bad value stops the program with its one line, and no warning before it. */
+Test(config, bad_value_comes_alone)
+{
+	expect_stop(true, GP_ARGV("GREENPATCH_STACKSIZE=256k", "GREENPATCH_LOG=loud"), NULL,
+		    "greenpatch: GREENPATCH_LOG='loud' is not a log level (error, warning, info, "
+		    "debug)\n");
 }
