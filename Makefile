@@ -7,6 +7,7 @@
 #   make demo       build and run the demo
 #   make deb        build the Debian package into build/deb (scripts/deb)
 #   make test-package   build, lint, install, try and remove the package (as root)
+#   make fuzz-config FUZZ_RUNS=100000 [FUZZ_SEED=N]   the configuration fuzzer, longer
 #   make CTX=ucontext ...   use the portable ucontext switch instead of the assembly one
 
 CC       ?= cc
@@ -70,7 +71,7 @@ BENCH_SRC := $(filter-out $(BENCH_PROG_SRC),$(wildcard tests/bench/*.c))
 BENCHES  := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
 
 .PHONY: all test check asan bench demo deps clean install uninstall progs man-symbols deb \
-        test-package
+        test-package fuzz-config
 all: $(LIB) $(LAUNCHER)
 
 deps:
@@ -201,6 +202,16 @@ check: test
 
 asan:
 	@$(MAKE) --no-print-directory SANITIZE=address B=build-asan test
+
+# The configuration fuzzer (tests/shim_config_fuzz.c) alone, for longer than the 500 runs
+# of make test; from FUZZ_SEED when given, else from the clock. It prints the seed and
+# the count of runs; a failure names its case, which GP_FUZZ_CASE runs again alone.
+FUZZ_RUNS ?= 20000
+FUZZ_SEED ?=
+fuzz-config: deps
+	@$(MAKE) --no-print-directory $(LIB) $(LAUNCHER) progs $(B)/tests/shim
+	@$(TEST_ENV) GP_FUZZ_RUNS=$(FUZZ_RUNS) GP_FUZZ_SEED=$(FUZZ_SEED) \
+	    $(B)/tests/shim --jobs 1 --short-filename --filter 'config_fuzz/random'
 
 bench: deps
 	@$(MAKE) --no-print-directory $(LIB) progs $(BENCHES) $(BENCH_PROGS)

@@ -173,7 +173,8 @@ static void expect_stop(bool env_i, char *const *env, char *const *args, const c
 	if (args) {
 		/* A sanitizer runtime in the preload list, which the launcher keeps after it. */
 		if (strcmp(gp_env("GP_TEST_PRELOAD"), gp_env("GP_TEST_LIB")) != 0)
-			envp[n++] = preload = gp_asprintf("LD_PRELOAD=%s", gp_env("GP_TEST_PRELOAD"));
+			envp[n++] = preload = gp_asprintf("LD_PRELOAD=%s",
+							  gp_env("GP_TEST_PRELOAD"));
 		envp[n] = NULL;
 		memcpy(argv, args, nargs * sizeof(*args));
 		argv[nargs] = "--";
@@ -200,7 +201,8 @@ Test(config, newline_in_a_value)
 	expect_stop(false,
 		    GP_ARGV("GREENPATCH_DEADLOCK=report", "GREENPATCH_STACK_SIZE=\n",
 			    "GREENPATCH_STACK_SIZE=1_000", "GREENPATCH_MAX_THREADS=2C"),
-		    NULL, "greenpatch: GREENPATCH_STACK_SIZE='\\x0a' is not a size (e.g. 256k, 8m)\n");
+		    NULL,
+		    "greenpatch: GREENPATCH_STACK_SIZE='\\x0a' is not a size (e.g. 256k, 8m)\n");
 }
 
 /* Control characters and bytes that are not text went out as they were. */
@@ -209,7 +211,8 @@ Test(config, control_character_in_a_value)
 	expect_stop(false,
 		    GP_ARGV("GREENPATCH_LOG=error", "GREENPATCH_STACK_GUARD=debug\r",
 			    "GREENPATCH_DEADLOCK=abo\x0et"),
-		    NULL, "greenpatch: GREENPATCH_DEADLOCK='abo\\x0et' is not one of report, abort\n");
+		    NULL,
+		    "greenpatch: GREENPATCH_DEADLOCK='abo\\x0et' is not one of report, abort\n");
 }
 
 Test(config, bytes_not_text_in_a_value)

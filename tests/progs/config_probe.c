@@ -5,8 +5,8 @@
  * sleeps a millisecond and writes a line into a pipe; main joins it, reads the line and
  * prints "read: hello". Main reads only after the join, so that the program ends under
  * any GREENPATCH_UNPATCH: a read left to libc that waited for another green thread would
- * block them all where there is no hand-off. The configuration tests
- * (tests/shim_config.c) run it.
+ * block them all where there is no hand-off. The configuration fuzzer
+ * (tests/shim_config_fuzz.c) runs it under every environment it makes.
  */
 #define PROG "config_probe"
 #include "progs.h"
