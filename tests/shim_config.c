@@ -161,21 +161,13 @@ static char *repeated(const char *unit, size_t len)
  */
 static void expect_stop(bool env_i, char *const *env, char *const *args, const char *want)
 {
-	size_t n = 0, nargs = 0;
-	while (env[n])
-		n++;
+	size_t nargs = 0;
 	while (args && args[nargs])
 		nargs++;
-	char *envp[n + 2], *argv[nargs + 3], *prog = NULL, *preload = NULL;
-	memcpy(envp, env, (n + 1) * sizeof(*env));
-	struct gp_cmd cmd = { .prog = "config_probe", .shim = !args, .env = envp,
+	char *argv[nargs + 3], *prog = NULL;
+	struct gp_cmd cmd = { .prog = "config_probe", .shim = !args, .env = env,
 			      .env_only = env_i, .timeout_s = 20 };
 	if (args) {
-		/* A sanitizer runtime in the preload list, which the launcher keeps after it. */
-		if (strcmp(gp_env("GP_TEST_PRELOAD"), gp_env("GP_TEST_LIB")) != 0)
-			envp[n++] = preload = gp_asprintf("LD_PRELOAD=%s",
-							  gp_env("GP_TEST_PRELOAD"));
-		envp[n] = NULL;
 		memcpy(argv, args, nargs * sizeof(*args));
 		argv[nargs] = "--";
 		argv[nargs + 1] = prog = gp_prog_path("config_probe");
@@ -192,7 +184,6 @@ static void expect_stop(bool env_i, char *const *env, char *const *args, const c
 	if (args)
 		free((char *)cmd.prog);
 	free(prog);
-	free(preload);
 }
 
 /* A newline in a value made the message two lines. */

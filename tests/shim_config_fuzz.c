@@ -539,16 +539,16 @@ static bool starts_with(const char *s, const char *prefix)
 
 /*
  * The child's environment, given whole (gp_cmd.env_only): the runner's without its
- * GREENPATCH_* and LD_PRELOAD, or none under env -i, then the case's entries; through
- * the launcher, the preload list when it holds more than the library (a sanitizer
- * runtime), which the launcher keeps after it.
+ * GREENPATCH_* and LD_PRELOAD, or none under env -i, then the case's entries. The
+ * launcher gets no LD_PRELOAD, as in tests/shim_launcher.c: the library in it would be
+ * preloaded into the launcher's shell and the tools it runs too.
  */
 static char **case_env(const struct fuzz_case *c)
 {
 	size_t n = 0, k = 0;
 	for (char **e = environ; *e; e++)
 		n++;
-	char **env = calloc(n + c->nenv + 2, sizeof(*env));
+	char **env = calloc(n + c->nenv + 1, sizeof(*env));
 	cr_assert_not_null(env, "out of memory");
 	for (char **e = environ; *e && !c->env_i; e++)
 		if (!starts_with(*e, "GREENPATCH_") && !starts_with(*e, "LD_PRELOAD="))
@@ -556,9 +556,6 @@ static char **case_env(const struct fuzz_case *c)
 	for (size_t i = 0; i < c->nenv; i++)
 		env[k++] = c->env[i].value ? gp_asprintf("%s=%s", c->env[i].name, c->env[i].value)
 					   : xstrdup(c->env[i].name);
-	const char *preload = gp_env("GP_TEST_PRELOAD");
-	if (c->launcher && strcmp(preload, gp_env("GP_TEST_LIB")) != 0)
-		env[k++] = gp_asprintf("LD_PRELOAD=%s", preload);
 	env[k] = NULL;
 	return env;
 }
