@@ -334,12 +334,17 @@ static int parse_families(const char *v, unsigned *out)
 	return 0;
 }
 
+/* The reason names the families from the table, so that it cannot leave one out. */
 static int load_unpatch(const char *v, char *why, size_t whylen)
 {
 	if (parse_families(v, &gp_config.unpatched) == 0)
 		return 0;
-	snprintf(why, whylen, "is not a comma-separated list of families (io, stdio, socket, "
-		 "poll, offload, time)");
+	int n = snprintf(why, whylen, "is not a comma-separated list of families (");
+	for (size_t i = 0; i < GP_ARRAY_LEN(families) && n >= 0 && (size_t)n < whylen; i++)
+		n += snprintf(why + n, whylen - (size_t)n, "%s%s", i ? ", " : "",
+			      families[i].name);
+	if (n >= 0 && (size_t)n < whylen)
+		snprintf(why + n, whylen - (size_t)n, ")");
 	return -EINVAL;
 }
 

@@ -342,6 +342,7 @@ Test(core_config, unpatch, .timeout = UNIT_TIMEOUT)
 		cr_assert_eq(rc, -EINVAL, "GREENPATCH_UNPATCH='%s' accepted", bad[i]);
 		assert_mentions(err, "GREENPATCH_UNPATCH", "the variable");
 		assert_mentions(err, "stdio", "the accepted families");
+		assert_mentions(err, "time, block)", "the accepted families, the last one too");
 	}
 }
 
