@@ -390,11 +390,14 @@ static void case_create_eagain(void)
  * fails otherwise, and everything each feeder gave arrives, in order.
  *
  * pthread_kill interrupts every waiter hundreds of times while it waits, so a call that
- * may fail with EINTR does: the storm says whether each did. Which thread the timer's
+ * may fail with EINTR does: the storm says whether each did. On a loaded machine every
+ * signal may find a waiter just woken with what it waited for (its call then completes),
+ * so the storm goes on until each waiter that may see EINTR has, STORM_MAX_MS at most: a
+ * call restarted where it must not be still shows, as "no". Which thread the timer's
  * signals interrupt is the kernel's choice (it keeps giving them to the same one while it
  * takes them), so that storm says only where EINTR must not be seen.
  */
-enum { STORM_MS = 300 };
+enum { STORM_MS = 300, STORM_MAX_MS = 10000 };
 
 enum storm_source { BY_TIMER, BY_KILL };
 
@@ -429,7 +432,8 @@ struct waiter {
 	sem_t sem;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	int eintr, failures, first_errno;
+	atomic_int eintr;	/* looked at by the storm while the waiter runs */
+	int failures, first_errno;
 	atomic_long sent;	/* what the feeder gave: bytes, connections, posts, items */
 	atomic_bool done;	/* the feeder gave its last */
 	long got;		/* what the waiter took */
@@ -456,7 +460,7 @@ static bool storm_is_over(void)
 static bool note_failure(struct waiter *w, int err)
 {
 	if (err == EINTR) {
-		w->eintr++;
+		atomic_fetch_add(&w->eintr, 1);
 		return true;
 	}
 	if (w->failures++ == 0)
@@ -829,14 +833,17 @@ static long elapsed_ns(struct timespec t0)
 	return (t.tv_sec - t0.tv_sec) * NSEC_PER_SEC + (t.tv_nsec - t0.tv_nsec);
 }
 
-/* Naps of NAP_MS, each resumed with the time left after EINTR: none may end early. */
+/*
+ * Naps of NAP_MS, each resumed with the time left after EINTR: none may end early. At
+ * least one, even if this thread first runs after the storm (a loaded machine).
+ */
 static void *wait_nanosleep(void *arg)
 {
 	struct waiter *w = arg;
 
 	waiter_begin();
 	w->in_order = true;
-	while (!storm_is_over()) {
+	do {
 		struct timespec left = ts_ms(NAP_MS), t0 = mono();
 
 		while (nanosleep(&left, &left) != 0)
@@ -844,7 +851,7 @@ static void *wait_nanosleep(void *arg)
 				return NULL;
 		w->in_order &= elapsed_ns(t0) >= NAP_MS * 1000000L;
 		w->got++;
-	}
+	} while (!storm_is_over());
 	return NULL;
 }
 
@@ -931,12 +938,13 @@ static int mutex_take(pthread_mutex_t *m, bool timed)
 	return timed ? pthread_mutex_timedlock(m, &deadline) : pthread_mutex_lock(m);
 }
 
+/* Takes the mutex again and again, at least once. */
 static void *wait_mutex(void *arg)
 {
 	struct waiter *w = arg;
 
 	waiter_begin();
-	while (!storm_is_over()) {
+	do {
 		int rc = mutex_take(&w->lock, w->kind->timed);
 
 		if (rc != 0) {
@@ -947,7 +955,7 @@ static void *wait_mutex(void *arg)
 		w->got++;
 		pthread_mutex_unlock(&w->lock);
 		msleep(1);
-	}
+	} while (!storm_is_over());
 	return NULL;
 }
 
@@ -1096,15 +1104,27 @@ static void set_timer_ms(long ms)
 		die("setitimer");
 }
 
+static bool eintr_allowed(const struct waiter *w)
+{
+	return w->kind->rule == EINTR_ALWAYS ||
+	       (w->kind->rule == EINTR_UNLESS_RESTART && !storm.restart);
+}
+
 /* Where the rules leave no doubt, whether EINTR was seen; "allowed" where they do. */
 static const char *eintr_verdict(const struct waiter *w)
 {
-	bool ruled_out = w->kind->rule == EINTR_NEVER ||
-			 (w->kind->rule == EINTR_UNLESS_RESTART && storm.restart);
-
-	if (storm.source == BY_TIMER && !ruled_out)
+	if (storm.source == BY_TIMER && eintr_allowed(w))
 		return "allowed";
-	return yes(w->eintr > 0);
+	return yes(atomic_load(&w->eintr) > 0);
+}
+
+/* Every waiter pthread_kill may interrupt has been interrupted. */
+static bool every_interruptible_was(const struct waiter *w)
+{
+	for (size_t i = 0; i < WAITERS; i++)
+		if (eintr_allowed(&w[i]) && atomic_load(&w[i].eintr) == 0)
+			return false;
+	return true;
 }
 
 static void start_waiters(struct waiter *w)
@@ -1168,6 +1188,9 @@ static void run_storm(enum storm_source source, bool restart)
 	else
 		killer = start(kill_waiters, w);
 	msleep(STORM_MS);
+	for (int ms = STORM_MS; source == BY_KILL && !every_interruptible_was(w) &&
+			       ms < STORM_MAX_MS; ms += 10)
+		msleep(10);
 	atomic_store(&storm_over, true);
 	if (source == BY_TIMER)
 		set_timer_ms(0);
@@ -1276,16 +1299,17 @@ struct pingpong {
 	long rounds;
 };
 
+/* Rounds until the forks are over, at least one: the first may come after them. */
 static void *ping_main(void *arg)
 {
 	struct pingpong *p = arg;
 	char c = 'p';
 
-	while (!atomic_load(&load_over)) {
+	do {
 		if (write(p->sv[0], &c, 1) != 1 || read(p->sv[0], &c, 1) != 1)
 			die("ping");
 		p->rounds++;
-	}
+	} while (!atomic_load(&load_over));
 	shutdown(p->sv[0], SHUT_WR);
 	return NULL;
 }
