@@ -23,8 +23,9 @@
  * Where stacks come from. Each size in use has a class; a class carves slots (a guard
  * page, then the stack) one after the other from regions it reserves with one mmap
  * each, every region twice as large as the one before, from REGION_MIN up to
- * REGION_MAX (or one slot, if a slot is larger). A million 16 KiB stacks then take a
- * few dozen mappings, not a million.
+ * REGION_MAX (or one slot, if a slot is larger), or smaller when the address space
+ * cannot give that much. A million 16 KiB stacks then take a few dozen mappings, not a
+ * million.
  *
  * A freed stack goes to the warm cache: the most recently freed stacks of any size,
  * at most CACHE_MAX, handed out again as they are (their touched pages still there), the
@@ -146,6 +147,31 @@ static void stack_set(struct gp_stack *s, void *lo, size_t size)
 static void cold_push(struct stack_class *k, void *lo);
 
 /*
+ * A new region for the class: as large as it asks for, or when the address space cannot
+ * give that much (RLIMIT_AS, or an address space nearly full), the largest it can, down
+ * to one slot. A thread is then refused only when its own stack cannot be mapped, as
+ * glibc refuses it, not when a region of a thousand stacks cannot. NULL if not even one.
+ */
+static void *map_region(struct stack_class *k, size_t slot, size_t *bytes)
+{
+	size_t want = k->next_region < slot ? slot : k->next_region;
+	for (;;) {
+		want -= want % slot;
+		void *r = mmap(NULL, want, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+		if (r != MAP_FAILED) {
+			*bytes = want;
+			if (want < k->next_region)
+				k->next_region = want;   /* doubled again below */
+			return r;
+		}
+		if (want == slot)
+			return NULL;
+		want = want / 2 < slot ? slot : want / 2;
+	}
+}
+
+/*
  * A stack from the class's region, with its guard installed; NULL if none can be had.
  * Up to CARVE_BATCH slots are carved at once, their guards installed together, and all
  * but the first go to the cold list (they are untouched: nothing to give back).
@@ -154,13 +180,9 @@ static void *carve(struct stack_class *k, int *err)
 {
 	size_t slot = k->size + page();
 	if ((size_t)(k->carve_end - k->carve) < slot) {
-		size_t bytes = k->next_region;
-		if (bytes < slot)
-			bytes = slot;
-		bytes -= bytes % slot;
-		void *r = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-		if (r == MAP_FAILED) {
+		size_t bytes;
+		void *r = map_region(k, slot, &bytes);
+		if (!r) {
 			*err = -ENOMEM;
 			return NULL;
 		}

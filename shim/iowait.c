@@ -101,6 +101,16 @@ int gp__wait_fd(int fd, int events, double timeout)
 	return rc;
 }
 
+int gp__wait_fd_call(int fd, struct gp_fd *e, int events)
+{
+	double limit = gp__fd_wait_limit(fd, e, events);
+	int rc;
+	do
+		rc = gp__wait_fd(fd, events, limit);
+	while (rc == -EINTR && limit < 0 && gp__signal_restarts());
+	return rc;
+}
+
 static bool ready_now(int fd, int events)
 {
 	struct pollfd p = { .fd = fd, .events = events == EV_READ ? POLLIN : POLLOUT };
@@ -196,7 +206,7 @@ static ssize_t transfer(struct gp_io *io)
 			return file_transfer(io, e);
 		if (e->kind == GP_FD_POLL && e->nonblock == GP_NB_OFF) {
 			if (!ready_now(io->fd, io->events)) {
-				int rc = gp__wait_fd(io->fd, io->events, -1);
+				int rc = gp__wait_fd_call(io->fd, e, io->events);
 				if (rc < 0)
 					return rc;
 			}
@@ -222,9 +232,7 @@ static ssize_t transfer(struct gp_io *io)
 			e->kind = GP_FD_POLL;   /* no RWF_NOWAIT here: readiness, then the call */
 			continue;
 		}
-		int rc = gp__wait_fd(io->fd, io->events, gp__fd_wait_limit(io->fd, e, io->events));
-		if (rc == -EINTR && gp__signal_restarts())
-			continue;
+		int rc = gp__wait_fd_call(io->fd, e, io->events);
 		if (rc < 0)
 			return rc == -ETIMEDOUT ? -EAGAIN : rc;
 	}

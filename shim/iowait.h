@@ -98,6 +98,15 @@ void gp__fd_born(int fd, enum gp_fd_kind kind, int nonblocking);
 /* Wait in the runtime until fd is ready for events: 0 or -errno. */
 int gp__wait_fd(int fd, int events, double timeout);
 
+/*
+ * Wait until fd is ready for events as a blocking call on it waits: bounded by the
+ * socket's timeout for that direction (gp__fd_wait_limit: -ETIMEDOUT when it passes),
+ * and ended by a signal's handler with -EINTR, or restarted as signal(7) says: under
+ * SA_RESTART, except on a socket with that timeout, where the kernel fails the call
+ * with EINTR whatever the flag. 0 once ready: the call is then tried again.
+ */
+int gp__wait_fd_call(int fd, struct gp_fd *e, int events);
+
 /* Total length of an iovec array; -EINVAL if it overflows ssize_t. */
 ssize_t gp__iov_len(const struct iovec *iov, int cnt);
 

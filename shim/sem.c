@@ -59,8 +59,13 @@ static int green_sem_wait(sem_t *s, clockid_t clock, const struct timespec *abst
 		int rc = gp_park_on(s, left, "semaphore");
 		gp_leave();
 		gp__cancel_point();
-		/* A signal handler ends sem_wait with EINTR, SA_RESTART or not (signal(7)). */
-		if (rc == -EINTR)
+		/*
+		 * After a signal's handler, sem_wait goes on waiting under SA_RESTART, as
+		 * signal(7) says; sem_timedwait and sem_clockwait fail with EINTR whatever the
+		 * flag, as on Linux: glibc waits with a futex call that has a timeout, which
+		 * the kernel does not restart once a handler ran.
+		 */
+		if (rc == -EINTR && (abstime || !gp__signal_restarts()))
 			return EINTR;
 	}
 }

@@ -61,9 +61,7 @@ static int accept_common(int fd, struct sockaddr *addr, socklen_t *len, int flag
 		if (real_call_answers(fd) || GP_REAL(poll)(&p, 1, 0) != 0)
 			break;
 		/* SO_RCVTIMEO bounds a blocking accept too. */
-		int rc = gp__wait_fd(fd, EV_READ, gp__fd_wait_limit(fd, gp_fd_peek(fd), EV_READ));
-		if (rc == -EINTR && gp__signal_restarts())
-			continue;
+		int rc = gp__wait_fd_call(fd, gp_fd_peek(fd), EV_READ);
 		if (rc < 0)
 			return (int)gp_ret(rc == -ETIMEDOUT ? -EAGAIN : rc);
 	}
@@ -95,10 +93,7 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 static int connect_outcome(int fd)
 {
 	/* SO_SNDTIMEO bounds a blocking connect: then it says EINPROGRESS, as natively. */
-	int rc;
-	do
-		rc = gp__wait_fd(fd, EV_WRITE, gp__fd_wait_limit(fd, gp_fd_peek(fd), EV_WRITE));
-	while (rc == -EINTR && gp__signal_restarts());
+	int rc = gp__wait_fd_call(fd, gp_fd_peek(fd), EV_WRITE);
 	if (rc < 0)
 		return rc == -ETIMEDOUT ? -EINPROGRESS : rc;
 	int err = 0;

@@ -106,9 +106,8 @@ int gp__stream_wait(FILE *fp, int fd, int events)
 {
 	short pev = events == EV_READ ? POLLIN : POLLOUT;
 	while (!ready_now(fd, pev)) {
-		struct gp_fd *e = gp_fd_get(fd);
-		int rc = gp__wait_fd(fd, events, gp__fd_wait_limit(fd, e, events));
-		if (rc == 0 || (rc == -EINTR && gp__signal_restarts()))
+		int rc = gp__wait_fd_call(fd, gp_fd_get(fd), events);
+		if (rc == 0)
 			continue;
 		errno = rc == -ETIMEDOUT ? EAGAIN : -rc;
 		fp->_flags |= _IO_ERR_SEEN;

@@ -3,7 +3,10 @@
  * main's pthread_exit leaves the process running until the last thread ends, then exits 0
  * with atexit handlers run and stdio flushed; exit() in a thread ends everything at once
  * with its status; returning from main does not wait for threads blocked in read or sleep;
- * _exit, abort and a fatal signal end the process as they do natively.
+ * _exit, abort and a fatal signal end the process as they do natively. The crowd_ modes
+ * do the same while thousands of threads are parked in reads, sleeps, locks, condition
+ * variables and semaphores, and in crowd_last_exit the last of them to call pthread_exit
+ * ends the process.
  */
 #include "harness.h"
 
@@ -28,6 +31,12 @@ ParameterizedTestParameters(exit_cases, each_mode)
 		{ "thread_abort", -1, SIGABRT },
 		{ "sigterm", -1, SIGTERM },
 		{ "sigterm_blocked", -1, SIGTERM },
+		{ "crowd_exit", 3, 0 },
+		{ "crowd__exit", 5, 0 },
+		{ "crowd_abort", -1, SIGABRT },
+		{ "crowd_sigterm", -1, SIGTERM },
+		{ "crowd_return", 7, 0 },
+		{ "crowd_last_exit", 0, 0 },
 	};
 
 	return cr_make_param_array(struct exit_param, params, sizeof(params) / sizeof(params[0]));
