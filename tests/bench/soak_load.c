@@ -1155,6 +1155,26 @@ static long peak(long (*field)(const struct sample *))
 	return m;
 }
 
+/* How many connections were open, from the samples after the first connections are all
+ * made (RAMP_S) to the end of the load: the mean and the least. */
+#define RAMP_S 10
+
+static void open_figures(double *mean, long *least)
+{
+	long n = 0, sum = 0;
+
+	*least = 0;
+	for (long i = 0; i < nsamples; i++) {
+		if (samples[i].t < RAMP_S || samples[i].t > seconds)
+			continue;
+		if (n == 0 || samples[i].open < *least)
+			*least = samples[i].open;
+		sum += samples[i].open;
+		n++;
+	}
+	*mean = n ? (double)sum / (double)n : 0;
+}
+
 static long fds_of(const struct sample *s)
 {
 	return s->fds;
@@ -1208,14 +1228,18 @@ static int verdict(const struct sample *end_run, bool asked, bool exited, int st
 	long limit = warm + (slack > RSS_TOLERANCE_MIN_KIB ? slack : RSS_TOLERANCE_MIN_KIB);
 	bool judged = seconds >= RSS_MIN_S && warm > 0 && last > 0;
 	int failures = 0;
+	double open_mean;
+	long open_least;
 
+	open_figures(&open_mean, &open_least);
 	printf("\n== soak: %ld connections for %.0f s, seed %llu\n", nconns, seconds,
 	       (unsigned long long)seed);
-	printf("  %-36s%llu, peak open %ld\n", "connections opened",
-	       (unsigned long long)tally.opened, tally.peak_open);
+	printf("  %-36s%llu\n", "connections opened", (unsigned long long)tally.opened);
 	print_list("  by kind", tally.by_kind, kind_names, K_COUNT);
 	print_list("  ended by", tally.ended_by, ending_names, E_COUNT);
 	print_list("  vanished", tally.vanish_by, vanish_names, V_COUNT);
+	printf("  %-36speak %ld, mean %.0f, least %ld (after %d s)\n", "connections open at once",
+	       tally.peak_open, open_mean, open_least, RAMP_S);
 	printf("  %-36s%llu (%.2f GiB)\n", "bytes sent", (unsigned long long)tally.sent,
 	       gib(tally.sent));
 	printf("  %-36s%llu (%.2f GiB)\n", "bytes echoed and checked",
