@@ -5,6 +5,8 @@
 #   make asan       the same with AddressSanitizer, in build-asan/
 #   make bench      build and run the benchmarks, printing figures
 #   make demo       build and run the demo
+#   make soak       10,000 connections on a thread-per-connection server under the library
+#                   for SOAK_SECONDS (default 120; SOAK_SECONDS=3600 for the hour)
 #   make deb        build the Debian package into build/deb (scripts/deb)
 #   make test-package   build, lint, install, try and remove the package (as root)
 #   make fuzz-config FUZZ_RUNS=100000 [FUZZ_SEED=N]   the configuration fuzzer, longer
@@ -70,8 +72,8 @@ BENCH_PROGS := $(BENCH_PROG_SRC:tests/bench/%.c=$(B)/bench-progs/%)
 BENCH_SRC := $(filter-out $(BENCH_PROG_SRC),$(wildcard tests/bench/*.c))
 BENCHES  := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
 
-.PHONY: all test check asan bench demo deps clean install uninstall progs man-symbols deb \
-        test-package fuzz-config
+.PHONY: all test check asan bench demo soak deps clean install uninstall progs man-symbols \
+        deb test-package fuzz-config
 all: $(LIB) $(LAUNCHER)
 
 deps:
@@ -220,6 +222,13 @@ bench: deps
 demo: deps
 	@$(MAKE) --no-print-directory $(LIB) progs
 	@scripts/demo $(B)
+
+# The soak (scripts/soak): how long the load lasts, in seconds. CI runs the default.
+SOAK_SECONDS ?= 120
+
+soak: deps
+	@$(MAKE) --no-print-directory $(LIB) $(B)/progs/soak_server $(B)/bench/soak_load
+	@SOAK_SECONDS=$(SOAK_SECONDS) scripts/soak $(B)
 
 # The Debian package, built with debian/ from a copy of the tree (dpkg-buildpackage
 # cleans and writes next to the tree it builds): the .deb files land in $(B)/deb.

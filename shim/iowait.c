@@ -119,6 +119,19 @@ static bool ready_now(int fd, int events)
 
 static ssize_t transfer(struct gp_io *io);
 
+/*
+ * A socket with an error pending (a reset, a timeout), seen without taking the error: a
+ * blocking transfer that has made progress stops there, and the kernel keeps the error
+ * for the next call. Our own attempt would take it (sock_error clears it), and the next
+ * call would find only the shut socket: EPIPE, and SIGPIPE, where natively it says
+ * ECONNRESET. An error that arrives between this look and the attempt is still taken.
+ */
+static bool socket_error_pending(int fd)
+{
+	struct pollfd p = { .fd = fd };
+	return GP_REAL(poll)(&p, 1, 0) == 1 && (p.revents & POLLERR);
+}
+
 static ssize_t as_result(ssize_t r)
 {
 	return r < 0 ? -errno : r;
@@ -212,6 +225,8 @@ static ssize_t transfer(struct gp_io *io)
 			}
 			return as_result(io->blocking(io));
 		}
+		if (io->continued && e->kind == GP_FD_SOCKET && socket_error_pending(io->fd))
+			return -EPIPE;   /* gp__io_rest reports the progress; the error stays */
 		/* A read known to find nothing is not tried: it waits for readiness first. */
 		bool drained = io->events == EV_READ && gp_fd_surely_drained(e);
 		ssize_t r = drained ? -1 : io->nowait(io);
@@ -322,6 +337,7 @@ ssize_t gp__io_rest(struct gp_io *io, ssize_t done)
 		return done;
 	int saved_errno = errno;
 	iov_advance(io, (size_t)done);
+	io->continued = true;
 	while (done < want) {
 		ssize_t r = gp__io(io);
 		if (r <= 0)   /* an error after progress reports the progress; 0 is end of file */

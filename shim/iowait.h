@@ -16,7 +16,8 @@
  *
  * A blocking write on a stream writes everything unless an error stops it, so the
  * write calls repeat the attempt until all is written, and return the count written
- * when an error comes after some progress, as the kernel does.
+ * when an error comes after some progress, as the kernel does, leaving a socket's error
+ * for the next call.
  */
 #ifndef GP_IOWAIT_H
 #define GP_IOWAIT_H
@@ -48,6 +49,7 @@ struct gp_io {
 	bool positional;     /* pread/pwrite: at off, advanced after a partial transfer */
 	off_t off;
 	int rwf;             /* the program's RWF_* flags (preadv2/pwritev2) */
+	bool continued;      /* after some progress (gp__io_rest): a socket error ends it */
 };
 
 /* One transfer, parking while it would block: >= 0 or -errno. */

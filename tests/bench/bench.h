@@ -8,6 +8,7 @@
 #ifndef GP_BENCH_H
 #define GP_BENCH_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,64 @@ static inline void bench_die(const char *what, int err)
 {
 	fprintf(stderr, "bench: %s: %s\n", what, strerror(err < 0 ? -err : err));
 	exit(1);
+}
+
+/* ---- latency histogram: 1 µs buckets up to 1 ms, then 512 per doubling (0.2%) ---- */
+
+#define BENCH_HIST_BITS 10
+#define BENCH_HIST_BUCKETS ((1 << BENCH_HIST_BITS) + 54 * (1 << (BENCH_HIST_BITS - 1)))
+
+struct bench_hist {
+	uint64_t n[BENCH_HIST_BUCKETS];
+};
+
+static inline unsigned bench_hist_index(uint64_t us)
+{
+	const unsigned hb = BENCH_HIST_BITS;
+	if (us < (1u << hb))
+		return (unsigned)us;
+	int msb = 63 - __builtin_clzll(us);
+	int shift = msb - (int)(hb - 1);
+	unsigned i = (1u << hb) + (unsigned)(msb - (int)hb) * (1u << (hb - 1)) +
+		     (unsigned)((us >> shift) - (1u << (hb - 1)));
+	return i < BENCH_HIST_BUCKETS ? i : BENCH_HIST_BUCKETS - 1;
+}
+
+static inline double bench_hist_value(unsigned i)
+{
+	const unsigned hb = BENCH_HIST_BITS;
+	if (i < (1u << hb))
+		return i;
+	unsigned k = i - (1u << hb), m = k / (1u << (hb - 1)), r = k % (1u << (hb - 1));
+	return (double)((uint64_t)(r + (1u << (hb - 1))) << (m + 1));
+}
+
+static inline void bench_hist_add(struct bench_hist *h, uint64_t us)
+{
+	h->n[bench_hist_index(us)]++;
+}
+
+static inline uint64_t bench_hist_count(const struct bench_hist *h)
+{
+	uint64_t total = 0;
+	for (unsigned i = 0; i < BENCH_HIST_BUCKETS; i++)
+		total += h->n[i];
+	return total;
+}
+
+/* The value below which a fraction p of the samples lie, in µs; 0 without samples. */
+static inline double bench_hist_percentile(const struct bench_hist *h, double p)
+{
+	uint64_t total = bench_hist_count(h), seen = 0;
+	if (!total)
+		return 0;
+	uint64_t want = (uint64_t)(p * (double)total);
+	for (unsigned i = 0; i < BENCH_HIST_BUCKETS; i++) {
+		seen += h->n[i];
+		if (seen > want)
+			return bench_hist_value(i);
+	}
+	return bench_hist_value(BENCH_HIST_BUCKETS - 1);
 }
 
 /* A "Name:  N kB" (or plain number) field of a /proc/.../status file; -1 if absent. */

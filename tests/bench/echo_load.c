@@ -106,46 +106,7 @@ static _Noreturn void fail(const char *fmt, const char *arg)
 	exit(1);
 }
 
-/* ---- latency histogram: 1 µs buckets up to 1 ms, then 512 per doubling (0.2%) ---- */
-
-#define HB 10
-#define HBUCKETS ((1 << HB) + 54 * (1 << (HB - 1)))
-static uint64_t hist[HBUCKETS];
-
-static unsigned hist_index(uint64_t us)
-{
-	if (us < (1u << HB))
-		return (unsigned)us;
-	int msb = 63 - __builtin_clzll(us);
-	int shift = msb - (HB - 1);
-	unsigned i = (1u << HB) + (unsigned)(msb - HB) * (1u << (HB - 1)) +
-		     (unsigned)((us >> shift) - (1u << (HB - 1)));
-	return i < HBUCKETS ? i : HBUCKETS - 1;
-}
-
-static double hist_value(unsigned i)
-{
-	if (i < (1u << HB))
-		return i;
-	unsigned k = i - (1u << HB), m = k / (1u << (HB - 1)), r = k % (1u << (HB - 1));
-	return (double)((uint64_t)(r + (1u << (HB - 1))) << (m + 1));
-}
-
-static double percentile(double p)
-{
-	uint64_t total = 0, seen = 0;
-	for (unsigned i = 0; i < HBUCKETS; i++)
-		total += hist[i];
-	if (!total)
-		return 0;
-	uint64_t want = (uint64_t)(p * (double)total);
-	for (unsigned i = 0; i < HBUCKETS; i++) {
-		seen += hist[i];
-		if (seen > want)
-			return hist_value(i);
-	}
-	return hist_value(HBUCKETS - 1);
-}
+static struct bench_hist hist;
 
 /* ---- the server ---- */
 
@@ -342,7 +303,7 @@ static void conn_echoed(struct conn *c, double now)
 {
 	busy--;
 	if (phase == P_MEASURE) {
-		hist[hist_index((uint64_t)((now - c->sent_at) / 1000))]++;
+		bench_hist_add(&hist, (uint64_t)((now - c->sent_at) / 1000));
 		measured++;
 	}
 	if (c->state == C_FIRST) {
@@ -504,7 +465,7 @@ int main(int argc, char **argv)
 	printf("conns=%ld rtps=%.0f p50_us=%.0f p99_us=%.0f rss_base_kib=%ld rss_idle_kib=%ld "
 	       "idle_per_conn_kib=%.2f rss_load_kib=%ld hwm_kib=%ld syscalls_per_rt=%.3f "
 	       "epoll_ctl_per_rt=%.3f cpu_us_per_rt=%.2f setup_s=%.2f rts=%llu\n",
-	       nconns, rtps, percentile(0.50), percentile(0.99),
+	       nconns, rtps, bench_hist_percentile(&hist, 0.50), bench_hist_percentile(&hist, 0.99),
 	       rss_base, rss_idle, (double)(rss_idle - rss_base) / (double)nconns, rss_load, hwm,
 	       sys_per_rt, ctl_per_rt,
 	       cpu >= 0 && rts ? cpu * 1e6 / (double)rts : -1.0, t_setup / 1e9,

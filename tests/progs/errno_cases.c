@@ -425,6 +425,57 @@ static void case_send_epipe_nosignal(void)
 	close(sv[0]);
 }
 
+/* Resets the connection after a delay, from another thread: ends a blocked writer's wait. */
+struct late_reset {
+	int fd;
+	long delay_ms;
+};
+
+static void *late_reset_main(void *arg)
+{
+	struct late_reset *lr = arg;
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	msleep(lr->delay_ms);
+	if (setsockopt(lr->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) != 0)
+		die("SO_LINGER");
+	close(lr->fd);
+	return NULL;
+}
+
+/*
+ * The peer resets the connection while a blocking write waits for room: the write returns
+ * what it sent, and the reset is the next call's error (ECONNRESET, no SIGPIPE); only the
+ * call after that says EPIPE. Printed: the second write's result, and what the first and
+ * the third did.
+ */
+static void case_write_after_reset(void)
+{
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+	struct late_reset lr;
+	size_t len = 8 * MIB;
+	char *buf = calloc(1, len);
+	int fds[2];
+	pthread_t t;
+	const char *first;
+	ssize_t r;
+
+	if (!buf)
+		die("calloc");
+	sigaction(SIGPIPE, &ign, &old);
+	tcp_pair(fds);
+	lr = (struct late_reset){ .fd = fds[0], .delay_ms = 100 };
+	t = start(late_reset_main, &lr);
+	r = write(fds[1], buf, len);
+	first = r > 0 && (size_t)r < len ? "part" : r < 0 ? errname(errno) : "all";
+	join(t);
+	SAY(write(fds[1], "x", 1), "first=%s third=%s", first,
+	    write(fds[1], "x", 1) < 0 ? errname(errno) : "written");
+	close(fds[1]);
+	sigaction(SIGPIPE, &old, NULL);
+	free(buf);
+}
+
 /* The default SIGPIPE action kills the writer: shown in a child process. */
 static void case_sigpipe_child(void)
 {
@@ -1385,6 +1436,7 @@ static const struct prog_case cases[] = {
 	CASE(connect_nonblock),
 	CASE(connect_nonblock_refused),
 	CASE(write_epipe),
+	CASE(write_after_reset),
 	CASE(send_epipe_nosignal),
 	CASE(sigpipe_child),
 	CASE(nonblock_sock_flag),
