@@ -59,8 +59,12 @@ static int green_sem_wait(sem_t *s, clockid_t clock, const struct timespec *abst
 		int rc = gp_park_on(s, left, "semaphore");
 		gp_leave();
 		gp__cancel_point();
-		/* A signal handler ends sem_wait with EINTR, SA_RESTART or not (signal(7)). */
-		if (rc == -EINTR)
+		/*
+		 * As glibc's futex waits do: an untimed one goes on under SA_RESTART, as
+		 * signal(7) says; a timed one ends with EINTR all the same, since the kernel
+		 * restarts a futex wait with a deadline only when no handler ran.
+		 */
+		if (rc == -EINTR && (abstime || !gp__signal_restarts()))
 			return EINTR;
 	}
 }
