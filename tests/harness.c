@@ -994,16 +994,22 @@ static char **cases_to_compare(const char *prog, const struct gp_pending *pendin
 	return names;
 }
 
-void gp_compare_cases(const char *prog, const struct gp_pending *pending, size_t n,
-		      double timeout_s)
+void gp_compare_cases_env(const char *prog, const struct gp_pending *pending, size_t n,
+			  char *const *shim_env, double timeout_s)
 {
 	char **names = cases_to_compare(prog, pending, n);
 
 	/* With no name, the program would run every case, pending ones included. */
 	cr_assert(names[0] != NULL, "every case of %s is pending: nothing is left to compare",
 		  prog);
-	gp_compare(prog, names, timeout_s, NULL, NULL);
+	gp_compare_env(prog, names, shim_env, timeout_s, NULL, NULL);
 	free_strv(names);
+}
+
+void gp_compare_cases(const char *prog, const struct gp_pending *pending, size_t n,
+		      double timeout_s)
+{
+	gp_compare_cases_env(prog, pending, n, NULL, timeout_s);
 }
 
 struct case_tally {
@@ -1065,9 +1071,10 @@ void gp_compare_each_case(const char *prog, double timeout_s)
 	compare_each_case(prog, NULL, 0, NULL, timeout_s);
 }
 
-void gp_compare_each_case_env(const char *prog, char *const *shim_env, double timeout_s)
+void gp_compare_each_case_env(const char *prog, const struct gp_pending *pending, size_t n,
+			      char *const *shim_env, double timeout_s)
 {
-	compare_each_case(prog, NULL, 0, shim_env, timeout_s);
+	compare_each_case(prog, pending, n, shim_env, timeout_s);
 }
 
 /*

@@ -179,6 +179,10 @@ const struct gp_pending *gp_pending_find(const struct gp_pending *pending, size_
 void gp_compare_cases(const char *prog, const struct gp_pending *pending, size_t n,
 		      double timeout_s);
 
+/* The same, with shim_env added to the environment of the run under the shim. */
+void gp_compare_cases_env(const char *prog, const struct gp_pending *pending, size_t n,
+			  char *const *shim_env, double timeout_s);
+
 /*
  * Runs each case that is not pending on its own, natively and under the shim, and fails
  * once per case that differs, naming it. Stops after a few cases that hang.
@@ -189,8 +193,9 @@ void gp_compare_each_case_except(const char *prog, const struct gp_pending *pend
 /* The same for a program with no pending case. */
 void gp_compare_each_case(const char *prog, double timeout_s);
 
-/* The same, with shim_env added to the environment of the runs under the shim. */
-void gp_compare_each_case_env(const char *prog, char *const *shim_env, double timeout_s);
+/* gp_compare_each_case_except with shim_env added to the environment of the shim runs. */
+void gp_compare_each_case_env(const char *prog, const struct gp_pending *pending, size_t n,
+			      char *const *shim_env, double timeout_s);
 
 /*
  * Runs each pending case natively and under the shim, GP_PENDING_TIMEOUT_S at most, and

@@ -17,13 +17,31 @@ TestSuite(apart, .timeout = 180);
 
 #define NO_MONITOR_HANDOFF GP_ARGV("GREENPATCH_HANDOFF=60s")
 
+/* Cases that do not behave under the library as natively yet (libgreenpatch(7), LIMITATIONS). */
+static const struct gp_pending pending[] = {
+	{ "mutex_robust_owner_thread_exits",
+	  "a robust mutex held by a green thread other than the first is not on the kernel "
+	  "thread's robust list: its process's death leaves it unmarked" },
+	{ "mutex_shared_kinds_between_threads",
+	  "green threads share one thread id in glibc's descriptor: glibc takes another green "
+	  "thread's error-checking or recursive mutex for the caller's" },
+};
+
+GP_PENDING_REPORT(apart, pending)
+
+Test(apart, pending_cases_still_pending)
+{
+	gp_expect_still_pending("apart_cases", pending, GP_COUNT(pending));
+}
+
 /* All cases in one process, built with _FORTIFY_SOURCE; each case in a process of its own. */
 Test(apart, all_cases_same_fortify)
 {
-	gp_compare_env("apart_cases.fortify", NULL, NO_MONITOR_HANDOFF, 60, NULL, NULL);
+	gp_compare_cases_env("apart_cases.fortify", pending, GP_COUNT(pending), NO_MONITOR_HANDOFF,
+			     60);
 }
 
 Test(apart, each_case_same)
 {
-	gp_compare_each_case_env("apart_cases", NO_MONITOR_HANDOFF, 20);
+	gp_compare_each_case_env("apart_cases", pending, GP_COUNT(pending), NO_MONITOR_HANDOFF, 20);
 }

@@ -19,6 +19,10 @@
  *
  * Each case prints the call's result, errno by name, and the ticker's verdict: whether it
  * counted while the call waited. Natively it always does.
+ *
+ * Two cases turn things round: a robust mutex whose owner is a second thread of the other
+ * process, and process-shared mutexes that check their owner, held by another thread of
+ * this one.
  */
 #define PROG "apart_cases"
 #include "progs.h"
@@ -48,6 +52,8 @@
 #define SHORT_TIMEOUT_MS 100
 /* The other process lets go by itself after this long, if nobody told it to. */
 #define ON_ITS_OWN_MS 3000
+/* How long a robust mutex's waiter waits for its owner's death to be noticed. */
+#define ROBUST_DEATH_MS 1000
 /* How long the nudger looks for the waiting thread in its system call. */
 #define SEEN_WAITING_MS 2000
 
@@ -670,17 +676,23 @@ static struct shared_sync {
 	int flag;
 } *sync_area;
 
-static void init_mutex(bool robust)
+static void init_mutex_kind(int type, bool robust)
 {
 	pthread_mutexattr_t a;
 
 	pthread_mutexattr_init(&a);
+	pthread_mutexattr_settype(&a, type);
 	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
 	if (robust)
 		pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
 	if ((errno = pthread_mutex_init(&sync_area->mutex, &a)))
 		die("pthread_mutex_init");
 	pthread_mutexattr_destroy(&a);
+}
+
+static void init_mutex(bool robust)
+{
+	init_mutex_kind(PTHREAD_MUTEX_DEFAULT, robust);
 }
 
 static void make_sync_area(void)
@@ -717,9 +729,12 @@ static long mutex_lock_call(void)
 	return pthread_mutex_lock(&sync_area->mutex);
 }
 
+/* The deadline of mutex_timedlock_call, from now. */
+static long timedlock_ms;
+
 static long mutex_timedlock_call(void)
 {
-	struct timespec deadline = clock_after(CLOCK_REALTIME, SHORT_TIMEOUT_MS);
+	struct timespec deadline = clock_after(CLOCK_REALTIME, timedlock_ms);
 
 	return pthread_mutex_timedlock(&sync_area->mutex, &deadline);
 }
@@ -731,6 +746,7 @@ static void case_mutex_shared(void)
 	struct other o = other_start(mutex_body);
 	struct nudge n = { .sysno = SYS_futex, .other = &o };
 
+	timedlock_ms = SHORT_TIMEOUT_MS;
 	report_errnum("pthread_mutex_timedlock, held elsewhere", watch(mutex_timedlock_call, NULL));
 	report_errnum("pthread_mutex_lock, held elsewhere", watch(mutex_lock_call, &n));
 	printf("pthread_mutex_unlock: %s\n", errname(pthread_mutex_unlock(&sync_area->mutex)));
@@ -754,6 +770,84 @@ static void case_mutex_robust_owner_dies(void)
 	printf("pthread_mutex_unlock: %s\n", errname(pthread_mutex_unlock(m)));
 	printf("other process: exit %d\n", other_end(&o));
 	pthread_mutex_destroy(m);
+	drop_sync_area();
+}
+
+/*
+ * The other way round: a thread of the other process, not its first, holds the robust
+ * mutex when that process exits. Its kernel thread's robust list names the mutex, so
+ * the kernel marks it for us.
+ */
+static void *__attribute__((noreturn)) lock_and_stay(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&sync_area->mutex);
+	say_ready();
+	for (;;)
+		pause();
+}
+
+static int owner_thread_exits_body(void)
+{
+	start(lock_and_stay, NULL);
+	await_go();
+	return 0;
+}
+
+static void case_mutex_robust_owner_thread_exits(void)
+{
+	make_sync_area();
+	init_mutex(true);
+	struct other o = other_start(owner_thread_exits_body);
+	struct nudge n = { .sysno = SYS_futex, .other = &o };
+	pthread_mutex_t *m = &sync_area->mutex;
+
+	timedlock_ms = HOLD_MS + ROBUST_DEATH_MS;
+	report_errnum("pthread_mutex_timedlock, its owner's process exits",
+		      watch(mutex_timedlock_call, &n));
+	printf("pthread_mutex_consistent: %s\n", errname(pthread_mutex_consistent(m)));
+	printf("pthread_mutex_unlock: %s\n", errname(pthread_mutex_unlock(m)));
+	printf("other process: exit %d\n", other_end(&o));
+	pthread_mutex_destroy(m);
+	drop_sync_area();
+}
+
+/* Another thread of ours holds the mutex for HOLD_MS. */
+static volatile int holder_holds;
+
+static void *hold_a_while(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&sync_area->mutex);
+	holder_holds = 1;
+	msleep(HOLD_MS);
+	holder_holds = 0;
+	pthread_mutex_unlock(&sync_area->mutex);
+	return NULL;
+}
+
+/* A process-shared mutex of type held by another thread of ours: the lock waits for it. */
+static void lock_held_by_another_thread(int type, const char *what)
+{
+	init_mutex_kind(type, false);
+	holder_holds = 0;
+	pthread_t holder = start(hold_a_while, NULL);
+	while (!holder_holds)
+		msleep(1);
+	int rc = pthread_mutex_lock(&sync_area->mutex);
+	printf("%s, held by another thread of ours: %s, that thread still held it: %s\n", what,
+	       errname(rc), yes(holder_holds));
+	if (rc == 0)
+		pthread_mutex_unlock(&sync_area->mutex);
+	join(holder);
+	pthread_mutex_destroy(&sync_area->mutex);
+}
+
+static void case_mutex_shared_kinds_between_threads(void)
+{
+	make_sync_area();
+	lock_held_by_another_thread(PTHREAD_MUTEX_ERRORCHECK, "error-checking mutex");
+	lock_held_by_another_thread(PTHREAD_MUTEX_RECURSIVE, "recursive mutex");
 	drop_sync_area();
 }
 
@@ -1283,6 +1377,8 @@ static const struct prog_case cases[] = {
 	CASE(sem_named),
 	CASE(mutex_shared),
 	CASE(mutex_robust_owner_dies),
+	CASE(mutex_robust_owner_thread_exits),
+	CASE(mutex_shared_kinds_between_threads),
 	CASE(cond_shared),
 	CASE(rwlock_shared),
 	CASE(barrier_shared),
