@@ -3,9 +3,10 @@
  * thread"), against another process that uses the same lock, semaphore or queue without
  * threads (tests/progs/apart_cases.c): file locks, process-shared and named semaphores,
  * mutexes (robust), condition variables, read-write locks and barriers, System V and POSIX
- * IPC, aio_suspend, user and group lookups, disk syncs, tcdrain. Each case's result, errno
- * (EINTR and EDEADLK included) and ticker verdict must be the same natively and under the
- * library.
+ * IPC, aio_suspend, user and group lookups, disk syncs, tcdrain; and the same objects
+ * between two threads of one process. Each case's result, errno (EINTR and EDEADLK
+ * included, timeouts, SA_RESTART) and ticker verdict must be the same natively and under
+ * the library.
  *
  * The runs under the library set GREENPATCH_HANDOFF=60s: the monitor then hands nothing off
  * while a case runs, so the ticker can only have gone on if the call gave the carrier away

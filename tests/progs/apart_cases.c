@@ -20,9 +20,10 @@
  * Each case prints the call's result, errno by name, and the ticker's verdict: whether it
  * counted while the call waited. Natively it always does.
  *
- * Two cases turn things round: a robust mutex whose owner is a second thread of the other
- * process, and process-shared mutexes that check their owner, held by another thread of
- * this one.
+ * shared_objects_between_threads makes the same waits with another thread of this
+ * process at the other end. Two cases turn things round: a robust mutex whose owner is a
+ * second thread of the other process, and process-shared mutexes that check their owner,
+ * held by another thread of this one.
  */
 #define PROG "apart_cases"
 #include "progs.h"
@@ -214,13 +215,14 @@ static void await_in_syscall(pid_t pid, pid_t tid, long sysno)
 
 /*
  * What the nudger does once the waiting thread has waited HOLD_MS in system call sysno:
- * send it signal (if not 0), then, if it waits again after HOLD_MS more, tell other (if
- * not NULL) to go on.
+ * send it signal (if not 0), then, once it waits again HOLD_MS later, tell other (if not
+ * NULL) to go on, or do act (if not NULL) itself.
  */
 struct nudge {
 	long sysno;
 	int signal;
 	const struct other *other;
+	void (*act)(void);
 	pthread_t waiter; /* filled in by watch */
 	pid_t tid;
 };
@@ -233,12 +235,15 @@ static void *nudge_loop(void *arg)
 	await_in_syscall(getpid(), n->tid, n->sysno);
 	if (n->signal) {
 		pthread_kill(n->waiter, n->signal);
-		if (!n->other)
+		if (!n->other && !n->act)
 			return NULL;
 		msleep(HOLD_MS);
 		await_in_syscall(getpid(), n->tid, n->sysno);
 	}
-	other_go(n->other);
+	if (n->other)
+		other_go(n->other);
+	if (n->act)
+		n->act();
 	return NULL;
 }
 
@@ -673,6 +678,7 @@ static struct shared_sync {
 	pthread_cond_t cond;
 	pthread_rwlock_t rwlock;
 	pthread_barrier_t barrier;
+	sem_t sem;
 	int flag;
 } *sync_area;
 
@@ -871,20 +877,33 @@ static long cond_wait_call(void)
 	return rc;
 }
 
-static void case_cond_shared(void)
+static long cond_timedwait_call(void)
+{
+	struct timespec deadline = clock_after(CLOCK_REALTIME, SHORT_TIMEOUT_MS);
+
+	return pthread_cond_timedwait(&sync_area->cond, &sync_area->mutex, &deadline);
+}
+
+static void init_cond(void)
 {
 	pthread_condattr_t a;
 
-	make_sync_area();
-	init_mutex(false);
 	pthread_condattr_init(&a);
 	pthread_condattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
 	pthread_cond_init(&sync_area->cond, &a);
 	pthread_condattr_destroy(&a);
+}
+
+static void case_cond_shared(void)
+{
+	make_sync_area();
+	init_mutex(false);
+	init_cond();
 	struct other o = other_start(cond_signal_body);
 	struct nudge n = { .sysno = SYS_futex, .other = &o };
 
 	pthread_mutex_lock(&sync_area->mutex);
+	report_errnum("pthread_cond_timedwait, never signalled", watch(cond_timedwait_call, NULL));
 	report_errnum("pthread_cond_wait, signalled by another process", watch(cond_wait_call, &n));
 	printf("flag: %d\n", sync_area->flag);
 	printf("pthread_mutex_unlock: %s\n", errname(pthread_mutex_unlock(&sync_area->mutex)));
@@ -915,15 +934,20 @@ static long rwlock_timedwrlock_call(void)
 	return pthread_rwlock_timedwrlock(&sync_area->rwlock, &deadline);
 }
 
-static void case_rwlock_shared(void)
+static void init_rwlock(void)
 {
 	pthread_rwlockattr_t a;
 
-	make_sync_area();
 	pthread_rwlockattr_init(&a);
 	pthread_rwlockattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
 	pthread_rwlock_init(&sync_area->rwlock, &a);
 	pthread_rwlockattr_destroy(&a);
+}
+
+static void case_rwlock_shared(void)
+{
+	make_sync_area();
+	init_rwlock();
 	struct other o = other_start(rwlock_writer_body);
 	struct nudge n = { .sysno = SYS_futex, .other = &o };
 
@@ -942,6 +966,13 @@ static int barrier_code(int rc)
 	return rc == PTHREAD_BARRIER_SERIAL_THREAD ? 1 : rc == 0 ? 0 : 2;
 }
 
+static const char *const barrier_said[] = { "0", "PTHREAD_BARRIER_SERIAL_THREAD", "an error" };
+
+static void report_barrier(const char *what, struct outcome o)
+{
+	printf("%s: %s, others ran meanwhile: %s\n", what, barrier_said[o.rc], o.others_ran);
+}
+
 static int barrier_body(void)
 {
 	say_ready();
@@ -954,25 +985,152 @@ static long barrier_wait_call(void)
 	return barrier_code(pthread_barrier_wait(&sync_area->barrier));
 }
 
-static void case_barrier_shared(void)
+/* For two: the waiting thread and the other. */
+static void init_barrier(void)
 {
-	static const char *const said[] = { "0", "PTHREAD_BARRIER_SERIAL_THREAD", "an error" };
 	pthread_barrierattr_t a;
 
-	make_sync_area();
 	pthread_barrierattr_init(&a);
 	pthread_barrierattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
 	if ((errno = pthread_barrier_init(&sync_area->barrier, &a, 2)))
 		die("pthread_barrier_init");
 	pthread_barrierattr_destroy(&a);
+}
+
+static void case_barrier_shared(void)
+{
+	make_sync_area();
+	init_barrier();
 	struct other o = other_start(barrier_body);
 	struct nudge n = { .sysno = SYS_futex, .other = &o };
-	struct outcome r = watch(barrier_wait_call, &n);
 
-	printf("pthread_barrier_wait: %s, others ran meanwhile: %s\n", said[r.rc], r.others_ran);
+	report_barrier("pthread_barrier_wait", watch(barrier_wait_call, &n));
 	int code = other_end(&o);
-	printf("other process's pthread_barrier_wait: %s\n", code <= 2 ? said[code] : "killed");
+	printf("other process's pthread_barrier_wait: %s\n", code <= 2 ? barrier_said[code] : "killed");
 	pthread_barrier_destroy(&sync_area->barrier);
+	drop_sync_area();
+}
+
+/* ---- the same objects between two threads of this process -------------------------------- */
+
+/*
+ * The waits above, ended by another thread of this process instead: the nudger itself
+ * posts, signals or arrives, or lets a thread that holds the lock go on. A waiter handed
+ * off meanwhile is woken by the kernel, whichever kernel thread runs the other.
+ */
+static volatile int keep_holding;
+
+static void let_go(void)
+{
+	keep_holding = 0;
+}
+
+/* Holds until told to let go, ON_ITS_OWN_MS at most. */
+static void hold_until_let_go(void)
+{
+	for (int ms = 0; keep_holding && ms < ON_ITS_OWN_MS; ms++)
+		msleep(1);
+}
+
+static volatile int holding;
+
+static void *hold_mutex(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&sync_area->mutex);
+	holding = 1;
+	hold_until_let_go();
+	pthread_mutex_unlock(&sync_area->mutex);
+	return NULL;
+}
+
+static void *hold_rwlock_for_reading(void *arg)
+{
+	(void)arg;
+	pthread_rwlock_rdlock(&sync_area->rwlock);
+	holding = 1;
+	hold_until_let_go();
+	pthread_rwlock_unlock(&sync_area->rwlock);
+	return NULL;
+}
+
+static long rwlock_wrlock_call(void)
+{
+	return pthread_rwlock_wrlock(&sync_area->rwlock);
+}
+
+/* Makes call while a thread of ours runs holder until the nudger lets it go. */
+static struct outcome watch_held(void *(*holder)(void *), call_fn call)
+{
+	struct nudge n = { .sysno = SYS_futex, .act = let_go };
+
+	holding = 0;
+	keep_holding = 1;
+	pthread_t t = start(holder, NULL);
+	while (!holding)
+		msleep(1);
+	struct outcome o = watch(call, &n);
+	join(t);
+	return o;
+}
+
+static void post_sem(void)
+{
+	sem_post(sem);
+}
+
+static void signal_cond(void)
+{
+	pthread_mutex_lock(&sync_area->mutex);
+	sync_area->flag = 1;
+	pthread_cond_signal(&sync_area->cond);
+	pthread_mutex_unlock(&sync_area->mutex);
+}
+
+static void arrive_at_barrier(void)
+{
+	pthread_barrier_wait(&sync_area->barrier);
+}
+
+static struct outcome watch_acted(call_fn call, void (*act)(void))
+{
+	struct nudge n = { .sysno = SYS_futex, .act = act };
+
+	return watch(call, &n);
+}
+
+static void case_shared_objects_between_threads(void)
+{
+	make_sync_area();
+	init_mutex(false);
+	report_errnum("pthread_mutex_lock, held by another thread of ours",
+		      watch_held(hold_mutex, mutex_lock_call));
+	printf("pthread_mutex_unlock: %s\n", errname(pthread_mutex_unlock(&sync_area->mutex)));
+
+	init_rwlock();
+	report_errnum("pthread_rwlock_wrlock, read by another thread of ours",
+		      watch_held(hold_rwlock_for_reading, rwlock_wrlock_call));
+	printf("pthread_rwlock_unlock: %s\n", errname(pthread_rwlock_unlock(&sync_area->rwlock)));
+
+	sem = &sync_area->sem;
+	sem_init(sem, 1, 0);
+	report("sem_wait, posted by another thread of ours", watch_acted(sem_wait_call, post_sem));
+
+	init_cond();
+	pthread_mutex_lock(&sync_area->mutex);
+	report_errnum("pthread_cond_wait, signalled by another thread of ours",
+		      watch_acted(cond_wait_call, signal_cond));
+	pthread_mutex_unlock(&sync_area->mutex);
+
+	init_barrier();
+	report_barrier("pthread_barrier_wait, with another thread of ours",
+		       watch_acted(barrier_wait_call, arrive_at_barrier));
+
+	pthread_barrier_destroy(&sync_area->barrier);
+	pthread_cond_destroy(&sync_area->cond);
+	sem_destroy(sem);
+	pthread_rwlock_destroy(&sync_area->rwlock);
+	pthread_mutex_destroy(&sync_area->mutex);
 	drop_sync_area();
 }
 
@@ -1133,7 +1291,29 @@ static void case_msgsnd_full_queue(void)
 	sysv_queue_remove();
 }
 
+/*
+ * System V waits end with EINTR after a handler, SA_RESTART or not (signal(7)). Nobody
+ * raises the semaphore or sends a message: the signal alone ends each wait.
+ */
+static void case_sysv_eintr_under_sa_restart(void)
+{
+	struct nudge n = { .sysno = SYS_semtimedop, .signal = SIGUSR1 };
+
+	sysv_sem();
+	sysv_queue();
+	handle_usr1(SA_RESTART);
+	report("semop -1, interrupted under SA_RESTART", watch(semop_down, &n));
+	n.sysno = SYS_msgrcv;
+	report("msgrcv, interrupted under SA_RESTART", watch(msgrcv_call, &n));
+	printf("handler ran: %d\n", (int)handled);
+	default_usr1();
+	sysv_queue_remove();
+	sysv_sem_remove();
+}
+
 /* ---- POSIX message queues ---------------------------------------------------------------- */
+
+#define MQ_MAXMSG 4
 
 static mqd_t queue;
 static char mq_text[64];
@@ -1145,7 +1325,7 @@ static char mq_text[64];
 static bool posix_queue(void)
 {
 	char name[64];
-	struct mq_attr attr = { .mq_maxmsg = 4, .mq_msgsize = sizeof(mq_text) };
+	struct mq_attr attr = { .mq_maxmsg = MQ_MAXMSG, .mq_msgsize = sizeof(mq_text) };
 
 	snprintf(name, sizeof(name), "/gp-apart-%d", (int)getpid());
 	queue = mq_open(name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600, &attr);
@@ -1191,11 +1371,23 @@ static void case_mq_receive_sent_later(void)
 	mq_close(queue);
 }
 
-static void case_mq_timedreceive_timeout(void)
+static long mq_timedsend_call(void)
+{
+	struct timespec deadline = clock_after(CLOCK_REALTIME, TIMEOUT_MS);
+
+	return mq_timedsend(queue, "late", 5, 0, &deadline);
+}
+
+/* Nothing comes to an empty queue; no room comes in a full one. */
+static void case_mq_timeouts(void)
 {
 	if (!posix_queue())
 		return;
 	report("mq_timedreceive, never sent", watch(mq_timedreceive_call, NULL));
+	for (int i = 0; i < MQ_MAXMSG; i++)
+		if (mq_send(queue, "filler", 7, 0) != 0)
+			die("mq_send");
+	report("mq_timedsend to a full queue, never read", watch(mq_timedsend_call, NULL));
 	mq_close(queue);
 }
 
@@ -1209,6 +1401,14 @@ static long aio_suspend_call(void)
 	const struct aiocb *list[] = { &aio };
 
 	return aio_suspend(list, 1, NULL);
+}
+
+static long aio_suspend_timed_call(void)
+{
+	const struct aiocb *list[] = { &aio };
+	struct timespec timeout = ts_ms(SHORT_TIMEOUT_MS);
+
+	return aio_suspend(list, 1, &timeout);
 }
 
 static void report_aio(void)
@@ -1256,6 +1456,7 @@ static void case_aio_suspend_pipe(void)
 
 	close(aio_pipe[1]);
 	start_read(aio_pipe[0]);
+	report("aio_suspend with a timeout, nothing written", watch(aio_suspend_timed_call, NULL));
 	report("aio_suspend for a read of a pipe, written by another process",
 	       watch(aio_suspend_call, &n));
 	report_aio();
@@ -1281,6 +1482,8 @@ static long lookups(void)
 	int rc = getpwuid_r(0, &pwd, buf, sizeof(buf), &found);
 	printf("getpwuid_r 0: %s %s shell %s\n", errname(rc), found ? found->pw_name : "none",
 	       found ? found->pw_shell : "none");
+	rc = getpwnam_r("root", &pwd, buf, 4, &found);
+	printf("getpwnam_r root, 4 bytes of buffer: %s found %s\n", errname(rc), yes(found));
 
 	gid_t groups[64];
 	int n = 64;
@@ -1382,12 +1585,14 @@ static const struct prog_case cases[] = {
 	CASE(cond_shared),
 	CASE(rwlock_shared),
 	CASE(barrier_shared),
+	CASE(shared_objects_between_threads),
 	CASE(semop_posted),
 	CASE(semtimedop_timeout),
+	CASE(sysv_eintr_under_sa_restart),
 	CASE(msgrcv_sent_later),
 	CASE(msgsnd_full_queue),
 	CASE(mq_receive_sent_later),
-	CASE(mq_timedreceive_timeout),
+	CASE(mq_timeouts),
 	CASE(aio_suspend_file),
 	CASE(aio_suspend_pipe),
 	CASE(users_and_groups),
