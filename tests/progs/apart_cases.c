@@ -21,9 +21,9 @@
  * counted while the call waited. Natively it always does.
  *
  * shared_objects_between_threads makes the same waits with another thread of this
- * process at the other end. Two cases turn things round: a robust mutex whose owner is a
- * second thread of the other process, and process-shared mutexes that check their owner,
- * held by another thread of this one.
+ * process at the other end, and cancel_waiting cancels a thread in such a wait. Two cases
+ * turn things round: a robust mutex whose owner is a second thread of the other process,
+ * and process-shared mutexes that check their owner, held by another thread of this one.
  */
 #define PROG "apart_cases"
 #include "progs.h"
@@ -1134,6 +1134,74 @@ static void case_shared_objects_between_threads(void)
 	drop_sync_area();
 }
 
+/* ---- cancellation ------------------------------------------------------------------------ */
+
+/*
+ * pthread_cancel of a thread waiting for another process in a cancellation point
+ * (sem_wait, fcntl F_SETLKW): it ends with PTHREAD_CANCELED. If it is not cancelled
+ * within CANCEL_WAIT_MS, the wait is ended for it and the case says so.
+ */
+#define CANCEL_WAIT_MS 1000
+
+static pid_t cancelled_tid;
+
+static void *wait_cancellable(void *arg)
+{
+	call_fn call = (call_fn)arg;
+
+	cancelled_tid = gettid();
+	call();
+	pthread_testcancel();
+	return NULL;
+}
+
+static void cancel_waiting(call_fn call, long sysno, void (*end_wait)(void), const char *what)
+{
+	void *ret;
+
+	cancelled_tid = 0;
+	pthread_t t = start(wait_cancellable, (void *)call);
+	while (!cancelled_tid)
+		msleep(1);
+	await_in_syscall(getpid(), cancelled_tid, sysno);
+	pthread_cancel(t);
+	struct timespec deadline = clock_after(CLOCK_REALTIME, CANCEL_WAIT_MS);
+	int rc = pthread_timedjoin_np(t, &ret, &deadline);
+	if (rc == ETIMEDOUT) {
+		end_wait();
+		ret = join(t);
+	}
+	printf("%s, cancelled: %s%s\n", what,
+	       ret == PTHREAD_CANCELED ? "PTHREAD_CANCELED" : "returned",
+	       rc == ETIMEDOUT ? " once its wait was ended for it" : "");
+}
+
+static void post_sem_once(void)
+{
+	sem_post(sem);
+}
+
+static struct other cancel_other;
+
+static void let_other_go(void)
+{
+	other_go(&cancel_other);
+}
+
+static void case_cancel_waiting(void)
+{
+	sem = shared_sem();
+	cancel_waiting(sem_wait_call, SYS_futex, post_sem_once, "sem_wait");
+	munmap(sem, sizeof(*sem));
+
+	file_fd = temp_file();
+	lock_cmd = F_SETLK;
+	cancel_other = other_start(fcntl_lock_body);
+	cancel_waiting(fcntl_lock_wait, SYS_fcntl, let_other_go, "fcntl F_SETLKW");
+	printf("other process: exit %d\n", other_end(&cancel_other));
+	close(file_fd);
+}
+
 /* ---- System V semaphores and message queues --------------------------------------------- */
 
 static int sysv_sem(void)
@@ -1586,6 +1654,7 @@ static const struct prog_case cases[] = {
 	CASE(rwlock_shared),
 	CASE(barrier_shared),
 	CASE(shared_objects_between_threads),
+	CASE(cancel_waiting),
 	CASE(semop_posted),
 	CASE(semtimedop_timeout),
 	CASE(sysv_eintr_under_sa_restart),
