@@ -221,6 +221,7 @@ static void await_in_syscall(pid_t pid, pid_t tid, long sysno)
 struct nudge {
 	long sysno;
 	int signal;
+	bool to_process; /* the signal goes to the process, not to the waiting thread */
 	const struct other *other;
 	void (*act)(void);
 	pthread_t waiter; /* filled in by watch */
@@ -234,7 +235,10 @@ static void *nudge_loop(void *arg)
 	msleep(HOLD_MS);
 	await_in_syscall(getpid(), n->tid, n->sysno);
 	if (n->signal) {
-		pthread_kill(n->waiter, n->signal);
+		if (n->to_process)
+			kill(getpid(), n->signal);
+		else
+			pthread_kill(n->waiter, n->signal);
 		if (!n->other && !n->act)
 			return NULL;
 		msleep(HOLD_MS);
@@ -358,6 +362,19 @@ static long flock_ex(void)
 	return flock(file_fd, LOCK_EX);
 }
 
+/* The signals the waiting thread unblocks for its call (and blocks again after it). */
+static sigset_t unblocked_for_the_call;
+
+static long flock_ex_unblocked(void)
+{
+	pthread_sigmask(SIG_UNBLOCK, &unblocked_for_the_call, NULL);
+	long rc = flock(file_fd, LOCK_EX);
+	int e = errno;
+	pthread_sigmask(SIG_BLOCK, &unblocked_for_the_call, NULL);
+	errno = e;
+	return rc;
+}
+
 static long flock_sh(void)
 {
 	return flock(file_fd, LOCK_SH);
@@ -410,6 +427,31 @@ static void case_flock_eintr(void)
 	printf("handler ran: %d\n", (int)handled);
 	printf("other process: exit %d\n", other_end(&o));
 	report_call("flock LOCK_EX after it", flock(file_fd, LOCK_EX));
+	default_usr1();
+	close(file_fd);
+}
+
+/*
+ * A signal sent to the process while every thread but the waiting one blocks it: Linux
+ * gives it to the waiting thread, whose flock ends with EINTR.
+ */
+static void case_flock_eintr_process_signal(void)
+{
+	sigset_t usr1, old;
+
+	file_fd = temp_file();
+	struct other o = other_start(flock_exclusive_body);
+	struct nudge n = { .sysno = SYS_flock, .signal = SIGUSR1, .to_process = true };
+
+	handle_usr1(0);
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &usr1, &old);   /* in the ticker and the nudger too */
+	unblocked_for_the_call = usr1;
+	report("flock LOCK_EX, the process signalled", watch(flock_ex_unblocked, &n));
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	printf("handler ran: %d\n", (int)handled);
+	printf("other process: exit %d\n", other_end(&o));
 	default_usr1();
 	close(file_fd);
 }
@@ -1635,6 +1677,7 @@ static const struct prog_case cases[] = {
 	CASE(flock_shared_waits),
 	CASE(flock_shared_then_exclusive),
 	CASE(flock_eintr),
+	CASE(flock_eintr_process_signal),
 	CASE(flock_restart),
 	CASE(fcntl_setlkw),
 	CASE(fcntl_setlkw_eintr),
