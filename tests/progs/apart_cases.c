@@ -389,7 +389,7 @@ static long flock_sh(void)
 	return flock(file_fd, LOCK_SH);
 }
 
-/* flock of the file, in mode, while another process holds it as body does. */
+/* call (a flock of the file) while another process holds the file as body does. */
 static void flock_while_held(int (*body)(void), call_fn call, const char *what)
 {
 	file_fd = temp_file();
