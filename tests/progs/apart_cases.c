@@ -123,14 +123,16 @@ static void say_ready(void)
 		_exit(100);
 }
 
-/* In the other process: waits to be told to go on, ON_ITS_OWN_MS at most. */
-static void await_go(void)
+/* In the other process: waits to be told to go on, ON_ITS_OWN_MS at most: told or not. */
+static bool await_go(void)
 {
 	struct pollfd p = { .fd = other_go_fd, .events = POLLIN };
 
-	if (poll(&p, 1, ON_ITS_OWN_MS) == 0)
-		fprintf(stderr, "%s: %s: nobody said go: the other process goes on by itself\n",
-			PROG, current);
+	if (poll(&p, 1, ON_ITS_OWN_MS) != 0)
+		return true;
+	fprintf(stderr, "%s: %s: nobody said go: the other process goes on by itself\n", PROG,
+		current);
+	return false;
 }
 
 /*
@@ -1411,20 +1413,37 @@ static void case_msgsnd_full_queue(void)
 }
 
 /*
- * System V waits end with EINTR after a handler, SA_RESTART or not (signal(7)). Nobody
- * raises the semaphore or sends a message: the signal alone ends each wait.
+ * System V waits end with EINTR after a handler, SA_RESTART or not (signal(7)): the
+ * signal alone ends each wait. Only if nobody could send it (the waits held every
+ * thread) does the other process raise the semaphore and send a message, so that the
+ * case ends all the same.
  */
+static int sysv_rescue_body(void)
+{
+	struct sembuf up = { .sem_num = 0, .sem_op = 1 };
+	struct message m = message("rescue");
+
+	say_ready();
+	if (await_go())
+		return 0;
+	semop(leftovers.semid, &up, 1);
+	msgsnd(leftovers.msgid, &m, sizeof(m.text), 0);
+	return 1;
+}
+
 static void case_sysv_eintr_under_sa_restart(void)
 {
 	struct nudge n = { .sysno = SYS_semtimedop, .signal = SIGUSR1 };
 
 	sysv_sem();
 	sysv_queue();
+	struct other o = other_start(sysv_rescue_body);
 	handle_usr1(SA_RESTART);
 	report("semop -1, interrupted under SA_RESTART", watch(semop_down, &n));
 	n.sysno = SYS_msgrcv;
 	report("msgrcv, interrupted under SA_RESTART", watch(msgrcv_call, &n));
 	printf("handler ran: %d\n", (int)handled);
+	printf("other process: exit %d\n", other_end(&o));
 	default_usr1();
 	sysv_queue_remove();
 	sysv_sem_remove();
