@@ -136,16 +136,32 @@ static void count_mask(struct gp_carrier *c, uint64_t mask, int delta)
 
 /*
  * While the hub waits in the loop, a signal for the process must be deliverable if any
- * live green thread would take it, as Linux delivers it to any thread that does not
- * block it: the hub blocks only what every live thread blocks.
+ * green thread on the carrier would take it, as Linux delivers it to any thread that does
+ * not block it: the hub blocks only what every one of them blocks. A handed-off thread
+ * runs on a kernel thread of its own, whose mask the kernel sees: a signal that only it
+ * takes must go to it, to end its system call with EINTR as natively, so the hub leaves
+ * it out of the count and, with nobody else on the carrier, blocks every signal.
  */
 static uint64_t hub_mask(const struct gp_carrier *c)
 {
+	size_t here = c->alive - c->away;
+	if (here == 0)
+		return GP_SIGMASK_LIBRARY_THREAD;
 	uint64_t mask = 0;
 	for (int i = 0; i < 64; i++)
-		if (c->blocked_by[i] && c->blocked_by[i] >= c->alive)
+		if (c->blocked_by[i] >= here)
 			mask |= 1ull << i;
 	return mask;
+}
+
+/* g leaves the carrier for a kernel thread of its own, or (away false) comes back. */
+static void count_away(struct gp_carrier *c, struct gp_green *g, bool away)
+{
+	count_mask(c, g->sigmask, away ? -1 : +1);
+	if (away)
+		c->away++;
+	else
+		c->away--;
 }
 
 void gp_sigmask_set(struct gp_green *g, uint64_t mask)
@@ -283,6 +299,7 @@ static void rejoined_drain(struct gp_carrier *c)
 	while (rev) {
 		struct gp_green *next = rev->runq_next;
 		rev->handed_off = false;
+		count_away(c, rev, false);
 		rev->m = NULL;
 		rev->state = GP_RUNNABLE;
 		runq_push(c, rev);
@@ -775,6 +792,7 @@ static void give_carrier_away(struct gp_carrier *c, struct gp_green *g, long sin
 	struct gp_kthread *old = c->owner;
 	g->m = old;
 	g->handed_off = true;
+	count_away(c, g, true);
 	old->stall_reported = false;
 	old->carrying_since_ns = since_ns;
 	__atomic_store_n(&old->carrying, g, __ATOMIC_RELEASE);

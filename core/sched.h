@@ -80,7 +80,8 @@ struct gp_carrier {
 	int *errno_at;               /* the carrier's errno (libc's, per kernel thread) */
 	int tid;                     /* the first kernel thread's id, which every green
 	                              * thread's descriptor holds (glibc's mutex owner) */
-	unsigned blocked_by[64];     /* live threads that block signal n+1 */
+	unsigned blocked_by[64];     /* live threads on the carrier that block signal n+1 */
+	size_t away;                 /* live threads handed off (on kernel threads of their own) */
 	size_t parked;               /* threads parked now */
 	size_t parked_wakeable;      /* of which a timer or a descriptor can end the park */
 	uint64_t parks_ended;        /* parks that have ended, ever: a deadlock has none */

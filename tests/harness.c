@@ -898,13 +898,24 @@ bool gp_kv_long(const char *text, const char *key, long *val)
 
 /* ---- comparisons -------------------------------------------------------------------- */
 
-void gp_compare(const char *prog, char *const argv[], double timeout_s, struct gp_run *native,
-		struct gp_run *shim)
+/* Runs prog with argv natively, and under the shim with shim_env added (may be NULL). */
+static void run_both(const char *prog, char *const argv[], char *const *shim_env,
+		     double timeout_s, struct gp_run *n, struct gp_run *s)
+{
+	struct gp_cmd native = { .prog = prog, .argv = argv, .timeout_s = timeout_s };
+	struct gp_cmd shim = { .prog = prog, .argv = argv, .shim = true, .timeout_s = timeout_s,
+			       .env = shim_env };
+
+	gp_run(&native, n);
+	gp_run(&shim, s);
+}
+
+void gp_compare_env(const char *prog, char *const argv[], char *const *shim_env,
+		    double timeout_s, struct gp_run *native, struct gp_run *shim)
 {
 	struct gp_run n, s;
 
-	gp_run_prog(prog, argv, false, timeout_s, NULL, &n);
-	gp_run_prog(prog, argv, true, timeout_s, NULL, &s);
+	run_both(prog, argv, shim_env, timeout_s, &n, &s);
 	gp_expect_same(&n, &s);
 	if (native)
 		*native = n;
@@ -914,6 +925,12 @@ void gp_compare(const char *prog, char *const argv[], double timeout_s, struct g
 		*shim = s;
 	else
 		gp_run_free(&s);
+}
+
+void gp_compare(const char *prog, char *const argv[], double timeout_s, struct gp_run *native,
+		struct gp_run *shim)
+{
+	gp_compare_env(prog, argv, NULL, timeout_s, native, shim);
 }
 
 /* ---- programs made of cases, and pending cases ----------------------------------------- */
@@ -985,16 +1002,22 @@ static char **cases_to_compare(const char *prog, const struct gp_pending *pendin
 	return names;
 }
 
-void gp_compare_cases(const char *prog, const struct gp_pending *pending, size_t n,
-		      double timeout_s)
+void gp_compare_cases_env(const char *prog, const struct gp_pending *pending, size_t n,
+			  char *const *shim_env, double timeout_s)
 {
 	char **names = cases_to_compare(prog, pending, n);
 
 	/* With no name, the program would run every case, pending ones included. */
 	cr_assert(names[0] != NULL, "every case of %s is pending: nothing is left to compare",
 		  prog);
-	gp_compare(prog, names, timeout_s, NULL, NULL);
+	gp_compare_env(prog, names, shim_env, timeout_s, NULL, NULL);
 	free_strv(names);
+}
+
+void gp_compare_cases(const char *prog, const struct gp_pending *pending, size_t n,
+		      double timeout_s)
+{
+	gp_compare_cases_env(prog, pending, n, NULL, timeout_s);
 }
 
 struct case_tally {
@@ -1003,14 +1026,13 @@ struct case_tally {
 	char *not_run;
 };
 
-static void compare_one_case(const char *prog, char *name, double timeout_s,
-			     struct case_tally *t)
+static void compare_one_case(const char *prog, char *name, char *const *shim_env,
+			     double timeout_s, struct case_tally *t)
 {
 	struct gp_run n, s;
 	char *diff;
 
-	gp_run_prog(prog, GP_ARGV(name), false, timeout_s, NULL, &n);
-	gp_run_prog(prog, GP_ARGV(name), true, timeout_s, NULL, &s);
+	run_both(prog, GP_ARGV(name), shim_env, timeout_s, &n, &s);
 	diff = gp_diff_runs(&n, &s);
 	t->compared++;
 	if (diff) {
@@ -1024,15 +1046,15 @@ static void compare_one_case(const char *prog, char *name, double timeout_s,
 	gp_run_free(&s);
 }
 
-void gp_compare_each_case_except(const char *prog, const struct gp_pending *pending, size_t n,
-				 double timeout_s)
+static void compare_each_case(const char *prog, const struct gp_pending *pending, size_t n,
+			      char *const *shim_env, double timeout_s)
 {
 	char **names = cases_to_compare(prog, pending, n);
 	struct case_tally t = { .differing = xstrdup(""), .not_run = xstrdup("") };
 
 	for (char **p = names; *p; p++) {
 		if (t.hung < MAX_HUNG_CASES)
-			compare_one_case(prog, *p, timeout_s, &t);
+			compare_one_case(prog, *p, shim_env, timeout_s, &t);
 		else
 			append_word(&t.not_run, *p);
 	}
@@ -1046,9 +1068,21 @@ void gp_compare_each_case_except(const char *prog, const struct gp_pending *pend
 	free_strv(names);
 }
 
+void gp_compare_each_case_except(const char *prog, const struct gp_pending *pending, size_t n,
+				 double timeout_s)
+{
+	compare_each_case(prog, pending, n, NULL, timeout_s);
+}
+
 void gp_compare_each_case(const char *prog, double timeout_s)
 {
-	gp_compare_each_case_except(prog, NULL, 0, timeout_s);
+	compare_each_case(prog, NULL, 0, NULL, timeout_s);
+}
+
+void gp_compare_each_case_env(const char *prog, const struct gp_pending *pending, size_t n,
+			      char *const *shim_env, double timeout_s)
+{
+	compare_each_case(prog, pending, n, shim_env, timeout_s);
 }
 
 /*

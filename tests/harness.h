@@ -146,6 +146,13 @@ void gp_compare(const char *prog, char *const argv[], double timeout_s, struct g
 		struct gp_run *shim);
 
 /*
+ * The same, with shim_env (NAME=VALUE entries, NULL-terminated; may be NULL) added to the
+ * environment of the run under the shim: a setting of the library the comparison needs.
+ */
+void gp_compare_env(const char *prog, char *const argv[], char *const *shim_env,
+		    double timeout_s, struct gp_run *native, struct gp_run *shim);
+
+/*
  * A case of a program that does not behave under the shim as natively yet, because a
  * feature it needs is missing; reason says which, in words. A suite keeps one table of
  * them. They stay in the programs, are left out of the comparisons, are reported as
@@ -175,6 +182,10 @@ const struct gp_pending *gp_pending_find(const struct gp_pending *pending, size_
 void gp_compare_cases(const char *prog, const struct gp_pending *pending, size_t n,
 		      double timeout_s);
 
+/* The same, with shim_env added to the environment of the run under the shim. */
+void gp_compare_cases_env(const char *prog, const struct gp_pending *pending, size_t n,
+			  char *const *shim_env, double timeout_s);
+
 /*
  * Runs each case that is not pending on its own, natively and under the shim, and fails
  * once per case that differs, naming it. Stops after a few cases that hang.
@@ -184,6 +195,10 @@ void gp_compare_each_case_except(const char *prog, const struct gp_pending *pend
 
 /* The same for a program with no pending case. */
 void gp_compare_each_case(const char *prog, double timeout_s);
+
+/* gp_compare_each_case_except with shim_env added to the environment of the shim runs. */
+void gp_compare_each_case_env(const char *prog, const struct gp_pending *pending, size_t n,
+			      char *const *shim_env, double timeout_s);
 
 /*
  * Runs each pending case natively and under the shim, GP_PENDING_TIMEOUT_S at most, and

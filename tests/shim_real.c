@@ -2,7 +2,7 @@
  * Real programs from Debian, natively and under the shim: curl, wget, OpenBSD nc, socat,
  * openssl s_client and s_server, git clone and git daemon, python3 (ThreadingHTTPServer
  * under 200 clients at once, a pool of 50 client threads, input() while a thread works,
- * asyncio),
+ * asyncio, multiprocessing),
  * perl ithreads, redis-server (also with I/O threads) and redis-benchmark, sort --parallel,
  * xz -T.
  *
@@ -35,8 +35,9 @@ static const struct real_case cases[] = {
 	{ "nc_send" }, { "nc_listen" }, { "socat_relay" }, { "openssl_client" },
 	{ "openssl_server" }, { "git_clone" }, { "git_daemon" },
 	{ "python_threading_http" }, { "python_thread_pool" }, { "python_stdin_threads" },
-	{ "python_asyncio" }, { "perl_threads" }, { "redis_server" }, { "redis_io_threads" },
-	{ "redis_benchmark" }, { "sort_parallel" }, { "xz_threads" },
+	{ "python_asyncio" }, { "python_multiprocessing" }, { "perl_threads" },
+	{ "redis_server" }, { "redis_io_threads" }, { "redis_benchmark" }, { "sort_parallel" },
+	{ "xz_threads" },
 };
 
 /* Cases that do not yet behave under the shim as natively; see libgreenpatch(7). */

@@ -2,7 +2,8 @@
  * Threads coordinating through the pthread API (tests/progs/condvar.c), natively and under
  * the shim: producers and consumers on a mutex and two condition variables, timed waits on
  * both clocks, join values, detach, pthread_self, sched_yield ping-pong, mutex kinds,
- * rwlocks, semaphores, once, thread-specific data, barriers and cancellation.
+ * rwlocks, semaphores (and signals handled while they wait), once, thread-specific data,
+ * barriers and cancellation.
  *
  * The output is totals that do not depend on interleaving, so it must be the same. Each
  * section also runs on its own, so that a hang names the section. Sections still pending

@@ -14,6 +14,7 @@
 
 #include <sched.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -652,6 +653,68 @@ static void section_semaphore(void)
 	sem_destroy(&sem_items);
 }
 
+/*
+ * A handler ends sem_wait with EINTR unless it was installed with SA_RESTART: then the
+ * wait goes on until the post. sem_timedwait ends with EINTR either way (the kernel
+ * restarts a futex wait with a deadline only when no handler ran).
+ */
+static volatile sig_atomic_t sem_handled;
+
+static void on_sem_signal(int sig)
+{
+	(void)sig;
+	sem_handled++;
+}
+
+struct sem_poke {
+	pthread_t waiter;
+	bool post;
+};
+
+static void *sem_poker(void *arg)
+{
+	struct sem_poke *p = arg;
+
+	msleep(50);
+	pthread_kill(p->waiter, SIGUSR1);
+	if (p->post) {
+		msleep(50);
+		sem_post(&sem_items);
+	}
+	return NULL;
+}
+
+/* "rc/errno" of a wait sent SIGUSR1, handled with flags; then posted if post. */
+static const char *interrupted_sem_wait(int flags, bool timed, bool post, char *buf, size_t len)
+{
+	struct sigaction sa = { .sa_handler = on_sem_signal, .sa_flags = flags };
+	struct sem_poke p = { pthread_self(), post };
+	struct timespec deadline = clock_after(CLOCK_REALTIME, 2000);
+
+	sigaction(SIGUSR1, &sa, NULL);
+	pthread_t t = start(sem_poker, &p);
+	errno = 0;
+	int rc = timed ? sem_timedwait(&sem_items, &deadline) : sem_wait(&sem_items);
+	snprintf(buf, len, "%d/%s", rc, errname(rc ? errno : 0));
+	join(t);
+	signal(SIGUSR1, SIG_DFL);
+	return buf;
+}
+
+static void section_semaphore_signals(void)
+{
+	char plain[32], restarted[32], timed[32];
+
+	sem_init(&sem_items, 0, 0);
+	sem_handled = 0;
+	interrupted_sem_wait(0, false, false, plain, sizeof(plain));
+	interrupted_sem_wait(SA_RESTART, false, true, restarted, sizeof(restarted));
+	interrupted_sem_wait(SA_RESTART, true, false, timed, sizeof(timed));
+	printf("semaphore_signals: wait=%s wait_sa_restart=%s timedwait_sa_restart=%s "
+	       "handled=%d\n", plain, restarted, timed, (int)sem_handled);
+	sem_destroy(&sem_items);
+}
+
 /* ---- once, thread-specific data, barrier ------------------------------------------- */
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -868,6 +931,7 @@ static const struct prog_case sections[] = {
 	SECTION(pi_mutex),
 	SECTION(rwlock),
 	SECTION(semaphore),
+	SECTION(semaphore_signals),
 	SECTION(once),
 	SECTION(tsd),
 	SECTION(barrier),

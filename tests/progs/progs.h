@@ -15,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -228,6 +229,24 @@ static inline void close2(int p[2])
 {
 	close(p[0]);
 	close(p[1]);
+}
+
+/* ---- files -------------------------------------------------------------------------- */
+
+/*
+ * Another open of fd's file, through /proc/self/fd (the file may have no name left): an
+ * open file description of its own, so its own flock and OFD locks.
+ */
+static inline int reopen(int fd)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	int again = open(path, O_RDWR | O_CLOEXEC);
+
+	if (again < 0)
+		die("open /proc/self/fd");
+	return again;
 }
 
 /* ---- servers ------------------------------------------------------------------------ */

@@ -113,19 +113,6 @@ static int temp_file(void)
 	return fd;
 }
 
-/* Another open of the same file: its own open file description, so its own flock. */
-static int reopen(int fd)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	int again = open(path, O_RDWR | O_CLOEXEC);
-
-	if (again < 0)
-		die("open");
-	return again;
-}
-
 enum lock_kind { LOCK_FLOCK, LOCK_POSIX };
 
 static void lock_wait(int fd, enum lock_kind kind)
