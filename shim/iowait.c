@@ -314,6 +314,8 @@ ssize_t gp__io_rest(struct gp_io *io, ssize_t done)
 		return done;
 	int saved_errno = errno;
 	iov_advance(io, (size_t)done);
+	if (io->positional)
+		io->off += done;
 	while (done < want) {
 		ssize_t r = gp__io(io);
 		if (r <= 0)   /* an error after progress reports the progress; 0 is end of file */
