@@ -345,7 +345,7 @@ static const struct {
 } families[] = {
 	{ "io", GP_FAM_IO }, { "stdio", GP_FAM_STDIO }, { "socket", GP_FAM_SOCKET },
 	{ "poll", GP_FAM_POLL }, { "offload", GP_FAM_OFFLOAD }, { "time", GP_FAM_TIME },
-	{ "block", GP_FAM_BLOCK },
+	{ "block", GP_FAM_BLOCK }, { "path", GP_FAM_PATH },
 };
 
 /* "stdio,offload": the families named, comma-separated; "" none. */
@@ -377,7 +377,7 @@ static int load_unpatch(char *err, size_t errlen)
 	if (parse_families(v, &gp_config.unpatched) == 0)
 		return 0;
 	snprintf(err, errlen, "GREENPATCH_UNPATCH='%s' is not a comma-separated list of families "
-		 "(io, stdio, socket, poll, offload, time)", v);
+		 "(io, stdio, socket, poll, offload, time, block, path)", v);
 	return -EINVAL;
 }
 
