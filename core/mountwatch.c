@@ -13,6 +13,11 @@
  * change is seen at the next poll of the loop, which every wait and every turn of the
  * run queue makes.
  *
+ * The kernel tells the event loop's epoll set about a change only once the loop has
+ * registered our instance there, which libev does at its next poll: a change made
+ * before is not reported (Linux 6.18 checked). So after that first poll the table is
+ * taken as stale once, and read again at the next question.
+ *
  * Both descriptors are the library's own (ownfd.h): a program that closes every number
  * does not close them. They are made by the carrier inside the runtime, from program
  * code on a green thread; a handed-off thread may be running meanwhile, which ownfd.c
@@ -44,6 +49,7 @@ static struct {
 	int info_fd;            /* /proc/self/mountinfo, kept open for the watch */
 	int epoll_fd;           /* waits for info_fd's POLLPRI: what the loop watches */
 	ev_io changed;
+	ev_check registered;    /* after the poll that registered epoll_fd in the loop */
 } mw = { .info_fd = -1, .epoll_fd = -1 };
 
 bool gp__mounts_all_local;
@@ -53,14 +59,27 @@ static void set_all_local(bool all_local)
 	__atomic_store_n(&gp__mounts_all_local, all_local, __ATOMIC_RELAXED);
 }
 
+static void mark_stale(void)
+{
+	__atomic_store_n(&mw.stale, true, __ATOMIC_RELAXED);
+	set_all_local(false);
+}
+
 static void changed_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	(void)loop;
 	(void)revents;
 	struct epoll_event ev;
 	syscall(SYS_epoll_pwait, w->fd, &ev, 1, 0, NULL, sizeof(uint64_t));
-	__atomic_store_n(&mw.stale, true, __ATOMIC_RELAXED);
-	set_all_local(false);
+	mark_stale();
+}
+
+/* What changed before the loop watched the instance was not reported. */
+static void registered_cb(struct ev_loop *loop, ev_check *w, int revents)
+{
+	(void)revents;
+	ev_check_stop(loop, w);
+	mark_stale();
 }
 
 /*
@@ -84,6 +103,8 @@ static void watch_start(void)
 	}
 	ev_io_init(&mw.changed, changed_cb, mw.epoll_fd, EV_READ);
 	ev_io_start(gp_carrier->loop, &mw.changed);
+	ev_check_init(&mw.registered, registered_cb);
+	ev_check_start(gp_carrier->loop, &mw.registered);
 }
 
 /* The whole file from its start: its length, or -1. *buf is (re)allocated. */
@@ -163,6 +184,7 @@ void gp_mounts_after_fork(void)
 	close_own(&mw.epoll_fd);
 	close_own(&mw.info_fd);
 	memset(&mw.changed, 0, sizeof(mw.changed));
+	memset(&mw.registered, 0, sizeof(mw.registered));
 	mw.read = false;
 	mw.readable = false;
 	set_all_local(false);
