@@ -259,6 +259,7 @@ static void say_contents(int fd)
 }
 
 static int fd;
+static ssize_t n;
 
 static void case_open(void) { WATCH(fd = open(p("f"), O_RDONLY)); say_contents(fd); }
 static void case_open_missing(void) { WATCH(fd = open(p("missing"), O_RDONLY)); }
@@ -343,6 +344,42 @@ static void case_fclose(void)
 	if (!f)
 		die("fopen");
 	WATCH(fclose(f));
+}
+
+/* The contents of a file there: read without the page cache (slowfs uses direct I/O). */
+static char buf[64];
+
+static void say_buf(ssize_t got)
+{
+	buf[got > 0 ? got : 0] = '\0';
+	printf("  got [%s]\n", strtok(buf, "\n") ? buf : "");
+}
+
+static void case_read(void)
+{
+	int f = open_there("f", O_RDONLY);
+	WATCH(n = read(f, buf, sizeof(buf) - 1));
+	say_buf(n);
+	close(f);
+}
+
+static void case_pread(void)
+{
+	int f = open_there("f", O_RDONLY);
+	WATCH(n = pread(f, buf, sizeof(buf) - 1, 1));
+	say_buf(n);
+	close(f);
+}
+
+static void case_write(void)
+{
+	put_file("w", "");
+	int f = open_there("w", O_WRONLY);
+	WATCH(write(f, "written\n", 8));
+	close(f);
+	int back = open(b("w"), O_RDONLY);
+	say_buf(back >= 0 ? read(back, buf, sizeof(buf) - 1) : -1);
+	close(back);
 }
 
 /* ---- directories -------------------------------------------------------------------- */
@@ -517,8 +554,6 @@ static void say_target(ssize_t n)
 	printf("  target [%s]\n", target);
 }
 
-static ssize_t n;
-
 static void case_readlink(void) { WATCH(n = readlink(p("l"), target, sizeof(target))); say_target(n); }
 static void case_readlink_not_link(void) { WATCH(readlink(p("f"), target, sizeof(target))); }
 
@@ -651,6 +686,9 @@ static const struct prog_case cases[] = {
 	{ "fopen64", case_fopen64 },
 	{ "fopen_missing", case_fopen_missing },
 	{ "fclose", case_fclose },
+	{ "read", case_read },
+	{ "pread", case_pread },
+	{ "write", case_write },
 	{ "opendir", case_opendir },
 	{ "opendir_missing", case_opendir_missing },
 	{ "opendir_file", case_opendir_file },
