@@ -1,7 +1,7 @@
 /*
  * Path calls on a slow file system, each made by one thread while a ticker thread
- * ticks: stat and its kin, access, opening and closing, directories read and made,
- * names removed and changed, links, modes, owners, sizes and times.
+ * ticks: stat and its kin, access, opening, reading, writing and closing, directories
+ * read and made, names removed and changed, links, modes, owners, sizes and times.
  *
  *   PATH_CASES_DIR=DIR PATH_CASES_BACKING=BACKING path_cases [--list | CASE...]
  *
