@@ -37,10 +37,14 @@ enum gp_path_class {
 
 enum gp_path_class gp__path_class(int dirfd, const char *path);
 
-/* Where the call on path (relative to dirfd) is made: GP_PATH_SLOW makes it apart. */
+/*
+ * Where the call on path (relative to dirfd) is made: GP_PATH_SLOW makes it apart. The
+ * mount table is looked at first: with no slow mount, a call is not one the library
+ * left to libc (GREENPATCH_STATS), whoever makes it.
+ */
 static inline enum gp_path_class gp_path_class(int dirfd, const char *path)
 {
-	if (!gp_cooperative_in(GP_FAM_PATH) || gp_mounts_all_local())
+	if (gp_mounts_all_local() || !gp_cooperative_in(GP_FAM_PATH))
 		return GP_PATH_DIRECT;
 	return gp__path_class(dirfd, path);
 }
@@ -61,7 +65,7 @@ bool gp__fd_on_slow_mount(int fd);
 /* A call on descriptor fd, known to be on a slow mount, is made apart. */
 static inline bool gp_fd_apart(int fd)
 {
-	return gp_cooperative_in(GP_FAM_PATH) && !gp_mounts_all_local() &&
+	return !gp_mounts_all_local() && gp_cooperative_in(GP_FAM_PATH) &&
 	       gp__fd_on_slow_mount(fd);
 }
 
