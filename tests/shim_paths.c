@@ -23,7 +23,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-TestSuite(paths, .timeout = 300);
+static void unmount_all(void);
+
+/* A test that fails or asserts still unmounts what it mounted and stops its daemons. */
+TestSuite(paths, .timeout = 300, .fini = unmount_all);
 
 #define DELAY_MS "200"
 /* A case late once may have met a busy machine; a carrier held by the call is late
@@ -71,7 +74,7 @@ static bool mounted(const char *mnt)
 	size_t len = strlen(mnt);
 	while (f && !found && fgets(line, sizeof(line), f)) {
 		char *p = strstr(line, mnt);
-		found = p && p[-1] == ' ' && p[len] == ' ' && strstr(p, " - fuse.slowfs ");
+		found = p && p > line && p[-1] == ' ' && p[len] == ' ' && strstr(p, " - fuse.slowfs ");
 	}
 	if (f)
 		fclose(f);
@@ -118,6 +121,8 @@ static int remove_one(const char *path, const struct stat *st, int flag, struct 
 /* Unmount, let the file system end by itself (or stop it by pid), remove the tree. */
 static void slowfs_stop(struct slowfs *fs)
 {
+	if (!fs->root[0])
+		return;
 	if (fs->started) {
 		if (mounted(fs->mnt)) {
 			struct gp_run r;
@@ -128,8 +133,10 @@ static void slowfs_stop(struct slowfs *fs)
 		gp_bg_stop(&fs->bg);
 		fs->started = false;
 	}
-	if (!mounted(fs->mnt))
+	if (!mounted(fs->mnt)) {
 		nftw(fs->root, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+		fs->root[0] = '\0';
+	}
 }
 
 /* Two slow file systems, one for the native runs and one for the library's. */
@@ -154,6 +161,13 @@ static void stop_both(void)
 {
 	slowfs_stop(&fs_native);
 	slowfs_stop(&fs_shim);
+}
+
+/* The programs first (a file they hold open keeps the mount busy), then the mounts. */
+static void unmount_all(void)
+{
+	gp_bg_stop_all();
+	stop_both();
 }
 
 /* ---- the cases ---------------------------------------------------------------------- */
