@@ -129,6 +129,19 @@ $(B)/progs/%: tests/progs/%.cc tests/progs/cases.hh
 	@mkdir -p $(@D)
 	$(CXX) -std=gnu++17 -Wall -Wextra -Werror -O1 -g -pthread -o $@ $<
 
+# tests/shim_paths.c mounts a FUSE file system that answers slowly, built with Debian's
+# libfuse3 where it is installed (scripts/deps installs it; the test says it is skipped
+# otherwise).
+FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null)
+FUSE_LIBS   := $(shell pkg-config --libs fuse3 2>/dev/null)
+ifneq ($(FUSE_LIBS),)
+PROGS += $(B)/progs/slowfs
+endif
+
+$(B)/progs/slowfs: tests/fuse/slowfs.c
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(FUSE_CFLAGS) -o $@ $< $(FUSE_LIBS)
+
 progs: $(PROGS)
 
 # Thread-local storage (tests/shim_tls.c). The tls_* programs are built by the rules above

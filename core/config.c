@@ -310,7 +310,7 @@ static const struct {
 } families[] = {
 	{ "io", GP_FAM_IO }, { "stdio", GP_FAM_STDIO }, { "socket", GP_FAM_SOCKET },
 	{ "poll", GP_FAM_POLL }, { "offload", GP_FAM_OFFLOAD }, { "time", GP_FAM_TIME },
-	{ "block", GP_FAM_BLOCK },
+	{ "block", GP_FAM_BLOCK }, { "path", GP_FAM_PATH },
 };
 
 /* "stdio,offload": the families named, comma-separated; "" none. */

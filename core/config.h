@@ -35,6 +35,7 @@ enum {
 	GP_FAM_OFFLOAD = 1 << 4,  /* name resolution, waitpid, system, sendfile... */
 	GP_FAM_TIME = 1 << 5,     /* sleep, nanosleep... */
 	GP_FAM_BLOCK = 1 << 6,    /* file locks, NSS, disk syncs: on their own kernel thread */
+	GP_FAM_PATH = 1 << 7,     /* path calls on remote and user-space file systems: likewise */
 };
 
 extern struct gp_config gp_config;

@@ -40,6 +40,9 @@ enum {
 
 enum gp_fd_nonblock { GP_NB_UNKNOWN = 0, GP_NB_OFF, GP_NB_ON };
 
+/* The file system the descriptor's file is on (mounts.h), once learnt (shim/path.c). */
+enum gp_fd_mount { GP_MOUNT_UNKNOWN = 0, GP_MOUNT_LOCAL, GP_MOUNT_SLOW };
+
 struct gp_fdwaiter;
 
 struct gp_fd {
@@ -50,6 +53,7 @@ struct gp_fd {
 	uint8_t fresh;                /* libev must register the number anew (loop.c) */
 	uint8_t timeo_known;          /* timeo[] holds the socket's SO_RCVTIMEO/SO_SNDTIMEO */
 	uint8_t file;                 /* GP_FILE_* bits (a GP_FD_FILE), GP_SOCK_STREAM */
+	uint8_t mount;                /* enum gp_fd_mount */
 	float timeo[2];               /* seconds a read [0] or write [1] may wait; 0: forever */
 	uint64_t drained_at;          /* loop.h: gp_fd_note_drained */
 };

@@ -185,6 +185,7 @@ void gp_fd_closed(int fd)
 	e->kind = GP_FD_UNKNOWN;
 	e->nonblock = GP_NB_UNKNOWN;
 	e->file = 0;
+	e->mount = GP_MOUNT_UNKNOWN;
 }
 
 void gp_fd_closed_range(unsigned first, unsigned last)

@@ -33,7 +33,8 @@ bool gp_own_fds_making(void)
 
 bool gp__own_fd_lookup(int fd)
 {
-	for (unsigned i = 0; i < own_count; i++)
+	unsigned n = __atomic_load_n(&own_count, __ATOMIC_ACQUIRE);
+	for (unsigned i = 0; i < n; i++)
 		if (own[i] == fd)
 			return true;
 	return false;
@@ -91,8 +92,12 @@ int gp_own_fd_adopt(int fd)
 	if (fd < 0)
 		return fd;
 	fd = move_high(fd);
-	if (own_count < GP_OWN_FDS_MAX)
-		own[own_count++] = fd;
+	/* The number before the count: a reader on a handed-off thread (ownfd.h) sees
+	 * either the old count or the new one with the number in place. */
+	if (own_count < GP_OWN_FDS_MAX) {
+		own[own_count] = fd;
+		__atomic_store_n(&own_count, own_count + 1, __ATOMIC_RELEASE);
+	}
 	recompute_low();
 	return fd;
 }

@@ -1,5 +1,6 @@
 /*
- * The library's own descriptors: the event loop's epoll and eventfd.
+ * The library's own descriptors: the event loop's epoll and eventfd, and the mount
+ * table's watch (mounts.h).
  *
  * A program does to its descriptors what it likes, and daemons like to close every
  * number above the ones they know (a loop of close to 1,024, closefrom(3), close_range,
@@ -17,7 +18,11 @@
  * a range, except while the runtime itself makes or ends its loop.
  *
  * Numbers only move while the runtime is being made or ended, by the thread doing it,
- * with no other thread of the program running: readers need no lock.
+ * with no other thread of the program running, or when the carrier adopts one more (the
+ * mount table's watch, mounts.h) while a handed-off thread may run: that number is
+ * published before the count that makes it visible, and readers need no lock. The soft
+ * limit raised for the move could then let such a thread's open succeed above the
+ * limit for those few microseconds, where it would fail with EMFILE.
  */
 #ifndef GP_OWNFD_H
 #define GP_OWNFD_H

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "debug.h"
 #include "fdstate.h"
+#include "mounts.h"
 #include "offload.h"
 #include "ownfd.h"
 #include "sync.h"
@@ -509,6 +510,7 @@ void gp_sched_after_fork(void)
 	gp_kthread_after_fork();
 	/* The kernel's epoll set, shared with the parent, is left as it is. */
 	destroy_loop(c);
+	gp_mounts_after_fork();
 	gp_fd_table_reset();
 	gp_sync_reset();
 	gp_offload_after_fork();

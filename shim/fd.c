@@ -18,6 +18,7 @@
 #include "ownfd.h"
 #include "ownfd_guard.h"
 #include "stdio_lock.h"
+#include "path.h"
 
 static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 {
@@ -71,6 +72,10 @@ int ioctl(int fd, unsigned long req, ...)
 	return rc;
 }
 
+/*
+ * The last close of a file on a slow file system may wait for it (NFS writes back, FUSE
+ * sends a flush and waits for the answer): made apart, as the path calls (path.h).
+ */
 int close(int fd)
 {
 	if (GP_UNLIKELY(gp_own_fd(fd))) {
@@ -78,8 +83,9 @@ int close(int fd)
 			return -1;
 		gp_own_fd_forget(fd);
 	}
+	bool apart = gp_fd_apart(fd);
 	gp__fd_forget(fd);
-	return GP_REAL(close)(fd);
+	return apart ? GP_BLOCKING(GP_REAL(close)(fd)) : GP_REAL(close)(fd);
 }
 
 int close_range(unsigned first, unsigned last, int flags)
@@ -137,16 +143,18 @@ void closefrom(int lowfd)
  */
 int fclose(FILE *f)
 {
+	bool apart = false;
 	if (gp_on_green()) {
 		bool wide_waits = gp__wide_flush_may_wait(f);
 		int saved_errno = errno;
 		if (!wide_waits && gp__stdio_before_flush(f) == 0)
 			errno = saved_errno;
+		apart = gp_fd_apart(fileno(f));
 		gp__fd_forget(fileno(f));
 		if (wide_waits)
 			return GP_BLOCKING(GP_REAL(fclose)(f));
 	}
-	return GP_REAL(fclose)(f);
+	return apart ? GP_BLOCKING(GP_REAL(fclose)(f)) : GP_REAL(fclose)(f);
 }
 
 int dup(int fd)

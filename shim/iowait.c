@@ -162,13 +162,16 @@ static ssize_t offloaded(struct gp_io *io)
  * call goes to the offload pool. A page-cache hit costs one system call, as natively.
  * Buffered writes go to the page cache; a file system that refuses RWF_NOWAIT writes
  * (ext4 today) is written directly, as natively, unless the descriptor waits for the
- * disk on every write (O_SYNC, O_DSYNC, O_DIRECT).
+ * disk on every write (O_SYNC, O_DSYNC, O_DIRECT) or its file is on a remote or
+ * user-space file system (FUSE and NFS without a cache wait for the server): then on
+ * the pool.
  */
 static ssize_t file_transfer(struct gp_io *io, struct gp_fd *e)
 {
 	bool write = io->events == EV_WRITE;
 	if (write && (e->file & GP_FILE_NO_NOWAIT_WRITE))
-		return e->file & GP_FILE_SYNC ? offloaded(io) : as_result(io->blocking(io));
+		return (e->file & GP_FILE_SYNC) || e->mount == GP_MOUNT_SLOW
+			       ? offloaded(io) : as_result(io->blocking(io));
 	ssize_t r = io->nowait(io);
 	if (r >= 0)
 		return r;
@@ -338,6 +341,8 @@ ssize_t gp__io_rest(struct gp_io *io, ssize_t done)
 	int saved_errno = errno;
 	iov_advance(io, (size_t)done);
 	io->continued = true;
+	if (io->positional)
+		io->off += done;
 	while (done < want) {
 		ssize_t r = gp__io(io);
 		if (r <= 0)   /* an error after progress reports the progress; 0 is end of file */

@@ -1,17 +1,30 @@
 /*
- * Opening a FIFO waits until the other end is opened too (fifo(7)); opening anything
- * else does not wait on another program. So open and openat look first (one fstatat,
- * only on a green thread with another alive, and only when the call could open an
- * existing file without O_NONBLOCK): a FIFO is opened on the offload pool, anything
- * else directly. fopen opens with libc's internal call, which no hook sees.
+ * Opening files. Two waits are possible: the file system's, on a remote or user-space
+ * one (path.h), where the open is made on the caller's own kernel thread while the
+ * others go on; and a FIFO's, whose opening waits until the other end is opened too
+ * (fifo(7)).
+ *
+ * A FIFO cannot be told from a regular file without a look at the path, which would
+ * cost every open a system call. So with hand-off (GREENPATCH_HANDOFF) the open is made
+ * directly, named for the monitor: a FIFO's that waits is one more call stuck in the
+ * kernel, and the monitor hands the others to a spare after the threshold. Without
+ * hand-off, the open looks first (one fstatat, only on a green thread with another
+ * alive, and only when the call could open an existing file without O_NONBLOCK), and a
+ * FIFO is opened on the offload pool.
+ *
+ * A descriptor opened here is remembered as on a slow mount or a local one while a slow
+ * mount exists, for the calls made on it later (fstat, readdir, the *at calls).
+ * fopen opens with libc's internal call, which no hook sees: it has hooks of its own.
  */
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <sys/stat.h>
 
 #include "hook.h"
 #include "iowait.h"
 #include "offcall.h"
+#include "path.h"
 
 struct open_call {
 	struct gp_offcall c;
@@ -29,7 +42,7 @@ static void run_open(struct gp_offcall *c)
 
 static bool may_wait_for_peer(int dirfd, const char *path, int flags)
 {
-	if (!gp__offload_wanted() || (flags & (O_NONBLOCK | O_PATH)) ||
+	if (!gp__offload_wanted() || gp_carrier->handoff || (flags & (O_NONBLOCK | O_PATH)) ||
 	    (flags & O_TMPFILE) == O_TMPFILE || (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
 		return false;
 	struct stat st;
@@ -47,6 +60,43 @@ static int open_fifo(int dirfd, const char *path, int flags, mode_t mode)
 	return fd;
 }
 
+/* The program's call, whichever of the eight names it used. */
+struct open_args {
+	int dirfd;
+	const char *path;
+	int flags;
+	mode_t mode;
+};
+
+typedef int (*open_fn)(const struct open_args *a);
+
+/* Made directly, named for the stall report and the monitor while it lasts. */
+static int open_here(open_fn real, const struct open_args *a, const char *name)
+{
+	gp__blocking_in(name);
+	int fd = real(a);
+	int err = errno;
+	gp__blocking_in(NULL);
+	errno = err;
+	return fd;
+}
+
+static int open_as(open_fn real, const char *name, int dirfd, const char *path, int flags,
+		   mode_t mode)
+{
+	struct open_args a = { dirfd, path, flags, mode };
+	enum gp_path_class k = gp_path_class(dirfd, path);
+	int fd;
+	if (k == GP_PATH_SLOW)
+		fd = GP_BLOCKING_AS(name, real(&a));
+	else if (may_wait_for_peer(dirfd, path, flags))
+		return open_fifo(dirfd, path, flags, mode);
+	else
+		fd = open_here(real, &a, name);
+	gp__path_opened(fd, k);
+	return fd;
+}
+
 /* The mode argument exists only when the flags create a file. */
 #define MODE_ARG(flags, mode)                                        \
 	do {                                                         \
@@ -59,23 +109,27 @@ static int open_fifo(int dirfd, const char *path, int flags, mode_t mode)
 	} while (0)
 
 #define GREEN_OPEN(name)                                                               \
+	static int real_##name(const struct open_args *a)                              \
+	{                                                                              \
+		return GP_REAL(name)(a->path, a->flags, a->mode);                      \
+	}                                                                              \
 	int name(const char *path, int flags, ...)                                     \
 	{                                                                              \
 		mode_t mode = 0;                                                       \
 		MODE_ARG(flags, mode);                                                 \
-		if (!may_wait_for_peer(AT_FDCWD, path, flags))                         \
-			return GP_REAL(name)(path, flags, mode);                       \
-		return open_fifo(AT_FDCWD, path, flags, mode);                         \
+		return open_as(real_##name, #name, AT_FDCWD, path, flags, mode);       \
 	}
 
 #define GREEN_OPENAT(name)                                                             \
+	static int real_##name(const struct open_args *a)                              \
+	{                                                                              \
+		return GP_REAL(name)(a->dirfd, a->path, a->flags, a->mode);            \
+	}                                                                              \
 	int name(int dirfd, const char *path, int flags, ...)                          \
 	{                                                                              \
 		mode_t mode = 0;                                                       \
 		MODE_ARG(flags, mode);                                                 \
-		if (!may_wait_for_peer(dirfd, path, flags))                            \
-			return GP_REAL(name)(dirfd, path, flags, mode);                \
-		return open_fifo(dirfd, path, flags, mode);                            \
+		return open_as(real_##name, #name, dirfd, path, flags, mode);          \
 	}
 
 GREEN_OPEN(open)
@@ -84,30 +138,56 @@ GREEN_OPENAT(openat)
 GREEN_OPENAT(openat64)
 
 /* The fortified forms: called when the flags need no mode (they check that). */
-int __open_2(const char *path, int flags)
-{
-	if (!may_wait_for_peer(AT_FDCWD, path, flags))
-		return GP_REAL(__open_2)(path, flags);
-	return open_fifo(AT_FDCWD, path, flags, 0);
-}
+#define GREEN_OPEN_2(name)                                                             \
+	static int real_##name(const struct open_args *a)                              \
+	{                                                                              \
+		return GP_REAL(name)(a->path, a->flags);                               \
+	}                                                                              \
+	int name(const char *path, int flags)                                          \
+	{                                                                              \
+		return open_as(real_##name, #name, AT_FDCWD, path, flags, 0);          \
+	}
 
-int __open64_2(const char *path, int flags)
-{
-	if (!may_wait_for_peer(AT_FDCWD, path, flags))
-		return GP_REAL(__open64_2)(path, flags);
-	return open_fifo(AT_FDCWD, path, flags, 0);
-}
+#define GREEN_OPENAT_2(name)                                                           \
+	static int real_##name(const struct open_args *a)                              \
+	{                                                                              \
+		return GP_REAL(name)(a->dirfd, a->path, a->flags);                     \
+	}                                                                              \
+	int name(int dirfd, const char *path, int flags)                               \
+	{                                                                              \
+		return open_as(real_##name, #name, dirfd, path, flags, 0);             \
+	}
 
-int __openat_2(int dirfd, const char *path, int flags)
-{
-	if (!may_wait_for_peer(dirfd, path, flags))
-		return GP_REAL(__openat_2)(dirfd, path, flags);
-	return open_fifo(dirfd, path, flags, 0);
-}
+GREEN_OPEN_2(__open_2)
+GREEN_OPEN_2(__open64_2)
+GREEN_OPENAT_2(__openat_2)
+GREEN_OPENAT_2(__openat64_2)
 
-int __openat64_2(int dirfd, const char *path, int flags)
-{
-	if (!may_wait_for_peer(dirfd, path, flags))
-		return GP_REAL(__openat64_2)(dirfd, path, flags);
-	return open_fifo(dirfd, path, flags, 0);
-}
+/* creat opens with libc's internal call: it has hooks of its own. */
+#define GREEN_CREAT(name)                                                              \
+	static int real_##name(const struct open_args *a)                              \
+	{                                                                              \
+		return GP_REAL(name)(a->path, a->mode);                                \
+	}                                                                              \
+	int name(const char *path, mode_t mode)                                        \
+	{                                                                              \
+		return open_as(real_##name, #name, AT_FDCWD, path,                     \
+			       O_CREAT | O_WRONLY | O_TRUNC, mode);                    \
+	}
+
+GREEN_CREAT(creat)
+GREEN_CREAT(creat64)
+
+#define GREEN_FOPEN(name)                                                              \
+	FILE *name(const char *path, const char *how)                                  \
+	{                                                                              \
+		enum gp_path_class k = gp_path_class(AT_FDCWD, path);                  \
+		FILE *f = k == GP_PATH_SLOW ? GP_BLOCKING(GP_REAL(name)(path, how))    \
+					    : GP_REAL(name)(path, how);                \
+		if (f)                                                                 \
+			gp__path_opened(fileno(f), k);                                 \
+		return f;                                                              \
+	}
+
+GREEN_FOPEN(fopen)
+GREEN_FOPEN(fopen64)

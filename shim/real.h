@@ -11,6 +11,7 @@
 #define GP_REAL_H
 
 #include <aio.h>
+#include <dirent.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -24,6 +25,7 @@
 #include <sched.h>
 #include <semaphore.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/ipc.h>
@@ -36,6 +38,7 @@
 #include <sys/types.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <threads.h>

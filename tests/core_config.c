@@ -334,6 +334,9 @@ Test(core_config, unpatch, .timeout = UNIT_TIMEOUT)
 		     err);
 	cr_assert_eq(gp_config.unpatched, GP_FAM_STDIO | GP_FAM_OFFLOAD, "bits %#x",
 		     gp_config.unpatched);
+	cr_assert_eq(load_one("GREENPATCH_UNPATCH", "block,path", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(gp_config.unpatched, GP_FAM_BLOCK | GP_FAM_PATH, "bits %#x",
+		     gp_config.unpatched);
 	cr_assert_eq(load_one("GREENPATCH_UNPATCH", "", err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(gp_config.unpatched, 0, "an empty list leaves %#x", gp_config.unpatched);
 	static const char *const bad[] = { "thread", "stdio,", ",io", "io,,time", "IO", "all" };
@@ -342,7 +345,7 @@ Test(core_config, unpatch, .timeout = UNIT_TIMEOUT)
 		cr_assert_eq(rc, -EINVAL, "GREENPATCH_UNPATCH='%s' accepted", bad[i]);
 		assert_mentions(err, "GREENPATCH_UNPATCH", "the variable");
 		assert_mentions(err, "stdio", "the accepted families");
-		assert_mentions(err, "time, block)", "the accepted families, the last one too");
+		assert_mentions(err, "block, path)", "the accepted families, the last one too");
 	}
 }
 

@@ -217,6 +217,60 @@ static inline const char *ticker_stop(void)
 	return yes(ticker_ticks > 1);
 }
 
+/* ---- a ticker that says how late it got --------------------------------------------- */
+
+/*
+ * A thread that sleeps in steps of tick_ms and keeps the worst lateness of its wake-ups,
+ * for a case that must show that the others ran on time while it waited. Relative
+ * sleeps: a ticker held up for a while does not catch up afterwards. The counters are
+ * atomic through the builtins, which C and C++ share.
+ */
+static long timed_tick_ms, timed_ticks, timed_worst_late_us;
+static int timed_tick_on;
+static pthread_t timed_ticker;
+
+static inline void *timed_tick_loop(void *arg)
+{
+	(void)arg;
+	while (__atomic_load_n(&timed_tick_on, __ATOMIC_SEQ_CST)) {
+		struct timespec next = ts_add(mono(), ts_ms(timed_tick_ms));
+
+		msleep(timed_tick_ms);
+		struct timespec t = mono();
+		long late = (t.tv_sec - next.tv_sec) * 1000000L + (t.tv_nsec - next.tv_nsec) / 1000;
+
+		if (late > __atomic_load_n(&timed_worst_late_us, __ATOMIC_SEQ_CST))
+			__atomic_store_n(&timed_worst_late_us, late, __ATOMIC_SEQ_CST);
+		__atomic_fetch_add(&timed_ticks, 1, __ATOMIC_SEQ_CST);
+	}
+	return NULL;
+}
+
+static inline long timed_ticks_now(void)
+{
+	return __atomic_load_n(&timed_ticks, __ATOMIC_SEQ_CST);
+}
+
+/* Starts it, and returns once it runs past its first sleep, its lateness reset. */
+static inline void timed_ticker_start(long tick_ms)
+{
+	timed_tick_ms = tick_ms;
+	__atomic_store_n(&timed_ticks, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&timed_tick_on, 1, __ATOMIC_SEQ_CST);
+	timed_ticker = start(timed_tick_loop, NULL);
+	while (timed_ticks_now() < 2)
+		msleep(1);
+	__atomic_store_n(&timed_worst_late_us, 0, __ATOMIC_SEQ_CST);
+}
+
+/* Stops it: its worst lateness since it started, in microseconds. */
+static inline long timed_ticker_stop(void)
+{
+	__atomic_store_n(&timed_tick_on, 0, __ATOMIC_SEQ_CST);
+	join(timed_ticker);
+	return __atomic_load_n(&timed_worst_late_us, __ATOMIC_SEQ_CST);
+}
+
 /* ---- pipes -------------------------------------------------------------------------- */
 
 static inline void make_pipe(int p[2], int flags)

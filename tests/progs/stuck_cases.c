@@ -33,37 +33,9 @@
 
 /* ---- the ticker --------------------------------------------------------------------- */
 
-static atomic_int tick_on;
-static atomic_long ticks, worst_late_us;
-static pthread_t ticker;
-
-/* Relative sleeps: a ticker held up for a while does not catch up afterwards. */
-static void *tick_loop(void *arg)
-{
-	(void)arg;
-	while (atomic_load(&tick_on)) {
-		struct timespec next = ts_add(mono(), ts_ms(TICK_MS));
-
-		msleep(TICK_MS);
-		struct timespec t = mono();
-		long late = (t.tv_sec - next.tv_sec) * 1000000L + (t.tv_nsec - next.tv_nsec) / 1000;
-
-		if (late > atomic_load(&worst_late_us))
-			atomic_store(&worst_late_us, late);
-		atomic_fetch_add(&ticks, 1);
-	}
-	return NULL;
-}
-
 static void ticker_begin(void)
 {
-	atomic_store(&ticks, 0);
-	atomic_store(&worst_late_us, 0);
-	atomic_store(&tick_on, 1);
-	ticker = start(tick_loop, NULL);
-	while (atomic_load(&ticks) < 2)   /* running, and past its first sleep */
-		msleep(1);
-	atomic_store(&worst_late_us, 0);
+	timed_ticker_start(TICK_MS);
 }
 
 /* A wait being watched: when it began, and the ticks counted by then. */
@@ -74,7 +46,7 @@ struct watch {
 
 static struct watch watch_begin(void)
 {
-	return (struct watch){ atomic_load(&ticks), mono() };
+	return (struct watch){ timed_ticks_now(), mono() };
 }
 
 /* How long the wait has lasted so far, in milliseconds. */
@@ -91,12 +63,11 @@ static long watch_waited(const struct watch *w)
  */
 static const char *ticker_went_on(const struct watch *w, long waited_ms)
 {
-	long got = atomic_load(&ticks) - w->ticks0;
+	long got = timed_ticks_now() - w->ticks0;
+	long worst_us = timed_ticker_stop();
 
-	atomic_store(&tick_on, 0);
-	join(ticker);
 	fprintf(stderr, "%s: ticker: %ld ticks in %ld ms, worst %.1f ms late\n", current, got,
-		waited_ms, (double)atomic_load(&worst_late_us) / 1000.0);
+		waited_ms, (double)worst_us / 1000.0);
 	return yes(got >= MIN_TICKS);
 }
 
