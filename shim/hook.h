@@ -109,11 +109,11 @@ static inline bool gp_cooperative_in(unsigned family)
 {
 	if (!gp_on_green())
 		return false;
-	if (GP_LIKELY(gp_carrier->alive > 1 && !(gp_config.unpatched & family)))
+	if (GP_LIKELY(gp_rt->alive > 1 && !(gp_config.unpatched & family)))
 		return true;
 	/* For GREENPATCH_STATS: no other thread, or unpatched. Outside the bracket, on
 	 * whichever kernel thread this thread runs: an atomic count. */
-	__atomic_fetch_add(&gp_carrier->stats.passed, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&gp_rt->stats.passed, 1, __ATOMIC_RELAXED);
 	return false;
 }
 
@@ -220,6 +220,7 @@ static inline void gp_leave(void)
 	 */
 	if (GP_UNLIKELY(gp_yield_requested()))
 		gp_yield_to_loop();
+	gp_sched_leave();
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	gp__in_user = 1;
 	if (GP_UNLIKELY(self->sig_pending))

@@ -30,7 +30,7 @@ TestSuite(tls, .timeout = 240);
  * Under the shim every green thread rides the carrier; the offload pool and the watchdog
  * may add a few: "a handful", against one per thread natively.
  */
-#define MAX_KERNEL_THREADS 6
+#define MAX_KERNEL_THREADS (5 + gp_carriers())
 
 #define RUSTC "/usr/bin/rustc"
 
