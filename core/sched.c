@@ -390,6 +390,10 @@ static void loop_acquire(struct ev_loop *loop)
  */
 static void idle_sleep(struct gp_runtime *rt, struct gp_carrier *c)
 {
+	/* The last to go idle while the poller waits: every thread may be parked for good,
+	 * which the poller did not see when it began to wait. */
+	if (rt->nidle + 2 >= rt->ncarriers && !rt->runq_head)
+		gp__deadlock_check(rt);
 	c->idle = true;
 	c->next_idle = rt->idle;
 	rt->idle = c;

@@ -98,6 +98,7 @@ void gp__deadlock_check(struct gp_runtime *c)
 	ev_timer_init(w, confirm_cb, DEADLOCK_CONFIRM, 0.);
 	w->data = (void *)(uintptr_t)c->parks_ended;
 	ev_timer_start(c->loop, w);
+	gp_loop_changed();
 }
 
 /* ---- reading stacks ---- */
