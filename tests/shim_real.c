@@ -3,8 +3,9 @@
  * openssl s_client and s_server, git clone and git daemon, python3 (ThreadingHTTPServer
  * under 200 clients at once, a pool of 50 client threads, input() while a thread works,
  * asyncio, multiprocessing),
- * perl ithreads, redis-server (also with I/O threads) and redis-benchmark, sort --parallel,
- * xz -T.
+ * perl ithreads, redis-server (also with I/O threads) and redis-benchmark, PostgreSQL's
+ * clients (pgbench with 8 threads and 200 connections, psql, psycopg2 from 100 threads)
+ * against a server the case starts, sort --parallel, xz -T.
  *
  * Each case is a function of tests/real/run, which starts the peers (servers, clients)
  * natively, runs the program under test with the library preloaded or not, and prints what
@@ -36,8 +37,8 @@ static const struct real_case cases[] = {
 	{ "openssl_server" }, { "git_clone" }, { "git_daemon" },
 	{ "python_threading_http" }, { "python_thread_pool" }, { "python_stdin_threads" },
 	{ "python_asyncio" }, { "python_multiprocessing" }, { "perl_threads" },
-	{ "redis_server" }, { "redis_io_threads" }, { "redis_benchmark" }, { "sort_parallel" },
-	{ "xz_threads" },
+	{ "redis_server" }, { "redis_io_threads" }, { "redis_benchmark" }, { "pg_pgbench" },
+	{ "pg_psql" }, { "pg_psycopg2" }, { "sort_parallel" }, { "xz_threads" },
 };
 
 /* Cases that do not yet behave under the shim as natively; see libgreenpatch(7). */
