@@ -1,5 +1,7 @@
 /*
- * Real programs from Debian, natively and under the shim: curl, wget, OpenBSD nc, socat,
+ * Real programs from Debian, natively and under the shim: curl, wget (also many calls at
+ * once against a slow server: curl --parallel, wget -i, xargs -P of curl, 1,000 python
+ * threads), OpenBSD nc, socat,
  * openssl s_client and s_server, git clone and git daemon, python3 (ThreadingHTTPServer
  * under 200 clients at once, a pool of 50 client threads, input() while a thread works,
  * asyncio, multiprocessing),
@@ -35,6 +37,7 @@ struct real_case {
 static const struct real_case cases[] = {
 	{ "curl_page" }, { "curl_redirects" }, { "curl_large" }, { "curl_refused" },
 	{ "curl_resolver" }, { "curl_parallel" }, { "wget_page" }, { "wget_large" },
+	{ "curl_parallel_slow" }, { "wget_many" }, { "xargs_curl" }, { "python_many_calls" },
 	{ "nc_send" }, { "nc_listen" }, { "socat_relay" }, { "openssl_client" },
 	{ "openssl_server" }, { "git_clone" }, { "git_daemon" },
 	{ "python_threading_http" }, { "python_thread_pool" }, { "python_stdin_threads" },
