@@ -9,7 +9,9 @@
  * clients (pgbench with 8 threads and 200 connections, psql, psycopg2 from 100 threads)
  * against a server the case starts, memcached's clients (memaslap, pymemcache from 100
  * threads) and memcached itself, deferred jobs (python3's threading.Timer, and
- * timer_create(SIGEV_THREAD) in tests/progs/timer_jobs.c), sort --parallel, xz -T.
+ * timer_create(SIGEV_THREAD) in tests/progs/timer_jobs.c), 1,000 WebSocket clients
+ * (python3-websocket) against tests/progs/ws_server.c and libwebsockets' test server and
+ * ws_server under 1,000 native clients, sort --parallel, xz -T.
  *
  * Each case is a function of tests/real/run, which starts the peers (servers, clients)
  * natively, runs the program under test with the library preloaded or not, and prints what
@@ -44,8 +46,8 @@ static const struct real_case cases[] = {
 	{ "python_asyncio" }, { "python_multiprocessing" }, { "perl_threads" },
 	{ "redis_server" }, { "redis_io_threads" }, { "redis_benchmark" }, { "pg_pgbench" },
 	{ "pg_psql" }, { "pg_psycopg2" }, { "memcached_memaslap" }, { "memcached_pymemcache" },
-	{ "memcached_server" }, { "python_timers" }, { "timer_create_jobs" }, { "sort_parallel" },
-	{ "xz_threads" },
+	{ "memcached_server" }, { "python_timers" }, { "timer_create_jobs" }, { "ws_clients" },
+	{ "ws_server" }, { "ws_lws_server" }, { "sort_parallel" }, { "xz_threads" },
 };
 
 /* Cases that do not yet behave under the shim as natively; see libgreenpatch(7). */
