@@ -3,7 +3,7 @@
  *
  * Deferred work the POSIX way: N one-shot timers (default 1000) made with
  * timer_create(SIGEV_THREAD) on CLOCK_MONOTONIC, due at delays drawn from a fixed seed
- * between 200 ms and 1.2 s. Each callback runs in a thread that glibc starts for the
+ * between 200 ms and 3.2 s. Each callback runs in a thread that glibc starts for the
  * expiry (glibc's own threads, which the program never sees created), takes the mutex
  * the program's threads share, records when it ran and in which place, and the last one
  * signals the condition variable the main thread waits on. Meanwhile 20 threads of the
@@ -14,9 +14,10 @@
  * the mutex and the condition variable with them.
  *
  * Prints what does not depend on the machine's speed: how many jobs ran, how many ran
- * before they were due (none may), how many ran after a job due more than 500 ms later
- * than themselves, how many ran more than 5 s late, and whether the tickers ticked while
- * the jobs ran. The lateness itself (p50, p99, worst) goes to stderr, for information.
+ * before they were due (none may), how many ran after a job due more than 1.5 s later
+ * than themselves, how many ran more than 10 s late (bounds that hold on a loaded
+ * machine), and whether the tickers ticked while the jobs ran. The lateness itself (p50,
+ * p99, worst) goes to stderr, for information.
  */
 #define PROG "timer_jobs"
 #include "progs.h"
@@ -26,9 +27,9 @@
 
 #define TICKERS 20
 #define FIRST_MS 200
-#define SPREAD_MS 1000
-#define ORDER_SLACK_MS 500
-#define LATE_MS 5000
+#define SPREAD_MS 3000
+#define ORDER_SLACK_MS 1500
+#define LATE_MS 10000
 
 struct job {
 	timer_t timer;
