@@ -11,7 +11,8 @@
  * threads) and memcached itself, deferred jobs (python3's threading.Timer, and
  * timer_create(SIGEV_THREAD) in tests/progs/timer_jobs.c), 1,000 WebSocket clients
  * (python3-websocket) against tests/progs/ws_server.c and libwebsockets' test server and
- * ws_server under 1,000 native clients, sort --parallel, xz -T.
+ * ws_server under 1,000 native clients and libwebsockets' test clients, sort --parallel,
+ * xz -T.
  *
  * Each case is a function of tests/real/run, which starts the peers (servers, clients)
  * natively, runs the program under test with the library preloaded or not, and prints what
@@ -47,7 +48,8 @@ static const struct real_case cases[] = {
 	{ "redis_server" }, { "redis_io_threads" }, { "redis_benchmark" }, { "pg_pgbench" },
 	{ "pg_psql" }, { "pg_psycopg2" }, { "memcached_memaslap" }, { "memcached_pymemcache" },
 	{ "memcached_server" }, { "python_timers" }, { "timer_create_jobs" }, { "ws_clients" },
-	{ "ws_server" }, { "ws_lws_server" }, { "sort_parallel" }, { "xz_threads" },
+	{ "ws_server" }, { "ws_lws_server" }, { "ws_lws_client" }, { "sort_parallel" },
+	{ "xz_threads" },
 };
 
 /* Cases that do not yet behave under the shim as natively; see libgreenpatch(7). */
