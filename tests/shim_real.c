@@ -1,9 +1,17 @@
 /*
- * Real programs from Debian, natively and under the shim: curl, wget, OpenBSD nc, socat,
+ * Real programs from Debian, natively and under the shim: curl, wget (also many calls at
+ * once against a slow server: curl --parallel, wget -i, xargs -P of curl, 1,000 python
+ * threads), OpenBSD nc, socat,
  * openssl s_client and s_server, git clone and git daemon, python3 (ThreadingHTTPServer
  * under 200 clients at once, a pool of 50 client threads, input() while a thread works,
  * asyncio, multiprocessing),
- * perl ithreads, redis-server (also with I/O threads) and redis-benchmark, sort --parallel,
+ * perl ithreads, redis-server (also with I/O threads) and redis-benchmark, PostgreSQL's
+ * clients (pgbench with 8 threads and 200 connections, psql, psycopg2 from 100 threads)
+ * against a server the case starts, memcached's clients (memaslap, pymemcache from 100
+ * threads) and memcached itself, deferred jobs (python3's threading.Timer, and
+ * timer_create(SIGEV_THREAD) in tests/progs/timer_jobs.c), 1,000 WebSocket clients
+ * (python3-websocket) against tests/progs/ws_server.c and libwebsockets' test server and
+ * ws_server under 1,000 native clients and libwebsockets' test clients, sort --parallel,
  * xz -T.
  *
  * Each case is a function of tests/real/run, which starts the peers (servers, clients)
@@ -32,11 +40,15 @@ struct real_case {
 static const struct real_case cases[] = {
 	{ "curl_page" }, { "curl_redirects" }, { "curl_large" }, { "curl_refused" },
 	{ "curl_resolver" }, { "curl_parallel" }, { "wget_page" }, { "wget_large" },
+	{ "curl_parallel_slow" }, { "wget_many" }, { "xargs_curl" }, { "python_many_calls" },
 	{ "nc_send" }, { "nc_listen" }, { "socat_relay" }, { "openssl_client" },
 	{ "openssl_server" }, { "git_clone" }, { "git_daemon" },
 	{ "python_threading_http" }, { "python_thread_pool" }, { "python_stdin_threads" },
 	{ "python_asyncio" }, { "python_multiprocessing" }, { "perl_threads" },
-	{ "redis_server" }, { "redis_io_threads" }, { "redis_benchmark" }, { "sort_parallel" },
+	{ "redis_server" }, { "redis_io_threads" }, { "redis_benchmark" }, { "pg_pgbench" },
+	{ "pg_psql" }, { "pg_psycopg2" }, { "memcached_memaslap" }, { "memcached_pymemcache" },
+	{ "memcached_server" }, { "python_timers" }, { "timer_create_jobs" }, { "ws_clients" },
+	{ "ws_server" }, { "ws_lws_server" }, { "ws_lws_client" }, { "sort_parallel" },
 	{ "xz_threads" },
 };
 

@@ -8,6 +8,8 @@ exits 0. Everything it sends is a function of the path alone, so that runs compa
   /hello            a short page
   /redirect/K       K redirects, each to /redirect/K-1, the last to /hello
   /bytes/N          N bytes from random.Random(N), the same bytes every time
+  /slow/MS/N        waits MS milliseconds, then answers as /bytes/N: a slow server, which
+                    many clients wait on at once
   /gate             waits until N requests are inside /gate at once (a barrier of N
                     threads, --gate N), then answers "gate passed"
   /quit             answers, then stops the server
@@ -18,6 +20,7 @@ import http.server
 import random
 import sys
 import threading
+import time
 
 CHUNK = 1 << 20
 
@@ -46,7 +49,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             k = int(path.rsplit("/", 1)[1])
             where = "/hello" if k <= 0 else "/redirect/%d" % (k - 1)
             self.reply(302, b"", [("Location", where)])
-        elif path.startswith("/bytes/"):
+        elif path.startswith("/bytes/") or path.startswith("/slow/"):
+            if path.startswith("/slow/"):
+                time.sleep(int(path.split("/")[2]) / 1000)
             n = int(path.rsplit("/", 1)[1])
             data = random.Random(n).randbytes(n)
             self.send_response(200)
