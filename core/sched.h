@@ -1,19 +1,47 @@
 /*
- * The scheduler: one carrier (the kernel thread that started the runtime), a FIFO run
- * queue of green threads, and a hub context that runs the libev loop.
+ * The scheduler: GREENPATCH_CARRIERS carriers (kernel threads that run green threads),
+ * a run queue they share, and on each carrier a hub context where it goes when it has
+ * nothing to run.
  *
  * A thread that parks switches straight to the next runnable one; only when none is
  * runnable, or when the loop has not been polled for a clock tick (so that I/O is never
- * starved by threads that keep yielding), does it switch to the hub, which polls the
- * loop (blocking only when nothing is runnable) and resumes whatever the loop's
- * callbacks made runnable.
+ * starved by threads that keep yielding), does it switch to its carrier's hub, which
+ * polls the loop (blocking only when nothing is runnable) and resumes whatever the
+ * loop's callbacks made runnable.
  *
  * Every switch goes through one function, which saves and restores errno (per kernel
  * thread in glibc, per green thread here) and releases the stack of a thread that has
  * just ended, once nothing runs on it any more.
  *
- * The scheduler state is kept in a carrier structure rather than in globals so that
- * more carriers (M:N) can be added without rewriting it.
+ * DESIGN NOTES (several carriers):
+ * - One libev loop, shared, polled by one carrier at a time (the poller), as Go's
+ *   netpoller and Tokio's driver, rather than a loop per carrier: a descriptor's one
+ *   watcher, its waiters and the threads' timers then stay where they are when a
+ *   thread moves between carriers, which a wake-up on an idle carrier makes it do
+ *   often; a loop per carrier would have to move watchers between epoll sets (an
+ *   epoll_ctl each) or wake threads on the carrier that owns the descriptor. The cost
+ *   is that a change another carrier makes to the loop while the poller waits in
+ *   epoll_wait must wake it (gp_loop_changed, one eventfd write per poll at most); a
+ *   busy carrier polls without waiting, and nobody waits while every carrier is busy.
+ * - One lock for the runtime's state (run queue, parking lot, descriptor waiters,
+ *   timers, the deadlock detector, statistics), held only in runtime code: the shim's
+ *   hooks already kept runtime state inside the bracket (shim/hook.h) against handed-off
+ *   threads, so the bracket is the critical section, and program code, where the time
+ *   goes in programs that compute, runs in parallel. Its sections are short; an echo
+ *   server that does nothing but call the runtime contends on it, which `make bench`
+ *   measures. A run queue per carrier with stealing would spread that lock, at the
+ *   price of a lock per queue and per wait queue.
+ * - A thread woken by a running one runs next on the waker's carrier (Go's runnext),
+ *   which keeps a request and its answer on one warm carrier at no cost; a new thread,
+ *   or one the loop woke, goes to the shared queue and wakes an idle carrier (a futex,
+ *   as Go's wakep), the only system call that spreading work costs. The monitor moves a
+ *   runnext whose carrier has not switched for a tick, and wakes an idle carrier when
+ *   nobody has polled for a millisecond.
+ * - What one kernel thread made atomic by itself needs a check now: a thread decides to
+ *   park on what it saw in program code, where another carrier may change it before
+ *   the thread is in the runtime. Wake-ups and closes stamp a sequence number; a thread
+ *   that would park on something stamped since it last left the runtime looks again
+ *   (sync.c, loop.c), as a futex wait compares its word.
  */
 #ifndef GP_SCHED_H
 #define GP_SCHED_H
