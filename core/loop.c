@@ -205,9 +205,12 @@ void gp_fd_closed(int fd)
 	e->waiters = NULL;
 	/* With several carriers, an attempt of a call that began before the close may be
 	 * under way on another one: the number is not given back before it ends (and the
-	 * next attempt sees the close). Natively the call holds the file until it returns. */
+	 * next attempt sees the close). Natively the call holds the file until it returns.
+	 * Bounded: an attempt interrupted by a signal whose handler enters the runtime
+	 * would wait for this carrier's lock, and this carrier for it. */
 	__atomic_store_n(&e->closed_at, gp_wake_stamp(), __ATOMIC_SEQ_CST);
-	for (unsigned spins = 0; __atomic_load_n(&e->inflight, __ATOMIC_SEQ_CST); spins++) {
+	for (unsigned spins = 0; __atomic_load_n(&e->inflight, __ATOMIC_SEQ_CST) && spins < 20000;
+	     spins++) {
 		if (spins < 1000)
 			gp_cpu_relax();
 		else

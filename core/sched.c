@@ -413,19 +413,25 @@ static void idle_sleep(struct gp_runtime *rt, struct gp_carrier *c)
 void gp_sched_nudge(void)
 {
 	struct gp_runtime *rt = gp_rt;
-	if (!rt->multi || !__atomic_load_n(&rt->nidle, __ATOMIC_RELAXED))
+	/* Nobody to give work to: every carrier runs a thread. */
+	if (!rt->multi || (!__atomic_load_n(&rt->nidle, __ATOMIC_RELAXED) &&
+			   !__atomic_load_n(&rt->poll_blocked, __ATOMIC_RELAXED)))
 		return;
 	gp_rt_lock();
+	bool moved = false;
 	for (unsigned i = 0; i < rt->ncarriers; i++) {
 		struct gp_carrier *c = &rt->carriers[i];
 		uint64_t sw = __atomic_load_n(&c->switches, __ATOMIC_RELAXED);
 		if (c->runnext && sw == c->nudge_sw) {
 			runq_push(rt, c->runnext);
 			c->runnext = NULL;
+			moved = true;
 		}
 		c->nudge_sw = sw;
 	}
-	if (rt->runq_head || (!rt->poller && coarse_now() - rt->last_poll_tick > 1000000L))
+	if (moved || rt->runq_head)
+		work_queued(rt);   /* an idle carrier, or the poller from its wait */
+	else if (!rt->poller && coarse_now() - rt->last_poll_tick > 1000000L)
 		wake_idle(rt);
 	gp_rt_unlock();
 }

@@ -890,9 +890,21 @@ void gp_dump_write(int fd)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	long now = ts.tv_sec * 1000000000L + ts.tv_nsec;
-	dump_line(fd, "%zu green threads alive on kernel thread %d; %zu parked; context "
-		  "switches %llu", c->alive, c->tid, c->parked,
+	dump_line(fd, "%zu green threads alive on %u carrier%s (the first on kernel thread %d); "
+		  "%zu parked; context switches %llu", c->alive, c->ncarriers,
+		  c->ncarriers == 1 ? "" : "s", c->tid, c->parked,
 		  (unsigned long long)c->stats.switches);
+	for (unsigned i = 0; i < c->ncarriers; i++) {
+		struct gp_carrier *k = &c->carriers[i];
+		struct gp_green *cur = __atomic_load_n(&k->current, __ATOMIC_RELAXED);
+		struct gp_kthread *owner = __atomic_load_n(&k->owner, __ATOMIC_RELAXED);
+		if (cur == &k->hub)
+			dump_line(fd, "carrier %u on kernel thread %d: %s", i, owner ? owner->tid : 0,
+				  k->idle ? "idle" : "in its event loop");
+		else
+			dump_line(fd, "carrier %u on kernel thread %d: runs thread %llu", i,
+				  owner ? owner->tid : 0, (unsigned long long)cur->id);
+	}
 	size_t limit = 100000;   /* a list damaged by the interrupted code must not loop */
 	for (struct gp_green *g = gp_all(); g && limit--; g = g->all_next) {
 		if (g->magic != GP_GREEN_MAGIC)
@@ -928,14 +940,14 @@ void gp_stats_write(int fd)
 	int n = snprintf(buf, sizeof(buf),
 			 "greenpatch[%d]: stats: green threads created %llu, peak alive %llu; "
 			 "context switches %llu; parks %llu; loop polls %llu; offloaded calls %lu "
-			 "on %d pool threads; stalls %lu; calls passed to libc %llu; hand-offs %llu "
-			 "among %u kernel threads\n",
+			 "on %d pool threads; stalls %lu; calls passed to libc %llu; carriers %u; "
+			 "hand-offs %llu among %u kernel threads\n",
 			 (int)getpid(), (unsigned long long)st.created,
 			 (unsigned long long)st.peak_alive, (unsigned long long)st.switches,
 			 (unsigned long long)st.parks, (unsigned long long)st.polls,
 			 gp_offload_calls(), gp_offload_threads(), gp_stall_count(),
-			 (unsigned long long)st.passed, (unsigned long long)st.handoffs,
-			 gp_kthread_count());
+			 (unsigned long long)st.passed, gp_rt ? gp_rt->ncarriers : 1,
+			 (unsigned long long)st.handoffs, gp_kthread_count());
 	if (st.by_reason[0].what && n > 0 && (size_t)n < sizeof(buf)) {
 		n += snprintf(buf + n, sizeof(buf) - n, "greenpatch[%d]: stats: parks by reason:",
 			      (int)getpid());

@@ -20,6 +20,9 @@
  *
  * Calls that may block pass through also while only one green thread is alive: with
  * nobody else to run, blocking the carrier is what the program asked for, and cheaper.
+ * Not with several carriers: the thread may run on any of them, and a signal for the
+ * process would then go to the carrier that waits in the loop (the first kernel thread,
+ * which the kernel prefers) rather than end the call, as it does natively.
  * Calls that concern a thread's identity (pthread_self, join) look only at the bracket.
  *
  * Hooks change runtime state (run queue, wait queues) only inside the bracket, through
@@ -109,7 +112,7 @@ static inline bool gp_cooperative_in(unsigned family)
 {
 	if (!gp_on_green())
 		return false;
-	if (GP_LIKELY(gp_rt->alive > 1 && !(gp_config.unpatched & family)))
+	if (GP_LIKELY((gp_rt->alive > 1 || gp_rt->multi) && !(gp_config.unpatched & family)))
 		return true;
 	/* For GREENPATCH_STATS: no other thread, or unpatched. Outside the bracket, on
 	 * whichever kernel thread this thread runs: an atomic count. */
