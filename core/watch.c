@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -802,11 +803,16 @@ static void *monitor_main(void *arg)
 		if (!rt)
 			continue;
 		if (nlooks != rt->ncarriers) {
-			/* A new runtime (after fork, in the child that made one): look afresh. */
-			free(looks);
+			/* A new runtime (after fork, in the child that made one): look afresh.
+			 * Mapped: a malloc here would make this kernel thread a malloc arena,
+			 * 64 MiB of address space for a few hundred bytes. */
+			if (looks)
+				munmap(looks, nlooks * sizeof(*looks));
 			nlooks = rt->ncarriers;
-			looks = calloc(nlooks, sizeof(*looks));
-			if (!looks) {
+			looks = mmap(NULL, nlooks * sizeof(*looks), PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (looks == MAP_FAILED) {
+				looks = NULL;
 				nlooks = 0;
 				continue;
 			}
