@@ -211,7 +211,9 @@ TEST_ENV := GP_TEST_LIB=$(abspath $(LIB)) GP_TEST_PRELOAD=$(abspath $(LIB))$(ASA
 test: deps
 	@$(MAKE) --no-print-directory $(LIB) $(LAUNCHER) progs $(TEST_BINS)
 	@set -e; for t in $(TEST_BINS); do \
-	    echo "== $$t"; $(TEST_ENV) $$t --jobs 2 --short-filename; done
+	    echo "== $$t"; $(TEST_ENV) GREENPATCH_CARRIERS=2 $$t --jobs 2 --short-filename; done
+	@echo "== $(B)/tests/shim, one carrier"
+	@$(TEST_ENV) GREENPATCH_CARRIERS=1 $(B)/tests/shim --jobs 2 --short-filename
 	@$(if $(SANITIZE),,tests/package/run)
 check: test
 

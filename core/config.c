@@ -235,6 +235,15 @@ static int load_max_threads(const char *v, char *why, size_t whylen)
 	return rc;
 }
 
+static int load_carriers(const char *v, char *why, size_t whylen)
+{
+	long n;
+	int rc = load_count(v, 1, 1024, "carriers", &n, why, whylen);
+	if (rc == 0)
+		gp_config.carriers = (unsigned)n;
+	return rc;
+}
+
 /* Signals a dump may use: those whose default action does not matter to the program. */
 static const struct { const char *name; int sig; } signal_names[] = {
 	{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT }, { "USR1", SIGUSR1 },

@@ -5,7 +5,7 @@
  * Only the layout of this structure is a promise to debuggers. GP_DEBUG_VERSION changes
  * when a field changes its place or meaning; fields may be added at the end without a
  * new version, and size tells a reader which ones are there. Everything else it reads
- * (struct gp_green, struct gp_carrier, struct gp_kthread, a switched-out context) is
+ * (struct gp_green, struct gp_runtime, struct gp_kthread, a switched-out context) is
  * described here by offsets taken with offsetof, so that those structures may change
  * freely. Pointers are 8 bytes on every architecture the library builds for, so the
  * layout is the same on x86_64 and aarch64.
@@ -43,7 +43,7 @@ struct gp_debug {
 	uint32_t ncarriers;
 	uint32_t carrier_stride;
 
-	/* struct gp_carrier */
+	/* struct gp_runtime */
 	uint32_t carrier_current;    /* struct gp_green *: the thread it runs now */
 	uint32_t carrier_all;        /* struct gp_green *: every thread, through green_all_next */
 	uint32_t carrier_owner;      /* struct gp_kthread *: the kernel thread that runs it */

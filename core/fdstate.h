@@ -56,6 +56,9 @@ struct gp_fd {
 	uint8_t mount;                /* enum gp_fd_mount */
 	float timeo[2];               /* seconds a read [0] or write [1] may wait; 0: forever */
 	uint64_t drained_at;          /* loop.h: gp_fd_note_drained */
+	uint64_t closed_at;           /* the runtime's wake_seq when the number was last
+	                               * closed through a hook (loop.c) */
+	_Atomic uint32_t inflight;    /* attempts under way on other carriers (loop.c) */
 };
 
 /* The state of fd, created if needed; NULL if fd is negative or beyond the table. */

@@ -17,6 +17,8 @@
 #include "ctx.h"
 #include "stack.h"
 
+struct gp_carrier;
+
 #define GP_GREEN_MAGIC 0x6e65657267706700ULL  /* "\0gpgreen" */
 
 enum gp_green_state { GP_RUNNABLE, GP_RUNNING, GP_PARKED, GP_DONE };
@@ -57,6 +59,9 @@ struct gp_green {
 	void *cleanup_top;           /* innermost pthread_cleanup_push buffer */
 	bool exiting;                /* unwinding for pthread_exit: retval holds its value */
 	void *once_running;          /* the pthread_once control whose init it runs, if any */
+	struct gp_carrier *on;       /* the carrier it runs on, or last ran on */
+	uint64_t left_at;            /* the runtime's wake_seq when it last looked at shared
+	                              * state from the runtime: its last leave (core/sync.c) */
 	struct gp_kthread *m;        /* while handed off: the kernel thread it runs on */
 	bool handed_off;             /* runs on m, outside the carrier, until it rejoins */
 	const char *blocking_in;     /* the hook whose call it makes in libc, which may wait

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -105,9 +106,16 @@ void gp__kthread_idle_main(void *arg)
 
 static void give_signal_stack(void)
 {
-	stack_t ss = { .ss_sp = malloc(SPARE_SIGNAL_STACK), .ss_size = SPARE_SIGNAL_STACK };
-	if (ss.ss_sp && sigaltstack(&ss, NULL) != 0)
-		free(ss.ss_sp);
+	/* Mapped, not malloc'd: a first malloc on this kernel thread's own descriptor would
+	 * make it a malloc arena, 64 MiB of address space reserved for one small block (a
+	 * program under RLIMIT_AS would lose it to every carrier and spare). */
+	void *sp = mmap(NULL, SPARE_SIGNAL_STACK, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (sp == MAP_FAILED)
+		return;
+	stack_t ss = { .ss_sp = sp, .ss_size = SPARE_SIGNAL_STACK };
+	if (sigaltstack(&ss, NULL) != 0)
+		munmap(sp, SPARE_SIGNAL_STACK);
 }
 
 static void *spare_main(void *arg)

@@ -1,7 +1,7 @@
 /*
  * The kernel threads that carry green code, and hand-off.
  *
- * The carrier (struct gp_carrier: run queue, loop, hub) is owned by one kernel thread at
+ * The carrier (struct gp_runtime: run queue, loop, hub) is owned by one kernel thread at
  * a time, which runs its green threads. A green thread that stays in one system call the
  * library cannot see (flock, a raw syscall()) or in one computation keeps its kernel
  * thread busy: the monitor (watch.c) then hands the carrier to a spare kernel thread,
@@ -32,13 +32,14 @@
 
 #include "green.h"
 
-struct gp_carrier;
+struct gp_runtime;
 
 struct gp_kthread {
 	struct gp_green idle;          /* its idle context: where it waits while a spare */
 	int tid;
 	bool made_idle;                /* the idle context runs on a stack of ours */
-	_Atomic uint32_t assigned;     /* futex word: 1 once given the carrier */
+	_Atomic uint32_t assigned;     /* futex word: 1 once given a carrier */
+	struct gp_carrier *target;     /* the carrier it is given */
 	struct gp_green *rejoining;    /* the green thread it gives back to the carrier */
 	struct gp_green *_Atomic carrying;  /* the handed-off green thread it runs, or NULL */
 	long carrying_since_ns;        /* monotonic time the carrier last switched to it */

@@ -41,6 +41,7 @@ static void arm(struct ev_loop *loop, struct gp_fd *e, int fd, int events)
 		ev_io_modify(&e->io, events);
 	}
 	ev_io_start(loop, &e->io);
+	gp_loop_changed();
 }
 
 static void io_cb(struct ev_loop *loop, ev_io *io, int revents)
@@ -135,10 +136,33 @@ static int add_waiter(struct ev_loop *loop, struct gp_fdwaiter *w)
 	return 0;
 }
 
+/*
+ * With several carriers, another one may have closed a number between this thread's
+ * last look at it (its attempt, in program code) and this wait, and the number may name
+ * another file now: the wait ends as if the close had come during it. The thread's
+ * attempt came after its last leave from the runtime (left_at), so a close stamped since
+ * may have come after it; one that came before the attempt is answered EBADF too, which
+ * is what a call made after the close gets.
+ */
+static bool closed_since_look(const struct gp_fdwaiter *w, int n)
+{
+	if (!gp_rt->multi)
+		return false;
+	uint64_t left_at = gp_self()->left_at;
+	for (int i = 0; i < n; i++) {
+		const struct gp_fd *e = gp_fd_peek(w[i].fd);
+		if (e && e->closed_at > left_at)
+			return true;
+	}
+	return false;
+}
+
 int gp_wait_fds(struct gp_fdwaiter *w, int n, double timeout)
 {
-	struct ev_loop *loop = gp_carrier->loop;
+	struct ev_loop *loop = gp_rt->loop;
 	int i, rc = 0;
+	if (closed_since_look(w, n))
+		return -EBADF;
 	for (i = 0; i < n; i++) {
 		w[i].linked = 0;
 		if ((rc = add_waiter(loop, &w[i])) < 0)
@@ -154,6 +178,7 @@ int gp_wait_fds(struct gp_fdwaiter *w, int n, double timeout)
 		ready |= w[j].revents & (EV_READ | EV_WRITE);
 		closed |= w[j].revents & GP_EV_CLOSED;
 	}
+	gp_self()->left_at = gp_rt->wake_seq;   /* the caller looks again from here */
 	if (closed)
 		return -EBADF;
 	if (ready)
@@ -178,8 +203,21 @@ void gp_fd_closed(int fd)
 		gp_unpark(w->g);
 	}
 	e->waiters = NULL;
+	/* With several carriers, an attempt of a call that began before the close may be
+	 * under way on another one: the number is not given back before it ends (and the
+	 * next attempt sees the close). Natively the call holds the file until it returns.
+	 * Bounded: an attempt interrupted by a signal whose handler enters the runtime
+	 * would wait for this carrier's lock, and this carrier for it. */
+	__atomic_store_n(&e->closed_at, gp_wake_stamp(), __ATOMIC_SEQ_CST);
+	for (unsigned spins = 0; __atomic_load_n(&e->inflight, __ATOMIC_SEQ_CST) && spins < 20000;
+	     spins++) {
+		if (spins < 1000)
+			gp_cpu_relax();
+		else
+			syscall(SYS_sched_yield);
+	}
 	if (ev_is_active(&e->io))
-		ev_io_stop(gp_carrier->loop, &e->io);
+		ev_io_stop(gp_rt->loop, &e->io);
 	e->fresh = 1;
 	e->timeo_known = 0;
 	e->kind = GP_FD_UNKNOWN;

@@ -64,14 +64,20 @@ void gp_fd_closed_range(unsigned first, unsigned last);
  * The wait is level-triggered, so data that did arrive meanwhile costs a trip through
  * the loop, never a lost wake-up.
  */
+static inline uint64_t gp__drain_mark(void)
+{
+	struct gp_carrier *c = gp_here();
+	return (__atomic_load_n(&c->switches, __ATOMIC_RELAXED) + 1) << 10 | c->index;
+}
+
 static inline void gp_fd_note_drained(struct gp_fd *e)
 {
-	e->drained_at = gp_carrier->stats.switches + 1;
+	e->drained_at = gp__drain_mark();
 }
 
 static inline bool gp_fd_surely_drained(const struct gp_fd *e)
 {
-	return e->drained_at == gp_carrier->stats.switches + 1;
+	return e->drained_at == gp__drain_mark();
 }
 
 /* For fdstate.c: set up the watcher of a new entry. */

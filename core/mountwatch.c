@@ -102,9 +102,10 @@ static void watch_start(void)
 		return;
 	}
 	ev_io_init(&mw.changed, changed_cb, mw.epoll_fd, EV_READ);
-	ev_io_start(gp_carrier->loop, &mw.changed);
+	ev_io_start(gp_rt->loop, &mw.changed);
 	ev_check_init(&mw.registered, registered_cb);
-	ev_check_start(gp_carrier->loop, &mw.registered);
+	ev_check_start(gp_rt->loop, &mw.registered);
+	gp_loop_changed();
 }
 
 /* The whole file from its start: its length, or -1. *buf is (re)allocated. */

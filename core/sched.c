@@ -1,7 +1,9 @@
 #include "sched.h"
 
 #include <errno.h>
+#include <linux/futex.h>
 #include <linux/membarrier.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
@@ -24,12 +26,12 @@
 #define IDLE_STACK_SIZE (64 * 1024)   /* the first kernel thread's idle context */
 #define DEFAULT_STACK_SIZE (256 * 1024)
 
-struct gp_carrier *gp_carrier;
+struct gp_runtime *gp_rt;
 __thread struct gp_green *gp__me __attribute__((tls_model("initial-exec")));
 long gp__in_user_offset;
 long gp__enters_offset;
 
-static struct gp_carrier the_carrier;
+static struct gp_runtime the_runtime;
 static struct gp_green the_main;
 
 static void *default_thread_main(struct gp_green *g)
@@ -47,7 +49,7 @@ void (*gp__last_thread_ended)(void) = default_last_thread_ended;
 
 /* ---- run queue and the list of all threads ---- */
 
-static void runq_push(struct gp_carrier *c, struct gp_green *g)
+static void runq_push(struct gp_runtime *c, struct gp_green *g)
 {
 	g->runq_next = NULL;
 	if (c->runq_tail)
@@ -55,9 +57,10 @@ static void runq_push(struct gp_carrier *c, struct gp_green *g)
 	else
 		c->runq_head = g;
 	c->runq_tail = g;
+	c->runq_len++;
 }
 
-static struct gp_green *runq_pop(struct gp_carrier *c)
+static struct gp_green *runq_pop(struct gp_runtime *c)
 {
 	struct gp_green *g = c->runq_head;
 	if (g) {
@@ -66,25 +69,27 @@ static struct gp_green *runq_pop(struct gp_carrier *c)
 			c->runq_tail = NULL;
 		if (g == c->batch_last)
 			c->batch_last = NULL;
+		c->runq_len--;
 	}
 	return g;
 }
 
-static void all_add(struct gp_carrier *c, struct gp_green *g)
+static void all_add(struct gp_runtime *c, struct gp_green *g)
 {
 	g->all_prev = NULL;
-	g->all_next = c->all;
-	if (c->all)
-		c->all->all_prev = g;
-	c->all = g;
+	struct gp_green **all = &c->carriers[0].all;
+	g->all_next = *all;
+	if (*all)
+		(*all)->all_prev = g;
+	*all = g;
 }
 
-static void all_remove(struct gp_carrier *c, struct gp_green *g)
+static void all_remove(struct gp_runtime *c, struct gp_green *g)
 {
 	if (g->all_prev)
 		g->all_prev->all_next = g->all_next;
 	else
-		c->all = g->all_next;
+		c->carriers[0].all = g->all_next;
 	if (g->all_next)
 		g->all_next->all_prev = g->all_prev;
 }
@@ -93,7 +98,7 @@ static void all_remove(struct gp_carrier *c, struct gp_green *g)
 
 static void free_green(struct gp_green *g)
 {
-	all_remove(gp_carrier, g);
+	all_remove(gp_rt, g);
 	g->magic = 0;
 	if (!g->is_main)
 		free(g);
@@ -118,94 +123,101 @@ static inline void release_ended(struct gp_carrier *c)
 		release(c, c->ended);
 }
 
-void gp_sigmask_install(uint64_t mask)
+static void install_mask_on(struct gp_carrier *c, uint64_t mask)
 {
-	struct gp_carrier *c = gp_carrier;
 	if (mask == c->kernel_sigmask)
 		return;
 	/* A raw call: sigprocmask is the program's to interpose. 8 bytes: the kernel's set. */
+	int saved = errno;
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, sizeof(mask));
+	errno = saved;
 	c->kernel_sigmask = mask;
 }
 
+void gp_sigmask_install(uint64_t mask)
+{
+	install_mask_on(gp_here(), mask);
+}
+
 /* Count g's blocked signals in or out of blocked_by. */
-static void count_mask(struct gp_carrier *c, uint64_t mask, int delta)
+static void count_mask(struct gp_runtime *rt, uint64_t mask, int delta)
 {
 	for (; mask; mask &= mask - 1)
-		c->blocked_by[__builtin_ctzll(mask)] += (unsigned)delta;
+		rt->blocked_by[__builtin_ctzll(mask)] += (unsigned)delta;
 }
 
 /*
- * While the hub waits in the loop, a signal for the process must be deliverable if any
- * green thread on the carrier would take it, as Linux delivers it to any thread that does
- * not block it: the hub blocks only what every one of them blocks. A handed-off thread
- * runs on a kernel thread of its own, whose mask the kernel sees: a signal that only it
- * takes must go to it, to end its system call with EINTR as natively, so the hub leaves
- * it out of the count and, with nobody else on the carrier, blocks every signal.
+ * While a hub waits in the loop, a signal for the process must be deliverable if any
+ * green thread would take it, as Linux delivers it to any thread that does not block it:
+ * the hub blocks only what every one of them blocks. A handed-off thread runs on a
+ * kernel thread of its own, whose mask the kernel sees: a signal that only it takes
+ * must go to it, to end its system call with EINTR as natively, so the hub leaves it
+ * out of the count and, with nobody else, blocks every signal. Idle carriers (which
+ * sleep on a futex, not in the loop) block every signal: the poller, or a running
+ * thread, takes them.
  */
-static uint64_t hub_mask(const struct gp_carrier *c)
+static uint64_t hub_mask(const struct gp_runtime *rt)
 {
-	size_t here = c->alive - c->away;
+	size_t here = rt->alive - rt->away;
 	if (here == 0)
 		return GP_SIGMASK_LIBRARY_THREAD;
 	uint64_t mask = 0;
 	for (int i = 0; i < 64; i++)
-		if (c->blocked_by[i] >= here)
+		if (rt->blocked_by[i] >= here)
 			mask |= 1ull << i;
 	return mask;
 }
 
-/* g leaves the carrier for a kernel thread of its own, or (away false) comes back. */
-static void count_away(struct gp_carrier *c, struct gp_green *g, bool away)
+/* g leaves the carriers for a kernel thread of its own, or (away false) comes back. */
+static void count_away(struct gp_runtime *rt, struct gp_green *g, bool away)
 {
-	count_mask(c, g->sigmask, away ? -1 : +1);
+	count_mask(rt, g->sigmask, away ? -1 : +1);
 	if (away)
-		c->away++;
+		rt->away++;
 	else
-		c->away--;
+		rt->away--;
 }
 
 void gp_sigmask_set(struct gp_green *g, uint64_t mask)
 {
-	struct gp_carrier *c = gp_carrier;
-	count_mask(c, g->sigmask, -1);
-	count_mask(c, mask, +1);
+	struct gp_runtime *rt = gp_rt;
+	count_mask(rt, g->sigmask, -1);
+	count_mask(rt, mask, +1);
 	g->sigmask = mask;
 	gp_sigmask_install(mask);
 }
 
-static void install_mask_for(struct gp_carrier *c, struct gp_green *next)
-{
-	gp_sigmask_install(next->is_hub ? hub_mask(c) : next->sigmask);
-}
-
 /*
  * With TLS of its own, each thread has its own errno, switched with the thread pointer.
- * With shared TLS (GREENPATCH_TLS=shared), errno is saved and restored through the
- * pointer kept at start: errno is __errno_location(), a call into libc twice per switch
- * otherwise; the carrier is one kernel thread, so the address is fixed. The mask is
- * compared here, so that a switch between threads with the same mask (all of them,
- * usually) makes no call at all.
+ * With shared TLS (GREENPATCH_TLS=shared, one carrier), errno is saved and restored
+ * through the pointer kept at start: errno is __errno_location(), a call into libc twice
+ * per switch otherwise; the carrier is one kernel thread, so the address is fixed. The
+ * mask is compared here, so that a switch between threads with the same mask (all of
+ * them, usually) makes no call at all.
  *
- * Nothing here keeps a TLS address across the switch: self resumes on its own TLS.
+ * Nothing here keeps a TLS address across the switch: self resumes on its own TLS, and
+ * perhaps on another carrier than it left (the one that picked it from the run queue).
  */
 static void switch_to(struct gp_carrier *c, struct gp_green *next)
 {
+	struct gp_runtime *rt = gp_rt;
 	struct gp_green *self = c->current;
-	uint64_t mask = next->is_hub ? hub_mask(c) : next->sigmask;
+	uint64_t mask = next->is_hub ? hub_mask(rt) : next->sigmask;
 	if (GP_UNLIKELY(mask != c->kernel_sigmask))
-		gp_sigmask_install(mask);
-	bool shared_tls = c->errno_at != NULL;
+		install_mask_on(c, mask);
+	bool shared_tls = rt->errno_at != NULL;
 	if (shared_tls)
-		self->saved_errno = *c->errno_at;
+		self->saved_errno = *rt->errno_at;
+	next->on = c;
 	c->current = next;
 	next->state = GP_RUNNING;
-	c->stats.switches++;
+	rt->stats.switches++;
+	__atomic_store_n(&c->switches, c->switches + 1, __ATOMIC_RELAXED);
 	gp_ctx_switch(&self->ctx, &next->ctx);
-	/* Resumed: whoever switched here has set c->current to self. */
-	release_ended(c);
+	/* Resumed: whoever switched here has set current, on its carrier, to self. */
+	release_ended(self->on);
 	if (shared_tls)
-		*c->errno_at = self->saved_errno;
+		*rt->errno_at = self->saved_errno;
 }
 
 static long coarse_now(void)
@@ -222,22 +234,40 @@ static long coarse_now(void)
  * report them again, once per poll while they wait their turn: with 10,000 threads
  * queued, many times each.
  */
-static bool poll_due(struct gp_carrier *c)
+static bool poll_due(struct gp_runtime *rt, struct gp_carrier *c)
 {
-	if (c->batch_last)
+	if (rt->batch_last)
 		return false;
 	if (++c->since_check < GP_POLL_CHECK)
 		return false;
 	c->since_check = 0;
 	c->clock_ns = coarse_now();
-	return c->clock_ns != c->last_poll_tick;
+	return c->clock_ns != rt->last_poll_tick;
+}
+
+/*
+ * The next thread for carrier c from its own slot or the run queue, or NULL. Two threads
+ * that wake each other in turn would keep the slot to themselves: after GP_POLL_CHECK
+ * turns in a row, the slot's thread goes to the back of the queue.
+ */
+static struct gp_green *take_runnable(struct gp_runtime *rt, struct gp_carrier *c)
+{
+	struct gp_green *g = c->runnext;
+	if (g) {
+		c->runnext = NULL;
+		if (++c->runnext_streak < GP_POLL_CHECK || !rt->runq_head)
+			return g;
+		runq_push(rt, g);
+	}
+	c->runnext_streak = 0;
+	return runq_pop(rt);
 }
 
 /* The next thing to run when the current thread stops running. */
-static struct gp_green *pick_next(struct gp_carrier *c)
+static struct gp_green *pick_next(struct gp_runtime *rt, struct gp_carrier *c)
 {
-	if (!poll_due(c)) {
-		struct gp_green *g = runq_pop(c);
+	if (!poll_due(rt, c)) {
+		struct gp_green *g = take_runnable(rt, c);
 		if (g)
 			return g;
 	}
@@ -245,9 +275,9 @@ static struct gp_green *pick_next(struct gp_carrier *c)
 }
 
 /* The running thread is parked, or queued: run something else until it is resumed. */
-static void schedule(struct gp_carrier *c)
+static void schedule(struct gp_runtime *rt, struct gp_carrier *c)
 {
-	struct gp_green *next = pick_next(c);
+	struct gp_green *next = pick_next(rt, c);
 	if (next == c->current) {
 		next->state = GP_RUNNING;
 		return;
@@ -255,42 +285,223 @@ static void schedule(struct gp_carrier *c)
 	switch_to(c, next);
 }
 
+/* ---- several carriers ---- */
+
+/*
+ * These run on a green thread's TLS (the one that takes the lock or wakes a carrier):
+ * its errno is the program's, and a futex that says EAGAIN must not change it.
+ */
+static void futex_wait_word(_Atomic uint32_t *word, uint32_t val)
+{
+	int saved = errno;
+	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+	errno = saved;
+}
+
+static void futex_wake_word(_Atomic uint32_t *word, int n)
+{
+	int saved = errno;
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+	errno = saved;
+}
+
+void gp__rt_lock_slow(void)
+{
+	_Atomic uint32_t *l = &gp_rt->lock;
+	/* A little spinning: the holder is on another CPU, in a section of a few hundred
+	 * nanoseconds, more often than not. */
+	for (int i = 0; i < 100; i++) {
+		gp_cpu_relax();
+		uint32_t free_ = 0;
+		if (__atomic_load_n(l, __ATOMIC_RELAXED) == 0 &&
+		    __atomic_compare_exchange_n(l, &free_, 1, false, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
+			return;
+	}
+	while (__atomic_exchange_n(l, 2, __ATOMIC_ACQUIRE) != 0)
+		futex_wait_word(l, 2);
+}
+
+void gp__rt_unlock_wake(void)
+{
+	futex_wake_word(&gp_rt->lock, 1);
+}
+
+/* Wake one idle carrier, if any, to run what is queued. */
+static void wake_idle(struct gp_runtime *rt)
+{
+	struct gp_carrier *c = rt->idle;
+	if (!c)
+		return;
+	rt->idle = c->next_idle;
+	rt->nidle--;
+	c->idle = false;
+	__atomic_store_n(&c->wake, 1, __ATOMIC_RELEASE);
+	futex_wake_word(&c->wake, 1);
+}
+
+/*
+ * Work was queued: with several carriers, an idle one runs it, or the poller does,
+ * woken from its wait (its callbacks queue threads while it does not wait: nothing to
+ * do then).
+ */
+static void work_queued(struct gp_runtime *rt)
+{
+	if (!rt->multi)
+		return;
+	if (rt->idle)
+		wake_idle(rt);
+	else
+		gp_loop_changed();
+}
+
+void gp_loop_changed(void)
+{
+	struct gp_runtime *rt = gp_rt;
+	if (rt->multi && __atomic_load_n(&rt->poll_blocked, __ATOMIC_ACQUIRE) &&
+	    !__atomic_exchange_n(&rt->kicked, 1, __ATOMIC_ACQ_REL)) {
+		int saved = errno;
+		ev_async_send(rt->loop, &rt->async);
+		errno = saved;
+	}
+}
+
+/* libev calls these around its wait in the kernel: other carriers go on meanwhile. */
+static void loop_release(struct ev_loop *loop)
+{
+	(void)loop;
+	struct gp_runtime *rt = gp_rt;
+	__atomic_store_n(&rt->poll_blocked, 1, __ATOMIC_RELEASE);
+	gp_rt_unlock();
+}
+
+static void loop_acquire(struct ev_loop *loop)
+{
+	(void)loop;
+	struct gp_runtime *rt = gp_rt;
+	gp_rt_lock();
+	__atomic_store_n(&rt->poll_blocked, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&rt->kicked, 0, __ATOMIC_RELAXED);
+}
+
+/*
+ * Nothing to run and another carrier polls: sleep until given work. Every signal is
+ * blocked meanwhile (hub_mask): the poller takes those for the process.
+ */
+static void idle_sleep(struct gp_runtime *rt, struct gp_carrier *c)
+{
+	/* The last to go idle while the poller waits: every thread may be parked for good,
+	 * which the poller did not see when it began to wait. */
+	if (rt->nidle + 2 >= rt->ncarriers && !rt->runq_head)
+		gp__deadlock_check(rt);
+	c->idle = true;
+	c->next_idle = rt->idle;
+	rt->idle = c;
+	rt->nidle++;
+	__atomic_store_n(&c->wake, 0, __ATOMIC_RELAXED);
+	install_mask_on(c, GP_SIGMASK_LIBRARY_THREAD);
+	__atomic_store_n(&c->hub_waiting, 1, __ATOMIC_SEQ_CST);
+	gp_rt_unlock();
+	while (!__atomic_exchange_n(&c->wake, 0, __ATOMIC_ACQUIRE))
+		futex_wait_word(&c->wake, 0);
+	gp_rt_lock();
+	__atomic_store_n(&c->hub_waiting, 0, __ATOMIC_SEQ_CST);
+	c->clock_ns = coarse_now();
+	gp_monitor_wake();
+}
+
+void gp_sched_nudge(void)
+{
+	struct gp_runtime *rt = gp_rt;
+	/* Nobody to give work to: every carrier runs a thread. */
+	if (!rt->multi || (!__atomic_load_n(&rt->nidle, __ATOMIC_RELAXED) &&
+			   !__atomic_load_n(&rt->poll_blocked, __ATOMIC_RELAXED)))
+		return;
+	gp_rt_lock();
+	bool moved = false;
+	for (unsigned i = 0; i < rt->ncarriers; i++) {
+		struct gp_carrier *c = &rt->carriers[i];
+		uint64_t sw = __atomic_load_n(&c->switches, __ATOMIC_RELAXED);
+		if (c->runnext && sw == c->nudge_sw) {
+			runq_push(rt, c->runnext);
+			c->runnext = NULL;
+			moved = true;
+		}
+		c->nudge_sw = sw;
+	}
+	if (moved || rt->runq_head)
+		work_queued(rt);   /* an idle carrier, or the poller from its wait */
+	else if (!rt->poller && coarse_now() - rt->last_poll_tick > 1000000L)
+		wake_idle(rt);
+	gp_rt_unlock();
+}
+
+/* Every other carrier sleeps with nothing to run: a deadlock may be seen. */
+static bool others_idle(const struct gp_runtime *rt)
+{
+	return rt->nidle + 1 >= rt->ncarriers;
+}
+
+/* Poll the loop from c's hub: wait in it when nothing is runnable. */
+static void hub_poll(struct gp_runtime *rt, struct gp_carrier *c)
+{
+	bool wait = !rt->runq_head && !c->runnext;
+	if (wait && others_idle(rt))
+		gp__deadlock_check(rt);
+	c->since_check = 0;
+	rt->last_poll_tick = c->clock_ns = coarse_now();
+	rt->stats.polls++;
+	rt->poller = c;
+	/* The poller takes the process's signals (an idle carrier blocked them all). */
+	install_mask_on(c, hub_mask(rt));
+	if (!wait) {
+		ev_run(rt->loop, EVRUN_NOWAIT);
+	} else {
+		/* Nothing can be stuck while the hub waits: the monitor may sleep. */
+		__atomic_store_n(&c->hub_waiting, 1, __ATOMIC_SEQ_CST);
+		ev_run(rt->loop, EVRUN_ONCE);
+		__atomic_store_n(&c->hub_waiting, 0, __ATOMIC_SEQ_CST);
+		c->clock_ns = coarse_now();   /* after a wait of any length */
+		gp_monitor_wake();
+	}
+	rt->poller = NULL;
+	rt->batch_last = rt->runq_tail;
+	/* This carrier runs one of them; idle ones the rest. */
+	for (size_t n = rt->runq_len; n > 1 && rt->idle; n--)
+		wake_idle(rt);
+}
+
 static void hub_main(void *arg)
 {
 	struct gp_carrier *c = arg;
+	struct gp_runtime *rt = gp_rt;
 	gp_tls_thread_start();
-	if (!c->errno_at)
+	if (!rt->errno_at)
 		gp__me = &c->hub;
+	bool woken = false;
 	for (;;) {
 		release_ended(c);
-		if (!c->runq_head)
-			gp__deadlock_check(c);
-		c->since_check = 0;
-		c->last_poll_tick = c->clock_ns = coarse_now();
-		c->stats.polls++;
-		if (c->runq_head) {
-			ev_run(c->loop, EVRUN_NOWAIT);
-		} else {
-			/* Nothing can be stuck while the hub waits: the monitor may sleep. */
-			__atomic_store_n(&c->hub_waiting, 1, __ATOMIC_SEQ_CST);
-			ev_run(c->loop, EVRUN_ONCE);
-			__atomic_store_n(&c->hub_waiting, 0, __ATOMIC_SEQ_CST);
-			c->clock_ns = coarse_now();   /* after a wait of any length */
-			gp_monitor_wake();
-		}
-		c->batch_last = c->runq_tail;
-		struct gp_green *next = runq_pop(c);
-		if (next)
+		/* One poller at a time. A carrier woken from idleness was given work: it runs
+		 * it first, the poll would only delay it. */
+		if (!woken && !rt->poller)
+			hub_poll(rt, c);
+		woken = false;
+		struct gp_green *next = take_runnable(rt, c);
+		if (next) {
 			switch_to(c, next);
+		} else if (rt->poller) {
+			idle_sleep(rt, c);
+			woken = true;
+		}
 	}
 }
 
 void (*gp__async_extra)(void);
 
 /* Queue the threads that kernel threads gave back, in the order they came. */
-static void rejoined_drain(struct gp_carrier *c)
+static void rejoined_drain(struct gp_runtime *rt)
 {
-	struct gp_green *g = __atomic_exchange_n(&c->rejoined, NULL, __ATOMIC_ACQUIRE), *rev = NULL;
+	struct gp_green *g = __atomic_exchange_n(&rt->rejoined, NULL, __ATOMIC_ACQUIRE), *rev = NULL;
 	while (g) {
 		struct gp_green *next = g->runq_next;
 		g->runq_next = rev;
@@ -300,10 +511,10 @@ static void rejoined_drain(struct gp_carrier *c)
 	while (rev) {
 		struct gp_green *next = rev->runq_next;
 		rev->handed_off = false;
-		count_away(c, rev, false);
+		count_away(rt, rev, false);
 		rev->m = NULL;
 		rev->state = GP_RUNNABLE;
-		runq_push(c, rev);
+		runq_push(rt, rev);
 		rev = next;
 	}
 }
@@ -311,7 +522,7 @@ static void rejoined_drain(struct gp_carrier *c)
 static void async_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
 	(void)loop, (void)w, (void)revents;
-	rejoined_drain(gp_carrier);
+	rejoined_drain(gp_rt);
 	gp__sync_drain_async();
 	if (gp__async_extra)
 		gp__async_extra();
@@ -329,7 +540,7 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 }
 
-static void green_init(struct gp_carrier *c, struct gp_green *g)
+static void green_init(struct gp_runtime *c, struct gp_green *g)
 {
 	g->magic = GP_GREEN_MAGIC;
 	g->handle = (uintptr_t)g;
@@ -410,10 +621,10 @@ static void *kernel_tp(void)
  * once, each on its own errno), the shim's bracket flag, the expedited membarrier, and
  * an idle context for the first kernel thread to return to when its thread rejoins.
  */
-static bool handoff_start(struct gp_carrier *c)
+static bool handoff_start(struct gp_runtime *rt, struct gp_carrier *c)
 {
 	static bool warned;
-	if (!gp_config.handoff_ns || c->errno_at || !gp__in_user_offset)
+	if (!gp_config.handoff_ns || rt->errno_at || !gp__in_user_offset)
 		return false;
 	if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) != 0) {
 		if (!warned)
@@ -431,80 +642,173 @@ static bool handoff_start(struct gp_carrier *c)
 }
 
 /* Closes the loop's epoll and eventfd descriptors, the library's own (ownfd.h). */
-static void destroy_loop(struct gp_carrier *c)
+static void destroy_loop(struct gp_runtime *rt)
 {
 	gp_own_fds_begin();
-	ev_loop_destroy(c->loop);
+	ev_loop_destroy(rt->loop);
 	gp_own_fds_end();
+}
+
+/*
+ * How many carriers: GREENPATCH_CARRIERS, else the CPUs the process may run on. More
+ * than one needs what hand-off needs (per-thread TLS, the bracket flag): a carrier's
+ * kernel thread is made as a spare, and a stuck one is handed off as with one.
+ */
+static unsigned carriers_wanted(const struct gp_runtime *rt)
+{
+	static bool warned;
+	unsigned n = gp_config.carriers;
+	if (!n) {
+		cpu_set_t set;
+		n = sched_getaffinity(0, sizeof(set), &set) == 0 ? (unsigned)CPU_COUNT(&set) : 1;
+	}
+	bool can = !rt->errno_at && gp_config.handoff_ns && gp__in_user_offset;
+	if (n > 1 && !can) {
+		if (!warned && gp_config.carriers > 1)
+			gp_log(GP_LOG_WARNING, "GREENPATCH_CARRIERS=%u: one carrier, since %s",
+			       gp_config.carriers, rt->errno_at ? "green threads share TLS"
+							      : "hand-off is off (GREENPATCH_HANDOFF=0)");
+		warned = true;
+		n = 1;
+	}
+	/* Each needs a kernel thread, and a spare should remain for hand-off. */
+	if (n >= gp_config.max_threads)
+		n = gp_config.max_threads > 1 ? gp_config.max_threads - 1 : 1;
+	return n ? n : 1;
+}
+
+/* Carrier c's hub: where it goes with nothing to run. */
+static int make_hub(struct gp_carrier *c, unsigned index)
+{
+	struct gp_green *h = &c->hub;
+	h->magic = GP_GREEN_MAGIC;
+	h->is_hub = true;
+	h->on = c;
+	c->index = index;
+	c->current = h;
+	c->kernel_sigmask = GP_SIGMASK_LIBRARY_THREAD;
+	/* The hub runs on TLS of its own, so that the loop's errno is not a thread's. */
+	int rc = make_context(h, HUB_STACK_SIZE, NULL, hub_main, c);
+	if (rc == 0 && h->ctx.tp)
+		gp_tls_learn_on(h->ctx.tp);
+	return rc;
+}
+
+/*
+ * The other carriers' kernel threads, made as spares and given a carrier each: each
+ * starts its hub, which waits for the runtime lock the caller holds. Fewer if kernel
+ * threads cannot be made.
+ */
+static void start_other_carriers(struct gp_runtime *rt)
+{
+	for (unsigned i = 1; i < rt->ncarriers; i++) {
+		struct gp_kthread *m = gp_kthread_spare();
+		if (!m) {
+			gp_log(GP_LOG_WARNING, "GREENPATCH_CARRIERS: %u carriers, since no more "
+			       "kernel threads could be made", i);
+			rt->ncarriers = i;
+			if (i == 1) {
+				/* One carrier after all: no lock, as if never taken. */
+				rt->multi = false;
+				ev_set_loop_release_cb(rt->loop, NULL, NULL);
+				gp_rt_unlock();
+			}
+			break;
+		}
+		m->target = &rt->carriers[i];
+		gp_kthread_assign(m);
+	}
 }
 
 int gp_sched_start(void)
 {
-	if (gp_carrier)
+	if (gp_rt)
 		return 0;
-	struct gp_carrier *c = &the_carrier;
-	memset(c, 0, sizeof(*c));
-	/* Not the default loop: it would take SIGCHLD and reap the program's children. */
-	c->errno_at = tls_start() ? NULL : &errno;
+	static struct gp_carrier one;
+	struct gp_runtime *rt = &the_runtime;
+	memset(rt, 0, sizeof(*rt));
+	rt->errno_at = tls_start() ? NULL : &errno;
+	unsigned n = carriers_wanted(rt);
+	memset(&one, 0, sizeof(one));
+	rt->carriers = n > 1 ? calloc(n, sizeof(*rt->carriers)) : &one;
+	if (!rt->carriers) {
+		rt->carriers = &one;
+		n = 1;
+	}
+	rt->ncarriers = n;
 	gp_own_fds_begin();
-	c->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV | EVFLAG_NOSIGMASK);
-	if (c->loop) {
-		ev_async_init(&c->async, async_cb);
-		ev_async_start(c->loop, &c->async);
+	/* Not the default loop: it would take SIGCHLD and reap the program's children. */
+	rt->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV | EVFLAG_NOSIGMASK);
+	if (rt->loop) {
+		ev_async_init(&rt->async, async_cb);
+		ev_async_start(rt->loop, &rt->async);
 	}
 	gp_own_fds_end();
-	if (!c->loop)
+	if (!rt->loop)
 		return -ENOMEM;
 
-	c->next_id = 1;
+	struct gp_carrier *c = &rt->carriers[0];
+	rt->next_id = 1;
 	struct gp_green *m = &the_main;
 	memset(m, 0, sizeof(*m));
-	green_init(c, m);
+	green_init(rt, m);
 	m->is_main = true;
 	m->state = GP_RUNNING;
-	syscall(SYS_rt_sigprocmask, SIG_SETMASK, NULL, &c->kernel_sigmask, sizeof(uint64_t));
-	m->sigmask = c->kernel_sigmask;
-	memset(c->blocked_by, 0, sizeof(c->blocked_by));
-	count_mask(c, m->sigmask, +1);
-	gp_ctx_init_current(&m->ctx);
-	m->ctx.tp = c->errno_at ? NULL : gp_tls_carrier_tp();
-	all_add(c, m);
-
-	/* The hub runs on TLS of its own, so that the loop's errno is not main's. */
-	struct gp_green *h = &c->hub;
-	h->magic = GP_GREEN_MAGIC;
-	h->is_hub = true;
-	int rc = make_context(h, HUB_STACK_SIZE, NULL, hub_main, c);
+	m->on = c;
+	int rc = 0;
+	for (unsigned i = 0; i < n && rc == 0; i++)
+		rc = make_hub(&rt->carriers[i], i);
 	if (rc < 0) {
-		destroy_loop(c);
+		destroy_loop(rt);   /* the hubs made are left: a few pages, once */
 		return rc;
 	}
-	if (h->ctx.tp)
-		gp_tls_learn_on(h->ctx.tp);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, NULL, &c->kernel_sigmask, sizeof(uint64_t));
+	m->sigmask = c->kernel_sigmask;
+	count_mask(rt, m->sigmask, +1);
+	gp_ctx_init_current(&m->ctx);
+	m->ctx.tp = rt->errno_at ? NULL : gp_tls_carrier_tp();
+	all_add(rt, m);
 
 	gp_sync_reset();
-	c->tid = (int)syscall(SYS_gettid);
+	rt->tid = (int)syscall(SYS_gettid);
 	gp_kthread_init_first(&c->first);
 	c->owner = &c->first;
-	c->handoff = handoff_start(c);
-	c->main = m;
+	rt->handoff = handoff_start(rt, c);
+	if (!rt->handoff)
+		rt->ncarriers = 1;
+	rt->main = m;
 	c->current = m;
 	c->clock_ns = coarse_now();
-	gp__me = c->errno_at ? NULL : m;
-	c->alive = 1;
-	c->stats.created = 1;
-	c->stats.peak_alive = 1;
-	gp_carrier = c;
-	gp_debug_set_carriers(c, 1);
+	gp__me = rt->errno_at ? NULL : m;
+	rt->alive = 1;
+	rt->stats.created = 1;
+	rt->stats.peak_alive = 1;
+	rt->multi = rt->ncarriers > 1;
+	gp_rt = rt;
+	if (rt->multi) {
+		/* Held, as inside every entry: gp__runtime_start's leave releases it. */
+		gp_rt_lock();
+		ev_set_loop_release_cb(rt->loop, loop_release, loop_acquire);
+	}
+	gp_debug_set_carriers(rt->carriers, rt->ncarriers);
 	return 0;
+}
+
+void gp_sched_start_carriers(void)
+{
+	struct gp_runtime *rt = gp_rt;
+	if (rt->multi) {
+		start_other_carriers(rt);
+		gp_debug_set_carriers(rt->carriers, rt->ncarriers);
+	}
 }
 
 void gp_sched_after_fork(void)
 {
-	struct gp_carrier *c = gp_carrier;
+	struct gp_runtime *c = gp_rt;
 	if (!c)
 		return;
-	gp_carrier = NULL;
+	gp_rt = NULL;
 	gp_debug_set_carriers(NULL, 0);
 	gp__me = NULL;
 	gp_kthread_after_fork();
@@ -522,9 +826,9 @@ static void green_entry(void *arg)
 {
 	struct gp_green *g = arg;
 	gp_tls_thread_start();
-	if (!gp_carrier->errno_at)
+	if (!gp_rt->errno_at)
 		gp__me = g;
-	release_ended(gp_carrier);
+	release_ended(g->on);
 	errno = 0;
 	gp_exit(gp__thread_main(g));
 }
@@ -532,7 +836,7 @@ static void green_entry(void *arg)
 int gp_spawn(struct gp_green **out, void *(*start)(void *), void *arg,
 	     const struct gp_spawn_attr *attr)
 {
-	struct gp_carrier *c = gp_carrier;
+	struct gp_runtime *c = gp_rt;
 	size_t size = attr && attr->stack_size ? attr->stack_size : gp_config.stack_size;
 	if (!size)
 		size = DEFAULT_STACK_SIZE;
@@ -548,7 +852,7 @@ int gp_spawn(struct gp_green **out, void *(*start)(void *), void *arg,
 	g->start = start;
 	g->arg = arg;
 	g->detached = attr && attr->detached;
-	g->sigmask = c->current->sigmask;   /* as a new kernel thread inherits its creator's */
+	g->sigmask = gp_self()->sigmask;   /* as a new kernel thread inherits its creator's */
 	count_mask(c, g->sigmask, +1);
 	all_add(c, g);
 	c->alive++;
@@ -557,35 +861,39 @@ int gp_spawn(struct gp_green **out, void *(*start)(void *), void *arg,
 		c->stats.peak_alive = c->alive;
 	g->state = GP_RUNNABLE;
 	runq_push(c, g);
+	work_queued(c);   /* a new thread is work for an idle carrier */
 	*out = g;
 	return 0;
 }
 
 void gp_exit(void *retval)
 {
-	struct gp_carrier *c = gp_carrier;
-	struct gp_green *g = c->current;
+	struct gp_runtime *rt = gp_rt;
+	struct gp_green *g = gp_self();
+	struct gp_carrier *c = g->on;
 	g->retval = retval;
 	g->state = GP_DONE;
-	count_mask(c, g->sigmask, -1);
+	count_mask(rt, g->sigmask, -1);
 	if (g->joiner)
 		gp_unpark(g->joiner);
-	if (--c->alive == 0)
+	if (--rt->alive == 0)
 		gp__last_thread_ended();
 	c->ended = g;
-	struct gp_green *next = runq_pop(c);
+	struct gp_green *next = take_runnable(rt, c);
 	if (!next)
 		next = &c->hub;
+	next->on = c;
 	c->current = next;
 	next->state = GP_RUNNING;
-	c->stats.switches++;
-	install_mask_for(c, next);
+	rt->stats.switches++;
+	__atomic_store_n(&c->switches, c->switches + 1, __ATOMIC_RELAXED);
+	install_mask_on(c, next->is_hub ? hub_mask(rt) : next->sigmask);
 	gp_ctx_exit_to(&g->ctx, &next->ctx);
 }
 
 int gp_join(struct gp_green *g, void **retval)
 {
-	struct gp_green *self = gp_carrier->current;
+	struct gp_green *self = gp_self();
 	/* Joining oneself, or a thread that is joining us, would wait forever. */
 	if (g == self || self->joiner == g)
 		return -EDEADLK;
@@ -615,14 +923,14 @@ int gp_detach(struct gp_green *g)
 		return 0;
 	g->detached = true;
 	/* Ended and its stack released (it is not the one that ended just now): free it. */
-	if (g->state == GP_DONE && gp_carrier->ended != g && !g->joiner)
+	if (g->state == GP_DONE && gp_here()->ended != g && !g->joiner)
 		free_green(g);
 	return 0;
 }
 
 struct gp_green *gp_find(uintptr_t handle)
 {
-	struct gp_carrier *c = gp_carrier;
+	struct gp_runtime *c = gp_rt;
 	if (!c || !handle)
 		return NULL;
 	if (handle == c->main->handle)
@@ -635,20 +943,22 @@ struct gp_green *gp_find(uintptr_t handle)
 
 void gp_yield(void)
 {
-	struct gp_carrier *c = gp_carrier;
-	struct gp_green *self = c->current;
+	struct gp_runtime *rt = gp_rt;
+	struct gp_green *self = gp_self();
 	self->state = GP_RUNNABLE;
-	runq_push(c, self);
-	schedule(c);
+	runq_push(rt, self);
+	schedule(rt, self->on);
 }
 
 void gp_yield_to_loop(void)
 {
-	struct gp_carrier *c = gp_carrier;
+	struct gp_runtime *rt = gp_rt;
+	struct gp_green *self = gp_self();
+	struct gp_carrier *c = self->on;
 	__atomic_store_n(&c->yield_request, 0, __ATOMIC_RELAXED);
-	struct gp_green *self = c->current;
 	self->state = GP_RUNNABLE;
-	runq_push(c, self);
+	runq_push(rt, self);
+	work_queued(rt);
 	switch_to(c, &c->hub);
 	/* Away from a hook that may park on what it saw before (cond_wait unlocks, then
 	 * parks in its next entry): a wake-up may have come meanwhile, as after a rejoin. */
@@ -673,24 +983,25 @@ static void count_reason(struct gp_stats *st, const char *what)
 
 int gp_park(double timeout, const char *what)
 {
-	struct gp_carrier *c = gp_carrier;
-	struct gp_green *self = c->current;
+	struct gp_runtime *c = gp_rt;
+	struct gp_green *self = gp_self();
 	if (timeout >= 0) {
 		/* The loop's clock may be stale after a long run: a sleep never ends early. */
 		ev_now_update(c->loop);
 		ev_timer_set(&self->timer, timeout, 0.);
 		ev_timer_start(c->loop, &self->timer);
+		gp_loop_changed();
 	}
 	self->wake = GP_WAKE_UNPARK;
 	self->waits_for = what;
 	self->state = GP_PARKED;
-	self->parked_ns = c->clock_ns;   /* "for how long", in the dump and in a debugger */
+	self->parked_ns = self->on->clock_ns;   /* "for how long", in the dump and a debugger */
 	bool wakeable = timeout >= 0 || self->wait_io;
 	c->parked++;
 	c->parked_wakeable += wakeable;
 	c->stats.parks++;
 	count_reason(&c->stats, what);
-	schedule(c);
+	schedule(c, self->on);
 	c->parked--;
 	c->parked_wakeable -= wakeable;
 	c->parks_ended++;
@@ -706,12 +1017,34 @@ int gp_park(double timeout, const char *what)
 	}
 }
 
+/*
+ * With several carriers, a thread woken by a running thread runs next on the waker's
+ * carrier, as Go's runnext: a wake-up followed by the waker's park (a request and its
+ * answer, a lock handed over) stays on one carrier, warm in its cache, and costs no
+ * wake-up of another. A second one, and those the loop wakes, go to the run queue,
+ * where idle carriers take them.
+ */
 void gp_unpark(struct gp_green *g)
 {
 	if (g->state != GP_PARKED)
 		return;
+	struct gp_runtime *rt = gp_rt;
 	g->state = GP_RUNNABLE;
-	runq_push(gp_carrier, g);
+	if (rt->multi) {
+		struct gp_green *self = gp_self();
+		if (self->is_hub) {
+			/* The loop's callbacks: the poller runs one, idle carriers the rest,
+			 * once the poll is over (hub_poll). */
+			runq_push(rt, g);
+			return;
+		}
+		if (!self->on->runnext) {
+			self->on->runnext = g;
+			return;
+		}
+	}
+	runq_push(rt, g);
+	work_queued(rt);
 }
 
 void gp_interrupt(struct gp_green *g)
@@ -742,8 +1075,8 @@ int gp_sleep(double seconds)
 
 void gp__rejoin(void)
 {
-	struct gp_carrier *c = gp_carrier;
 	struct gp_green *g = gp__me;
+	struct gp_carrier *c = g->on;
 	/* The monitor decides within a membarrier; if it was preempted meanwhile, let it run. */
 	for (unsigned spins = 0; __atomic_load_n(&c->revoking, __ATOMIC_ACQUIRE); spins++) {
 		if (spins < 1000)
@@ -751,27 +1084,30 @@ void gp__rejoin(void)
 		else
 			syscall(SYS_sched_yield);
 	}
-	if (__atomic_load_n(&c->current, __ATOMIC_RELAXED) == g)
+	if (__atomic_load_n(&c->current, __ATOMIC_RELAXED) == g) {
+		if (gp_rt->multi)
+			gp_rt_lock();
 		return;
+	}
 	/* Off to this kernel thread's idle context, which gives g back once g is saved; no
 	 * handler of the program's may run there, on the idle context's TLS. */
 	gp_block_program_signals();
 	g->m->rejoining = g;
 	gp_ctx_switch(&g->ctx, &g->m->idle.ctx);
-	/* Resumed by the carrier, on the kernel thread that owns it now. */
-	release_ended(c);
+	/* Resumed by a carrier, on the kernel thread that owns it now, under the lock. */
+	release_ended(g->on);
 	g->rejoined = true;
 }
 
 void gp__give_back(struct gp_green *g)
 {
-	struct gp_carrier *c = gp_carrier;
-	struct gp_green *head = __atomic_load_n(&c->rejoined, __ATOMIC_RELAXED);
+	struct gp_runtime *rt = gp_rt;
+	struct gp_green *head = __atomic_load_n(&rt->rejoined, __ATOMIC_RELAXED);
 	do
 		g->runq_next = head;
-	while (!__atomic_compare_exchange_n(&c->rejoined, &head, g, true, __ATOMIC_RELEASE,
+	while (!__atomic_compare_exchange_n(&rt->rejoined, &head, g, true, __ATOMIC_RELEASE,
 					    __ATOMIC_RELAXED));
-	ev_async_send(c->loop, &c->async);
+	ev_async_send(rt->loop, &rt->async);
 }
 
 bool gp_sched_peek_thread(const struct gp_green *g, bool *in_program, unsigned *enters)
@@ -787,19 +1123,21 @@ bool gp_sched_peek_thread(const struct gp_green *g, bool *in_program, unsigned *
 	return true;
 }
 
-/* g, the carrier's running thread, keeps its kernel thread; the carrier's hub goes on
- * on the spare the caller assigns next. */
+/* g, carrier c's running thread, keeps its kernel thread; c's hub goes on on the spare
+ * the caller assigns next. Under the lock with several carriers. */
 static void give_carrier_away(struct gp_carrier *c, struct gp_green *g, long since_ns)
 {
+	struct gp_runtime *rt = gp_rt;
 	struct gp_kthread *old = c->owner;
 	g->m = old;
 	g->handed_off = true;
-	count_away(c, g, true);
+	count_away(rt, g, true);
 	old->stall_reported = false;
 	old->carrying_since_ns = since_ns;
 	__atomic_store_n(&old->carrying, g, __ATOMIC_RELEASE);
-	c->stats.handoffs++;
-	c->stats.switches++;
+	rt->stats.handoffs++;
+	rt->stats.switches++;
+	__atomic_store_n(&c->switches, c->switches + 1, __ATOMIC_RELAXED);
 	c->hub.state = GP_RUNNING;
 	__atomic_store_n(&c->current, &c->hub, __ATOMIC_RELEASE);
 }
@@ -807,26 +1145,31 @@ static void give_carrier_away(struct gp_carrier *c, struct gp_green *g, long sin
 /*
  * Inside the runtime the monitor never takes the carrier (gp_handoff wants the thread
  * in program code), so nothing here races with it: it may look meanwhile, and finds
- * the thread inside or gone.
+ * the thread inside or gone. The thread keeps the bracket closed during its call, but
+ * not the lock: the spare takes it to run the carrier.
  */
 bool gp_handoff_self(void)
 {
-	struct gp_carrier *c = gp_carrier;
-	if (!c->handoff)
+	struct gp_runtime *rt = gp_rt;
+	if (!rt->handoff)
 		return false;
 	struct gp_kthread *spare = gp_kthread_spare();
 	if (!spare)
 		return false;
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	struct gp_carrier *c = gp_here();
 	give_carrier_away(c, gp_self(), ts.tv_sec * 1000000000L + ts.tv_nsec);
+	spare->target = c;
+	gp_sched_leave();
 	gp_kthread_assign(spare);
 	return true;
 }
 
 int gp_handoff(struct gp_carrier *c, struct gp_green *g, uint64_t sw, long since_ns)
 {
-	if (!c->handoff)
+	struct gp_runtime *rt = gp_rt;
+	if (!rt->handoff)
 		return 0;
 	struct gp_kthread *spare = gp_kthread_spare();
 	if (!spare)
@@ -838,25 +1181,34 @@ int gp_handoff(struct gp_carrier *c, struct gp_green *g, uint64_t sw, long since
 	bool in_program = false;
 	unsigned enters;
 	bool still = fenced && __atomic_load_n(&c->current, __ATOMIC_RELAXED) == g &&
-		     __atomic_load_n(&c->stats.switches, __ATOMIC_RELAXED) == sw &&
+		     __atomic_load_n(&c->switches, __ATOMIC_RELAXED) == sw &&
 		     gp_sched_peek_thread(g, &in_program, &enters) && in_program;
-	if (still)
+	if (still) {
+		/* g waits for revoking before it takes the lock: no deadlock with it. */
+		if (rt->multi)
+			gp_rt_lock();
 		give_carrier_away(c, g, since_ns);
+		if (rt->multi)
+			gp_rt_unlock();
+	}
 	__atomic_store_n(&c->revoking, 0, __ATOMIC_RELEASE);
 	if (!still) {
 		gp_kthread_unused(spare);
 		return 0;
 	}
+	spare->target = c;
 	gp_kthread_assign(spare);
 	return 1;
 }
 
 void gp__take_over(struct gp_kthread *m)
 {
-	struct gp_carrier *c = gp_carrier;
+	struct gp_carrier *c = m->target;
 	c->owner = m;
 	c->kernel_sigmask = GP_SIGMASK_LIBRARY_THREAD;   /* what a spare blocks */
-	gp_sigmask_install(hub_mask(c));
+	if (gp_rt->multi)
+		gp_rt_lock();
+	install_mask_on(c, hub_mask(gp_rt));
 	gp_ctx_switch(&m->idle.ctx, &c->hub.ctx);
 	/* Back here: a green thread this kernel thread carried was handed off, and has
 	 * come back (gp__rejoin); the carrier runs elsewhere. */

@@ -1,19 +1,47 @@
 /*
- * The scheduler: one carrier (the kernel thread that started the runtime), a FIFO run
- * queue of green threads, and a hub context that runs the libev loop.
+ * The scheduler: GREENPATCH_CARRIERS carriers (kernel threads that run green threads),
+ * a run queue they share, and on each carrier a hub context where it goes when it has
+ * nothing to run.
  *
  * A thread that parks switches straight to the next runnable one; only when none is
  * runnable, or when the loop has not been polled for a clock tick (so that I/O is never
- * starved by threads that keep yielding), does it switch to the hub, which polls the
- * loop (blocking only when nothing is runnable) and resumes whatever the loop's
- * callbacks made runnable.
+ * starved by threads that keep yielding), does it switch to its carrier's hub, which
+ * polls the loop (blocking only when nothing is runnable) and resumes whatever the
+ * loop's callbacks made runnable.
  *
  * Every switch goes through one function, which saves and restores errno (per kernel
  * thread in glibc, per green thread here) and releases the stack of a thread that has
  * just ended, once nothing runs on it any more.
  *
- * The scheduler state is kept in a carrier structure rather than in globals so that
- * more carriers (M:N) can be added without rewriting it.
+ * DESIGN NOTES (several carriers):
+ * - One libev loop, shared, polled by one carrier at a time (the poller), as Go's
+ *   netpoller and Tokio's driver, rather than a loop per carrier: a descriptor's one
+ *   watcher, its waiters and the threads' timers then stay where they are when a
+ *   thread moves between carriers, which a wake-up on an idle carrier makes it do
+ *   often; a loop per carrier would have to move watchers between epoll sets (an
+ *   epoll_ctl each) or wake threads on the carrier that owns the descriptor. The cost
+ *   is that a change another carrier makes to the loop while the poller waits in
+ *   epoll_wait must wake it (gp_loop_changed, one eventfd write per poll at most); a
+ *   busy carrier polls without waiting, and nobody waits while every carrier is busy.
+ * - One lock for the runtime's state (run queue, parking lot, descriptor waiters,
+ *   timers, the deadlock detector, statistics), held only in runtime code: the shim's
+ *   hooks already kept runtime state inside the bracket (shim/hook.h) against handed-off
+ *   threads, so the bracket is the critical section, and program code, where the time
+ *   goes in programs that compute, runs in parallel. Its sections are short; an echo
+ *   server that does nothing but call the runtime contends on it, which `make bench`
+ *   measures. A run queue per carrier with stealing would spread that lock, at the
+ *   price of a lock per queue and per wait queue.
+ * - A thread woken by a running one runs next on the waker's carrier (Go's runnext),
+ *   which keeps a request and its answer on one warm carrier at no cost; a new thread,
+ *   or one the loop woke, goes to the shared queue and wakes an idle carrier (a futex,
+ *   as Go's wakep), the only system call that spreading work costs. The monitor moves a
+ *   runnext whose carrier has not switched for a tick, and wakes an idle carrier when
+ *   nobody has polled for a millisecond.
+ * - What one kernel thread made atomic by itself needs a check now: a thread decides to
+ *   park on what it saw in program code, where another carrier may change it before
+ *   the thread is in the runtime. Wake-ups and closes stamp a sequence number; a thread
+ *   that would park on something stamped since it last left the runtime looks again
+ *   (sync.c, loop.c), as a futex wait compares its word.
  */
 #ifndef GP_SCHED_H
 #define GP_SCHED_H
@@ -52,35 +80,71 @@ struct gp_stats {
 	} by_reason[GP_STATS_REASONS];
 };
 
+/*
+ * A carrier: a kernel thread's worth of green code. GREENPATCH_CARRIERS of them run green
+ * threads in parallel, each with a hub of its own (where it goes when it has nothing to
+ * run). The owner kernel thread runs it; a hand-off gives it to a spare (kthread.h).
+ */
 struct gp_carrier {
-	struct ev_loop *loop;
 	struct gp_green *current;    /* written by the owner, and by a hand-off (kthread.h) */
 	_Atomic int revoking;        /* a hand-off is being decided: wait for its outcome */
 	struct gp_kthread *owner;    /* the kernel thread that runs it */
-	struct gp_kthread first;     /* the kernel thread that started the runtime */
-	struct gp_green *_Atomic rejoined;  /* given back by kernel threads that lost it */
-	bool handoff;                /* hand-off is on (GREENPATCH_HANDOFF, per-thread TLS) */
-	_Atomic int hub_waiting;     /* the hub waits in the loop: the monitor may sleep */
+	struct gp_kthread first;     /* the kernel thread made for it (the first carrier's:
+	                              * the one that started the runtime) */
+	_Atomic int hub_waiting;     /* its hub waits (in the loop or idle): the monitor may
+	                              * sleep */
 	_Atomic int yield_request;   /* the monitor asks the running thread to let the
 	                              * others run at its next return from the runtime */
-	struct gp_green *main;
 	struct gp_green hub;
-	struct gp_green *runq_head, *runq_tail;
+	struct gp_green *runnext;    /* woken by the thread running here: runs next here */
+	unsigned runnext_streak;     /* threads taken from runnext in a row */
+	uint64_t nudge_sw;           /* switches at the monitor's last nudge (gp_sched_nudge) */
 	struct gp_green *ended;      /* just ended: its stack is released after the switch */
-	struct gp_green *all;        /* every thread object, for reports */
+	unsigned since_check;        /* switches since the clock was last looked at */
+	long clock_ns;               /* coarse clock (ns) when this carrier last read it */
+	_Atomic uint64_t switches;   /* the monitor tells a stuck carrier by it */
+	uint64_t kernel_sigmask;     /* its kernel thread's signal mask as the kernel has it */
+	_Atomic uint32_t wake;       /* futex word: 1 once an idle carrier is given work */
+	bool idle;                   /* its hub sleeps on wake, with nothing to run */
+	struct gp_carrier *next_idle;
+	unsigned index;
+	struct gp_green *all;        /* the first carrier's: every thread object, for reports
+	                              * (gp_all); the others' stay empty */
+};
+
+/*
+ * The runtime all carriers share: the run queue, the loop, the threads. With more than
+ * one carrier, it is touched only under its lock, which a carrier holds while it runs
+ * runtime code (the bracket, shim/hook.h) and releases in program code, while its hub
+ * waits in the loop, and while it sleeps idle. Program code runs in parallel; the
+ * runtime's own short critical sections do not (see DESIGN notes in sched.c).
+ */
+struct gp_runtime {
+	struct ev_loop *loop;
+	_Atomic uint32_t lock;       /* futex lock: 0 free, 1 held, 2 held with waiters */
+	bool multi;                  /* more than one carrier: the lock is taken */
+	struct gp_carrier *carriers;
+	unsigned ncarriers;
+	struct gp_carrier *poller;   /* whose hub polls the loop now, or NULL */
+	_Atomic int poll_blocked;    /* the poller waits in epoll_wait, without the lock */
+	_Atomic int kicked;          /* it was told to poll again (gp_loop_changed) */
+	struct gp_carrier *idle;     /* carriers whose hubs sleep with nothing to run */
+	unsigned nidle;
+	struct gp_green *_Atomic rejoined;  /* given back by kernel threads that lost it */
+	uint64_t wake_seq;           /* unparks on an address so far (sync.h, left_at) */
+	bool handoff;                /* hand-off is on (GREENPATCH_HANDOFF, per-thread TLS) */
+	struct gp_green *main;
+	struct gp_green *runq_head, *runq_tail;
+	size_t runq_len;
 	struct gp_green *batch_last;  /* last thread queued at the last poll, until it runs */
-	unsigned since_check;         /* switches since the clock was last looked at */
 	long last_poll_tick;         /* coarse clock (ns) at the last poll */
-	long clock_ns;               /* coarse clock (ns) when the scheduler last read it:
-	                              * at every poll and every GP_POLL_CHECK switches */
 	size_t alive;                /* threads not yet ended, main included */
 	uint64_t next_id;
 	ev_async async;              /* keeps the loop alive; cross-thread wake-ups */
-	uint64_t kernel_sigmask;     /* the carrier's signal mask as the kernel has it */
 	int *errno_at;               /* the carrier's errno (libc's, per kernel thread) */
 	int tid;                     /* the first kernel thread's id, which every green
 	                              * thread's descriptor holds (glibc's mutex owner) */
-	unsigned blocked_by[64];     /* live threads on the carrier that block signal n+1 */
+	unsigned blocked_by[64];     /* live threads not handed off that block signal n+1 */
 	size_t away;                 /* live threads handed off (on kernel threads of their own) */
 	size_t parked;               /* threads parked now */
 	size_t parked_wakeable;      /* of which a timer or a descriptor can end the park */
@@ -92,7 +156,7 @@ struct gp_carrier {
 };
 
 /* NULL until gp_sched_start; then the carrier of the kernel thread that started it. */
-extern struct gp_carrier *gp_carrier;
+extern struct gp_runtime *gp_rt;
 
 /*
  * Called on a new thread before its start routine, and expected to return its result;
@@ -116,9 +180,21 @@ void gp_sigmask_install(uint64_t mask);
 /* g's mask becomes mask (g is the running thread): keeps the hub's mask right. */
 void gp_sigmask_set(struct gp_green *g, uint64_t mask);
 
+/*
+ * The loop was changed (a watcher or a timer started) from a carrier that does not poll
+ * it: the poller, if it waits in the kernel, polls again with the change.
+ */
+void gp_loop_changed(void);
+
 /* Make the running kernel thread a carrier whose main green thread is the current code. */
 int gp_sched_start(void);
-static inline bool gp_sched_started(void) { return gp_carrier != NULL; }
+/*
+ * Start the other carriers' kernel threads (gp__create_kernel_thread): after
+ * gp_sched_start, inside the runtime, once kernel threads can be made.
+ */
+void gp_sched_start_carriers(void);
+
+static inline bool gp_sched_started(void) { return gp_rt != NULL; }
 
 /*
  * The running green thread (the hub while the loop runs), kept in its own TLS when
@@ -131,7 +207,36 @@ extern __thread struct gp_green *gp__me __attribute__((tls_model("initial-exec")
 static inline struct gp_green *gp_self(void)
 {
 	struct gp_green *g = gp__me;
-	return __builtin_expect(g != NULL, 1) ? g : gp_carrier->current;
+	return __builtin_expect(g != NULL, 1) ? g : gp_rt->carriers[0].current;
+}
+
+/* The carrier the running code is on (the running thread's, or the hub's own). */
+static inline struct gp_carrier *gp_here(void)
+{
+	return gp_self()->on;
+}
+
+/*
+ * The runtime lock (with more than one carrier). Held by a carrier, not by a green
+ * thread: a thread that parks leaves it to the next one the carrier runs, which
+ * releases it on its way back to program code. Spins a little first: the runtime's
+ * critical sections are short, and a system call costs more than most of them.
+ */
+void gp__rt_lock_slow(void);
+void gp__rt_unlock_wake(void);
+
+static inline void gp_rt_lock(void)
+{
+	uint32_t free_ = 0;
+	if (__builtin_expect(!__atomic_compare_exchange_n(&gp_rt->lock, &free_, 1, false,
+							  __ATOMIC_ACQUIRE, __ATOMIC_RELAXED), 0))
+		gp__rt_lock_slow();
+}
+
+static inline void gp_rt_unlock(void)
+{
+	if (__builtin_expect(__atomic_exchange_n(&gp_rt->lock, 0, __ATOMIC_RELEASE) == 2, 0))
+		gp__rt_unlock_wake();
 }
 
 /*
@@ -163,11 +268,41 @@ void gp__rejoin(void);
  */
 static inline void gp_sched_check_owner(void)
 {
-	struct gp_carrier *c = gp_carrier;
+	struct gp_green *self = gp_self();
+	struct gp_carrier *c = self->on;
 	/* revoking first: once it reads 0, a hand-off that happened has set current. */
 	if (__builtin_expect(__atomic_load_n(&c->revoking, __ATOMIC_ACQUIRE) ||
-			     __atomic_load_n(&c->current, __ATOMIC_RELAXED) != gp_self(), 0))
-		gp__rejoin();
+			     __atomic_load_n(&c->current, __ATOMIC_RELAXED) != self, 0))
+		gp__rejoin();   /* resumed by a carrier, which holds the lock for it */
+	else if (gp_rt->multi)
+		gp_rt_lock();
+}
+
+/*
+ * The count of unparks on addresses so far (gp_park_on), read from program code before
+ * a caller commits to a park it makes later, across other entries into the runtime.
+ */
+static inline uint64_t gp_wake_seq(void)
+{
+	return __atomic_load_n(&gp_rt->wake_seq, __ATOMIC_RELAXED);
+}
+
+/* A new wake_seq, for an unpark or a close that a thread may have missed. Under the lock. */
+static inline uint64_t gp_wake_stamp(void)
+{
+	uint64_t seq = gp_rt->wake_seq + 1;
+	__atomic_store_n(&gp_rt->wake_seq, seq, __ATOMIC_RELAXED);
+	return seq;
+}
+
+/* Back to program code: the runtime lock goes (with more than one carrier). */
+static inline void gp_sched_leave(void)
+{
+	struct gp_runtime *rt = gp_rt;
+	if (rt->multi) {
+		gp_self()->left_at = rt->wake_seq;
+		gp_rt_unlock();
+	}
 }
 
 /*
@@ -192,6 +327,14 @@ int gp_handoff(struct gp_carrier *c, struct gp_green *g, uint64_t sw, long since
  * (GREENPATCH_MAX_THREADS).
  */
 bool gp_handoff_self(void);
+
+/*
+ * The monitor, every tick, with several carriers: if carriers sleep idle while a thread
+ * waits in a busy carrier's runnext (its waker computes on), or in the run queue, or
+ * while nobody has polled the loop for a tick (every carrier busy in one computation),
+ * wake one. Takes the lock.
+ */
+void gp_sched_nudge(void);
 
 /* A spare kernel thread m was given the carrier: run its hub until m is needed back. */
 void gp__take_over(struct gp_kthread *m);
@@ -231,7 +374,7 @@ void gp_yield(void);
  */
 static inline bool gp_yield_requested(void)
 {
-	return __builtin_expect(__atomic_load_n(&gp_carrier->yield_request, __ATOMIC_RELAXED), 0);
+	return __builtin_expect(__atomic_load_n(&gp_here()->yield_request, __ATOMIC_RELAXED), 0);
 }
 
 /*
@@ -271,8 +414,14 @@ int gp_sleep(double seconds);
  */
 void gp_sched_after_fork(void);
 
+/* Every thread object, through all_next (the hubs are not among them). */
+static inline struct gp_green *gp_all(void)
+{
+	return gp_rt->carriers[0].all;
+}
+
 /* Number of green threads not yet ended. */
-static inline size_t gp_alive(void) { return gp_carrier ? gp_carrier->alive : 1; }
+static inline size_t gp_alive(void) { return gp_rt ? gp_rt->alive : 1; }
 
 /* Look a handle the program holds up: the thread, or NULL if it names none of ours. */
 struct gp_green *gp_find(uintptr_t handle);

@@ -19,6 +19,7 @@ struct parked {
 
 struct bucket {
 	struct parked *head, *tail;
+	uint64_t woken_at;   /* the runtime's wake_seq at the last unpark on its addresses */
 };
 
 static struct bucket buckets[BUCKETS];
@@ -52,14 +53,25 @@ int gp_park_on(const void *addr, double timeout, const char *what)
 	 * others ran, and the wake-up it would wait for may have come and gone: it is told
 	 * to look again.
 	 */
+	struct gp_runtime *rt = gp_rt;
 	struct gp_green *self = gp_self();
-	if (GP_UNLIKELY(self->rejoined)) {
+	struct bucket *b = bucket_of(addr);
+	/*
+	 * With several carriers, what the caller saw in program code may have changed since
+	 * on another carrier, which woke the waiters of addr before this thread was one of
+	 * them. Every unpark on an address stamps its bucket with a sequence number; the
+	 * thread noted the number when it left the runtime before it looked (gp_leave), and
+	 * looks again if its bucket has been stamped since, as a futex wait compares the
+	 * word. A stamp for another address of the bucket costs one look more.
+	 */
+	bool stale = rt->multi && b->woken_at > self->left_at;
+	self->left_at = rt->wake_seq;
+	if (GP_UNLIKELY(self->rejoined || stale)) {
 		self->rejoined = false;
 		self->wait_obj = NULL;
 		self->wait_io = false;
 		return -EAGAIN;
 	}
-	struct bucket *b = bucket_of(addr);
 	struct parked p = { .prev = b->tail, .addr = addr, .g = gp_self() };
 	if (b->tail)
 		b->tail->next = &p;
@@ -68,6 +80,7 @@ int gp_park_on(const void *addr, double timeout, const char *what)
 	b->tail = &p;
 	p.g->wait_obj = addr;
 	int rc = gp_park(timeout, what);
+	self->left_at = rt->wake_seq;   /* what it looks at next, it looks at from here */
 	if (!p.picked)
 		bucket_remove(b, &p);
 	return p.picked ? 0 : rc;
@@ -76,6 +89,7 @@ int gp_park_on(const void *addr, double timeout, const char *what)
 size_t gp_unpark_on(const void *addr, size_t n)
 {
 	struct bucket *b = bucket_of(addr);
+	b->woken_at = gp_wake_stamp();
 	size_t woken = 0;
 	for (struct parked *p = b->head, *next; p && woken < n; p = next) {
 		next = p->next;
@@ -167,7 +181,7 @@ static bool async_pop(const void **addr)
  */
 static void unpark_async(const void *addr, bool all)
 {
-	struct gp_carrier *c = gp_carrier;
+	struct gp_runtime *c = gp_rt;
 	if (!c || !atomic_load_explicit(&async_ready, memory_order_acquire))
 		return;
 	if (async_push((const char *)addr + all) < 0)
@@ -193,9 +207,12 @@ void gp__sync_drain_async(void)
 		gp_unpark_on((const void *)(a & ~(uintptr_t)1), (a & 1) ? (size_t)-1 : 1);
 	}
 	if (atomic_exchange(&async_overflow, 0)) {
-		for (int i = 0; i < BUCKETS; i++)
+		uint64_t stamp = gp_wake_stamp();
+		for (int i = 0; i < BUCKETS; i++) {
+			buckets[i].woken_at = stamp;
 			for (struct parked *p = buckets[i].head; p; p = p->next)
 				gp_unpark(p->g);
+		}
 	}
 }
 

@@ -49,7 +49,7 @@
  *     across a park stays right. The switch path itself keeps nothing of the TLS it
  *     leaves (ctx.c keeps ASan's bookkeeping in the contexts, not in TLS).
  *   - The runtime's own __thread variables (gp__in_user, shim/hook.h) are per green
- *     thread; the carrier's state is in struct gp_carrier, never in TLS.
+ *     thread; the carrier's state is in struct gp_runtime, never in TLS.
  *   - What cannot be made per green thread: the kernel knows one robust mutex list and
  *     one rseq area per kernel thread (the carrier's); green threads have an empty
  *     robust list of their own and an rseq area marked unregistered.

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -47,19 +48,19 @@ static void default_describe(struct gp_green *g, char *buf, size_t len)
 void (*gp__describe_wait)(struct gp_green *g, char *buf, size_t len) = default_describe;
 
 /* Every live thread parked, none of them wakeable by a timer or a descriptor. */
-static bool looks_deadlocked(const struct gp_carrier *c)
+static bool looks_deadlocked(const struct gp_runtime *c)
 {
 	return c->parked > 0 && c->parked >= c->alive && c->parked_wakeable == 0;
 }
 
-static void report(struct gp_carrier *c)
+static void report(struct gp_runtime *c)
 {
 	c->deadlock_reported = true;
 	c->reported_at = c->parks_ended;
 	gp_log(GP_LOG_ERROR, "deadlock: all %zu green threads wait, and no timer or descriptor "
 	       "can wake them (only a kernel thread outside the runtime still could):",
 	       c->alive);
-	for (struct gp_green *g = c->all; g; g = g->all_next) {
+	for (struct gp_green *g = gp_all(); g; g = g->all_next) {
 		if (g->state != GP_PARKED)
 			continue;
 		char what[160];
@@ -81,12 +82,12 @@ static void report(struct gp_carrier *c)
 static void confirm_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)loop, (void)revents;
-	struct gp_carrier *c = gp_container_of(w, struct gp_carrier, deadlock_confirm);
+	struct gp_runtime *c = gp_container_of(w, struct gp_runtime, deadlock_confirm);
 	if (looks_deadlocked(c) && c->parks_ended == (uint64_t)w->data)
 		report(c);
 }
 
-void gp__deadlock_check(struct gp_carrier *c)
+void gp__deadlock_check(struct gp_runtime *c)
 {
 	if (c->deadlock_reported && c->parks_ended != c->reported_at)
 		c->deadlock_reported = false;   /* something moved: a new deadlock is news */
@@ -98,6 +99,7 @@ void gp__deadlock_check(struct gp_carrier *c)
 	ev_timer_init(w, confirm_cb, DEADLOCK_CONFIRM, 0.);
 	w->data = (void *)(uintptr_t)c->parks_ended;
 	ev_timer_start(c->loop, w);
+	gp_loop_changed();
 }
 
 /* ---- reading stacks ---- */
@@ -481,7 +483,7 @@ static bool still_stuck(struct gp_carrier *c, struct gp_green *g, uint64_t sw,
 {
 	if (m)
 		return __atomic_load_n(&m->carrying, __ATOMIC_ACQUIRE) == g;
-	return __atomic_load_n(&c->stats.switches, __ATOMIC_RELAXED) == sw;
+	return __atomic_load_n(&c->switches, __ATOMIC_RELAXED) == sw;
 }
 
 /* What became of the others while g was stuck, for the end of a stall line. */
@@ -596,10 +598,19 @@ static struct {
 	_Atomic uint32_t asleep;        /* futex: the monitor sleeps until the hub wakes it */
 } mon;
 
-static void monitor_sleep(struct gp_carrier *c, long timeout_ns)
+/* Every carrier's hub waits, in the loop or idle: nothing can be stuck. */
+static bool hubs_waiting(struct gp_runtime *rt)
+{
+	for (unsigned i = 0; i < rt->ncarriers; i++)
+		if (!__atomic_load_n(&rt->carriers[i].hub_waiting, __ATOMIC_SEQ_CST))
+			return false;
+	return true;
+}
+
+static void monitor_sleep(struct gp_runtime *rt, long timeout_ns)
 {
 	__atomic_store_n(&mon.asleep, 1, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&c->hub_waiting, __ATOMIC_SEQ_CST)) {
+	if (hubs_waiting(rt)) {
 		struct timespec ts = { timeout_ns / 1000000000L, timeout_ns % 1000000000L };
 		syscall(SYS_futex, &mon.asleep, FUTEX_WAIT_PRIVATE, 1,
 			timeout_ns > 0 ? &ts : NULL, NULL, 0);
@@ -656,6 +667,8 @@ struct look {
 	long since;
 	long cpu_from;                /* its CPU time at the first look that found it stuck */
 	bool cpu_known;               /* cpu_from is taken */
+	bool at_bound;                /* the last hand-off found no spare */
+	uint64_t reported_at;         /* the switch count at its last report */
 };
 
 /*
@@ -711,82 +724,115 @@ static void monitor_signals(void)
 	syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &dump, NULL, sizeof(dump));
 }
 
+/*
+ * One look at carrier c (see above): hand it off, or report it, when its running thread
+ * has been stuck long enough. l is what the last look saw of it.
+ */
+struct watch_params {
+	long now, threshold, handoff, tick_ns;
+};
+
+static void look_at(struct gp_runtime *rt, struct gp_carrier *c, struct look *l,
+		    const struct watch_params *p)
+{
+	uint64_t sw = __atomic_load_n(&c->switches, __ATOMIC_RELAXED);
+	struct gp_green *g = __atomic_load_n(&c->current, __ATOMIC_RELAXED);
+	bool in_program = false;
+	unsigned enters = 0;
+	if (g == &c->hub || !gp_sched_peek_thread(g, &in_program, &enters) ||
+	    sw != l->sw || g != l->g) {
+		*l = (struct look){ .sw = sw, .g = g, .enters = enters, .since = p->now,
+				    .reported_at = l->reported_at };
+		/* A yield asked of a thread that has switched since is moot. */
+		__atomic_store_n(&c->yield_request, 0, __ATOMIC_RELAXED);
+		return;
+	}
+	/* Inside the library at this look: nothing to do until the next one. */
+	if (!in_program)
+		return;
+	if (enters != l->enters) {
+		l->enters = enters;
+		l->entered = true;
+	}
+	int tid = c->owner->tid;
+	long cpu = now_ns(thread_cpu_clock(tid));
+	if (!l->cpu_known) {
+		l->cpu_from = cpu;
+		l->cpu_known = true;
+	}
+	if (__atomic_load_n(&rt->alive, __ATOMIC_RELAXED) < 2)
+		return;
+	/* Tried at every look: a spare may have come back since the bound was met. A
+	 * thread that calls the runtime is asked to yield first, and handed off only if
+	 * it has not a tick later. */
+	if (p->handoff && p->now - l->since >= p->handoff &&
+	    really_stuck(tid, l, cpu, p->handoff / 4) &&
+	    !asked_to_yield(c, l, p->now, p->tick_ns)) {
+		int rc = gp_handoff(c, g, sw, l->since);
+		if (rc == 1)
+			return;
+		l->at_bound = rc == -EAGAIN;
+	}
+	if (sw == l->reported_at || !p->threshold || p->now - l->since < p->threshold)
+		return;
+	/* Computing, rather than waiting for a CPU on a busy machine? */
+	unsigned long args[6];
+	uintptr_t sp, pc;
+	long nr = read_task_syscall(tid, args, &sp, &pc);
+	if (nr == -1 || (nr == -2 && cpu - l->cpu_from < p->threshold / 4))
+		return;
+	l->reported_at = sw;
+	stall_report(c, g, sw, NULL, tid, (p->now - l->since) / 1000000L, l->at_bound,
+		     l->entered);
+}
+
 static void *monitor_main(void *arg)
 {
 	(void)arg;
 	monitor_signals();
 	prctl(PR_SET_NAME, "gp-monitor");
-	long threshold = (long)gp_config.stall_ms * 1000000L;
-	long handoff = (long)gp_config.handoff_ns;
-	long tick_ns = handoff ? handoff / 2 : threshold / 4;
-	struct timespec tick = { tick_ns / 1000000000L, tick_ns % 1000000000L };
-	struct look l = { .sw = UINT64_MAX };
-	uint64_t reported_at = UINT64_MAX;
-	unsigned idle_looks = 0;
-	bool at_bound = false;
+	struct watch_params p = { .threshold = (long)gp_config.stall_ms * 1000000L,
+				  .handoff = (long)gp_config.handoff_ns };
+	p.tick_ns = p.handoff ? p.handoff / 2 : p.threshold / 4;
+	struct timespec tick = { p.tick_ns / 1000000000L, p.tick_ns % 1000000000L };
+	struct look *looks = NULL;
+	unsigned nlooks = 0, idle_looks = 0;
 	for (;;) {
 		syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &tick, NULL);
-		struct gp_carrier *c = __atomic_load_n(&gp_carrier, __ATOMIC_ACQUIRE);
-		if (!c)
+		struct gp_runtime *rt = __atomic_load_n(&gp_rt, __ATOMIC_ACQUIRE);
+		if (!rt)
 			continue;
-		long now = now_ns(CLOCK_MONOTONIC);
-		struct handed_check h = { c, now, threshold, false };
+		if (nlooks != rt->ncarriers) {
+			/* A new runtime (after fork, in the child that made one): look afresh.
+			 * Mapped: a malloc here would make this kernel thread a malloc arena,
+			 * 64 MiB of address space for a few hundred bytes. */
+			if (looks)
+				munmap(looks, nlooks * sizeof(*looks));
+			nlooks = rt->ncarriers;
+			looks = mmap(NULL, nlooks * sizeof(*looks), PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (looks == MAP_FAILED) {
+				looks = NULL;
+				nlooks = 0;
+				continue;
+			}
+			for (unsigned i = 0; i < nlooks; i++)
+				looks[i] = (struct look){ .sw = UINT64_MAX, .reported_at = UINT64_MAX };
+		}
+		p.now = now_ns(CLOCK_MONOTONIC);
+		struct handed_check h = { NULL, p.now, p.threshold, false };
 		gp_kthread_each(check_handed_off, &h);
-		uint64_t sw = __atomic_load_n(&c->stats.switches, __ATOMIC_RELAXED);
-		struct gp_green *g = __atomic_load_n(&c->current, __ATOMIC_RELAXED);
-		if (g == &c->hub && __atomic_load_n(&c->hub_waiting, __ATOMIC_RELAXED)) {
+		if (hubs_waiting(rt)) {
 			if (++idle_looks >= IDLE_LOOKS_BEFORE_SLEEP) {
-				monitor_sleep(c, h.any && threshold ? threshold / 4 : IDLE_SLEEP_NS);
+				monitor_sleep(rt, h.any && p.threshold ? p.threshold / 4 : IDLE_SLEEP_NS);
 				idle_looks = 0;
 			}
 		} else {
 			idle_looks = 0;
 		}
-		bool in_program = false;
-		unsigned enters = 0;
-		if (g == &c->hub || !gp_sched_peek_thread(g, &in_program, &enters) ||
-		    sw != l.sw || g != l.g) {
-			l = (struct look){ .sw = sw, .g = g, .enters = enters, .since = now };
-			at_bound = false;
-			/* A yield asked of a thread that has switched since is moot. */
-			__atomic_store_n(&c->yield_request, 0, __ATOMIC_RELAXED);
-			continue;
-		}
-		/* Inside the library at this look: nothing to do until the next one. */
-		if (!in_program)
-			continue;
-		if (enters != l.enters) {
-			l.enters = enters;
-			l.entered = true;
-		}
-		int tid = c->owner->tid;
-		long cpu = now_ns(thread_cpu_clock(tid));
-		if (!l.cpu_known) {
-			l.cpu_from = cpu;
-			l.cpu_known = true;
-		}
-		if (__atomic_load_n(&c->alive, __ATOMIC_RELAXED) < 2)
-			continue;
-		/* Tried at every look: a spare may have come back since the bound was met. A
-		 * thread that calls the runtime is asked to yield first, and handed off only if
-		 * it has not a tick later. */
-		if (handoff && now - l.since >= handoff && really_stuck(tid, &l, cpu, handoff / 4) &&
-		    !asked_to_yield(c, &l, now, tick_ns)) {
-			int rc = gp_handoff(c, g, sw, l.since);
-			if (rc == 1)
-				continue;
-			at_bound = rc == -EAGAIN;
-		}
-		if (sw == reported_at || !threshold || now - l.since < threshold)
-			continue;
-		/* Computing, rather than waiting for a CPU on a busy machine? */
-		unsigned long args[6];
-		uintptr_t sp, pc;
-		long nr = read_task_syscall(tid, args, &sp, &pc);
-		if (nr == -1 || (nr == -2 && cpu - l.cpu_from < threshold / 4))
-			continue;
-		reported_at = sw;
-		stall_report(c, g, sw, NULL, tid, (now - l.since) / 1000000L, at_bound, l.entered);
+		for (unsigned i = 0; i < nlooks; i++)
+			look_at(rt, &rt->carriers[i], &looks[i], &p);
+		gp_sched_nudge();
 	}
 	return NULL;
 }
@@ -841,7 +887,7 @@ static const char *state_name(enum gp_green_state s)
 
 void gp_dump_write(int fd)
 {
-	struct gp_carrier *c = gp_carrier;
+	struct gp_runtime *c = gp_rt;
 	if (!c) {
 		dump_line(fd, "no green threads: the program has not created a thread");
 		return;
@@ -850,11 +896,23 @@ void gp_dump_write(int fd)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	long now = ts.tv_sec * 1000000000L + ts.tv_nsec;
-	dump_line(fd, "%zu green threads alive on kernel thread %d; %zu parked; context "
-		  "switches %llu", c->alive, c->tid, c->parked,
+	dump_line(fd, "%zu green threads alive on %u carrier%s (the first on kernel thread %d); "
+		  "%zu parked; context switches %llu", c->alive, c->ncarriers,
+		  c->ncarriers == 1 ? "" : "s", c->tid, c->parked,
 		  (unsigned long long)c->stats.switches);
+	for (unsigned i = 0; i < c->ncarriers; i++) {
+		struct gp_carrier *k = &c->carriers[i];
+		struct gp_green *cur = __atomic_load_n(&k->current, __ATOMIC_RELAXED);
+		struct gp_kthread *owner = __atomic_load_n(&k->owner, __ATOMIC_RELAXED);
+		if (cur == &k->hub)
+			dump_line(fd, "carrier %u on kernel thread %d: %s", i, owner ? owner->tid : 0,
+				  k->idle ? "idle" : "in its event loop");
+		else
+			dump_line(fd, "carrier %u on kernel thread %d: runs thread %llu", i,
+				  owner ? owner->tid : 0, (unsigned long long)cur->id);
+	}
 	size_t limit = 100000;   /* a list damaged by the interrupted code must not loop */
-	for (struct gp_green *g = c->all; g && limit--; g = g->all_next) {
+	for (struct gp_green *g = gp_all(); g && limit--; g = g->all_next) {
 		if (g->magic != GP_GREEN_MAGIC)
 			break;
 		char what[200] = "";
@@ -869,7 +927,7 @@ void gp_dump_write(int fd)
 		if (g->state == GP_DONE)
 			continue;
 		uintptr_t frames[MAX_FRAMES], here = (uintptr_t)&frames;
-		uintptr_t sp = g == c->current ? here : saved_sp(g);
+		uintptr_t sp = g == gp_self() ? here : saved_sp(g);
 		int n = scan_stack(&dump_xmaps, sp, stack_top(g), frames, MAX_FRAMES, dump_page);
 		for (int i = 0; i < n; i++) {
 			char line[256];
@@ -882,20 +940,20 @@ void gp_dump_write(int fd)
 void gp_stats_write(int fd)
 {
 	struct gp_stats st = { 0 };
-	if (gp_carrier)
-		st = gp_carrier->stats;
+	if (gp_rt)
+		st = gp_rt->stats;
 	char buf[2048];
 	int n = snprintf(buf, sizeof(buf),
 			 "greenpatch[%d]: stats: green threads created %llu, peak alive %llu; "
 			 "context switches %llu; parks %llu; loop polls %llu; offloaded calls %lu "
-			 "on %d pool threads; stalls %lu; calls passed to libc %llu; hand-offs %llu "
-			 "among %u kernel threads\n",
+			 "on %d pool threads; stalls %lu; calls passed to libc %llu; carriers %u; "
+			 "hand-offs %llu among %u kernel threads\n",
 			 (int)getpid(), (unsigned long long)st.created,
 			 (unsigned long long)st.peak_alive, (unsigned long long)st.switches,
 			 (unsigned long long)st.parks, (unsigned long long)st.polls,
 			 gp_offload_calls(), gp_offload_threads(), gp_stall_count(),
-			 (unsigned long long)st.passed, (unsigned long long)st.handoffs,
-			 gp_kthread_count());
+			 (unsigned long long)st.passed, gp_rt ? gp_rt->ncarriers : 1,
+			 (unsigned long long)st.handoffs, gp_kthread_count());
 	if (st.by_reason[0].what && n > 0 && (size_t)n < sizeof(buf)) {
 		n += snprintf(buf + n, sizeof(buf) - n, "greenpatch[%d]: stats: parks by reason:",
 			      (int)getpid());

@@ -7,7 +7,7 @@
 
 #include <stdbool.h>
 
-struct gp_carrier;
+struct gp_runtime;
 
 /*
  * Called by the hub when nothing is runnable: if every live green thread is parked
@@ -16,7 +16,7 @@ struct gp_carrier;
  * as the program would natively, or abort with GREENPATCH_DEADLOCK=abort. A kernel
  * thread the runtime does not know could still release a lock: the report says so.
  */
-void gp__deadlock_check(struct gp_carrier *c);
+void gp__deadlock_check(struct gp_runtime *c);
 
 /*
  * The statistics line(s) GREENPATCH_STATS asks for, written with write_fn to fd:

@@ -215,11 +215,15 @@ class Green:
         if self.handed_off and m:
             self.lwp = _i32(m + dbg.kthread_tid)
             self.state = "running"
-        elif addr == carrier.current:
-            self.lwp = carrier.owner_tid
-            self.state = "running"
-        elif self.is_hub:
-            self.state = "idle"     # resumed when the running thread parks
+        else:
+            # With several carriers the list is the first one's: a thread runs on
+            # whichever carrier has it as its current thread.
+            on = [c for c in dbg.carriers_list() if addr == c.current]
+            if on:
+                self.lwp = on[0].owner_tid
+                self.state = "running"
+            elif self.is_hub:
+                self.state = "idle"     # resumed when its carrier has work again
         self.waits_for = _cstring(_u64(addr + dbg.green_waits_for))
         self.wait_obj = _u64(addr + dbg.green_wait_obj)
         self.parked_ns = _i64(addr + dbg.green_parked_ns)

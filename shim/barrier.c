@@ -51,7 +51,7 @@ static int kernel_thread_wait(struct green_barrier *g)
 	if (++g->arrived == g->count) {
 		g->arrived = 0;
 		g->round++;
-		if (gp_carrier)
+		if (gp_rt)
 			gp_unpark_all_on_async(g);
 		return PTHREAD_BARRIER_SERIAL_THREAD;
 	}

@@ -88,7 +88,7 @@ long syscall(long number, ...)
 	long a[6];
 	read_args(ap, a);
 	va_end(ap);
-	if (number != SYS_futex || !gp_carrier)
+	if (number != SYS_futex || !gp_rt)
 		return GP_REAL(syscall)(number, a[0], a[1], a[2], a[3], a[4], a[5]);
 	uint32_t *word = (uint32_t *)a[0];
 	int op = (int)a[1];

@@ -20,6 +20,9 @@
  *
  * Calls that may block pass through also while only one green thread is alive: with
  * nobody else to run, blocking the carrier is what the program asked for, and cheaper.
+ * Not with several carriers: the thread may run on any of them, and a signal for the
+ * process would then go to the carrier that waits in the loop (the first kernel thread,
+ * which the kernel prefers) rather than end the call, as it does natively.
  * Calls that concern a thread's identity (pthread_self, join) look only at the bracket.
  *
  * Hooks change runtime state (run queue, wait queues) only inside the bracket, through
@@ -109,11 +112,11 @@ static inline bool gp_cooperative_in(unsigned family)
 {
 	if (!gp_on_green())
 		return false;
-	if (GP_LIKELY(gp_carrier->alive > 1 && !(gp_config.unpatched & family)))
+	if (GP_LIKELY((gp_rt->alive > 1 || gp_rt->multi) && !(gp_config.unpatched & family)))
 		return true;
 	/* For GREENPATCH_STATS: no other thread, or unpatched. Outside the bracket, on
 	 * whichever kernel thread this thread runs: an atomic count. */
-	__atomic_fetch_add(&gp_carrier->stats.passed, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&gp_rt->stats.passed, 1, __ATOMIC_RELAXED);
 	return false;
 }
 
@@ -220,6 +223,7 @@ static inline void gp_leave(void)
 	 */
 	if (GP_UNLIKELY(gp_yield_requested()))
 		gp_yield_to_loop();
+	gp_sched_leave();
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	gp__in_user = 1;
 	if (GP_UNLIKELY(self->sig_pending))

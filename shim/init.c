@@ -112,7 +112,7 @@ static void after_fork_in_child(void)
 static void write_stats(void)
 {
 	/* A process that never started a thread (a shell run by system) has nothing to say. */
-	if (!gp_config.stats || !gp_carrier)
+	if (!gp_config.stats || !gp_rt)
 		return;
 	int fd = 2;
 	if (*gp_config.stats) {
@@ -198,7 +198,7 @@ static void *thread_main(struct gp_green *g)
 
 int gp__runtime_start(void)
 {
-	if (gp_carrier)
+	if (gp_rt)
 		return 0;
 	gp_real_init();
 	gp__in_user_offset = (long)((char *)&gp__in_user - (char *)gp_tp_get());
@@ -209,15 +209,16 @@ int gp__runtime_start(void)
 	gp__thread_main = thread_main;
 	gp__sigaction_init();
 	gp__offload_init();
+	gp_sched_start_carriers();
 	gp__overflow_watch();
 	if (gp_watch_start() < 0)
 		gp_log(GP_LOG_WARNING, "cannot start the stall detector (GREENPATCH_STALL_MS)");
 	gp__describe_wait = gp__describe_wait_shim;
 	gp__sync_debug_init();
 	/* The program's first thread keeps the identity it had before the runtime. */
-	gp_carrier->main->handle = (uintptr_t)GP_REAL(pthread_self)();
-	prctl(PR_GET_NAME, gp_carrier->main->name);
-	gp__file_locks_adopt(gp_carrier->main);
+	gp_rt->main->handle = (uintptr_t)GP_REAL(pthread_self)();
+	prctl(PR_GET_NAME, gp_rt->main->name);
+	gp__file_locks_adopt(gp_rt->main);
 	gp_leave();
 	return 0;
 }

@@ -187,6 +187,8 @@ static ssize_t file_transfer(struct gp_io *io, struct gp_fd *e)
 
 ssize_t gp__io(struct gp_io *io)
 {
+	if (!io->continued && gp_rt)
+		io->since = gp_wake_seq();
 	/* A call that succeeds leaves errno as it found it, whatever the attempts set. */
 	int saved_errno = errno;
 	ssize_t r = transfer(io);
@@ -212,6 +214,32 @@ static void note_if_drained(const struct gp_io *io, struct gp_fd *e, ssize_t r)
 		gp_fd_note_drained(e);
 }
 
+/*
+ * An attempt that never blocks. With several carriers, another may close the number
+ * between two attempts of one call (while this thread went back to program code after
+ * a wait) and a new file may take it: the call ends with EBADF, as a call the close
+ * came during ends under the library, rather than go on with the new file. Marked in
+ * flight meanwhile, so that the close waits for it (gp_fd_closed): Dekker's handshake on
+ * inflight and closed_at.
+ */
+static ssize_t attempt(struct gp_io *io, struct gp_fd *e)
+{
+	if (!gp_rt->multi)
+		return io->nowait(io);
+	__atomic_fetch_add(&e->inflight, 1, __ATOMIC_SEQ_CST);
+	ssize_t r;
+	if (__atomic_load_n(&e->closed_at, __ATOMIC_SEQ_CST) > io->since) {
+		errno = EBADF;
+		r = -1;
+	} else {
+		r = io->nowait(io);
+	}
+	int err = errno;
+	__atomic_fetch_sub(&e->inflight, 1, __ATOMIC_RELEASE);
+	errno = err;
+	return r;
+}
+
 static ssize_t transfer(struct gp_io *io)
 {
 	for (;;) {
@@ -232,7 +260,7 @@ static ssize_t transfer(struct gp_io *io)
 			return -EPIPE;   /* gp__io_rest reports the progress; the error stays */
 		/* A read known to find nothing is not tried: it waits for readiness first. */
 		bool drained = io->events == EV_READ && gp_fd_surely_drained(e);
-		ssize_t r = drained ? -1 : io->nowait(io);
+		ssize_t r = drained ? -1 : attempt(io, e);
 		if (r >= 0) {
 			note_if_drained(io, e, r);
 			return r;

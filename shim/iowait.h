@@ -50,6 +50,7 @@ struct gp_io {
 	off_t off;
 	int rwf;             /* the program's RWF_* flags (preadv2/pwritev2) */
 	bool continued;      /* after some progress (gp__io_rest): a socket error ends it */
+	uint64_t since;      /* the runtime's wake_seq when the call began (iowait.c) */
 };
 
 /* One transfer, parking while it would block: >= 0 or -errno. */

@@ -42,7 +42,7 @@ static void run_open(struct gp_offcall *c)
 
 static bool may_wait_for_peer(int dirfd, const char *path, int flags)
 {
-	if (!gp__offload_wanted() || gp_carrier->handoff || (flags & (O_NONBLOCK | O_PATH)) ||
+	if (!gp__offload_wanted() || gp_rt->handoff || (flags & (O_NONBLOCK | O_PATH)) ||
 	    (flags & O_TMPFILE) == O_TMPFILE || (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
 		return false;
 	struct stat st;

@@ -22,7 +22,7 @@
 static void on_segv(int sig, siginfo_t *info, void *uctx)
 {
 	(void)uctx;
-	struct gp_green *g = gp_carrier ? gp_self() : NULL;
+	struct gp_green *g = gp_rt ? gp_self() : NULL;
 	if (g && gp_stack_addr_in_guard(&g->stack, info->si_addr)) {
 		char line[256];
 		int n = snprintf(line, sizeof(line),

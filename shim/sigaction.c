@@ -111,7 +111,7 @@ static void trampoline(int sig, siginfo_t *info, void *uctx)
 	 * business: signal.c delivers those to green threads itself. One that the kernel
 	 * gave a handed-off thread in its own system call (gp__block_begin) has done what
 	 * it does natively: the call ends with EINTR or restarts, and no other thread's. */
-	if (gp_carrier && sig <= 64 && (!info || info->si_code != SI_TKILL) &&
+	if (gp_rt && sig <= 64 && (!info || info->si_code != SI_TKILL) &&
 	    !on_handed_off_thread()) {
 		atomic_fetch_or(&arrived, 1ull << (sig - 1));
 		/* Bracket closed: libev's write to its eventfd must pass straight through,
@@ -119,7 +119,7 @@ static void trampoline(int sig, siginfo_t *info, void *uctx)
 		int in_user = gp__in_user;
 		gp__in_user = 0;
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		ev_async_send(gp_carrier->loop, &gp_carrier->async);
+		ev_async_send(gp_rt->loop, &gp_rt->async);
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		gp__in_user = in_user;
 	}
@@ -130,10 +130,10 @@ static void trampoline(int sig, siginfo_t *info, void *uctx)
 static struct gp_green *target_for(int sig)
 {
 	uint64_t bit = 1ull << (sig - 1);
-	struct gp_green *m = gp_carrier->main;
+	struct gp_green *m = gp_rt->main;
 	if (m->state != GP_DONE && !(m->sigmask & bit))
 		return m->state == GP_PARKED ? m : NULL;
-	for (struct gp_green *g = gp_carrier->all; g; g = g->all_next)
+	for (struct gp_green *g = gp_all(); g; g = g->all_next)
 		if (g->state == GP_PARKED && !g->is_main && !(g->sigmask & bit))
 			return g;
 	return NULL;

@@ -132,6 +132,7 @@ static int green_sigmask(int how, const sigset_t *set, sigset_t *old)
 		}
 		gp_enter();
 		gp_sigmask_set(g, next & ~UNBLOCKABLE);
+		gp_sched_leave();
 		gp__in_user = 1;
 	}
 	if (old)

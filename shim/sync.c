@@ -65,7 +65,7 @@ static bool tracks_owner(const pthread_mutex_t *m)
 /* Held by a kernel thread other than the carrier (glibc records the owner's tid). */
 static bool held_by_kernel_thread(const pthread_mutex_t *m)
 {
-	return m->__data.__owner && m->__data.__owner != gp_carrier->tid;
+	return m->__data.__owner && m->__data.__owner != gp_rt->tid;
 }
 
 /* The green thread holding m: NULL if free or held by another kernel thread. */
@@ -74,7 +74,7 @@ static struct gp_green *green_owner(const pthread_mutex_t *m)
 	if (!m->__data.__owner || held_by_kernel_thread(m))
 		return NULL;
 	struct gp_green *g = (struct gp_green *)m->__data.__list.__prev;
-	return g ? g : gp_carrier->main;   /* taken on the carrier before the runtime */
+	return g ? g : gp_rt->main;   /* taken on the carrier before the runtime */
 }
 
 static void set_green_owner(pthread_mutex_t *m, struct gp_green *g)
@@ -154,7 +154,7 @@ static int green_lock(pthread_mutex_t *m, clockid_t clock, const struct timespec
 		 * thread, or already released (glibc's own cond_wait may have let it go since
 		 * the attempt): look again soon rather than wait for a wake-up.
 		 */
-		if (m->__data.__owner != gp_carrier->tid &&
+		if (m->__data.__owner != gp_rt->tid &&
 		    (left < 0 || left > KERNEL_HOLDER_RECHECK))
 			left = KERNEL_HOLDER_RECHECK;
 		gp_enter();
@@ -284,11 +284,16 @@ static int green_cond_wait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t cloc
 			return EINVAL;
 		left = gp_until(clock, abstime);
 	}
+	/* With several carriers, a signal may come as soon as m is released, before the
+	 * park: the wake-ups counted from before the release make the park look again
+	 * (core/sync.c), which green_unlock's own entry would otherwise hide. */
+	uint64_t seen = gp_wake_seq();
 	int rc = green_unlock(m);
 	if (rc != 0)
 		return rc;
 	int woke = -ETIMEDOUT;
 	if (!abstime || left > 0) {
+		gp_self()->left_at = seen;
 		gp_enter();
 		woke = gp_park_on(c, left, "cond");
 		gp_leave();

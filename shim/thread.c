@@ -64,8 +64,8 @@ int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *)
 	 * runtime starts only on the process's first thread: a helper thread glibc made
 	 * (a SIGEV_THREAD timer's) must not become the carrier.
 	 */
-	if ((!gp_on_green() && gp_carrier) ||
-	    (!gp_carrier && syscall(SYS_gettid) != getpid()))
+	if ((!gp_on_green() && gp_rt) ||
+	    (!gp_rt && syscall(SYS_gettid) != getpid()))
 		return GP_REAL(pthread_create)(t, attr, fn, arg);
 	struct gp_spawn_attr sa;
 	if (read_attr(attr, &sa) < 0)
@@ -76,13 +76,14 @@ int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *)
 	gp_enter();
 	struct gp_green *g;
 	rc = gp_spawn(&g, fn, arg, &sa);
+	if (rc == 0) {
+		/* Before the lock goes: another carrier may run g from then on, and g may
+		 * rename itself, read *t, or end. As clone(2) copies the creator's name. */
+		memcpy(g->name, gp_self()->name, sizeof(g->name));
+		*t = (pthread_t)g->handle;
+	}
 	gp_leave();
-	if (rc < 0)
-		return -rc;
-	/* As clone(2) copies the creator's name. */
-	memcpy(g->name, gp_self()->name, sizeof(g->name));
-	*t = (pthread_t)g->handle;
-	return 0;
+	return -rc;
 }
 
 int pthread_join(pthread_t t, void **ret)

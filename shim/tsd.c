@@ -64,7 +64,7 @@ int pthread_key_delete(pthread_key_t key)
 		bool entered = gp_on_green();
 		if (entered)
 			gp_enter();
-		for (struct gp_green *g = gp_carrier ? gp_carrier->all : NULL; g; g = g->all_next) {
+		for (struct gp_green *g = gp_rt ? gp_all() : NULL; g; g = g->all_next) {
 			struct green_tsd *t = tsd_of(g);
 			if (t && t->block[key / BLOCK])
 				t->block[key / BLOCK][key % BLOCK] = NULL;

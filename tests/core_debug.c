@@ -80,7 +80,7 @@ Test(core_debug, header, .timeout = UNIT_TIMEOUT)
 	cr_assert_eq(d->ncarriers, 0, "carriers described before the runtime started");
 	unit_start();
 	cr_assert_eq(d->ncarriers, 1);
-	cr_assert_eq(d->carriers, gp_carrier);
+	cr_assert_eq(d->carriers, gp_rt->carriers);
 	cr_assert_eq(d->ctx_kind, strcmp(gp_ctx_kind(), "asm") == 0 ? GP_DEBUG_CTX_FRAME :
 		     GP_DEBUG_CTX_UCONTEXT, "the context kind is not the build's (%s)",
 		     gp_ctx_kind());
@@ -103,7 +103,7 @@ Test(core_debug, parked_thread_as_a_debugger_reads_it, .timeout = UNIT_TIMEOUT)
 	cr_assert_str_eq((const char *)g + d->green_name, t->name);
 	uintptr_t c = (uintptr_t)d->carriers;
 	cr_assert_eq(u64_at(c, d->carrier_current), (uint64_t)(uintptr_t)gp_self());
-	cr_assert_eq(int_at(c + d->carrier_first, d->kthread_tid), gp_carrier->tid);
+	cr_assert_eq(int_at(c + d->carrier_first, d->kthread_tid), gp_rt->tid);
 	long parked = (long)u64_at(g, d->green_parked_ns);
 	cr_assert(parked > 0 && parked <= (long)u64_at(c, d->carrier_clock_ns),
 		  "parked at %ld, scheduler clock %ld", parked,

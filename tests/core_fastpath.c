@@ -33,7 +33,7 @@ static void *batch_main(void *arg)
 		if (w->rc < 0 || read(w->fd, &c, 1) != 1)
 			return NULL;
 		if (round == LOOKED_AT)
-			w->polls_woken = gp_carrier->stats.polls;
+			w->polls_woken = gp_rt->stats.polls;
 		/* A turn long enough that the whole batch spans several clock ticks. */
 		double end = unit_now() + 50e-6;
 		while (unit_now() < end)

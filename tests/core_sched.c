@@ -22,7 +22,7 @@ static void *record_index(void *arg)
 /* Is g on the carrier's list of every thread object? */
 static bool on_all_list(const struct gp_green *g)
 {
-	for (struct gp_green *x = gp_carrier->all; x; x = x->all_next)
+	for (struct gp_green *x = gp_all(); x; x = x->all_next)
 		if (x == g)
 			return true;
 	return false;
@@ -33,12 +33,12 @@ static bool on_all_list(const struct gp_green *g)
 Test(core_sched, start_twice_keeps_the_carrier, .timeout = UNIT_TIMEOUT)
 {
 	unit_start();
-	struct gp_carrier *c = gp_carrier;
+	struct gp_runtime *c = gp_rt;
 	struct gp_green *self = gp_self();
 	cr_assert(self->is_main, "the test function is not the main green thread");
 	cr_assert_eq(gp_alive(), 1, "%zu threads alive at start", gp_alive());
 	cr_assert_eq(gp_sched_start(), 0, "second gp_sched_start failed");
-	cr_assert_eq(gp_carrier, c, "second gp_sched_start replaced the carrier");
+	cr_assert_eq(gp_rt, c, "second gp_sched_start replaced the carrier");
 	cr_assert_eq(gp_self(), self, "second gp_sched_start replaced the main thread");
 }
 
@@ -532,8 +532,8 @@ Test(core_sched, ten_thousand_threads_alive_at_once, .timeout = UNIT_TIMEOUT_LON
 	static struct gp_green *g[MANY];
 	for (int i = 0; i < MANY; i++)
 		g[i] = unit_spawn(return_double, (void *)(intptr_t)i);
-	cr_assert_eq(gp_carrier->stats.peak_alive, (uint64_t)MANY + 1, "peak_alive = %llu",
-		     (unsigned long long)gp_carrier->stats.peak_alive);
+	cr_assert_eq(gp_rt->stats.peak_alive, (uint64_t)MANY + 1, "peak_alive = %llu",
+		     (unsigned long long)gp_rt->stats.peak_alive);
 	for (int i = 0; i < MANY; i++) {
 		intptr_t r = (intptr_t)unit_join(g[i]);
 		cr_assert_eq(r, 2 * (intptr_t)i, "thread %d returned %ld", i, (long)r);
@@ -544,7 +544,7 @@ Test(core_sched, ten_thousand_threads_alive_at_once, .timeout = UNIT_TIMEOUT_LON
 Test(core_sched, ten_thousand_threads_one_after_another, .timeout = UNIT_TIMEOUT_LONG)
 {
 	unit_start();
-	uint64_t created = gp_carrier->stats.created;
+	uint64_t created = gp_rt->stats.created;
 	void *first_lo = NULL;
 	for (int i = 0; i < MANY; i++) {
 		struct gp_green *g = unit_spawn(return_double, (void *)(intptr_t)i);
@@ -557,8 +557,8 @@ Test(core_sched, ten_thousand_threads_one_after_another, .timeout = UNIT_TIMEOUT
 		intptr_t r = (intptr_t)unit_join(g);
 		cr_assert_eq(r, 2 * (intptr_t)i, "thread %d returned %ld", i, (long)r);
 	}
-	cr_assert_eq(gp_carrier->stats.created - created, (uint64_t)MANY, "created moved by %llu",
-		     (unsigned long long)(gp_carrier->stats.created - created));
+	cr_assert_eq(gp_rt->stats.created - created, (uint64_t)MANY, "created moved by %llu",
+		     (unsigned long long)(gp_rt->stats.created - created));
 }
 
 /* ---- gp_exit ---- */
@@ -680,7 +680,7 @@ static void *yield_then_sleep(void *arg)
 Test(core_sched, stats_move, .timeout = UNIT_TIMEOUT)
 {
 	unit_start();
-	struct gp_stats before = gp_carrier->stats;
+	struct gp_stats before = gp_rt->stats;
 	cr_assert_eq(before.created, 1, "created = %llu at start (main counts)",
 		     (unsigned long long)before.created);
 	struct gp_green *g[3];
@@ -688,7 +688,7 @@ Test(core_sched, stats_move, .timeout = UNIT_TIMEOUT)
 		g[i] = unit_spawn(yield_then_sleep, NULL);
 	for (int i = 0; i < 3; i++)
 		unit_join(g[i]);
-	struct gp_stats after = gp_carrier->stats;
+	struct gp_stats after = gp_rt->stats;
 	cr_assert_eq(after.created, before.created + 3, "created %llu -> %llu after 3 spawns",
 		     (unsigned long long)before.created, (unsigned long long)after.created);
 	cr_assert_eq(after.peak_alive, 4, "peak_alive = %llu with main and 3 threads",
@@ -714,7 +714,7 @@ Test(core_sched, find_by_handle, .timeout = UNIT_TIMEOUT)
 	struct gp_green *g = unit_spawn(record_index, NULL);
 	cr_assert_eq(gp_find(g->handle), g, "a thread's handle does not find it");
 	cr_assert_null(gp_find(0), "handle 0 found a thread");
-	cr_assert_null(gp_find((uintptr_t)&gp_carrier->hub), "the hub is found as a thread");
+	cr_assert_null(gp_find((uintptr_t)&gp_rt->carriers[0].hub), "the hub is found as a thread");
 	static struct gp_green fake;   /* zeroed: no magic */
 	cr_assert_null(gp_find((uintptr_t)&fake), "an object without the magic was found");
 	unit_join(g);

@@ -17,6 +17,7 @@
 #include <criterion/hooks.h>
 #include <criterion/options.h>
 
+#include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1150,4 +1151,13 @@ ReportHook(POST_ALL)(struct criterion_global_stats *st)
 	if (skipped_tests)
 		fprintf(stderr, "[====] Skipped: %zu (each named above, with the reason)\n",
 			skipped_tests);
+}
+
+int gp_carriers(void)
+{
+	const char *v = getenv("GREENPATCH_CARRIERS");
+	if (v && atoi(v) > 0)
+		return atoi(v);
+	cpu_set_t set;
+	return sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
 }

@@ -121,6 +121,7 @@ static const struct var_kind kinds[] = {
 	  0 },
 	{ "GREENPATCH_MAX_THREADS", "--max-threads", VALUES("1", "2", "256", "100000"), 1,
 	  100000 },
+	{ "GREENPATCH_CARRIERS", "--carriers", VALUES("1", "2", "4", "1024"), 1, 1024 },
 };
 
 /* Forms parsers get wrong, for any variable. */

@@ -52,7 +52,10 @@ static void start_parked(struct parked *p)
 	struct gp_cmd cmd = { .prog = "gdb_parked", .argv = GP_ARGV("150"), .shim = true,
 			      .env = GP_ARGV("GREENPATCH_STACK_SIZE=64k",
 					     "GREENPATCH_STACK_GUARD=mprotect",
-					     "GREENPATCH_STALL_MS=0") };
+					     "GREENPATCH_STALL_MS=0",
+					     /* the listing checked is one carrier's, main on
+					      * the first kernel thread */
+					     "GREENPATCH_CARRIERS=1") };
 	char line[256];
 
 	gp_bg_start(&cmd, &p->bg);

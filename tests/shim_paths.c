@@ -296,8 +296,10 @@ Test(paths, unpatched_call_holds_the_others)
 	start_both();
 	struct gp_bg bs;
 	char *es[5];
+	/* One carrier: with two, the ticker would tick on the other. */
 	cases_start(&fs_shim, true, GP_ARGV("stat"),
-		    GP_ARGV("GREENPATCH_HANDOFF=60s", "GREENPATCH_UNPATCH=path"), &bs, es);
+		    GP_ARGV("GREENPATCH_HANDOFF=60s", "GREENPATCH_UNPATCH=path",
+			    "GREENPATCH_CARRIERS=1"), &bs, es);
 	gp_bg_wait(&bs, 60);
 	gp_expect_ok(&bs.run);
 	cr_expect(strstr(bs.run.out, "stat: rc=0 errno=0 ticked=no late=yes") != NULL,

@@ -26,7 +26,7 @@ TestSuite(runtimes, .timeout = 240);
  * Under the shim every green thread rides the carrier; the offload pool (4 kernel threads
  * by default) may add a few. One to spare: "a handful", against one per thread natively.
  */
-#define MAX_KERNEL_THREADS 6
+#define MAX_KERNEL_THREADS (5 + gp_carriers())
 #define MIN_NATIVE_THREADS 100
 
 /* A "KEY value" line the program wrote to stderr, as a number; fails the test if absent. */

@@ -238,9 +238,9 @@ static void start_scheduler(void)
 static int green_only(long switches)
 {
 	start_scheduler();
-	struct gp_stats before = gp_carrier->stats;
+	struct gp_stats before = gp_rt->stats;
 	double ns = green_pingpong(switches / 2);
-	struct gp_stats after = gp_carrier->stats;
+	struct gp_stats after = gp_rt->stats;
 	printf("green-only: switches=%ld scheduler_switches=%llu hub_polls=%llu ns=%.0f\n",
 	       2 * (switches / 2),
 	       (unsigned long long)(after.switches - before.switches),
@@ -251,10 +251,10 @@ static int green_only(long switches)
 /* How many switches and hub polls one yield costs, as the scheduler counts them. */
 static void print_scheduler_counts(void)
 {
-	struct gp_stats before = gp_carrier->stats;
+	struct gp_stats before = gp_rt->stats;
 	long yields = 1000000;
 	green_pingpong(yields / 2);
-	struct gp_stats after = gp_carrier->stats;
+	struct gp_stats after = gp_rt->stats;
 	double sw = (double)(after.switches - before.switches);
 	double polls = (double)(after.polls - before.polls);
 	printf("  scheduler: %.3f context switches per yield, one hub poll (a non-blocking\n"

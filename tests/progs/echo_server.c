@@ -1,11 +1,13 @@
 /*
- * echo_server NCONN [rw|sendrecv] [accept|accept4]
+ * echo_server NCONN [rw|sendrecv] [accept|accept4] [hash]
  *
  * A thread-per-connection TCP echo server, written the plain blocking way: it listens on
  * 127.0.0.1 at a port the kernel picks, prints "port P", accepts NCONN connections one
  * after the other with a blocking accept, and gives each one a thread that echoes with
  * blocking read/write (or recv/send) until the client closes. When every connection is
- * done it prints "served NCONN bytes TOTAL".
+ * done it prints "served NCONN bytes TOTAL". With "hash", each request costs real work
+ * before its answer: a hash over 64 KiB of the connection's own memory, seeded by the
+ * request (the work a server does to answer, for `make bench`'s carriers figures).
  *
  * Once all connections are accepted, main copies the "Threads:" line of /proc/self/status
  * to stderr, to show how many kernel threads carry the connections.
@@ -15,6 +17,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -22,8 +25,27 @@ struct conn {
 	pthread_t tid;
 	int fd;
 	bool sendrecv;
+	unsigned char *area;	/* with "hash": the memory each request hashes */
 	unsigned long long bytes;
 };
+
+#define WORK_BYTES (64 * 1024)
+
+/* The hashes computed, summed: kept so that the work is not optimised away. */
+static _Atomic unsigned long long work_sink;
+
+/* FNV-1a over the connection's 64 KiB, seeded by the request. */
+static void do_work(unsigned char *area, const char *req, size_t len)
+{
+	unsigned long long h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)req[i]) * 0x100000001b3ull;
+	for (size_t i = 0; i < WORK_BYTES; i++)
+		h = (h ^ (area[i] + (unsigned char)i)) * 0x100000001b3ull;
+	area[h % WORK_BYTES] ^= (unsigned char)h;
+	atomic_fetch_add_explicit(&work_sink, h, memory_order_relaxed);
+}
 
 static ssize_t conn_read(struct conn *c, char *buf, size_t len)
 {
@@ -65,6 +87,8 @@ static void *conn_main(void *arg)
 			die("read");
 		if (n == 0)
 			break;
+		if (c->area)
+			do_work(c->area, buf, (size_t)n);
 		if (write_all(c, buf, (size_t)n) != 0)
 			die("write");
 		c->bytes += (unsigned long long)n;
@@ -96,19 +120,19 @@ static int accept_one(int lfd, bool use_accept4)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: echo_server NCONN [rw|sendrecv] [accept|accept4]\n");
+	fprintf(stderr, "usage: echo_server NCONN [rw|sendrecv] [accept|accept4] [hash]\n");
 	return 2;
 }
 
 int main(int argc, char **argv)
 {
 	unsigned long long total = 0;
-	bool sendrecv = false, use_accept4 = false;
+	bool sendrecv = false, use_accept4 = false, hash = false;
 	struct conn *conns;
 	long n;
 	int lfd;
 
-	if (argc < 2 || argc > 4)
+	if (argc < 2 || argc > 5)
 		return usage();
 	n = strtol(argv[1], NULL, 10);
 	if (n < 1 || n > 100000)
@@ -117,6 +141,8 @@ int main(int argc, char **argv)
 		return usage();
 	if (argc > 3 && !(use_accept4 = strcmp(argv[3], "accept4") == 0) &&
 	    strcmp(argv[3], "accept"))
+		return usage();
+	if (argc > 4 && !(hash = strcmp(argv[4], "hash") == 0))
 		return usage();
 	alarm(150); /* see echo_client */
 
@@ -127,6 +153,9 @@ int main(int argc, char **argv)
 	for (long i = 0; i < n; i++) {
 		conns[i].fd = accept_one(lfd, use_accept4);
 		conns[i].sendrecv = sendrecv;
+		/* Not on the stack, nor in TLS: `make bench` runs with 64 KiB stacks. */
+		if (hash && !(conns[i].area = calloc(1, WORK_BYTES)))
+			die("calloc");
 		conns[i].tid = start(conn_main, &conns[i]);
 	}
 	report_threads();
