@@ -1,5 +1,6 @@
 #include "sched.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <linux/futex.h>
 #include <linux/membarrier.h>
@@ -654,6 +655,20 @@ static void destroy_loop(struct gp_runtime *rt)
  * than one needs what hand-off needs (per-thread TLS, the bracket flag): a carrier's
  * kernel thread is made as a spare, and a stuck one is handed off as with one.
  */
+/*
+ * The runtime allocates while it holds its lock (libev's arrays, thread objects, TLS
+ * blocks). The C library's malloc takes locks of its own that no hook ever waits under;
+ * another malloc (jemalloc, tcmalloc) takes the program's pthread mutexes, which are
+ * green: a thread on another carrier that holds one of them and enters the runtime
+ * would wait for the lock while the runtime waits for the mutex. Such a program runs on
+ * one carrier.
+ */
+static bool libc_malloc(void)
+{
+	void *used = dlsym(RTLD_DEFAULT, "malloc"), *libc = dlsym(RTLD_DEFAULT, "__libc_malloc");
+	return used && used == libc;
+}
+
 static unsigned carriers_wanted(const struct gp_runtime *rt)
 {
 	static bool warned;
@@ -662,12 +677,13 @@ static unsigned carriers_wanted(const struct gp_runtime *rt)
 		cpu_set_t set;
 		n = sched_getaffinity(0, sizeof(set), &set) == 0 ? (unsigned)CPU_COUNT(&set) : 1;
 	}
-	bool can = !rt->errno_at && gp_config.handoff_ns && gp__in_user_offset;
-	if (n > 1 && !can) {
-		if (!warned && gp_config.carriers > 1)
-			gp_log(GP_LOG_WARNING, "GREENPATCH_CARRIERS=%u: one carrier, since %s",
-			       gp_config.carriers, rt->errno_at ? "green threads share TLS"
-							      : "hand-off is off (GREENPATCH_HANDOFF=0)");
+	const char *why = rt->errno_at ? "green threads share TLS (GREENPATCH_TLS=shared)"
+		: !gp_config.handoff_ns || !gp__in_user_offset ? "hand-off is off (GREENPATCH_HANDOFF=0)"
+		: n > 1 && !libc_malloc() ? "the program's malloc is not the C library's" : NULL;
+	if (n > 1 && why) {
+		if (!warned)
+			gp_log(gp_config.carriers > 1 ? GP_LOG_WARNING : GP_LOG_INFO,
+			       "one carrier, since %s", why);
 		warned = true;
 		n = 1;
 	}
