@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <linux/membarrier.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
@@ -651,7 +650,9 @@ static void destroy_loop(struct gp_runtime *rt)
 }
 
 /*
- * How many carriers: GREENPATCH_CARRIERS, else the CPUs the process may run on. More
+ * How many carriers: GREENPATCH_CARRIERS, else one (not yet one per CPU: with several,
+ * libev sometimes makes its epoll set anew under heavy descriptor churn, outside the
+ * library's own descriptors, and the old one stays open). More
  * than one needs what hand-off needs (per-thread TLS, the bracket flag): a carrier's
  * kernel thread is made as a spare, and a stuck one is handed off as with one.
  */
@@ -672,11 +673,7 @@ static bool libc_malloc(void)
 static unsigned carriers_wanted(const struct gp_runtime *rt)
 {
 	static bool warned;
-	unsigned n = gp_config.carriers;
-	if (!n) {
-		cpu_set_t set;
-		n = sched_getaffinity(0, sizeof(set), &set) == 0 ? (unsigned)CPU_COUNT(&set) : 1;
-	}
+	unsigned n = gp_config.carriers ? gp_config.carriers : 1;
 	const char *why = rt->errno_at ? "green threads share TLS (GREENPATCH_TLS=shared)"
 		: !gp_config.handoff_ns || !gp__in_user_offset ? "hand-off is off (GREENPATCH_HANDOFF=0)"
 		: n > 1 && !libc_malloc() ? "the program's malloc is not the C library's" : NULL;
