@@ -366,6 +366,27 @@ void gp_loop_changed(void)
 	}
 }
 
+uint64_t gp_poll_round_to_wait(void)
+{
+	struct gp_runtime *rt = gp_rt;
+	if (!rt->multi || !__atomic_load_n(&rt->poll_blocked, __ATOMIC_ACQUIRE))
+		return 0;
+	gp_loop_changed();
+	return rt->poll_round + 1;
+}
+
+void gp_poll_round_wait(uint64_t round)
+{
+	/* Bounded all the same: a poller that cannot run (stopped) must not hold a close. */
+	for (unsigned spins = 0; __atomic_load_n(&gp_rt->poll_round, __ATOMIC_ACQUIRE) < round &&
+				 spins < 20000; spins++) {
+		if (spins < 200)
+			gp_cpu_relax();
+		else
+			syscall(SYS_sched_yield);
+	}
+}
+
 /* libev calls these around its wait in the kernel: other carriers go on meanwhile. */
 static void loop_release(struct ev_loop *loop)
 {
@@ -465,6 +486,7 @@ static void hub_poll(struct gp_runtime *rt, struct gp_carrier *c)
 		gp_monitor_wake();
 	}
 	rt->poller = NULL;
+	__atomic_store_n(&rt->poll_round, rt->poll_round + 1, __ATOMIC_RELEASE);
 	rt->batch_last = rt->runq_tail;
 	/* This carrier runs one of them; idle ones the rest. */
 	for (size_t n = rt->runq_len; n > 1 && rt->idle; n--)
@@ -650,9 +672,8 @@ static void destroy_loop(struct gp_runtime *rt)
 }
 
 /*
- * How many carriers: GREENPATCH_CARRIERS, else one (not yet one per CPU: with several,
- * libev sometimes makes its epoll set anew under heavy descriptor churn, outside the
- * library's own descriptors, and the old one stays open). More
+ * How many carriers: GREENPATCH_CARRIERS, else one (not yet one per CPU: see
+ * libgreenpatch(7), LIMITATIONS). More
  * than one needs what hand-off needs (per-thread TLS, the bracket flag): a carrier's
  * kernel thread is made as a spare, and a stuck one is handed off as with one.
  */

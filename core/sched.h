@@ -128,6 +128,7 @@ struct gp_runtime {
 	struct gp_carrier *poller;   /* whose hub polls the loop now, or NULL */
 	_Atomic int poll_blocked;    /* the poller waits in epoll_wait, without the lock */
 	_Atomic int kicked;          /* it was told to poll again (gp_loop_changed) */
+	_Atomic uint64_t poll_round; /* polls the poller has finished (gp_poll_round_wait) */
 	struct gp_carrier *idle;     /* carriers whose hubs sleep with nothing to run */
 	unsigned nidle;
 	struct gp_green *_Atomic rejoined;  /* given back by kernel threads that lost it */
@@ -185,6 +186,18 @@ void gp_sigmask_set(struct gp_green *g, uint64_t mask);
  * it: the poller, if it waits in the kernel, polls again with the change.
  */
 void gp_loop_changed(void);
+
+/*
+ * A descriptor libev registered is about to be closed (the caller is inside the runtime).
+ * With several carriers the poller may have had an event for it from the kernel already,
+ * which it handles once it has the lock back: if the number were closed (or taken by
+ * another file) by then, libev's epoll_ctl on it would fail, and libev would make its
+ * whole epoll set anew. So while the poller waits, it is told to poll again, and the
+ * close waits for that round (gp_poll_round_wait, in program code): a round number, or 0
+ * when there is nothing to wait for.
+ */
+uint64_t gp_poll_round_to_wait(void);
+void gp_poll_round_wait(uint64_t round);
 
 /* Make the running kernel thread a carrier whose main green thread is the current code. */
 int gp_sched_start(void);

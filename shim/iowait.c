@@ -406,8 +406,13 @@ void gp__fd_forget(int fd)
 	if (fd < 0 || !gp_on_green())
 		return;
 	gp_enter();
+	const struct gp_fd *e = gp_fd_peek(fd);
+	bool known = e && !e->fresh;   /* libev has registered the number with the kernel */
 	gp_fd_closed(fd);
+	uint64_t round = known ? gp_poll_round_to_wait() : 0;
 	gp_leave();
+	if (round)
+		gp_poll_round_wait(round);
 }
 
 void gp__fd_mark_stream(int fd)
