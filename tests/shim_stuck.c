@@ -102,6 +102,9 @@ Test(stuck, bad_values_are_refused)
 		{ "GREENPATCH_HANDOFF=1h", "GREENPATCH_HANDOFF='1h'" },
 		{ "GREENPATCH_MAX_THREADS=0", "GREENPATCH_MAX_THREADS='0'" },
 		{ "GREENPATCH_MAX_THREADS=lots", "GREENPATCH_MAX_THREADS='lots'" },
+		{ "GREENPATCH_CARRIERS=0", "GREENPATCH_CARRIERS='0'" },
+		{ "GREENPATCH_CARRIERS=1025", "GREENPATCH_CARRIERS='1025'" },
+		{ "GREENPATCH_CARRIERS=two", "GREENPATCH_CARRIERS='two'" },
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

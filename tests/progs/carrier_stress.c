@@ -94,12 +94,14 @@ static void *pair_client(void *arg)
 	return NULL;
 }
 
-static void case_sem_pairs(void)
+/* Every pair, from the start to the end of their rounds: the rounds served in all. */
+static long run_pairs(void)
 {
 	pthread_t t[2 * PAIRS];
 	long served = 0;
 
 	for (int i = 0; i < PAIRS; i++) {
+		pairs[i] = (struct pair){ .served = 0 };
 		sem_init(&pairs[i].ping, 0, 0);
 		sem_init(&pairs[i].pong, 0, 0);
 		t[2 * i] = start(pair_server, &pairs[i]);
@@ -112,7 +114,12 @@ static void case_sem_pairs(void)
 		sem_destroy(&pairs[i].ping);
 		sem_destroy(&pairs[i].pong);
 	}
-	printf("sem_pairs: pairs=%d rounds=%d served=%ld\n", PAIRS, PAIR_ROUNDS, served);
+	return served;
+}
+
+static void case_sem_pairs(void)
+{
+	printf("sem_pairs: pairs=%d rounds=%d served=%ld\n", PAIRS, PAIR_ROUNDS, run_pairs());
 }
 
 /* ---- mutex_counter ------------------------------------------------------------------- */
@@ -261,24 +268,13 @@ static void *stuck_main(void *arg)
 
 static void case_stuck_beside(void)
 {
-	pthread_t s[STUCK], t[2 * PAIRS];
-	long served = 0;
+	pthread_t s[STUCK];
 
 	for (int i = 0; i < STUCK; i++)
 		s[i] = start(stuck_main, NULL);
-	for (int i = 0; i < PAIRS; i++) {
-		pairs[i] = (struct pair){ .served = 0 };
-		sem_init(&pairs[i].ping, 0, 0);
-		sem_init(&pairs[i].pong, 0, 0);
-		t[2 * i] = start(pair_server, &pairs[i]);
-		t[2 * i + 1] = start(pair_client, &pairs[i]);
-	}
-	for (int i = 0; i < 2 * PAIRS; i++)
-		join(t[i]);
+	long served = run_pairs();
 	for (int i = 0; i < STUCK; i++)
 		join(s[i]);
-	for (int i = 0; i < PAIRS; i++)
-		served += pairs[i].served;
 	printf("stuck_beside: stuck_threads=%d served=%ld\n", STUCK, served);
 }
 
