@@ -587,6 +587,20 @@ static bool tls_start(void)
 }
 
 /*
+ * The thread id glibc finds in g's TCB, if it has one (core/tls.h): a hub's by its
+ * carrier, a thread's by its number (0 until green_init, for a kernel thread's idle
+ * context, which runs no program code).
+ */
+static void name_tcb(struct gp_green *g)
+{
+	if (!g->ctx.tp)
+		return;
+	gp_tls_set_tid(g->ctx.tp, g->is_hub ? GP_TLS_GREEN_TID_BASE - 1 - (int)g->on->index
+					   : GP_TLS_GREEN_TID_BASE +
+						     (int)(g->id % GP_TLS_GREEN_TID_SPAN));
+}
+
+/*
  * g's stack (the program's memory if stack_addr, else from the cache) and its context.
  * When threads have TLS of their own, its block comes out of the top of the stack, as
  * glibc carves it out of a thread's stack: the same size costs the same memory as
@@ -622,6 +636,7 @@ static int make_context(struct gp_green *g, size_t size, void *stack_addr,
 	}
 	gp_ctx_make(&g->ctx, g->stack.lo, (size_t)(top - (char *)g->stack.lo), fn, arg);
 	g->ctx.tp = tp;
+	name_tcb(g);
 	return 0;
 }
 
@@ -883,6 +898,7 @@ int gp_spawn(struct gp_green **out, void *(*start)(void *), void *arg,
 		return rc;
 	}
 	green_init(c, g);
+	name_tcb(g);
 	g->start = start;
 	g->arg = arg;
 	g->detached = attr && attr->detached;

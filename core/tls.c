@@ -306,7 +306,7 @@ void *gp_tls_make(char *top, void *block, size_t block_size, size_t guard, char 
 	/* Its own list node: glibc's fork unlinks the forking thread's node from a list. */
 	void **list = (void **)(pd + L.list);
 	list[0] = list[1] = list;
-	*(int *)(pd + L.tid) = L.carrier_tid;
+	*(int *)(pd + L.tid) = GP_TLS_GREEN_TID_BASE;   /* gp_tls_set_tid sets its own */
 	*(bool *)(pd + L.user_stack) = true;   /* glibc never reuses the stack as its own */
 	((void **)(pd + L.specific))[0] = pd + L.specific - 32 * 2 * sizeof(void *);
 	if (L.robust_head) {
@@ -335,7 +335,12 @@ void *gp_tls_self(void *tp)
 bool gp_tls_is_green(void *tp)
 {
 	return gp_tls_per_thread && tp != L.carrier_tp &&
-	       *(int *)(pd_of(tp) + L.tid) == L.carrier_tid;
+	       gp_tls_tid_is_green(*(int *)(pd_of(tp) + L.tid));
+}
+
+void gp_tls_set_tid(void *tp, int tid)
+{
+	*(int *)(pd_of(tp) + L.tid) = tid;
 }
 
 /* The call, and its errno read while the carrier's TLS is still installed. */
@@ -472,6 +477,7 @@ long gp_tls_on_carrier(long (*call)(const long *a), const long *a) { return call
 void gp_tls_guard_setxid(void) {}
 void gp_tls_learn_on(void *tp) { (void)tp; }
 bool gp_tls_is_green(void *tp) { (void)tp; return false; }
+void gp_tls_set_tid(void *tp, int tid) { (void)tp, (void)tid; }
 void *gp_tls_self(void *tp) { return tp; }
 void gp_tls_thread_start(void) {}
 void gp_tls_run_dtors(void) {}

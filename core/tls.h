@@ -25,20 +25,34 @@
  *
  * What else follows from distinct thread pointers, and how it is kept safe:
  *
- *   - glibc's internal locks. Its recursive locks (a stream's, the list of streams)
- *     name their owner by thread pointer, its pthread-mutex based ones (the loader's)
- *     by tid, which every green thread of a carrier shares. A green thread must never
- *     wait in the kernel for a lock another green thread holds, since that one cannot
- *     run to release it. glibc holds these locks only inside one of its calls, and no
- *     call parks inside glibc (a hook parks before or after calling libc, never in
- *     between), so none is held by a parked thread; the one lock a program can hold
- *     across a park, a stream's through flockfile, is a green lock on green threads
- *     (shim/flockfile.c). A glibc lock held by an offload thread may make a green
- *     thread wait for that call, as before. Not covered: a callback glibc makes into
- *     the program with a stream locked (fopencookie's functions, printf handlers) that
- *     parks, while another green thread uses that stream. The loader's locks, taken
- *     around dl_iterate_phdr callbacks and library constructors, are tid-based, so a
- *     second green thread takes them as a recursive owner: no freeze, as before.
+ *   - The thread id in the descriptor. glibc names the owner of its tid-based locks by
+ *     it: a mutex's __owner, a read-write lock's __cur_writer (which also decides
+ *     whether an unlock is a writer's), the loader's recursive locks. Green threads run
+ *     in parallel (several carriers, or one handed off beside its carrier's next), so
+ *     each needs an id of its own, or glibc takes one green thread for another: the
+ *     second writer of one of glibc's internal read-write locks (setlocale's,
+ *     textdomain's) got EDEADLK, went on without the lock and then released the first
+ *     one's, and every later taker waited for ever. An id must also stay the same
+ *     while its thread moves between kernel threads, since a lock taken on one may be
+ *     released on another. So a green thread's id is GP_TLS_GREEN_TID_BASE plus its
+ *     number: above the kernel's largest thread id (PID_MAX_LIMIT, 2^22), it never
+ *     names a thread of this process or another, and within FUTEX_TID_MASK, glibc
+ *     stores it in lock words. The first thread keeps its kernel id (locks it took
+ *     before the runtime started name it). What glibc would pass to the kernel as a
+ *     thread id is answered by the shim for green threads (shim/threadattr.c,
+ *     shim/thread.c); raise() asks the kernel for its id. A priority-inheritance lock
+ *     word is the one the kernel reads: such mutexes are green (shim/sync.c).
+ *   - glibc's internal locks wait in the kernel. glibc holds them only inside one of
+ *     its calls, and no call parks inside glibc (a hook parks before or after calling
+ *     libc, never in between), so the holder is running on another kernel thread and
+ *     releases soon; the one lock a program can hold across a park, a stream's through
+ *     flockfile, is a green lock on green threads (shim/flockfile.c). A glibc lock held
+ *     by an offload thread may make a green thread wait for that call, as before. Not
+ *     covered: a callback glibc makes into the program with a stream locked
+ *     (fopencookie's functions, printf handlers) that parks, while another green
+ *     thread uses that stream. The loader's locks are held around dl_iterate_phdr
+ *     callbacks and library constructors, which may park: another green thread that
+ *     then loads a library waits in the kernel, and the monitor hands its carrier off.
  *   - malloc's per-thread cache (tcache) is the kernel thread's, passed from thread
  *     pointer to thread pointer at each switch, so that green threads share it one at
  *     a time and two kernel threads never do (a handed-off thread keeps its kernel
@@ -138,6 +152,22 @@ extern void *(*gp__tls_kernel_tp)(void);
 
 /* Is tp a TCB made here (a green thread's or the hub's), not a kernel thread's? */
 bool gp_tls_is_green(void *tp);
+
+/*
+ * Thread ids of green threads and hubs (above): GP_TLS_GREEN_TID_BASE + a thread's
+ * number, hubs just below. Above PID_MAX_LIMIT (2^22), within FUTEX_TID_MASK.
+ */
+#define GP_TLS_GREEN_TID_BASE 0x20000000
+#define GP_TLS_GREEN_TID_SPAN 0x1fffffff
+
+/* Is tid one of the ids above? */
+static inline bool gp_tls_tid_is_green(int tid)
+{
+	return tid >= GP_TLS_GREEN_TID_BASE - 1024;
+}
+
+/* Give the TCB at tp (one of gp_tls_make's) the thread id tid. */
+void gp_tls_set_tid(void *tp, int tid);
 
 /* Where malloc's per-thread cache pointer lies from a thread pointer; 0: unknown. */
 extern ptrdiff_t gp__tls_tcache_offset;

@@ -70,6 +70,9 @@ _FORMAT_V1 = "<" + "".join(t for _, t in _LAYOUT_V1)
 CTX_FRAME, CTX_UCONTEXT = 1, 2
 NONE = 0xFFFFFFFF
 MAX_THREADS = 10000000      # a list damaged in a core must not loop for ever
+# The least thread id glibc records for a green thread or a hub (core/tls.h): ids of
+# their own, above any kernel thread's; the first thread keeps its kernel id.
+GREEN_TID_LEAST = 0x20000000 - 1024
 
 # Per architecture: gdb's names of the stack pointer and the program counter.
 _SP_PC = {"x86_64": ("rsp", "rip"), "aarch64": ("sp", "pc")}
@@ -259,7 +262,7 @@ class Green:
         tid = _i32(m + dbg.mutex_owner_tid)
         if not tid:
             return "mutex 0x%x (free)" % m
-        if tid != self.carrier.first_tid:
+        if tid != self.carrier.first_tid and tid < GREEN_TID_LEAST:
             return "mutex 0x%x held by kernel thread %d" % (m, tid)
         owner = _u64(m + dbg.mutex_owner_green)
         if not owner:

@@ -2,9 +2,9 @@
  * Read-write locks for green threads. The lock stays glibc's: a green thread takes it
  * with the real tryrdlock/trywrlock and parks on its address while it is held; an
  * unlock through our hook unparks the waiters, which try again. glibc knows the writer
- * only by kernel thread id, the same for every green thread, so the green writer is
- * recorded in padding glibc does not use, for EDEADLK. Process-shared rwlocks
- * are glibc's throughout.
+ * by the thread id in its descriptor, which green threads share when they share TLS,
+ * so the green writer is recorded as well, in padding glibc does not use, for EDEADLK.
+ * Process-shared rwlocks are glibc's throughout.
  */
 #include <errno.h>
 #include <pthread.h>

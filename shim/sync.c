@@ -5,20 +5,20 @@
  * when it is taken, parks on the mutex's address (core/sync.h) until an unlock through
  * our hook unparks it. So the mutex keeps working for code that reaches libc directly.
  *
- * glibc records the owner of a mutex as the kernel thread id, the same for every green
- * thread of the carrier; recursive and error-checking mutexes need the green owner as
- * well. It is kept in the mutex's __list.__prev, a field glibc uses only for robust
- * mutexes, which take the real path. A mutex held with no green owner recorded was taken
- * before the runtime started, by the program's first thread.
+ * glibc records the owner of a mutex by the thread id in its descriptor, which each
+ * green thread has of its own (core/tls.h; the first thread keeps its kernel id). The
+ * green owner is kept as well, for the deadlock report and for when green threads
+ * share TLS, hence an id: in the mutex's __list.__prev, a field glibc uses only for
+ * robust mutexes, which take the real path. A mutex held with no green owner recorded
+ * was taken before the runtime started, by the program's first thread.
  *
  * Process-shared, robust and priority-protect mutexes, and process-shared condition
  * variables, take the real path: they may be shared with other processes, and a
  * priority ceiling changes the priority of the kernel thread. Priority-inheritance
- * mutexes are green: glibc takes one a green thread waits for, held by another green
- * thread with the same thread id, for its owner locking it again, and waits for ever.
- * Its trylock and its unlock stay in user space as long as no kernel thread waits (the
- * lock word holds the owner's id, which every green thread shares); between green
- * threads priorities mean nothing.
+ * mutexes are green: the kernel reads their lock word as the owner's thread id, which
+ * for a green thread names no kernel thread, so a green thread must never wait for one
+ * in the kernel. Its trylock and its unlock stay in user space as long as no kernel
+ * thread waits; between green threads priorities mean nothing.
  *
  * A condition variable is only an address to park on: waiters park on it, signal and
  * broadcast unpark them. The real signal/broadcast are called as well, for waiters that
@@ -35,6 +35,7 @@
 #include "hook.h"
 #include "signals.h"
 #include "sync.h"
+#include "tls.h"
 
 #define KIND_TYPE_MASK 3             /* PTHREAD_MUTEX_KIND_MASK_NP */
 #define KIND_REAL_ONLY (16 | 64 | 128)  /* robust, PP, process-shared */
@@ -62,10 +63,16 @@ static bool tracks_owner(const pthread_mutex_t *m)
 	return t == PTHREAD_MUTEX_RECURSIVE || t == PTHREAD_MUTEX_ERRORCHECK;
 }
 
-/* Held by a kernel thread other than the carrier (glibc records the owner's tid). */
+/* A thread id glibc records that is a green thread's: the first's, or one of ours. */
+static bool tid_is_green(int tid)
+{
+	return tid == gp_rt->tid || gp_tls_tid_is_green(tid);
+}
+
+/* Held by a kernel thread that runs no green code (an offload thread, a timer's). */
 static bool held_by_kernel_thread(const pthread_mutex_t *m)
 {
-	return m->__data.__owner && m->__data.__owner != gp_rt->tid;
+	return m->__data.__owner && !tid_is_green(m->__data.__owner);
 }
 
 /* The green thread holding m: NULL if free or held by another kernel thread. */
@@ -111,10 +118,10 @@ static int owner_trylock(pthread_mutex_t *m)
 /*
  * One attempt: 0, EBUSY (held by another green thread), or an error.
  *
- * glibc counts a recursive mutex's recursion for whoever has the carrier's thread id,
- * which every green thread has: the green owner is checked and glibc's lock taken in
- * one step, inside the bracket, so that no other green thread can come between them
- * (a handed-off one rejoins first, core/kthread.h).
+ * glibc counts a recursive mutex's recursion for whoever has the owner's thread id,
+ * which green threads share when they share TLS: the green owner is checked and
+ * glibc's lock taken in one step, inside the bracket, so that no other green thread can
+ * come between them (a handed-off one rejoins first, core/kthread.h).
  */
 static int green_trylock(pthread_mutex_t *m)
 {
@@ -154,7 +161,7 @@ static int green_lock(pthread_mutex_t *m, clockid_t clock, const struct timespec
 		 * thread, or already released (glibc's own cond_wait may have let it go since
 		 * the attempt): look again soon rather than wait for a wake-up.
 		 */
-		if (m->__data.__owner != gp_rt->tid &&
+		if (!tid_is_green(m->__data.__owner) &&
 		    (left < 0 || left > KERNEL_HOLDER_RECHECK))
 			left = KERNEL_HOLDER_RECHECK;
 		gp_enter();

@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "hook.h"
@@ -91,11 +92,23 @@ int pthread_getaffinity_np(pthread_t t, size_t size, cpu_set_t *set)
 	return sched_getaffinity(0, size, set) == 0 ? 0 : errno;
 }
 
+/*
+ * The kernel's CPU-time clock of one thread, by its id (the encoding of
+ * MAKE_THREAD_CPUCLOCK in the kernel's posix-timers.h: part of its ABI).
+ */
+static clockid_t thread_cpu_clock(pid_t tid)
+{
+	return (clockid_t)((~(unsigned)tid << 3) | 4 /* per thread */ | 2 /* sched */);
+}
+
+/* glibc's would build the clock from the id in a green thread's descriptor, which names
+ * no kernel thread (core/tls.h): the running kernel thread's, the carrier's. */
 int pthread_getcpuclockid(pthread_t t, clockid_t *clock)
 {
 	if (!green_of(t))
 		return GP_REAL(pthread_getcpuclockid)(t, clock);
-	return GP_REAL(pthread_getcpuclockid)(GP_REAL(pthread_self)(), clock);
+	*clock = thread_cpu_clock((pid_t)syscall(SYS_gettid));
+	return 0;
 }
 
 /* The value travels only with a signal raised for real: a green target gets the signal. */

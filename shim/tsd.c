@@ -114,9 +114,9 @@ static int find_runtime(struct dl_phdr_info *info, size_t size, void *data)
 }
 
 /*
- * Its range is found once, with the loader's own walk (the real one: no hook, since this
- * may run in the middle of a switch); then a caller is placed by comparing addresses,
- * never with dladdr, which takes the loader's lock (dl.c).
+ * Its range is found once, with the loader's own walk; then a caller is placed by
+ * comparing addresses, never with dladdr, which takes the loader's lock (this may run
+ * in the middle of a switch).
  */
 static bool from_sanitizer(const void *caller)
 {

@@ -26,9 +26,6 @@ static const struct gp_pending pending[] = {
 	{ "cancel_waiting",
 	  "pthread_cancel does not end a wait made on the thread's own kernel thread: the "
 	  "thread is cancelled at its next cancellation point after it" },
-	{ "mutex_shared_kinds_between_threads",
-	  "green threads share one thread id in glibc's descriptor: glibc takes another green "
-	  "thread's error-checking or recursive mutex for the caller's" },
 };
 
 GP_PENDING_REPORT(apart, pending)

@@ -14,10 +14,17 @@
  *   barrier_rounds    four threads meet at a barrier, round after round
  *   stuck_beside      raw system calls that block (hand-offs) while pairs take turns
  *   rwlock_mix        readers and writers on one rwlock: writers see no reader inside
+ *   glibc_locks       eight threads call what takes glibc's own tid-based locks at once:
+ *                     textdomain and setlocale (read-write locks), dl_iterate_phdr (the
+ *                     loader's recursive lock); a thread taken for another's owner there
+ *                     corrupts the lock, and every later caller waits for ever
  */
 #define PROG "carrier_stress"
 #include "progs.h"
 
+#include <libintl.h>
+#include <link.h>
+#include <locale.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
@@ -326,6 +333,44 @@ static void case_rwlock_mix(void)
 	       atomic_load(&writer_saw_reader));
 }
 
+/* ---- glibc_locks --------------------------------------------------------------------- */
+
+enum { LOCKERS = 8, LOCKER_ROUNDS = 5000 };
+
+static int count_object(struct dl_phdr_info *info, size_t size, void *seen)
+{
+	(void)info, (void)size;
+	++*(long *)seen;
+	return 0;
+}
+
+static void *locker_main(void *arg)
+{
+	long *objects = arg;
+	for (int i = 0; i < LOCKER_ROUNDS; i++) {
+		if (!textdomain("messages") || !setlocale(LC_NUMERIC, "C"))
+			die("textdomain or setlocale");
+		long seen = 0;
+		dl_iterate_phdr(count_object, &seen);
+		if (seen != *objects)
+			fail("dl_iterate_phdr saw %ld objects, not %ld", seen, *objects);
+	}
+	return NULL;
+}
+
+static void case_glibc_locks(void)
+{
+	pthread_t t[LOCKERS];
+	long objects = 0;
+
+	dl_iterate_phdr(count_object, &objects);
+	for (int i = 0; i < LOCKERS; i++)
+		t[i] = start(locker_main, &objects);
+	for (int i = 0; i < LOCKERS; i++)
+		join(t[i]);
+	printf("glibc_locks: %d threads x %d rounds\n", LOCKERS, LOCKER_ROUNDS);
+}
+
 static const struct prog_case cases[] = {
 #define CASE(n) { #n, case_##n }
 	CASE(cond_pingpong),
@@ -336,6 +381,7 @@ static const struct prog_case cases[] = {
 	CASE(barrier_rounds),
 	CASE(stuck_beside),
 	CASE(rwlock_mix),
+	CASE(glibc_locks),
 #undef CASE
 };
 
