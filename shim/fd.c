@@ -88,13 +88,25 @@ int close(int fd)
 	return apart ? GP_BLOCKING(GP_REAL(close)(fd)) : GP_REAL(close)(fd);
 }
 
+/*
+ * Before numbers first..last are closed: their waiters are woken, and, as for one close
+ * (gp__fd_forget), the poller's round is waited for, since it may hold an event for one
+ * of them.
+ */
+static void forget_range(unsigned first, unsigned last)
+{
+	gp_enter();
+	gp_fd_closed_range(first, last);
+	uint64_t round = gp_poll_round_to_wait();
+	gp_leave();
+	if (round)
+		gp_poll_round_wait(round);
+}
+
 int close_range(unsigned first, unsigned last, int flags)
 {
-	if (gp_on_green() && !(flags & CLOSE_RANGE_CLOEXEC) && first <= last) {
-		gp_enter();
-		gp_fd_closed_range(first, last);
-		gp_leave();
-	}
+	if (gp_on_green() && !(flags & CLOSE_RANGE_CLOEXEC) && first <= last)
+		forget_range(first, last);
 	if (first <= last && gp_own_fd_next(first) >= 0 && !gp_own_fds_making())
 		return gp__close_range_around_own(first, last, flags);
 	return GP_REAL(close_range)(first, last, flags);
@@ -121,11 +133,8 @@ static void close_each_but_own(int lowfd)
  */
 void closefrom(int lowfd)
 {
-	if (gp_on_green() && lowfd >= 0) {
-		gp_enter();
-		gp_fd_closed_range((unsigned)lowfd, ~0u);
-		gp_leave();
-	}
+	if (gp_on_green() && lowfd >= 0)
+		forget_range((unsigned)lowfd, ~0u);
 	int own = lowfd >= 0 ? gp_own_fd_next((unsigned)lowfd) : -1;
 	if (own < 0) {
 		GP_REAL(closefrom)(lowfd);
