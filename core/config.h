@@ -20,7 +20,7 @@ struct gp_config {
 	int stack_guard_mprotect; /* GREENPATCH_STACK_GUARD=mprotect: guards are mappings */
 	unsigned long handoff_ns; /* GREENPATCH_HANDOFF: hand a stuck carrier off after; 0 off */
 	unsigned max_threads; /* GREENPATCH_MAX_THREADS: kernel threads that run green code */
-	unsigned carriers;  /* GREENPATCH_CARRIERS: carriers; 0 = one */
+	unsigned carriers;  /* GREENPATCH_CARRIERS: carriers; 0 = one per CPU allowed */
 };
 
 /*

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <linux/membarrier.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
@@ -687,10 +688,10 @@ static void destroy_loop(struct gp_runtime *rt)
 }
 
 /*
- * How many carriers: GREENPATCH_CARRIERS, else one (not yet one per CPU: see
- * libgreenpatch(7), LIMITATIONS). More
- * than one needs what hand-off needs (per-thread TLS, the bracket flag): a carrier's
- * kernel thread is made as a spare, and a stuck one is handed off as with one.
+ * How many carriers: GREENPATCH_CARRIERS, else one per CPU the process may run on (as
+ * Go's GOMAXPROCS; a process confined to one CPU by taskset or a cgroup's cpuset gets
+ * one). More than one needs what hand-off needs (per-thread TLS, the bracket flag): a
+ * carrier's kernel thread is made as a spare, and a stuck one is handed off as with one.
  */
 /*
  * The runtime allocates while it holds its lock (libev's arrays, thread objects, TLS
@@ -706,10 +707,19 @@ static bool libc_malloc(void)
 	return used && used == libc;
 }
 
+static unsigned cpus_allowed(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof(set), &set) != 0)
+		return 1;
+	int n = CPU_COUNT(&set);
+	return n > 0 ? (unsigned)n : 1;
+}
+
 static unsigned carriers_wanted(const struct gp_runtime *rt)
 {
 	static bool warned;
-	unsigned n = gp_config.carriers ? gp_config.carriers : 1;
+	unsigned n = gp_config.carriers ? gp_config.carriers : cpus_allowed();
 	const char *why = rt->errno_at ? "green threads share TLS (GREENPATCH_TLS=shared)"
 		: !gp_config.handoff_ns || !gp__in_user_offset ? "hand-off is off (GREENPATCH_HANDOFF=0)"
 		: n > 1 && !libc_malloc() ? "the program's malloc is not the C library's" : NULL;

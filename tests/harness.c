@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -1155,5 +1156,9 @@ ReportHook(POST_ALL)(struct criterion_global_stats *st)
 int gp_carriers(void)
 {
 	const char *v = getenv("GREENPATCH_CARRIERS");
-	return v && atoi(v) > 0 ? atoi(v) : 1;
+	if (v && atoi(v) > 0)
+		return atoi(v);
+	cpu_set_t set;   /* the library's default: one per CPU the process may run on */
+	return sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0
+		       ? CPU_COUNT(&set) : 1;
 }

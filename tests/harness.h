@@ -68,7 +68,7 @@ struct gp_bg {
 /* The value of a GP_TEST_* variable; fails the test, naming it, when it is not set. */
 const char *gp_env(const char *name);
 
-/* The carriers the library runs under the tests: GREENPATCH_CARRIERS, else one. */
+/* The carriers the library runs under the tests: GREENPATCH_CARRIERS, else one per CPU. */
 int gp_carriers(void);
 
 /* Full path of a program; fails the test when it does not exist or cannot be executed. */
