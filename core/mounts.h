@@ -59,6 +59,12 @@ static inline bool gp_mounts_any_slow(const struct gp_mounts *t)
 /* The absolute, normalised path lies on a slow mount (the deepest mount point wins). */
 bool gp_mounts_path_slow(const struct gp_mounts *t, const char *path);
 
+/*
+ * A walk of the tree at path (absolute, normalised) may meet a slow mount: path lies on
+ * one, or one is mounted below it.
+ */
+bool gp_mounts_tree_slow(const struct gp_mounts *t, const char *path);
+
 /* The mount with this ID, or (id 0) this device, is a slow one. */
 bool gp_mounts_id_slow(const struct gp_mounts *t, uint64_t id, uint64_t dev);
 

@@ -49,13 +49,17 @@ static enum gp_path_class class_of(bool slow)
 	return slow ? GP_PATH_SLOW : GP_PATH_LOCAL;
 }
 
-/* A path too long to hold is left to the kernel's ENAMETOOLONG, as local. */
-static enum gp_path_class by_path(const struct gp_mounts *t, const char *base, const char *path)
+/*
+ * A path too long to hold is left to the kernel's ENAMETOOLONG, as local. For a walk
+ * (tree), the mounts below the path count too.
+ */
+static enum gp_path_class by_path(const struct gp_mounts *t, const char *base, const char *path,
+				  bool tree)
 {
 	static char normal[2 * PATH_MAX];
 	if (!gp_path_normalise(normal, sizeof(normal), base, path))
 		return GP_PATH_LOCAL;
-	return class_of(gp_mounts_path_slow(t, normal));
+	return class_of(tree ? gp_mounts_tree_slow(t, normal) : gp_mounts_path_slow(t, normal));
 }
 
 /*
@@ -87,7 +91,7 @@ static enum gp_path_class by_fd(const struct gp_mounts *t, int fd)
 	return class_of(e->mount == GP_MOUNT_SLOW);
 }
 
-static enum gp_path_class classify(int dirfd, const char *path)
+static enum gp_path_class classify(int dirfd, const char *path, bool tree)
 {
 	const struct gp_mounts *t = gp_mounts_current();
 	if (!t || !gp_mounts_any_slow(t))
@@ -95,17 +99,17 @@ static enum gp_path_class classify(int dirfd, const char *path)
 	if (!path)   /* utimensat(fd, NULL): the descriptor itself; else libc's EFAULT */
 		return dirfd == AT_FDCWD ? GP_PATH_LOCAL : by_fd(t, dirfd);
 	if (path[0] == '/')
-		return by_path(t, NULL, path);
+		return by_path(t, NULL, path, tree);
 	if (dirfd != AT_FDCWD)
 		return by_fd(t, dirfd);
 	const char *base = current_dir();
-	return base ? by_path(t, base, path) : GP_PATH_LOCAL;
+	return base ? by_path(t, base, path, tree) : GP_PATH_LOCAL;
 }
 
-enum gp_path_class gp__path_class(int dirfd, const char *path)
+enum gp_path_class gp__path_class(int dirfd, const char *path, bool tree)
 {
 	gp_enter();
-	enum gp_path_class k = classify(dirfd, path);
+	enum gp_path_class k = classify(dirfd, path, tree);
 	gp_leave();
 	return k;
 }

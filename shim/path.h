@@ -35,7 +35,7 @@ enum gp_path_class {
 	GP_PATH_SLOW,
 };
 
-enum gp_path_class gp__path_class(int dirfd, const char *path);
+enum gp_path_class gp__path_class(int dirfd, const char *path, bool tree);
 
 /*
  * Where the call on path (relative to dirfd) is made: GP_PATH_SLOW makes it apart. The
@@ -46,7 +46,7 @@ static inline enum gp_path_class gp_path_class(int dirfd, const char *path)
 {
 	if (gp_mounts_all_local() || !gp_cooperative_in(GP_FAM_PATH))
 		return GP_PATH_DIRECT;
-	return gp__path_class(dirfd, path);
+	return gp__path_class(dirfd, path, false);
 }
 
 static inline bool gp_path_apart(int dirfd, const char *path)
@@ -58,6 +58,17 @@ static inline bool gp_path_apart(int dirfd, const char *path)
 static inline bool gp_paths_apart(int dirfd1, const char *path1, int dirfd2, const char *path2)
 {
 	return gp_path_apart(dirfd1, path1) || gp_path_apart(dirfd2, path2);
+}
+
+/*
+ * A walk of the tree at path (nftw, ftw) is made apart when the path is on a slow mount
+ * or a slow mount lies below it: the walk crosses into it (without FTW_MOUNT).
+ */
+static inline bool gp_path_tree_apart(const char *path)
+{
+	if (gp_mounts_all_local() || !gp_cooperative_in(GP_FAM_PATH))
+		return false;
+	return gp__path_class(AT_FDCWD, path, true) == GP_PATH_SLOW;
 }
 
 bool gp__fd_on_slow_mount(int fd);
