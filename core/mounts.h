@@ -18,7 +18,8 @@
  * and one with a few compares a path with a few mount points.
  *
  * Paths are compared as text, after "." and ".." are taken out lexically: a symbolic
- * link that leads into a slow mount is not followed (libgreenpatch(7), LIMITATIONS).
+ * link that leads into a slow mount is not followed here (the monitor's short bound
+ * for such calls answers it: shim/path.h).
  */
 #ifndef GP_MOUNTS_H
 #define GP_MOUNTS_H
@@ -94,6 +95,14 @@ extern bool gp__mounts_all_local;
 static inline bool gp_mounts_all_local(void)
 {
 	return __atomic_load_n(&gp__mounts_all_local, __ATOMIC_RELAXED);
+}
+
+/* The table last read holds a slow mount (the monitor looks more often then). */
+extern bool gp__mounts_some_slow;
+
+static inline bool gp_mounts_some_slow(void)
+{
+	return __atomic_load_n(&gp__mounts_some_slow, __ATOMIC_RELAXED);
 }
 
 /* In the child of fork: the watch's descriptors are the parent's too; start again. */

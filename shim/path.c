@@ -120,13 +120,24 @@ bool gp__fd_on_slow_mount(int fd)
 	return e && e->mount == GP_MOUNT_SLOW;
 }
 
+/*
+ * Taken as local, the open was handed off while it lasted (path.h): a symbolic link
+ * may have led it into a slow mount, which the descriptor tells. Asked before the
+ * thread rejoins the carrier.
+ */
 void gp__path_opened(int fd, enum gp_path_class k)
 {
-	if (fd < 0 || k == GP_PATH_DIRECT || !gp_on_green())
+	if (fd < 0 || k == GP_PATH_DIRECT || !gp_in_program())
+		return;
+	bool ask = k == GP_PATH_LOCAL && __atomic_load_n(&gp_self()->handed_off, __ATOMIC_RELAXED);
+	if (!gp_on_green())
 		return;
 	gp_enter();
 	struct gp_fd *e = gp_fd_get(fd);
-	if (e)
+	const struct gp_mounts *t = ask ? gp_mounts_current() : NULL;
+	if (e && t)
+		e->mount = (uint8_t)learn_mount(t, fd);
+	else if (e)
 		e->mount = k == GP_PATH_SLOW ? GP_MOUNT_SLOW : GP_MOUNT_LOCAL;
 	gp_leave();
 }

@@ -56,7 +56,7 @@ int scandirat64(int dirfd, const char *path, struct dirent64 ***list, dirent64_f
 }
 
 /* expr, a walk of the tree at path. */
-#define GP_TREE_CALL(path, expr) (gp_path_tree_apart(path) ? GP_BLOCKING(expr) : (expr))
+#define GP_TREE_CALL(path, expr) GP_CLASS_CALL(gp_path_tree_class(path), expr)
 
 int nftw(const char *path, __nftw_func_t fn, int fds, int flags)
 {

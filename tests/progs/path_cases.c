@@ -2,8 +2,9 @@
  * Path calls on a slow file system, each made by one thread while a ticker thread
  * ticks: stat and its kin, access, opening, reading, writing and closing, directories
  * read and made, names removed and changed, links, modes, owners, sizes and times,
- * whole walks (scandir, nftw, ftw), the file system's figures (statfs, statvfs) and
- * extended attributes.
+ * whole walks (scandir, nftw, ftw), the file system's figures (statfs, statvfs),
+ * extended attributes, and calls that reach DIR through a symbolic link on the local
+ * file system that holds DIR.
  *
  *   PATH_CASES_DIR=DIR PATH_CASES_BACKING=BACKING path_cases [--list | CASE...]
  *
@@ -108,6 +109,32 @@ static const char *p(const char *name)
 	return at(dir, name);
 }
 
+/*
+ * DIR reached through a symbolic link on the local file system that holds DIR: the
+ * link is DIR's parent's "via", which names DIR.
+ */
+static char via_dir[PATH_MAX / 2];
+
+static const char *via(const char *name)
+{
+	return at(via_dir, name);
+}
+
+static void put_via_link(void)
+{
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof(parent), "%s", dir);
+	char *slash = strrchr(parent, '/');
+	if (!slash || slash == parent)
+		fail("%s has no parent to put a link in", dir);
+	*slash = '\0';
+	if ((size_t)snprintf(via_dir, sizeof(via_dir), "%s/via", parent) >= sizeof(via_dir))
+		fail("%s is too long", dir);
+	unlink(via_dir);
+	if (symlink(slash + 1, via_dir) != 0)
+		die(via_dir);
+}
+
 /* Where a case lays out what it needs: in BACKING, without going through DIR. */
 static const char *b(const char *name)
 {
@@ -146,6 +173,7 @@ static void lay_out(void)
 	put_file("d/b", "b");
 	put_file("d/c", "c");
 	put_link("f", "l");
+	put_via_link();
 	/* A file of its own for the extended attributes, with one attribute only. */
 	unlink(b("x"));
 	put_file("x", "x");
@@ -992,6 +1020,33 @@ static void case_fremovexattr(void)
 	close(f);
 }
 
+/* ---- through a symbolic link on a local file system --------------------------------- */
+
+static void case_stat_via_link(void) { WATCH(stat(via("f"), &st)); say_stat(&st); }
+static void case_access_via_link(void) { WATCH(access(via("missing"), F_OK)); }
+
+/* The descriptor an open through the link made is known to be on DIR's mount after. */
+static void case_open_via_link(void)
+{
+	WATCH(fd = open(via("f"), O_RDONLY));
+	WATCH(fstat(fd, &st));
+	say_stat(&st);
+	say_contents(fd);
+}
+
+static void case_opendir_via_link(void)
+{
+	WATCH_PTR(dp = opendir(via("d")));
+	struct dirent *e;
+	char names[16][NAME_MAX + 1];
+	int n = 0;
+	WATCH_PTR(e = readdir(dp));
+	for (; e && n < 16; e = readdir(dp))
+		strcpy(names[n++], e->d_name);
+	say_names(names, n);
+	closedir(dp);
+}
+
 static const struct prog_case cases[] = {
 	{ "stat", case_stat },
 	{ "stat_missing", case_stat_missing },
@@ -1114,6 +1169,10 @@ static const struct prog_case cases[] = {
 	{ "removexattr_missing", case_removexattr_missing },
 	{ "lremovexattr", case_lremovexattr },
 	{ "fremovexattr", case_fremovexattr },
+	{ "stat_via_link", case_stat_via_link },
+	{ "access_via_link", case_access_via_link },
+	{ "open_via_link", case_open_via_link },
+	{ "opendir_via_link", case_opendir_via_link },
 };
 
 /* ---- a mount made while the program runs ------------------------------------------- */
