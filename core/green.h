@@ -66,6 +66,10 @@ struct gp_green {
 	bool handed_off;             /* runs on m, outside the carrier, until it rejoins */
 	const char *blocking_in;     /* the hook whose call it makes in libc, which may wait
 	                              * long (shim/hook.h, GP_BLOCKING), for the stall report */
+	/* Odd while it makes a call on a path taken as local while a slow mount exists
+	 * (shim/path.h), which a symbolic link may have led into one: the monitor hands
+	 * its carrier off once the same call has lasted GP_MAYBE_SLOW_NS (watch.h). */
+	uint32_t maybe_slow_seq;
 	bool rejoined;               /* has rejoined, or yielded when asked, since its last park */
 	int sched_policy;            /* stored by pthread_setschedparam: SCHED_OTHER = 0 */
 	int sched_priority;

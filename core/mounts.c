@@ -197,6 +197,15 @@ bool gp_mounts_path_slow(const struct gp_mounts *t, const char *path)
 	return best && best->slow;
 }
 
+bool gp_mounts_tree_slow(const struct gp_mounts *t, const char *path)
+{
+	size_t plen = strlen(path);
+	for (size_t i = 0; i < t->n; i++)
+		if (t->m[i].slow && under(t->m[i].point, t->m[i].len, path, plen))
+			return true;
+	return gp_mounts_path_slow(t, path);
+}
+
 bool gp_mounts_id_slow(const struct gp_mounts *t, uint64_t id, uint64_t dev)
 {
 	for (size_t i = 0; i < t->n; i++)

@@ -18,7 +18,8 @@
  * and one with a few compares a path with a few mount points.
  *
  * Paths are compared as text, after "." and ".." are taken out lexically: a symbolic
- * link that leads into a slow mount is not followed (libgreenpatch(7), LIMITATIONS).
+ * link that leads into a slow mount is not followed here (the monitor's short bound
+ * for such calls answers it: shim/path.h).
  */
 #ifndef GP_MOUNTS_H
 #define GP_MOUNTS_H
@@ -59,6 +60,12 @@ static inline bool gp_mounts_any_slow(const struct gp_mounts *t)
 /* The absolute, normalised path lies on a slow mount (the deepest mount point wins). */
 bool gp_mounts_path_slow(const struct gp_mounts *t, const char *path);
 
+/*
+ * A walk of the tree at path (absolute, normalised) may meet a slow mount: path lies on
+ * one, or one is mounted below it.
+ */
+bool gp_mounts_tree_slow(const struct gp_mounts *t, const char *path);
+
 /* The mount with this ID, or (id 0) this device, is a slow one. */
 bool gp_mounts_id_slow(const struct gp_mounts *t, uint64_t id, uint64_t dev);
 
@@ -88,6 +95,14 @@ extern bool gp__mounts_all_local;
 static inline bool gp_mounts_all_local(void)
 {
 	return __atomic_load_n(&gp__mounts_all_local, __ATOMIC_RELAXED);
+}
+
+/* The table last read holds a slow mount (the monitor looks more often then). */
+extern bool gp__mounts_some_slow;
+
+static inline bool gp_mounts_some_slow(void)
+{
+	return __atomic_load_n(&gp__mounts_some_slow, __ATOMIC_RELAXED);
 }
 
 /* In the child of fork: the watch's descriptors are the parent's too; start again. */

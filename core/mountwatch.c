@@ -40,6 +40,7 @@
 #include "ownfd.h"
 #include "sched.h"
 #include "util.h"
+#include "watch.h"
 
 static struct {
 	struct gp_mounts table;
@@ -53,6 +54,7 @@ static struct {
 } mw = { .info_fd = -1, .epoll_fd = -1 };
 
 bool gp__mounts_all_local;
+bool gp__mounts_some_slow;
 
 static void set_all_local(bool all_local)
 {
@@ -164,6 +166,12 @@ const struct gp_mounts *gp_mounts_current(void)
 	if (!mw.readable && was_readable)
 		gp_log(GP_LOG_INFO, "/proc/self/mountinfo cannot be read: every path call is "
 		       "taken as local");
+	bool some_slow = mw.readable && gp_mounts_any_slow(&mw.table);
+	if (some_slow && !gp_mounts_some_slow()) {
+		__atomic_store_n(&gp__mounts_some_slow, true, __ATOMIC_RELAXED);
+		gp_monitor_retick();   /* it looks more often now (watch.h) */
+	}
+	__atomic_store_n(&gp__mounts_some_slow, some_slow, __ATOMIC_RELAXED);
 	/* Unless a change came in meanwhile: then the next question reads again. */
 	set_all_local((!mw.readable || !gp_mounts_any_slow(&mw.table)) &&
 		      !__atomic_load_n(&mw.stale, __ATOMIC_RELAXED));
@@ -189,4 +197,5 @@ void gp_mounts_after_fork(void)
 	mw.read = false;
 	mw.readable = false;
 	set_all_local(false);
+	__atomic_store_n(&gp__mounts_some_slow, false, __ATOMIC_RELAXED);
 }

@@ -32,6 +32,7 @@
 #include "config.h"
 #include "debug.h"
 #include "kthread.h"
+#include "mounts.h"
 #include "offload.h"
 #include "sched.h"
 #include "tls.h"
@@ -575,7 +576,9 @@ static void stall_report(struct gp_carrier *c, struct gp_green *g, uint64_t sw,
  * blocked) that hands a stuck carrier off (kthread.h) and reports stalls.
  *
  * It looks at the carrier every half of GREENPATCH_HANDOFF (a quarter of
- * GREENPATCH_STALL_MS without hand-off). The carrier is stuck when its switch counter
+ * GREENPATCH_STALL_MS without hand-off), and at least every half of GP_MAYBE_SLOW_NS
+ * while a slow mount exists, for the path calls taken as local that a symbolic link
+ * led into it (watch.h). The carrier is stuck when its switch counter
  * has not moved since the last look while a green thread, not the hub, runs on it:
  * one computation or one system call, since every call through the library that
  * waits switches. Once stuck for the threshold with another green thread alive, it
@@ -596,6 +599,7 @@ static void stall_report(struct gp_carrier *c, struct gp_green *g, uint64_t sw,
 
 static struct {
 	_Atomic uint32_t asleep;        /* futex: the monitor sleeps until the hub wakes it */
+	_Atomic uint32_t retick;        /* futex: its tick between looks, cut short to re-time */
 } mon;
 
 /* Every carrier's hub waits, in the loop or idle: nothing can be stuck. */
@@ -625,6 +629,12 @@ void gp_monitor_wake(void)
 	if (__atomic_load_n(&mon.asleep, __ATOMIC_SEQ_CST) &&
 	    __atomic_exchange_n(&mon.asleep, 0, __ATOMIC_SEQ_CST))
 		syscall(SYS_futex, &mon.asleep, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+void gp_monitor_retick(void)
+{
+	__atomic_fetch_add(&mon.retick, 1, __ATOMIC_SEQ_CST);
+	syscall(SYS_futex, &mon.retick, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
 struct handed_check {
@@ -668,6 +678,8 @@ struct look {
 	long cpu_from;                /* its CPU time at the first look that found it stuck */
 	bool cpu_known;               /* cpu_from is taken */
 	bool at_bound;                /* the last hand-off found no spare */
+	uint32_t slow_seq;            /* its maybe_slow_seq at the last look (green.h) */
+	long slow_since;              /* when a look first found it in that call */
 	uint64_t reported_at;         /* the switch count at its last report */
 };
 
@@ -762,10 +774,17 @@ static void look_at(struct gp_runtime *rt, struct gp_carrier *c, struct look *l,
 	}
 	if (__atomic_load_n(&rt->alive, __ATOMIC_RELAXED) < 2)
 		return;
+	/* In one call on a path taken as local since slow_since (watch.h). */
+	uint32_t seq = __atomic_load_n(&g->maybe_slow_seq, __ATOMIC_RELAXED);
+	if (!(seq & 1) || seq != l->slow_seq) {
+		l->slow_seq = seq;
+		l->slow_since = p->now;
+	}
+	bool maybe_slow = (seq & 1) && p->now - l->slow_since >= GP_MAYBE_SLOW_NS;
 	/* Tried at every look: a spare may have come back since the bound was met. A
 	 * thread that calls the runtime is asked to yield first, and handed off only if
 	 * it has not a tick later. */
-	if (p->handoff && p->now - l->since >= p->handoff &&
+	if (p->handoff && (p->now - l->since >= p->handoff || maybe_slow) &&
 	    really_stuck(tid, l, cpu, p->handoff / 4) &&
 	    !asked_to_yield(c, l, p->now, p->tick_ns)) {
 		int rc = gp_handoff(c, g, sw, l->since);
@@ -794,11 +813,15 @@ static void *monitor_main(void *arg)
 	struct watch_params p = { .threshold = (long)gp_config.stall_ms * 1000000L,
 				  .handoff = (long)gp_config.handoff_ns };
 	p.tick_ns = p.handoff ? p.handoff / 2 : p.threshold / 4;
-	struct timespec tick = { p.tick_ns / 1000000000L, p.tick_ns % 1000000000L };
 	struct look *looks = NULL;
 	unsigned nlooks = 0, idle_looks = 0;
 	for (;;) {
-		syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &tick, NULL);
+		long tick_ns = p.tick_ns;
+		if (p.handoff && tick_ns > GP_MAYBE_SLOW_NS / 2 && gp_mounts_some_slow())
+			tick_ns = GP_MAYBE_SLOW_NS / 2;
+		struct timespec tick = { tick_ns / 1000000000L, tick_ns % 1000000000L };
+		uint32_t retick = __atomic_load_n(&mon.retick, __ATOMIC_SEQ_CST);
+		syscall(SYS_futex, &mon.retick, FUTEX_WAIT_PRIVATE, retick, &tick, NULL, 0);
 		struct gp_runtime *rt = __atomic_load_n(&gp_rt, __ATOMIC_ACQUIRE);
 		if (!rt)
 			continue;

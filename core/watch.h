@@ -38,6 +38,17 @@ void gp_stats_write(int fd);
 int gp_watch_start(void);
 
 /*
+ * How long a call on a path taken as local (shim/path.h) may hold the carrier while a
+ * slow mount exists: a symbolic link on a local file system can lead into the slow one,
+ * which the path's text does not show, and resolving every link first would cost a
+ * local file more system calls than natively. A local file system answers well within
+ * this; the monitor looks at least twice as often while a slow mount exists, and hands
+ * a carrier whose thread is still in the same such call off, however long
+ * GREENPATCH_HANDOFF is (unless it is 0).
+ */
+#define GP_MAYBE_SLOW_NS (2 * 1000000L)
+
+/*
  * True on the monitor's kernel thread. It takes GREENPATCH_DUMP_SIGNAL, which it does
  * not block, when every thread of the program blocks it (shim/sigaction.c).
  */
@@ -45,6 +56,9 @@ extern __thread bool gp__on_monitor __attribute__((tls_model("initial-exec")));
 
 /* The hub leaves the loop: wake the monitor if it sleeps (it sleeps while the hub waits). */
 void gp_monitor_wake(void);
+
+/* The monitor's tick may change (a slow mount appeared): end its current one. */
+void gp_monitor_retick(void);
 
 /* Stalls reported so far, for the statistics. */
 unsigned long gp_stall_count(void);

@@ -31,16 +31,19 @@ static bool block_in_hand(DIR *d)
 	return h->offset < h->size;
 }
 
-/* readdir's call on d may wait for a slow file system (readdir(NULL) crashes natively). */
-static bool dir_apart(DIR *d)
+/*
+ * Where readdir's call on d is made: directly while it answers from the block it holds,
+ * else as a call on its descriptor (readdir(NULL) crashes natively).
+ */
+static enum gp_path_class dir_class(DIR *d)
 {
-	return !block_in_hand(d) && gp_fd_apart(dirfd(d));
+	return block_in_hand(d) ? GP_PATH_DIRECT : gp_fd_class(dirfd(d));
 }
 
 DIR *opendir(const char *path)
 {
 	enum gp_path_class k = gp_path_class(AT_FDCWD, path);
-	DIR *d = k == GP_PATH_SLOW ? GP_BLOCKING(GP_REAL(opendir)(path)) : GP_REAL(opendir)(path);
+	DIR *d = GP_CLASS_CALL(k, GP_REAL(opendir)(path));
 	if (d)
 		gp__path_opened(dirfd(d), k);
 	return d;
@@ -48,24 +51,22 @@ DIR *opendir(const char *path)
 
 struct dirent *readdir(DIR *d)
 {
-	return dir_apart(d) ? GP_BLOCKING(GP_REAL(readdir)(d)) : GP_REAL(readdir)(d);
+	return GP_CLASS_CALL(dir_class(d), GP_REAL(readdir)(d));
 }
 
 struct dirent64 *readdir64(DIR *d)
 {
-	return dir_apart(d) ? GP_BLOCKING(GP_REAL(readdir64)(d)) : GP_REAL(readdir64)(d);
+	return GP_CLASS_CALL(dir_class(d), GP_REAL(readdir64)(d));
 }
 
 int readdir_r(DIR *d, struct dirent *entry, struct dirent **result)
 {
-	return dir_apart(d) ? GP_BLOCKING(GP_REAL(readdir_r)(d, entry, result))
-			    : GP_REAL(readdir_r)(d, entry, result);
+	return GP_CLASS_CALL(dir_class(d), GP_REAL(readdir_r)(d, entry, result));
 }
 
 int readdir64_r(DIR *d, struct dirent64 *entry, struct dirent64 **result)
 {
-	return dir_apart(d) ? GP_BLOCKING(GP_REAL(readdir64_r)(d, entry, result))
-			    : GP_REAL(readdir64_r)(d, entry, result);
+	return GP_CLASS_CALL(dir_class(d), GP_REAL(readdir64_r)(d, entry, result));
 }
 
 /*

@@ -148,22 +148,31 @@ void closefrom(int lowfd)
 
 /*
  * fclose closes the stream's descriptor inside the C library, where no hook sees it.
- * Its flush waits green first; if that wait fails, libc's flush fails the same way.
+ * Its flush is made green first; if a wait fails, libc's flush fails the same way. A
+ * failed write of output written green has emptied the buffer, as libc's own does: libc
+ * then has nothing to fail on, and fclose answers the failure here.
  */
 int fclose(FILE *f)
 {
 	bool apart = false;
+	int flush_errno = 0;
 	if (gp_on_green()) {
 		bool wide_waits = gp__wide_flush_may_wait(f);
 		int saved_errno = errno;
-		if (!wide_waits && gp__stdio_before_flush(f) == 0)
+		if (wide_waits || gp__stdio_before_flush(f) == 0)
 			errno = saved_errno;
+		else if (f->_IO_write_ptr <= f->_IO_write_base)
+			flush_errno = errno;
 		apart = gp_fd_apart(fileno(f));
 		gp__fd_forget(fileno(f));
 		if (wide_waits)
 			return GP_BLOCKING(GP_REAL(fclose)(f));
 	}
-	return apart ? GP_BLOCKING(GP_REAL(fclose)(f)) : GP_REAL(fclose)(f);
+	int rc = apart ? GP_BLOCKING(GP_REAL(fclose)(f)) : GP_REAL(fclose)(f);
+	if (!flush_errno)
+		return rc;
+	errno = flush_errno;
+	return EOF;
 }
 
 int dup(int fd)

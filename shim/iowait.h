@@ -115,9 +115,22 @@ ssize_t gp__iov_len(const struct iovec *iov, int cnt);
 
 /*
  * Before libc writes a stream's pending output (fflush, fclose): wait green until its
- * descriptor is writable (stdio.c). 0, or -1 with errno and the stream's error flag set.
+ * descriptor is writable, or write the output here when a writable descriptor may not
+ * take it all at once (stdio.c). 0, or -1 with errno and the stream's error flag set;
+ * when the output was written here, it is gone from the buffer either way, as after
+ * libc's own flush.
  */
 int gp__stdio_before_flush(FILE *fp);
+
+/*
+ * What a pipe or socket that polls writable surely takes in one write: a pipe then has a
+ * free page, a socket at least a quarter of its send buffer.
+ */
+#define GP_STDIO_SURE_ROOM 4096
+
+/* n bytes onto fp's descriptor through our write: the count written (short after an
+ * error, with the stream's error flag set). */
+size_t gp__stdio_write_all(FILE *fp, const char *data, size_t n);
 
 /* A descriptor whose transfers wait for a peer (socket, pipe, tty), blocking. */
 bool gp__waits_for_peer(const struct gp_fd *e);

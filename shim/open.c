@@ -92,7 +92,7 @@ static int open_as(open_fn real, const char *name, int dirfd, const char *path, 
 	else if (may_wait_for_peer(dirfd, path, flags))
 		return open_fifo(dirfd, path, flags, mode);
 	else
-		fd = open_here(real, &a, name);
+		fd = GP_MAYBE_SLOW_AS(name, k, open_here(real, &a, name));
 	gp__path_opened(fd, k);
 	return fd;
 }
@@ -182,8 +182,7 @@ GREEN_CREAT(creat64)
 	FILE *name(const char *path, const char *how)                                  \
 	{                                                                              \
 		enum gp_path_class k = gp_path_class(AT_FDCWD, path);                  \
-		FILE *f = k == GP_PATH_SLOW ? GP_BLOCKING(GP_REAL(name)(path, how))    \
-					    : GP_REAL(name)(path, how);                \
+		FILE *f = GP_CLASS_CALL(k, GP_REAL(name)(path, how));                  \
 		if (f)                                                                 \
 			gp__path_opened(fileno(f), k);                                 \
 		return f;                                                              \

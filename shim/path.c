@@ -49,13 +49,17 @@ static enum gp_path_class class_of(bool slow)
 	return slow ? GP_PATH_SLOW : GP_PATH_LOCAL;
 }
 
-/* A path too long to hold is left to the kernel's ENAMETOOLONG, as local. */
-static enum gp_path_class by_path(const struct gp_mounts *t, const char *base, const char *path)
+/*
+ * A path too long to hold is left to the kernel's ENAMETOOLONG, as local. For a walk
+ * (tree), the mounts below the path count too.
+ */
+static enum gp_path_class by_path(const struct gp_mounts *t, const char *base, const char *path,
+				  bool tree)
 {
 	static char normal[2 * PATH_MAX];
 	if (!gp_path_normalise(normal, sizeof(normal), base, path))
 		return GP_PATH_LOCAL;
-	return class_of(gp_mounts_path_slow(t, normal));
+	return class_of(tree ? gp_mounts_tree_slow(t, normal) : gp_mounts_path_slow(t, normal));
 }
 
 /*
@@ -87,7 +91,7 @@ static enum gp_path_class by_fd(const struct gp_mounts *t, int fd)
 	return class_of(e->mount == GP_MOUNT_SLOW);
 }
 
-static enum gp_path_class classify(int dirfd, const char *path)
+static enum gp_path_class classify(int dirfd, const char *path, bool tree)
 {
 	const struct gp_mounts *t = gp_mounts_current();
 	if (!t || !gp_mounts_any_slow(t))
@@ -95,17 +99,17 @@ static enum gp_path_class classify(int dirfd, const char *path)
 	if (!path)   /* utimensat(fd, NULL): the descriptor itself; else libc's EFAULT */
 		return dirfd == AT_FDCWD ? GP_PATH_LOCAL : by_fd(t, dirfd);
 	if (path[0] == '/')
-		return by_path(t, NULL, path);
+		return by_path(t, NULL, path, tree);
 	if (dirfd != AT_FDCWD)
 		return by_fd(t, dirfd);
 	const char *base = current_dir();
-	return base ? by_path(t, base, path) : GP_PATH_LOCAL;
+	return base ? by_path(t, base, path, tree) : GP_PATH_LOCAL;
 }
 
-enum gp_path_class gp__path_class(int dirfd, const char *path)
+enum gp_path_class gp__path_class(int dirfd, const char *path, bool tree)
 {
 	gp_enter();
-	enum gp_path_class k = classify(dirfd, path);
+	enum gp_path_class k = classify(dirfd, path, tree);
 	gp_leave();
 	return k;
 }
@@ -116,13 +120,24 @@ bool gp__fd_on_slow_mount(int fd)
 	return e && e->mount == GP_MOUNT_SLOW;
 }
 
+/*
+ * Taken as local, the open was handed off while it lasted (path.h): a symbolic link
+ * may have led it into a slow mount, which the descriptor tells. Asked before the
+ * thread rejoins the carrier.
+ */
 void gp__path_opened(int fd, enum gp_path_class k)
 {
-	if (fd < 0 || k == GP_PATH_DIRECT || !gp_on_green())
+	if (fd < 0 || k == GP_PATH_DIRECT || !gp_in_program())
+		return;
+	bool ask = k == GP_PATH_LOCAL && __atomic_load_n(&gp_self()->handed_off, __ATOMIC_RELAXED);
+	if (!gp_on_green())
 		return;
 	gp_enter();
 	struct gp_fd *e = gp_fd_get(fd);
-	if (e)
+	const struct gp_mounts *t = ask ? gp_mounts_current() : NULL;
+	if (e && t)
+		e->mount = (uint8_t)learn_mount(t, fd);
+	else if (e)
 		e->mount = k == GP_PATH_SLOW ? GP_MOUNT_SLOW : GP_MOUNT_LOCAL;
 	gp_leave();
 }

@@ -2,12 +2,17 @@
  * The stat family, on a slow file system made on the caller's own kernel thread
  * (path.h). The names glibc 2.33 replaced (__xstat, __lxstat, __fxstatat and their 64
  * forms) are still what programs built before it call; the descriptor forms (fstat,
- * __fxstat) are apart only for a descriptor a hook opened on a slow mount.
+ * __fxstat) are apart only for a descriptor a hook opened on a slow mount. The file
+ * system's own figures (statfs, statvfs) are asked of its server or daemon too.
+ * statvfs and fstatvfs make their statfs inside the C library, where no hook sees it:
+ * they have hooks of their own.
  */
 /* GREENPATCH_UNPATCH=path leaves these hooks to libc. */
 #define GP_HOOK_FAMILY GP_FAM_PATH
 
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 
 #include "path.h"
 
@@ -96,4 +101,46 @@ int __fxstat(int ver, int fd, struct stat *st)
 int __fxstat64(int ver, int fd, struct stat64 *st)
 {
 	return GP_FD_PATH_CALL(fd, GP_REAL(__fxstat64)(ver, fd, st));
+}
+
+/* ---- the file system's figures ------------------------------------------------------- */
+
+int statfs(const char *path, struct statfs *sf)
+{
+	return GP_PATH_CALL(AT_FDCWD, path, GP_REAL(statfs)(path, sf));
+}
+
+int statfs64(const char *path, struct statfs64 *sf)
+{
+	return GP_PATH_CALL(AT_FDCWD, path, GP_REAL(statfs64)(path, sf));
+}
+
+int fstatfs(int fd, struct statfs *sf)
+{
+	return GP_FD_PATH_CALL(fd, GP_REAL(fstatfs)(fd, sf));
+}
+
+int fstatfs64(int fd, struct statfs64 *sf)
+{
+	return GP_FD_PATH_CALL(fd, GP_REAL(fstatfs64)(fd, sf));
+}
+
+int statvfs(const char *path, struct statvfs *sv)
+{
+	return GP_PATH_CALL(AT_FDCWD, path, GP_REAL(statvfs)(path, sv));
+}
+
+int statvfs64(const char *path, struct statvfs64 *sv)
+{
+	return GP_PATH_CALL(AT_FDCWD, path, GP_REAL(statvfs64)(path, sv));
+}
+
+int fstatvfs(int fd, struct statvfs *sv)
+{
+	return GP_FD_PATH_CALL(fd, GP_REAL(fstatvfs)(fd, sv));
+}
+
+int fstatvfs64(int fd, struct statvfs64 *sv)
+{
+	return GP_FD_PATH_CALL(fd, GP_REAL(fstatvfs64)(fd, sv));
 }

@@ -18,8 +18,9 @@
  *   - the scanf family cannot be rewritten on top of the get area, and a conversion may
  *     need any number of refills: it waits green until input is there, then runs on
  *     the offload pool, where its further reads block only a pool thread;
- *   - fflush waits until the descriptor is writable before writing the pending
- *     output; the writers (fwrite, fputs, fprintf...) are in stdio_out.c.
+ *   - fflush waits until the descriptor is writable before libc writes the pending
+ *     output, or writes it here when it is more than a writable descriptor surely
+ *     takes; the writers (fwrite, fputs, fprintf...) are in stdio_out.c.
  *
  * A stream is left to libc entirely when the wait would be wrong or useless: no green
  * thread to switch to, a descriptor the program made non-blocking (libc's read then
@@ -54,11 +55,14 @@
 #include "stdio_lock.h"
 
 /*
- * From glibc's libio.h, which is not installed: the stream cannot read; it reads from
- * its pushback area; it was last used for output.
+ * From glibc's libio.h, which is not installed: the stream is unbuffered; it cannot
+ * read; it reads from its pushback area; it is line-buffered; it was last used for
+ * output.
  */
+#define GP_IO_UNBUFFERED 0x0002
 #define GP_IO_NO_READS 0x0004
 #define GP_IO_IN_BACKUP 0x0100
+#define GP_IO_LINE_BUF 0x0200
 #define GP_IO_CURRENTLY_PUTTING 0x0800
 
 /* Bytes left in the get area, counting a pushback area's return to the main one. */
@@ -548,6 +552,42 @@ int __isoc99_scanf(const char *fmt, ...)
 
 /* ---- output ----------------------------------------------------------------------- */
 
+size_t gp__stdio_write_all(FILE *fp, const char *data, size_t n)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t w = write(fp->_fileno, data + done, n - done);
+		if (w <= 0) {
+			fp->_flags |= _IO_ERR_SEEN;
+			break;
+		}
+		done += (size_t)w;
+	}
+	return done;
+}
+
+/*
+ * What glibc's flush leaves behind, whether its write succeeded or not
+ * (libio/fileops.c, new_do_write): an empty buffer, in which a line-buffered or
+ * unbuffered stream sends every character through __overflow.
+ */
+static void buffer_written(FILE *fp, size_t n)
+{
+	if (fp->_offset >= 0)
+		fp->_offset += (off64_t)n;
+	fp->_IO_read_base = fp->_IO_read_ptr = fp->_IO_read_end = fp->_IO_buf_base;
+	fp->_IO_write_base = fp->_IO_write_ptr = fp->_IO_buf_base;
+	fp->_IO_write_end = fp->_flags & (GP_IO_LINE_BUF | GP_IO_UNBUFFERED) ? fp->_IO_buf_base
+									    : fp->_IO_buf_end;
+}
+
+/*
+ * libc writes a stream's pending output in one write, which waits until all of it is
+ * in the pipe or socket. A descriptor that polls writable surely takes GP_STDIO_SURE_ROOM
+ * bytes: for as much, waiting green until then is enough. More (a buffer the program
+ * made larger with setvbuf) is written here, through our write, which parks whenever
+ * the descriptor is full, and the stream is left as glibc's flush leaves it.
+ */
 int gp__stdio_before_flush(FILE *fp)
 {
 	int fd;
@@ -559,7 +599,14 @@ int gp__stdio_before_flush(FILE *fp)
 	fd = fp->_fileno;
 	if (!gp__waits_for_peer(gp__fd_learn(fd)))
 		return 0;
-	return gp__stream_wait(fp, fd, EV_WRITE);
+	size_t n = (size_t)(fp->_IO_write_ptr - fp->_IO_write_base);
+	if (n <= GP_STDIO_SURE_ROOM)
+		return gp__stream_wait(fp, fd, EV_WRITE);
+	size_t done = gp__stdio_write_all(fp, fp->_IO_write_base, n);
+	int err = errno;
+	buffer_written(fp, done);
+	errno = err;
+	return done == n ? 0 : -1;
 }
 
 int fflush(FILE *fp)

@@ -9,7 +9,10 @@
  * writes everything, as glibc's direct write of a large fwrite does), and smaller data
  * goes to the now empty buffer. Data that fits is left to libc, which then does no
  * system call at all. A line-buffered or unbuffered stream (a tty, or setvbuf) writes at
- * each call, so its pending output is flushed green first too.
+ * each call, so its pending output is flushed green first too. libc writes what it
+ * writes in one write, which waits until all of it is taken: a line, or pending output,
+ * larger than what a writable descriptor surely takes (a buffer made larger with
+ * setvbuf) is written here instead, through our write.
  *
  * The printf family formats into memory first (a stack buffer, or vasprintf for more),
  * then writes that; the fortified forms format with their own checks. dprintf, which
@@ -91,8 +94,10 @@ static size_t put_held(FILE *fp, const char *data, size_t n)
 {
 	if (n == 0 || fits(fp, data, n))
 		return GP_REAL(fwrite_unlocked)(data, 1, n, fp);
-	/* A line with its pending start, within the buffer: libc writes it in one go. */
-	if ((fp->_flags & GP_IO_LINE_BUF) && pending(fp) + n < buffer_size(fp)) {
+	/* A line with its pending start, within the buffer and the room a writable
+	 * descriptor surely has: libc writes it in one go. */
+	if ((fp->_flags & GP_IO_LINE_BUF) && pending(fp) + n < buffer_size(fp) &&
+	    pending(fp) + n <= GP_STDIO_SURE_ROOM) {
 		if (gp__stream_wait(fp, fp->_fileno, EV_WRITE) < 0)
 			return 0;
 		return GP_REAL(fwrite_unlocked)(data, 1, n, fp);
@@ -100,22 +105,22 @@ static size_t put_held(FILE *fp, const char *data, size_t n)
 	if (gp__stdio_before_flush(fp) < 0 || GP_REAL(fflush_unlocked)(fp) != 0)
 		return 0;
 	if (n < buffer_size(fp) && !(fp->_flags & GP_IO_UNBUFFERED)) {
-		/* A line-buffered stream writes here up to the last newline: let it wait. */
-		if ((fp->_flags & GP_IO_LINE_BUF) && memchr(data, '\n', n) &&
-		    gp__stream_wait(fp, fp->_fileno, EV_WRITE) < 0)
-			return 0;
-		return GP_REAL(fwrite_unlocked)(data, 1, n, fp);
-	}
-	size_t done = 0;
-	while (done < n) {
-		ssize_t w = write(fp->_fileno, data + done, n - done);
-		if (w <= 0) {
-			fp->_flags |= _IO_ERR_SEEN;
-			break;
+		if (!(fp->_flags & GP_IO_LINE_BUF) || !memchr(data, '\n', n))
+			return GP_REAL(fwrite_unlocked)(data, 1, n, fp);
+		/* A line-buffered stream writes here up to the last newline: let it wait, or
+		 * write the lines here when they may not fit, and leave the rest to libc. */
+		size_t lines = (size_t)((const char *)memrchr(data, '\n', n) - data) + 1;
+		if (lines <= GP_STDIO_SURE_ROOM) {
+			if (gp__stream_wait(fp, fp->_fileno, EV_WRITE) < 0)
+				return 0;
+			return GP_REAL(fwrite_unlocked)(data, 1, n, fp);
 		}
-		done += (size_t)w;
+		size_t done = gp__stdio_write_all(fp, data, lines);
+		if (done < lines)
+			return done;
+		return lines + GP_REAL(fwrite_unlocked)(data + lines, 1, n - lines, fp);
 	}
-	return done;
+	return gp__stdio_write_all(fp, data, n);
 }
 
 /* put_held with fp's green lock held: the call's parts are not cut into by others'. */

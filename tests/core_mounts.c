@@ -81,6 +81,21 @@ Test(core_mounts, path_on_slow_mount, .timeout = UNIT_TIMEOUT)
 	gp_mounts_free(&t);
 }
 
+/* A walk from a directory meets the slow mounts at and below it. */
+Test(core_mounts, tree_meets_slow_mount, .timeout = UNIT_TIMEOUT)
+{
+	struct gp_mounts t = { 0 };
+	cr_assert(gp_mounts_parse(&t, table_text, strlen(table_text)) == 0);
+	const struct { const char *path; bool slow; } cases[] = {
+		{ "/", true }, { "/mnt", true }, { "/mnt/nfs/a", true }, { "/etc", false },
+		{ "/mnt/nfs/local", false }, { "/mnt/nfsx", false }, { "/srv", true },
+	};
+	for (size_t i = 0; i < GP_ARRAY_LEN(cases); i++)
+		cr_expect(gp_mounts_tree_slow(&t, cases[i].path) == cases[i].slow, "%s: %s",
+			  cases[i].path, cases[i].slow ? "slow" : "local");
+	gp_mounts_free(&t);
+}
+
 Test(core_mounts, no_slow_mount, .timeout = UNIT_TIMEOUT)
 {
 	static const char text[] = "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n"

@@ -21,7 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/time.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -234,6 +236,42 @@ static int sf_release(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
+static int sf_statfs(const char *path, struct statvfs *sv)
+{
+	char b[PATH_MAX];
+	SLOW_CALL(statvfs(real_path(path, b), sv));
+}
+
+/* The extended attributes are the backing file's; a symbolic link's own are not asked. */
+static int sf_setxattr(const char *path, const char *name, const char *value, size_t size,
+		       int flags)
+{
+	char b[PATH_MAX];
+	SLOW_CALL(lsetxattr(real_path(path, b), name, value, size, flags));
+}
+
+static int sf_getxattr(const char *path, const char *name, char *value, size_t size)
+{
+	char b[PATH_MAX];
+	slowly();
+	ssize_t n = lgetxattr(real_path(path, b), name, value, size);
+	return n < 0 ? -errno : (int)n;
+}
+
+static int sf_listxattr(const char *path, char *list, size_t size)
+{
+	char b[PATH_MAX];
+	slowly();
+	ssize_t n = llistxattr(real_path(path, b), list, size);
+	return n < 0 ? -errno : (int)n;
+}
+
+static int sf_removexattr(const char *path, const char *name)
+{
+	char b[PATH_MAX];
+	SLOW_CALL(lremovexattr(real_path(path, b), name));
+}
+
 static const struct fuse_operations ops = {
 	.init = sf_init,
 	.getattr = sf_getattr,
@@ -258,6 +296,11 @@ static const struct fuse_operations ops = {
 	.write = sf_write,
 	.flush = sf_flush,
 	.release = sf_release,
+	.statfs = sf_statfs,
+	.setxattr = sf_setxattr,
+	.getxattr = sf_getxattr,
+	.listxattr = sf_listxattr,
+	.removexattr = sf_removexattr,
 };
 
 int main(int argc, char **argv)

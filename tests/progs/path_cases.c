@@ -1,7 +1,10 @@
 /*
  * Path calls on a slow file system, each made by one thread while a ticker thread
  * ticks: stat and its kin, access, opening, reading, writing and closing, directories
- * read and made, names removed and changed, links, modes, owners, sizes and times.
+ * read and made, names removed and changed, links, modes, owners, sizes and times,
+ * whole walks (scandir, nftw, ftw), the file system's figures (statfs, statvfs),
+ * extended attributes, and calls that reach DIR through a symbolic link on the local
+ * file system that holds DIR.
  *
  *   PATH_CASES_DIR=DIR PATH_CASES_BACKING=BACKING path_cases [--list | CASE...]
  *
@@ -20,9 +23,13 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/time.h>
+#include <sys/xattr.h>
 
 /* The names glibc 2.33 replaced, still exported for programs built before it. */
 extern int __xstat(int ver, const char *path, struct stat *st);
@@ -102,6 +109,32 @@ static const char *p(const char *name)
 	return at(dir, name);
 }
 
+/*
+ * DIR reached through a symbolic link on the local file system that holds DIR: the
+ * link is DIR's parent's "via", which names DIR.
+ */
+static char via_dir[PATH_MAX / 2];
+
+static const char *via(const char *name)
+{
+	return at(via_dir, name);
+}
+
+static void put_via_link(void)
+{
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof(parent), "%s", dir);
+	char *slash = strrchr(parent, '/');
+	if (!slash || slash == parent)
+		fail("%s has no parent to put a link in", dir);
+	*slash = '\0';
+	if ((size_t)snprintf(via_dir, sizeof(via_dir), "%s/via", parent) >= sizeof(via_dir))
+		fail("%s is too long", dir);
+	unlink(via_dir);
+	if (symlink(slash + 1, via_dir) != 0)
+		die(via_dir);
+}
+
 /* Where a case lays out what it needs: in BACKING, without going through DIR. */
 static const char *b(const char *name)
 {
@@ -140,6 +173,12 @@ static void lay_out(void)
 	put_file("d/b", "b");
 	put_file("d/c", "c");
 	put_link("f", "l");
+	put_via_link();
+	/* A file of its own for the extended attributes, with one attribute only. */
+	unlink(b("x"));
+	put_file("x", "x");
+	if (setxattr(b("x"), "user.gp", "value", 5, 0) != 0)
+		die("setxattr");
 }
 
 /* A descriptor of DIR (a directory) or of one of its files, opened before a watch. */
@@ -645,6 +684,369 @@ static void case_utimensat(void)
 	printf("  atime=%ld mtime=%ld\n", (long)st.st_atime, (long)st.st_mtime);
 }
 
+/* ---- whole walks of directories ------------------------------------------------------ */
+
+static int scanned;
+
+static void say_list(char **names, int n)
+{
+	printf(" ");
+	for (int i = 0; i < n; i++)
+		printf(" %s", names[i]);
+	printf("%s\n", n > 0 ? "" : " (none)");
+}
+
+/* scandir's filter and comparison run inside the walk: they are the program's code. */
+static int not_dots(const struct dirent *e)
+{
+	scanned++;
+	return e->d_name[0] != '.';
+}
+
+static int not_dots64(const struct dirent64 *e)
+{
+	scanned++;
+	return e->d_name[0] != '.';
+}
+
+/* A descriptor of DIR itself, for the *at forms. */
+static int root_fd(void)
+{
+	return open_there(".", O_RDONLY | O_DIRECTORY);
+}
+
+/* call fills list; r is a descriptor of DIR, for the *at forms. */
+#define SCANDIR_CASE(name, type, call)                                         \
+	static void case_##name(void)                                          \
+	{                                                                      \
+		type **list = NULL;                                            \
+		int n, r = root_fd();                                          \
+		scanned = 0;                                                   \
+		WATCH(n = call);                                               \
+		char *names[16];                                               \
+		for (int i = 0; i < n && i < 16; i++)                          \
+			names[i] = list[i]->d_name;                            \
+		say_list(names, n < 16 ? n : 16);                              \
+		printf("  filtered %d\n", scanned);                            \
+		for (int i = 0; i < n; i++)                                    \
+			free(list[i]);                                         \
+		free(list);                                                    \
+		close(r);                                                      \
+	}
+
+SCANDIR_CASE(scandir, struct dirent, scandir(p("d"), &list, not_dots, alphasort))
+SCANDIR_CASE(scandir64, struct dirent64, scandir64(p("d"), &list, not_dots64, alphasort64))
+SCANDIR_CASE(scandir_missing, struct dirent, scandir(p("missing"), &list, not_dots, alphasort))
+SCANDIR_CASE(scandirat, struct dirent, scandirat(r, "d", &list, not_dots, alphasort))
+SCANDIR_CASE(scandirat64, struct dirent64, scandirat64(r, "d", &list, not_dots64, alphasort64))
+
+/* What a walk saw: each path below its start, with its type, in the walk's order. */
+static char walked[32][NAME_MAX + 8];
+static int nwalked;
+static size_t walk_root_len;
+
+static void saw(const char *path, int flag)
+{
+	if (nwalked < 32)
+		snprintf(walked[nwalked++], sizeof(walked[0]), "%s:%d",
+			 path[walk_root_len] ? path + walk_root_len + 1 : ".", flag);
+}
+
+static int on_nftw(const char *path, const struct stat *s, int flag, struct FTW *f)
+{
+	(void)s;
+	(void)f;
+	saw(path, flag);
+	return 0;
+}
+
+static int on_nftw64(const char *path, const struct stat64 *s, int flag, struct FTW *f)
+{
+	(void)s;
+	(void)f;
+	saw(path, flag);
+	return 0;
+}
+
+static int on_ftw(const char *path, const struct stat *s, int flag)
+{
+	(void)s;
+	saw(path, flag);
+	return 0;
+}
+
+static int on_ftw64(const char *path, const struct stat64 *s, int flag)
+{
+	(void)s;
+	saw(path, flag);
+	return 0;
+}
+
+static void walk_begin(const char *root)
+{
+	nwalked = 0;
+	walk_root_len = strlen(root);
+}
+
+/* The order is the file system's: sorted. */
+static void say_walked(void)
+{
+	char *names[32];
+	for (int i = 0; i < nwalked; i++)
+		names[i] = walked[i];
+	for (int i = 1; i < nwalked; i++)
+		for (int j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+			char *t = names[j];
+			names[j] = names[j - 1];
+			names[j - 1] = t;
+		}
+	say_list(names, nwalked);
+}
+
+static void case_nftw(void)
+{
+	walk_begin(p("d"));
+	WATCH(nftw(p("d"), on_nftw, 4, FTW_PHYS));
+	say_walked();
+}
+
+static void case_nftw64(void)
+{
+	walk_begin(p("d"));
+	WATCH(nftw64(p("d"), on_nftw64, 4, FTW_PHYS | FTW_DEPTH));
+	say_walked();
+}
+
+static void case_nftw_chdir(void)
+{
+	walk_begin(p("d"));
+	WATCH(nftw(p("d"), on_nftw, 4, FTW_CHDIR));
+	say_walked();
+}
+
+static void case_nftw_missing(void) { WATCH(nftw(p("missing"), on_nftw, 4, 0)); }
+static void case_ftw(void) { walk_begin(p("d")); WATCH(ftw(p("d"), on_ftw, 4)); say_walked(); }
+
+static void case_ftw64(void)
+{
+	walk_begin(p("d"));
+	WATCH(ftw64(p("d"), on_ftw64, 4));
+	say_walked();
+}
+
+/*
+ * A walk that starts on a local directory and crosses into the slow mount below it:
+ * from DIR's parent into DIR, where only d is walked and shown (the rest is skipped,
+ * for time).
+ */
+static int on_nftw_into(const char *path, const struct stat *s, int flag, struct FTW *f)
+{
+	const char *d = p("d");
+	if (strncmp(path, d, strlen(d)) == 0 && (!path[strlen(d)] || path[strlen(d)] == '/'))
+		return on_nftw(path, s, flag, f);
+	if (flag == FTW_D && f->level > 0 && strcmp(path, dir) != 0)
+		return FTW_SKIP_SUBTREE;
+	return FTW_CONTINUE;
+}
+
+static void case_nftw_into_mount(void)
+{
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof(parent), "%s", dir);
+	*strrchr(parent, '/') = '\0';
+	walk_begin(dir);
+	WATCH(nftw(parent, on_nftw_into, 4, FTW_PHYS | FTW_ACTIONRETVAL));
+	say_walked();
+}
+
+/* ---- the file system's figures ---------------------------------------------------- */
+
+/* Only what does not change from run to run: the type, the block size, the name limit. */
+static void say_statfs(long type, long bsize, long namelen)
+{
+	printf("  type=%lx bsize=%ld namelen=%ld\n", type, bsize, namelen);
+}
+
+static struct statfs sf;
+static struct statfs64 sf64;
+static struct statvfs sv;
+static struct statvfs64 sv64;
+
+static void case_statfs(void)
+{
+	WATCH(statfs(p("f"), &sf));
+	say_statfs((long)sf.f_type, (long)sf.f_bsize, (long)sf.f_namelen);
+}
+
+static void case_statfs64(void)
+{
+	WATCH(statfs64(p("f"), &sf64));
+	say_statfs((long)sf64.f_type, (long)sf64.f_bsize, (long)sf64.f_namelen);
+}
+
+static void case_statfs_missing(void) { WATCH(statfs(p("missing"), &sf)); }
+
+static void case_fstatfs(void)
+{
+	int f = open_there("f", O_RDONLY);
+	WATCH(fstatfs(f, &sf));
+	say_statfs((long)sf.f_type, (long)sf.f_bsize, (long)sf.f_namelen);
+	close(f);
+}
+
+static void case_fstatfs64(void)
+{
+	int f = open_there("f", O_RDONLY);
+	WATCH(fstatfs64(f, &sf64));
+	say_statfs((long)sf64.f_type, (long)sf64.f_bsize, (long)sf64.f_namelen);
+	close(f);
+}
+
+static void case_statvfs(void)
+{
+	WATCH(statvfs(p("f"), &sv));
+	say_statfs(0, (long)sv.f_bsize, (long)sv.f_namemax);
+}
+
+static void case_statvfs64(void)
+{
+	WATCH(statvfs64(p("f"), &sv64));
+	say_statfs(0, (long)sv64.f_bsize, (long)sv64.f_namemax);
+}
+
+static void case_fstatvfs(void)
+{
+	int f = open_there("f", O_RDONLY);
+	WATCH(fstatvfs(f, &sv));
+	say_statfs(0, (long)sv.f_bsize, (long)sv.f_namemax);
+	close(f);
+}
+
+static void case_fstatvfs64(void)
+{
+	int f = open_there("f", O_RDONLY);
+	WATCH(fstatvfs64(f, &sv64));
+	say_statfs(0, (long)sv64.f_bsize, (long)sv64.f_namemax);
+	close(f);
+}
+
+/* ---- extended attributes ---------------------------------------------------------- */
+
+static char xv[256];
+static ssize_t xn;
+
+static void say_xattr(ssize_t got)
+{
+	printf("  value [%.*s]\n", got > 0 ? (int)got : 0, xv);
+}
+
+/* A list of names, each ended by a NUL: with commas. */
+static void say_xlist(ssize_t got)
+{
+	for (ssize_t i = 0; i < got; i++)
+		if (xv[i] == '\0')
+			xv[i] = ',';
+	printf("  names [%.*s]\n", got > 0 ? (int)got : 0, xv);
+}
+
+static void case_getxattr(void) { WATCH(xn = getxattr(p("x"), "user.gp", xv, sizeof(xv))); say_xattr(xn); }
+static void case_getxattr_missing(void) { WATCH(getxattr(p("x"), "user.none", xv, sizeof(xv))); }
+
+static void case_lgetxattr(void)
+{
+	WATCH(xn = lgetxattr(p("x"), "user.gp", xv, sizeof(xv)));
+	say_xattr(xn);
+}
+
+static void case_fgetxattr(void)
+{
+	int f = open_there("x", O_RDONLY);
+	WATCH(xn = fgetxattr(f, "user.gp", xv, sizeof(xv)));
+	say_xattr(xn);
+	close(f);
+}
+
+static void case_listxattr(void) { WATCH(xn = listxattr(p("x"), xv, sizeof(xv))); say_xlist(xn); }
+static void case_llistxattr(void) { WATCH(xn = llistxattr(p("x"), xv, sizeof(xv))); say_xlist(xn); }
+
+static void case_flistxattr(void)
+{
+	int f = open_there("x", O_RDONLY);
+	WATCH(xn = flistxattr(f, xv, sizeof(xv)));
+	say_xlist(xn);
+	close(f);
+}
+
+/* What the backing file holds under name afterwards; the attribute is then removed. */
+static void say_set(const char *name)
+{
+	say_xattr(lgetxattr(b("x"), name, xv, sizeof(xv)));
+	lremovexattr(b("x"), name);
+}
+
+static void case_setxattr(void) { WATCH(setxattr(p("x"), "user.s", "set", 3, 0)); say_set("user.s"); }
+
+static void case_setxattr_exists(void)
+{
+	WATCH(setxattr(p("x"), "user.gp", "again", 5, XATTR_CREATE));
+}
+
+static void case_lsetxattr(void) { WATCH(lsetxattr(p("x"), "user.s", "lset", 4, 0)); say_set("user.s"); }
+
+static void case_fsetxattr(void)
+{
+	int f = open_there("x", O_RDONLY);
+	WATCH(fsetxattr(f, "user.s", "fset", 4, 0));
+	say_set("user.s");
+	close(f);
+}
+
+static void put_xattr(const char *name)
+{
+	if (lsetxattr(b("x"), name, "rm", 2, 0) != 0)
+		die("lsetxattr");
+}
+
+static void case_removexattr(void) { put_xattr("user.r"); WATCH(removexattr(p("x"), "user.r")); say_set("user.r"); }
+static void case_removexattr_missing(void) { WATCH(removexattr(p("x"), "user.none")); }
+static void case_lremovexattr(void) { put_xattr("user.r"); WATCH(lremovexattr(p("x"), "user.r")); say_set("user.r"); }
+
+static void case_fremovexattr(void)
+{
+	put_xattr("user.r");
+	int f = open_there("x", O_RDONLY);
+	WATCH(fremovexattr(f, "user.r"));
+	say_set("user.r");
+	close(f);
+}
+
+/* ---- through a symbolic link on a local file system --------------------------------- */
+
+static void case_stat_via_link(void) { WATCH(stat(via("f"), &st)); say_stat(&st); }
+static void case_access_via_link(void) { WATCH(access(via("missing"), F_OK)); }
+
+/* The descriptor an open through the link made is known to be on DIR's mount after. */
+static void case_open_via_link(void)
+{
+	WATCH(fd = open(via("f"), O_RDONLY));
+	WATCH(fstat(fd, &st));
+	say_stat(&st);
+	say_contents(fd);
+}
+
+static void case_opendir_via_link(void)
+{
+	WATCH_PTR(dp = opendir(via("d")));
+	struct dirent *e;
+	char names[16][NAME_MAX + 1];
+	int n = 0;
+	WATCH_PTR(e = readdir(dp));
+	for (; e && n < 16; e = readdir(dp))
+		strcpy(names[n++], e->d_name);
+	say_names(names, n);
+	closedir(dp);
+}
+
 static const struct prog_case cases[] = {
 	{ "stat", case_stat },
 	{ "stat_missing", case_stat_missing },
@@ -731,6 +1133,46 @@ static const struct prog_case cases[] = {
 	{ "truncate", case_truncate },
 	{ "truncate64", case_truncate64 },
 	{ "utimensat", case_utimensat },
+	{ "scandir", case_scandir },
+	{ "scandir64", case_scandir64 },
+	{ "scandir_missing", case_scandir_missing },
+	{ "scandirat", case_scandirat },
+	{ "scandirat64", case_scandirat64 },
+	{ "nftw", case_nftw },
+	{ "nftw64", case_nftw64 },
+	{ "nftw_chdir", case_nftw_chdir },
+	{ "nftw_missing", case_nftw_missing },
+	{ "nftw_into_mount", case_nftw_into_mount },
+	{ "ftw", case_ftw },
+	{ "ftw64", case_ftw64 },
+	{ "statfs", case_statfs },
+	{ "statfs64", case_statfs64 },
+	{ "statfs_missing", case_statfs_missing },
+	{ "fstatfs", case_fstatfs },
+	{ "fstatfs64", case_fstatfs64 },
+	{ "statvfs", case_statvfs },
+	{ "statvfs64", case_statvfs64 },
+	{ "fstatvfs", case_fstatvfs },
+	{ "fstatvfs64", case_fstatvfs64 },
+	{ "getxattr", case_getxattr },
+	{ "getxattr_missing", case_getxattr_missing },
+	{ "lgetxattr", case_lgetxattr },
+	{ "fgetxattr", case_fgetxattr },
+	{ "listxattr", case_listxattr },
+	{ "llistxattr", case_llistxattr },
+	{ "flistxattr", case_flistxattr },
+	{ "setxattr", case_setxattr },
+	{ "setxattr_exists", case_setxattr_exists },
+	{ "lsetxattr", case_lsetxattr },
+	{ "fsetxattr", case_fsetxattr },
+	{ "removexattr", case_removexattr },
+	{ "removexattr_missing", case_removexattr_missing },
+	{ "lremovexattr", case_lremovexattr },
+	{ "fremovexattr", case_fremovexattr },
+	{ "stat_via_link", case_stat_via_link },
+	{ "access_via_link", case_access_via_link },
+	{ "open_via_link", case_open_via_link },
+	{ "opendir_via_link", case_opendir_via_link },
 };
 
 /* ---- a mount made while the program runs ------------------------------------------- */

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <locale.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <wchar.h>
 
 /* ---- helpers ------------------------------------------------------------------------ */
@@ -667,6 +668,108 @@ static void case_wide_writers_to_slow_reader(void)
 	}
 }
 
+/*
+ * One long line through a line-buffered stream into a pipe that a child process drains
+ * slowly, while a ticker ticks: the line is far larger than the pipe holds, so its write
+ * waits for the reader, about a quarter of a second. Under the library the writer must
+ * wait green and the ticker go on ticking (how late it was goes to stderr); the reader
+ * is a process of its own, so that a write that held the carrier would still end
+ * (tests/shim_stdio.c also runs this without the monitor's hand-off, which would
+ * otherwise free the ticker after a millisecond). The buffer is the default one, or one larger than the line, which libc
+ * then writes at the newline in one go; or, fully buffered, at fflush or fclose.
+ */
+#define LONG_LINE (256 * 1024)
+
+/* Reads fd 4 KiB every 5 ms until its end: the count, written to out. */
+static void drain_slowly(int fd, int out)
+{
+	char buf[4096];
+	long total = 0;
+	ssize_t n;
+	while ((msleep(5), n = read(fd, buf, sizeof(buf))) > 0)
+		total += n;
+	dprintf(out, "%ld", total);
+	_exit(0);
+}
+
+enum long_line_how { LL_FPUTS, LL_PIECES, LL_FPRINTF, LL_DEFAULT_BUFFER, LL_FFLUSH, LL_FCLOSE };
+
+static void put_long_line(FILE *f, enum long_line_how how, const char *line, int *bad)
+{
+	switch (how) {
+	case LL_FPUTS:
+	case LL_DEFAULT_BUFFER:
+		*bad |= fputs(line, f) == EOF;
+		*bad |= fputc('\n', f) == EOF;
+		break;
+	case LL_PIECES:   /* the line gathers in the buffer; its newline writes it */
+		for (int i = 0; i < LONG_LINE / 1024; i++)
+			*bad |= fwrite(line, 1, 1024, f) != 1024;
+		*bad |= putc('\n', f) == EOF;
+		break;
+	case LL_FPRINTF:
+		*bad |= fprintf(f, "%s\n", line) < 0;
+		break;
+	case LL_FFLUSH:   /* fully buffered: the buffer takes it all, the flush writes it */
+		*bad |= fputs(line, f) == EOF;
+		*bad |= fputc('\n', f) == EOF;
+		*bad |= fflush(f) != 0;
+		break;
+	case LL_FCLOSE:
+		*bad |= fputs(line, f) == EOF;
+		*bad |= fputc('\n', f) == EOF;
+		*bad |= fclose(f) != 0;
+		break;
+	}
+}
+
+static void case_long_line_to_slow_pipe(void)
+{
+	static const char *names[] = { "fputs", "pieces", "fprintf", "default buffer",
+				       "fflush, fully buffered", "fclose, fully buffered" };
+	static char line[LONG_LINE + 1];
+	memset(line, 'l', LONG_LINE);
+	for (int how = LL_FPUTS; how <= LL_FCLOSE; how++) {
+		int p[2], res[2];
+		make_pipe(p, O_CLOEXEC);
+		make_pipe(res, O_CLOEXEC);
+		pid_t pid = fork();
+		if (pid < 0)
+			die("fork");
+		if (pid == 0) {
+			close(p[1]);
+			close(res[0]);
+			drain_slowly(p[0], res[1]);
+		}
+		close(p[0]);
+		close(res[1]);
+		FILE *f = fdopen(p[1], "w");
+		if (!f)
+			die("fdopen");
+		/* glibc takes a size only with a buffer. */
+		static char big[2 * LONG_LINE];
+		setvbuf(f, how == LL_DEFAULT_BUFFER ? NULL : big, how >= LL_FFLUSH ? _IOFBF : _IOLBF,
+			sizeof(big));
+		int bad = 0;
+		timed_ticker_start(5);
+		long ticks0 = timed_ticks_now();
+		put_long_line(f, (enum long_line_how)how, line, &bad);
+		long ticks = timed_ticks_now() - ticks0;
+		long late_us = timed_ticker_stop();
+		if (how != LL_FCLOSE)
+			bad |= fclose(f) != 0;
+		char total[32] = "";
+		ssize_t n = read(res[0], total, sizeof(total) - 1);
+		total[n > 0 ? n : 0] = '\0';
+		close(res[0]);
+		waitpid(pid, NULL, 0);
+		printf("%s: ok=%s read=%s ticked=%s\n", names[how], yes(!bad), total,
+		       yes(ticks >= 3));
+		fprintf(stderr, "%s: %ld ticks, worst %.1f ms late\n", names[how], ticks,
+			(double)late_us / 1000.0);
+	}
+}
+
 #define CASE(n) { #n, case_##n }
 static const struct prog_case cases[] = {
 	CASE(fgets_pipe_pieces),
@@ -686,6 +789,7 @@ static const struct prog_case cases[] = {
 	CASE(fflush_socket_full),
 	CASE(writers_to_slow_reader),
 	CASE(stdout_pipe_full),
+	CASE(long_line_to_slow_pipe),
 	CASE(stdin_thread),
 	CASE(fdopen_server_lifo),
 	CASE(wide_readers_pipe),
