@@ -123,7 +123,7 @@ static bool from_sanitizer(const void *caller)
 	if (!atomic_load_explicit(&asan_rt.known, memory_order_acquire)) {
 		void *init = dlsym(RTLD_DEFAULT, "__asan_init");
 		if (init)
-			GP_REAL(dl_iterate_phdr)(find_runtime, init);
+			dl_iterate_phdr(find_runtime, init);
 		atomic_store_explicit(&asan_rt.known, 1, memory_order_release);
 	}
 	return (uintptr_t)caller >= asan_rt.lo && (uintptr_t)caller < asan_rt.hi;
