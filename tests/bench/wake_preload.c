@@ -7,7 +7,6 @@
  * natively and preloaded by scripts/bench: the median and the 99th percentile of the
  * wake-up, in microseconds.
  */
-#define _GNU_SOURCE
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
