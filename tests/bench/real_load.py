@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""real_load.py ws|calls|mc PORT N SECONDS: the loads of the real-program benchmarks
+"""real_load.py ws|calls PORT N SECONDS: the loads of the real-program benchmarks
 (scripts/bench, through the bench cases of tests/real/run). N threads, each doing one
 thing after the other in lockstep for SECONDS once all are ready:
 
@@ -7,14 +7,12 @@ thing after the other in lockstep for SECONDS once all are ready:
          server (tests/progs/ws_server) and reading each echo back
   calls  HTTP requests with urllib to /slow/50/1000 of tests/real/httpd.py (answered
          after 50 ms), a new connection each
-  mc     a connection each to memcached, alternating a set of the thread's own key
-         (64 bytes) and a get of it, in memcached's text protocol; each is one op
 
 and prints one line of figures:
 
   threads=N ops=K rate=R p50_ms=A p99_ms=B errors=E
 
-rate: echoes, calls or memcached commands per second over all threads; p50_ms, p99_ms: the time of one.
+rate: echoes or calls per second over all threads; p50_ms, p99_ms: the time of one.
 """
 import sys
 import threading
@@ -56,36 +54,9 @@ def calls_session(i, until):
         yield time.monotonic() - t0
 
 
-def mc_session(i, until):
-    import socket
-
-    s = socket.create_connection(("127.0.0.1", port), timeout=120)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    f = s.makefile("rb")
-    key, value = b"k%d" % i, (b"%08d" % i) * 8
-    store = b"set %s 0 0 %d\r\n%s\r\n" % (key, len(value), value)
-    fetch, found = b"get %s\r\n" % key, b"VALUE %s 0 %d\r\n%s\r\nEND\r\n" % (key, len(value), value)
-    ready.wait(120)
-    end = until()
-    while time.monotonic() < end:
-        t0 = time.monotonic()
-        s.sendall(store)
-        if f.readline() != b"STORED\r\n":
-            raise ValueError("set not stored")
-        t1 = time.monotonic()
-        s.sendall(fetch)
-        if f.readline() + f.readline() + f.readline() != found:
-            raise ValueError("get differs")
-        yield t1 - t0
-        yield time.monotonic() - t1
-    finished.wait(120)
-    f.close()
-    s.close()
-
-
 def run(i):
     mine = []
-    session = {"ws": ws_session, "calls": calls_session, "mc": mc_session}[mode]
+    session = {"ws": ws_session, "calls": calls_session}[mode]
     try:
         for t in session(i, lambda: time.monotonic() + seconds):
             mine.append(t)
