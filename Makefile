@@ -122,6 +122,9 @@ $(B)/progs/%.fortify: tests/progs/%.c tests/progs/progs.h
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) -O2 -D_FORTIFY_SOURCE=2 -o $@ $< -lm $(PROG_LIBS)
 
+# Without PIE, so that malloc's address is the program's PLT entry (tests/shim_carriers.c).
+$(B)/progs/nopie_malloc $(B)/progs/nopie_malloc.fortify: PROG_CFLAGS += -fno-pie -no-pie
+
 # Waits the library cannot see, io_uring's among them (tests/shim_stuck.c).
 $(B)/progs/stuck_cases $(B)/progs/stuck_cases.fortify: PROG_LIBS := -luring
 

@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <sched.h>
@@ -700,10 +701,21 @@ static void destroy_loop(struct gp_runtime *rt)
  * green: a thread on another carrier that holds one of them and enters the runtime
  * would wait for the lock while the runtime waits for the mutex. Such a program runs on
  * one carrier.
+ *
+ * A program built without PIE whose code takes malloc's address (Debian's python3)
+ * defines no malloc, but makes its PLT entry the function's address: the lookup finds
+ * that entry, an undefined symbol with a value, and the definition is the next one,
+ * after this library (a malloc preloaded before this library is then not seen).
  */
 static bool libc_malloc(void)
 {
 	void *used = dlsym(RTLD_DEFAULT, "malloc"), *libc = dlsym(RTLD_DEFAULT, "__libc_malloc");
+	const ElfW(Sym) *sym = NULL;
+	Dl_info info;
+
+	if (used && used != libc && dladdr1(used, &info, (void **)&sym, RTLD_DL_SYMENT) && sym &&
+	    sym->st_shndx == SHN_UNDEF)
+		used = dlsym(RTLD_NEXT, "malloc");
 	return used && used == libc;
 }
 

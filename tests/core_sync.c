@@ -117,34 +117,71 @@ Test(core_sync, other_address_unaffected, .timeout = UNIT_TIMEOUT)
 }
 
 /*
- * More addresses than the table has buckets, so that many share one (pigeonhole):
- * waking each address, in a shuffled order, must wake exactly its own thread.
+ * n threads parked on addresses of their own, every timed_every-th of them (none when
+ * 0) with a timeout of 0.2 s that ends before the others are woken: each address is then
+ * woken in a shuffled order (7 is coprime with n), and must wake exactly its own
+ * thread; the timed-out ones leave nothing behind.
+ */
+static void wake_each_in_turn(uint64_t *objs, struct parker *p, struct gp_green **g, int n,
+			      int timed_every)
+{
+	unit_start();
+	for (int i = 0; i < n; i++)
+		g[i] = spawn_parker(&p[i], &objs[i], i,
+				    timed_every && i % timed_every == 0 ? 0.2 : -1);
+	unit_settle();
+	for (int i = 0; i < n; i++) {
+		bool timed = timed_every && i % timed_every == 0;
+		cr_assert(timed || gp_parked_on(&objs[i]) == 1, "gp_parked_on(objs[%d]) = %zu", i,
+			  gp_parked_on(&objs[i]));
+		if (!timed)
+			continue;
+		unit_join(g[i]);
+		cr_assert_eq(p[i].rc, -ETIMEDOUT, "thread %d's park ended with %d", i, p[i].rc);
+		cr_assert_eq(gp_parked_on(&objs[i]), 0, "objs[%d] kept its timed-out waiter", i);
+	}
+	size_t ran = trace.n;
+	for (int step = 0; step < n; step++) {
+		int k = (int)(((long)step * 7) % n);
+		bool timed = timed_every && k % timed_every == 0;
+		size_t w = gp_unpark_on(&objs[k], SIZE_MAX);
+		cr_assert_eq(w, timed ? 0u : 1u, "step %d: gp_unpark_on(objs[%d]) woke %zu", step, k,
+			     w);
+		if (timed)
+			continue;
+		unit_settle();
+		cr_assert_eq(trace.n, ran + 1, "step %d: %zu threads have run", step, trace.n);
+		cr_assert_eq(trace.v[ran], k, "step %d: waking objs[%d] woke thread %d", step, k,
+			     trace.v[ran]);
+		ran++;
+		unit_join(g[k]);
+	}
+}
+
+/*
+ * Many addresses, so that many share a bucket (1,024 waiters hash into at most 1,024
+ * buckets, about a quarter of which then hold two or more).
  */
 Test(core_sync, addresses_sharing_buckets, .timeout = UNIT_TIMEOUT)
 {
-	enum { N = 1024, STRIDE = 7 };   /* 7 is coprime with N: a permutation */
-	unit_start();
+	enum { N = 1024 };
 	static uint64_t objs[N];
 	static struct parker p[N];
 	static struct gp_green *g[N];
-	for (int i = 0; i < N; i++)
-		g[i] = spawn_parker(&p[i], &objs[i], i, -1);
-	unit_settle();
-	for (int i = 0; i < N; i++)
-		cr_assert_eq(gp_parked_on(&objs[i]), 1, "gp_parked_on(objs[%d]) = %zu", i,
-			     gp_parked_on(&objs[i]));
-	for (int step = 0; step < N; step++) {
-		int k = (step * STRIDE) % N;
-		size_t w = gp_unpark_on(&objs[k], SIZE_MAX);
-		cr_assert_eq(w, 1, "step %d: gp_unpark_on(objs[%d]) woke %zu", step, k, w);
-		unit_settle();
-		cr_assert_eq(trace.n, (size_t)step + 1, "step %d: %zu threads have run", step,
-			     trace.n);
-		cr_assert_eq(trace.v[step], k, "step %d: waking objs[%d] woke thread %d", step, k,
-			     trace.v[step]);
-	}
-	for (int i = 0; i < N; i++)
-		unit_join(g[i]);
+	wake_each_in_turn(objs, p, g, N, 0);
+}
+
+/*
+ * The table grows while threads wait in it: 3,000 waiters make it double four times,
+ * moving the waiters already there, a tenth of them with a timeout that ends after.
+ */
+Test(core_sync, table_grows_under_waiters, .timeout = UNIT_TIMEOUT)
+{
+	enum { N = 3000 };
+	static uint64_t objs[N];
+	static struct parker p[N];
+	static struct gp_green *g[N];
+	wake_each_in_turn(objs, p, g, N, 10);
 }
 
 Test(core_sync, park_on_timeout, .timeout = UNIT_TIMEOUT)

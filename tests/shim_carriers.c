@@ -5,7 +5,9 @@
  * finds other races); the stuck calls of tests/progs/stuck_cases.c at one carrier and at
  * two, where a ticker must keep ticking. Every case prints counts that do not depend on
  * timing: the same natively and green. Bad values are refused with the others of hand-off
- * (tests/shim_stuck.c).
+ * (tests/shim_stuck.c). A program built without PIE that takes malloc's address
+ * (tests/progs/nopie_malloc.c, as Debian's python3) still has the C library's malloc, and
+ * gets the carriers it asks for.
  */
 #include "harness.h"
 
@@ -35,4 +37,32 @@ Test(carriers, stuck_at_one)
 Test(carriers, stuck_at_two)
 {
 	gp_compare_cases_env("stuck_cases", NULL, 0, GP_ARGV("GREENPATCH_CARRIERS=2"), 60);
+}
+
+/* Under the ASan build, ASan's malloc is preloaded with the library: one carrier then. */
+Test(carriers, nopie_program_taking_malloc_address)
+{
+	const char *progs[] = { "nopie_malloc", "nopie_malloc.fortify" };
+	const char *pre = getenv("GP_TEST_PRELOAD");
+	bool asan = pre && strstr(pre, "libasan");
+
+	for (size_t i = 0; i < sizeof progs / sizeof *progs; i++) {
+		gp_compare_env(progs[i], NULL, GP_ARGV("GREENPATCH_CARRIERS=2"), 60, NULL, NULL);
+		struct gp_cmd cmd = { .prog = progs[i], .shim = true, .timeout_s = 60,
+				      .env = GP_ARGV("GREENPATCH_CARRIERS=2", "GREENPATCH_STATS=1") };
+		struct gp_run r;
+
+		gp_run(&cmd, &r);
+		gp_assert_ok(&r);
+		if (asan)
+			cr_expect(strstr(r.err, "one carrier, since the program's malloc") != NULL,
+				  "%s: with ASan's malloc it should run on one carrier, and say so; "
+				  "stderr:\n%s", progs[i], r.err);
+		else
+			cr_expect(strstr(r.err, "; carriers 2;") != NULL &&
+					  !strstr(r.err, "one carrier"),
+				  "%s: its malloc is the C library's, and it should run on two "
+				  "carriers; stderr:\n%s", progs[i], r.err);
+		gp_run_free(&r);
+	}
 }
