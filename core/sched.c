@@ -427,10 +427,11 @@ static void idle_sleep(struct gp_runtime *rt, struct gp_carrier *c)
 	gp_rt_unlock();
 	while (!__atomic_exchange_n(&c->wake, 0, __ATOMIC_ACQUIRE))
 		futex_wait_word(&c->wake, 0);
-	gp_rt_lock();
+	/* Its system call made before the lock is taken, not while others wait for it. */
 	__atomic_store_n(&c->hub_waiting, 0, __ATOMIC_SEQ_CST);
-	c->clock_ns = coarse_now();
 	gp_monitor_wake();
+	gp_rt_lock();
+	c->clock_ns = coarse_now();
 }
 
 void gp_sched_nudge(void)
@@ -445,7 +446,7 @@ void gp_sched_nudge(void)
 	for (unsigned i = 0; i < rt->ncarriers; i++) {
 		struct gp_carrier *c = &rt->carriers[i];
 		uint64_t sw = __atomic_load_n(&c->switches, __ATOMIC_RELAXED);
-		if (c->runnext && sw == c->nudge_sw) {
+		if (c->runnext && (sw == c->nudge_sw || sw == c->runnext_sw)) {
 			runq_push(rt, c->runnext);
 			c->runnext = NULL;
 			moved = true;
@@ -1112,6 +1113,8 @@ void gp_unpark(struct gp_green *g)
 		}
 		if (!self->on->runnext) {
 			self->on->runnext = g;
+			self->on->runnext_sw = __atomic_load_n(&self->on->switches,
+							       __ATOMIC_RELAXED);
 			return;
 		}
 	}

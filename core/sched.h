@@ -99,6 +99,8 @@ struct gp_carrier {
 	struct gp_green *runnext;    /* woken by the thread running here: runs next here */
 	unsigned runnext_streak;     /* threads taken from runnext in a row */
 	uint64_t nudge_sw;           /* switches at the monitor's last nudge (gp_sched_nudge) */
+	uint64_t runnext_sw;         /* switches when runnext was filled: unchanged at a
+	                              * nudge, its waker has run ever since */
 	struct gp_green *ended;      /* just ended: its stack is released after the switch */
 	unsigned since_check;        /* switches since the clock was last looked at */
 	long clock_ns;               /* coarse clock (ns) when this carrier last read it */
@@ -343,7 +345,8 @@ bool gp_handoff_self(void);
 
 /*
  * The monitor, every tick, with several carriers: if carriers sleep idle while a thread
- * waits in a busy carrier's runnext (its waker computes on), or in the run queue, or
+ * waits in a busy carrier's runnext (its waker computes on: the carrier has not
+ * switched since the slot was filled, or since the last tick), or in the run queue, or
  * while nobody has polled the loop for a tick (every carrier busy in one computation),
  * wake one. Takes the lock.
  */
