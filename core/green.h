@@ -56,6 +56,8 @@ struct gp_green {
 	bool cancel_pending;         /* pthread_cancel was called on it */
 	bool cancel_disabled;        /* PTHREAD_CANCEL_DISABLE, or already acting on a cancel */
 	bool cancel_async;           /* PTHREAD_CANCEL_ASYNCHRONOUS */
+	unsigned char cancel_signals; /* sent to its kernel thread while it waits apart for a
+	                              * pending cancel (shim/cancel.c, core/watch.c) */
 	void *cleanup_top;           /* innermost pthread_cleanup_push buffer */
 	bool exiting;                /* unwinding for pthread_exit: retval holds its value */
 	void *once_running;          /* the pthread_once control whose init it runs, if any */

@@ -29,6 +29,7 @@ extern const uint32_t _thread_db_pthread_tid[3] __attribute__((weak));
 extern const uint32_t _thread_db_pthread_list[3] __attribute__((weak));
 extern const uint32_t _thread_db_pthread_specific[3] __attribute__((weak));
 extern const uint32_t _thread_db_pthread_report_events[3] __attribute__((weak));
+extern const uint32_t _thread_db_pthread_cancelhandling[3] __attribute__((weak));
 extern void __ctype_init(void) __attribute__((weak));
 extern void __call_tls_dtors(void) __attribute__((weak));
 extern const ptrdiff_t __rseq_offset __attribute__((weak));
@@ -57,6 +58,7 @@ static struct {
 	size_t pd_size;         /* sizeof(struct pthread) */
 	size_t area;            /* what gp_tls_area_size answers */
 	size_t tid, list, specific, user_stack, robust_head, stackblock, rseq_cpu_id;
+	size_t cancelhandling;   /* 0: unknown */
 	size_t strerror_buf, strsignal_buf;  /* glibc's buffers for unknown numbers */
 	ptrdiff_t tcache;       /* malloc's per-thread cache pointer, from the thread
 				   pointer; 0 when not found */
@@ -190,6 +192,8 @@ static int learn_layout(void *tp, char *why, size_t len)
 	}
 #endif
 	L.tid = _thread_db_pthread_tid[2];
+	if (_thread_db_pthread_cancelhandling && _thread_db_pthread_cancelhandling[0] == 32)
+		L.cancelhandling = _thread_db_pthread_cancelhandling[2];
 	L.list = _thread_db_pthread_list[2];
 	L.specific = _thread_db_pthread_specific[2];
 	L.user_stack = _thread_db_pthread_report_events[2] + 1;
@@ -392,8 +396,36 @@ static long run_setxid_handler(const long *a)
 	return 0;
 }
 
+void (*gp__tls_cancel_signal)(void);
+
+#define CANCEL_MARK 0x67706361   /* "gpca" */
+
+bool gp_tls_signal_cancel(int tid)
+{
+	if (!glibc_setxid_handler)
+		return false;
+	siginfo_t si = { .si_signo = GP_SIGSETXID, .si_code = SI_QUEUE };
+	si.si_pid = getpid();
+	si.si_uid = getuid();
+	si.si_value.sival_int = CANCEL_MARK;
+	return syscall(SYS_rt_tgsigqueueinfo, si.si_pid, tid, GP_SIGSETXID, &si) == 0;
+}
+
+bool gp_tls_in_cancellable_call(void)
+{
+	/* CANCELTYPE_BITMASK: set by __pthread_enable_asynccancel around the system call of
+	 * a cancellation point (glibc 2.31 to 2.42), as in a thread cancelled natively. */
+	return L.cancelhandling && (*(int *)(pd_of(gp_tp_get()) + L.cancelhandling) & 2);
+}
+
 static void setxid_handler(int sig, siginfo_t *si, void *uc)
 {
+	if (si->si_code == SI_QUEUE && si->si_pid == getpid() &&
+	    si->si_value.sival_int == CANCEL_MARK) {
+		if (gp__tls_cancel_signal)
+			gp__tls_cancel_signal();
+		return;
+	}
 	int saved = errno;
 	gp_tls_on_carrier(run_setxid_handler, (const long[]){ sig, (long)si, (long)uc });
 	errno = saved;
@@ -477,6 +509,9 @@ long gp_tls_on_carrier(long (*call)(const long *a), const long *a) { return call
 void gp_tls_guard_setxid(void) {}
 void gp_tls_learn_on(void *tp) { (void)tp; }
 bool gp_tls_is_green(void *tp) { (void)tp; return false; }
+bool gp_tls_in_cancellable_call(void) { return false; }
+bool gp_tls_signal_cancel(int tid) { (void)tid; return false; }
+void (*gp__tls_cancel_signal)(void);
 void gp_tls_set_tid(void *tp, int tid) { (void)tp, (void)tid; }
 void *gp_tls_self(void *tp) { return tp; }
 void gp_tls_thread_start(void) {}

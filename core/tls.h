@@ -145,6 +145,19 @@ long gp_tls_on_carrier(long (*call)(const long *a), const long *a);
 void gp_tls_guard_setxid(void);
 
 /*
+ * A cancellation that must end a call made apart (shim/cancel.c): glibc's SIGSETXID,
+ * whose handler is ours (gp_tls_guard_setxid), sent to kernel thread tid as SI_QUEUE
+ * with a value of ours, which glibc's handler would ignore (it takes SI_TKILL only).
+ * There the handler calls gp__tls_cancel_signal; if that returns, the interrupted call
+ * goes on (glibc's action has SA_RESTART). False if the handler is not ours.
+ */
+bool gp_tls_signal_cancel(int tid);
+extern void (*gp__tls_cancel_signal)(void);
+
+/* The running thread is in the system call of a cancellation point of glibc's. */
+bool gp_tls_in_cancellable_call(void);
+
+/*
  * The running kernel thread's own TCB, for gp_tls_on_carrier: set by the scheduler,
  * which knows the kernel threads that run green code (kthread.h); NULL: the first one's.
  */

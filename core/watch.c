@@ -644,6 +644,23 @@ struct handed_check {
 };
 
 /* A handed-off thread still out after GREENPATCH_STALL_MS is reported, once per site. */
+/*
+ * A cancel pending for a thread that waits apart: its signal may have found it outside
+ * the system call it waits in (shim/cancel.c). A few more, one a look; a wait that is
+ * no cancellation point (flock) goes on after each.
+ */
+#define CANCEL_SIGNALS_MAX 8
+
+static void resend_cancel(struct gp_kthread *m, struct gp_green *g)
+{
+	if (!__atomic_load_n(&g->cancel_pending, __ATOMIC_RELAXED) ||
+	    __atomic_load_n(&g->cancel_disabled, __ATOMIC_RELAXED) ||
+	    g->cancel_signals >= CANCEL_SIGNALS_MAX || !gp__tls_cancel_signal)
+		return;
+	g->cancel_signals++;
+	gp_tls_signal_cancel(m->tid);
+}
+
 static void check_handed_off(struct gp_kthread *m, void *arg)
 {
 	struct handed_check *h = arg;
@@ -651,6 +668,7 @@ static void check_handed_off(struct gp_kthread *m, void *arg)
 	if (!g)
 		return;
 	h->any = true;
+	resend_cancel(m, g);
 	long ms = (h->now - m->carrying_since_ns) / 1000000L;
 	if (!h->threshold || m->stall_reported || h->now - m->carrying_since_ns < h->threshold)
 		return;

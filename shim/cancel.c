@@ -10,7 +10,10 @@
  * pthread_cancel marks the target and ends the wait it is parked in. The target acts
  * on it at a cancellation point: the green waits in the hooks (before parking, and
  * when a park ends), pthread_testcancel, and enabling the state with a cancel pending
- * and the asynchronous type. Acting jumps into the innermost cleanup buffer, whose code
+ * and the asynchronous type. A target made apart (hook.h: a file lock, a process-shared
+ * semaphore) waits in glibc on its own kernel thread: it is sent a signal there
+ * (core/tls.h), whose handler acts if glibc's call is at the system call of a
+ * cancellation point, as glibc's own SIGCANCEL handler would, and returns otherwise. Acting jumps into the innermost cleanup buffer, whose code
  * runs the handler and calls __pthread_unwind_next, which jumps into the next one; after
  * the last, the thread-specific data destructors run and the thread ends with
  * PTHREAD_CANCELED. A condition wait re-takes its mutex before that, as POSIX asks.
@@ -21,9 +24,13 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "hook.h"
 #include "signals.h"
+#include "tls.h"
 #include "tsd.h"
 
 /*
@@ -90,6 +97,41 @@ void gp__cancel_point(void)
 		act(g);
 }
 
+/*
+ * The handler's half, on the kernel thread of a thread made apart: its call is at the
+ * system call of a cancellation point (no lock of glibc's held, as where glibc's
+ * SIGCANCEL handler unwinds), so the call is left as if it had returned, the thread
+ * rejoins the carrier, and acts. The handler's mask would stay on the kernel thread,
+ * which goes back to the library: the signal is unblocked first.
+ */
+static void cancel_from_signal(void)
+{
+	/* The kernel thread's TLS is the thread's it runs (gp_on_green would rejoin). */
+	struct gp_green *g = gp__me;
+	if (!g || g->is_hub || g->is_main || !g->handed_off || !g->cancel_pending ||
+	    g->cancel_disabled || !gp_tls_in_cancellable_call())
+		return;
+	uint64_t setxid = 1ull << (33 - 1);
+	syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &setxid, NULL, sizeof(setxid));
+	gp__block_end();
+	act(g);
+}
+
+/*
+ * g waits apart (see above): end its wait. Inside the bracket. A signal that finds it
+ * outside glibc's system call (just handed off, not yet in it) is lost: the monitor
+ * sends a few more while it stays apart with the cancel pending (core/watch.c).
+ */
+static void cancel_apart(struct gp_green *g)
+{
+	gp__tls_cancel_signal = cancel_from_signal;
+	struct gp_kthread *m = g->handed_off ? g->m : NULL;
+	if (!m || __atomic_load_n(&m->carrying, __ATOMIC_ACQUIRE) != g)
+		return;
+	g->cancel_signals++;
+	gp_tls_signal_cancel(m->tid);
+}
+
 int pthread_cancel(pthread_t t)
 {
 	struct gp_green *g = gp_on_green() ? gp_find((uintptr_t)t) : NULL;
@@ -106,6 +148,7 @@ int pthread_cancel(pthread_t t)
 	if (!g->cancel_disabled) {
 		gp_enter();
 		gp_interrupt(g);
+		cancel_apart(g);
 		gp_leave();
 	}
 	return 0;

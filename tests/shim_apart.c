@@ -23,9 +23,6 @@ static const struct gp_pending pending[] = {
 	{ "mutex_robust_owner_thread_exits",
 	  "a robust mutex held by a green thread other than the first is not on the kernel "
 	  "thread's robust list: its process's death leaves it unmarked" },
-	{ "cancel_waiting",
-	  "pthread_cancel does not end a wait made on the thread's own kernel thread: the "
-	  "thread is cancelled at its next cancellation point after it" },
 };
 
 GP_PENDING_REPORT(apart, pending)
