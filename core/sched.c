@@ -478,6 +478,13 @@ static void hub_poll(struct gp_runtime *rt, struct gp_carrier *c)
 	rt->poller = c;
 	/* The poller takes the process's signals (an idle carrier blocked them all). */
 	install_mask_on(c, hub_mask(rt));
+	/*
+	 * libev may make its epoll set anew inside (it does when the kernel reports an event
+	 * for a number's earlier file, which a close racing another carrier's system call on
+	 * that file can leave behind): its close of the old descriptor and the new ones it
+	 * makes are the library's, as when the loop was made (ownfd.h).
+	 */
+	gp_own_fds_begin();
 	if (!wait) {
 		ev_run(rt->loop, EVRUN_NOWAIT);
 	} else {
@@ -488,6 +495,7 @@ static void hub_poll(struct gp_runtime *rt, struct gp_carrier *c)
 		c->clock_ns = coarse_now();   /* after a wait of any length */
 		gp_monitor_wake();
 	}
+	gp_own_fds_end();
 	rt->poller = NULL;
 	__atomic_store_n(&rt->poll_round, rt->poll_round + 1, __ATOMIC_RELEASE);
 	rt->batch_last = rt->runq_tail;
