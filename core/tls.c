@@ -379,7 +379,7 @@ long gp_tls_on_carrier(long (*call)(const long *a), const long *a)
 }
 
 /* glibc's SIGSETXID: its handler, and the rest of the kernel's struct sigaction. */
-#define GP_SIGSETXID 33
+#define GP_SIGSETXID GP_TLS_SIGSETXID
 
 struct kernel_sigaction {
 	void (*handler)(int, siginfo_t *, void *);

@@ -152,6 +152,7 @@ void gp_tls_guard_setxid(void);
  * goes on (glibc's action has SA_RESTART). False if the handler is not ours.
  */
 bool gp_tls_signal_cancel(int tid);
+#define GP_TLS_SIGSETXID 33
 extern void (*gp__tls_cancel_signal)(void);
 
 /* The running thread is in the system call of a cancellation point of glibc's. */

@@ -111,7 +111,7 @@ static void cancel_from_signal(void)
 	if (!g || g->is_hub || g->is_main || !g->handed_off || !g->cancel_pending ||
 	    g->cancel_disabled || !gp_tls_in_cancellable_call())
 		return;
-	uint64_t setxid = 1ull << (33 - 1);
+	uint64_t setxid = 1ull << (GP_TLS_SIGSETXID - 1);
 	syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &setxid, NULL, sizeof(setxid));
 	gp__block_end();
 	act(g);
