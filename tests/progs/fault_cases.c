@@ -122,17 +122,6 @@ static rlim_t soft_limit(int resource)
 	return rl.rlim_cur;
 }
 
-static void block_signal(int sig, int how)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, sig);
-	errno = pthread_sigmask(how, &set, NULL);
-	if (errno)
-		die("pthread_sigmask");
-}
-
 /* ---- nofile_accept ------------------------------------------------------------------- */
 
 /*

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -113,6 +114,20 @@ static inline void *join(pthread_t t)
 	if (errno)
 		die("pthread_join");
 	return ret;
+}
+
+/* ---- signals ------------------------------------------------------------------------ */
+
+/* Blocks (SIG_BLOCK) or unblocks (SIG_UNBLOCK) sig in the calling thread. */
+static inline void block_signal(int sig, int how)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	errno = pthread_sigmask(how, &set, NULL);
+	if (errno)
+		die("pthread_sigmask");
 }
 
 /* ---- clocks and sleeping ------------------------------------------------------------ */
