@@ -11,6 +11,7 @@
 #define GP_GREEN_H
 
 #include <ev.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -20,6 +21,7 @@
 struct gp_carrier;
 
 #define GP_GREEN_MAGIC 0x6e65657267706700ULL  /* "\0gpgreen" */
+#define GP_GREEN_ENDED 0x646e657267706700ULL  /* "\0gprend": joined or detached, kept */
 
 enum gp_green_state { GP_RUNNABLE, GP_RUNNING, GP_PARKED, GP_DONE };
 
@@ -27,7 +29,8 @@ enum gp_green_state { GP_RUNNABLE, GP_RUNNING, GP_PARKED, GP_DONE };
 enum gp_wake { GP_WAKE_UNPARK, GP_WAKE_TIMEOUT, GP_WAKE_INTR };
 
 struct gp_green {
-	uint64_t magic;              /* GP_GREEN_MAGIC while the object is valid */
+	uint64_t magic;              /* GP_GREEN_MAGIC while the object is valid,
+	                              * GP_GREEN_ENDED while kept for reuse (sched.c) */
 	uintptr_t handle;            /* the pthread_t the program sees */
 	struct gp_ctx ctx;
 	struct gp_stack stack;
@@ -73,9 +76,22 @@ struct gp_green {
 	 * its carrier off once the same call has lasted GP_MAYBE_SLOW_NS (watch.h). */
 	uint32_t maybe_slow_seq;
 	bool rejoined;               /* has rejoined, or yielded when asked, since its last park */
-	int sched_policy;            /* stored by pthread_setschedparam: SCHED_OTHER = 0 */
+	long cpu_ns;                 /* CPU time counted so far (gp_green_cpu_ns) */
+	long cpu_since;              /* its kernel thread's CPU time when it last began to
+	                              * run there, while counted; 0 otherwise */
+	int sched_policy;            /* pthread_setschedparam's, or inherited: SCHED_OTHER = 0 */
 	int sched_priority;
 	char name[16];
 };
+
+/*
+ * g's real-time priority (SCHED_FIFO, SCHED_RR), or 0: among green threads that wait for
+ * the same object or to run, a higher one goes first, as the kernel orders them.
+ */
+static inline int gp_rt_priority(const struct gp_green *g)
+{
+	return g->sched_policy == SCHED_FIFO || g->sched_policy == SCHED_RR ? g->sched_priority
+									      : 0;
+}
 
 #endif

@@ -121,7 +121,7 @@ static void give_signal_stack(void)
 static void *spare_main(void *arg)
 {
 	struct gp_kthread *m = arg;
-	m->tid = (int)syscall(SYS_gettid);
+	m->tid = gp_kernel_tid();
 	give_signal_stack();
 	prctl(PR_SET_NAME, "gp-carrier");
 	gp_ctx_init_current(&m->idle.ctx);
@@ -133,7 +133,7 @@ static void *spare_main(void *arg)
 void gp_kthread_init_first(struct gp_kthread *m)
 {
 	memset(m, 0, sizeof(*m));
-	m->tid = (int)syscall(SYS_gettid);
+	m->tid = gp_kernel_tid();
 	__atomic_store_n(&first, m, __ATOMIC_RELEASE);
 }
 

@@ -51,8 +51,26 @@ void (*gp__last_thread_ended)(void) = default_last_thread_ended;
 
 /* ---- run queue and the list of all threads ---- */
 
+/* Before the first thread of lower real-time priority: FIFO among equals. */
+static void runq_insert_by_priority(struct gp_runtime *c, struct gp_green *g, int prio)
+{
+	struct gp_green **at = &c->runq_head;
+	while (*at && gp_rt_priority(*at) >= prio)
+		at = &(*at)->runq_next;
+	g->runq_next = *at;
+	*at = g;
+	if (!g->runq_next)
+		c->runq_tail = g;
+	c->runq_len++;
+}
+
 static void runq_push(struct gp_runtime *c, struct gp_green *g)
 {
+	int prio = gp_rt_priority(g);
+	if (GP_UNLIKELY(prio > 0)) {
+		runq_insert_by_priority(c, g, prio);
+		return;
+	}
 	g->runq_next = NULL;
 	if (c->runq_tail)
 		c->runq_tail->runq_next = g;
@@ -98,12 +116,41 @@ static void all_remove(struct gp_runtime *c, struct gp_green *g)
 
 /* ---- switching ---- */
 
+/*
+ * Up to this many objects of freed threads are kept, marked GP_GREEN_ENDED, and used
+ * again for new threads, as glibc keeps the descriptors of its ended threads with their
+ * stacks: a handle used after its join names an ended thread (ESRCH) rather than freed
+ * memory, or a new thread once the object is reused, as natively.
+ */
+#define KEEP_ENDED 4096
+
 static void free_green(struct gp_green *g)
 {
-	all_remove(gp_rt, g);
+	struct gp_runtime *rt = gp_rt;
+	all_remove(rt, g);
 	g->magic = 0;
-	if (!g->is_main)
+	if (g->is_main)
+		return;
+	if (rt->nended >= KEEP_ENDED) {
 		free(g);
+		return;
+	}
+	g->magic = GP_GREEN_ENDED;
+	g->runq_next = rt->ended;
+	rt->ended = g;
+	rt->nended++;
+}
+
+/* A zeroed object for a new thread: a kept one, the most recently freed first. */
+static struct gp_green *new_green(struct gp_runtime *rt)
+{
+	struct gp_green *g = rt->ended;
+	if (!g)
+		return calloc(1, sizeof(*g));
+	rt->ended = g->runq_next;
+	rt->nended--;
+	memset(g, 0, sizeof(*g));
+	return g;
 }
 
 /* The thread that ended just before this switch no longer runs on its stack. */
@@ -129,11 +176,14 @@ static void install_mask_on(struct gp_carrier *c, uint64_t mask)
 {
 	if (mask == c->kernel_sigmask)
 		return;
-	/* A raw call: sigprocmask is the program's to interpose. 8 bytes: the kernel's set. */
+	/* Noted first: a handler that runs as the call returns may block one more signal
+	 * there for the rest of the wait (shim/sigaction.c), and notes that after. A raw
+	 * call: sigprocmask is the program's to interpose. 8 bytes: the kernel's set. */
+	__atomic_store_n(&c->kernel_sigmask, mask, __ATOMIC_RELAXED);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	int saved = errno;
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, sizeof(mask));
 	errno = saved;
-	c->kernel_sigmask = mask;
 }
 
 void gp_sigmask_install(uint64_t mask)
@@ -189,6 +239,54 @@ void gp_sigmask_set(struct gp_green *g, uint64_t mask)
 	gp_sigmask_install(mask);
 }
 
+/* From self to next on this kernel thread: self's CPU time so far, next's from now. */
+static void count_cpu(struct gp_green *self, struct gp_green *next)
+{
+	long now = gp_thread_cpu_ns(0);
+	if (self->cpu_since)
+		self->cpu_ns += now - self->cpu_since;
+	self->cpu_since = 0;
+	next->cpu_since = now;
+}
+
+long gp_self_cpu_ns(void)
+{
+	struct gp_green *self = gp_self();
+	long now = gp_thread_cpu_ns(0);
+	/* While it runs, only this thread changes its own count (count_cpu runs at its
+	 * switches, gp__rejoin on its way back): no lock. A thread that ran when counting
+	 * began starts its count now. */
+	if (!__atomic_load_n(&gp_rt->cpu_clocks, __ATOMIC_RELAXED))
+		__atomic_store_n(&gp_rt->cpu_clocks, true, __ATOMIC_RELAXED);
+	if (!self->cpu_since)
+		self->cpu_since = now;
+	return self->cpu_ns + (now - self->cpu_since);
+}
+
+long gp_green_cpu_ns(struct gp_green *g)
+{
+	struct gp_runtime *rt = gp_rt;
+	struct gp_green *self = gp_self();
+	if (!rt->cpu_clocks) {
+		rt->cpu_clocks = true;
+		self->cpu_since = gp_thread_cpu_ns(0);
+	}
+	long t = g->cpu_ns;
+	if (!g->cpu_since)
+		return t;
+	int tid = 0;   /* the kernel thread that runs it now: this one for self */
+	if (g != self) {
+		if (g->handed_off && g->m)
+			tid = g->m->tid;
+		else if (g->state == GP_RUNNING && g->on)
+			tid = g->on->owner->tid;
+		else
+			return t;
+	}
+	long now = gp_thread_cpu_ns(tid);
+	return now > g->cpu_since ? t + (now - g->cpu_since) : t;
+}
+
 /*
  * With TLS of its own, each thread has its own errno, switched with the thread pointer.
  * With shared TLS (GREENPATCH_TLS=shared, one carrier), errno is saved and restored
@@ -210,6 +308,8 @@ static void switch_to(struct gp_carrier *c, struct gp_green *next)
 	bool shared_tls = rt->errno_at != NULL;
 	if (shared_tls)
 		self->saved_errno = *rt->errno_at;
+	if (GP_UNLIKELY(rt->cpu_clocks))
+		count_cpu(self, next);
 	next->on = c;
 	c->current = next;
 	next->state = GP_RUNNING;
@@ -257,7 +357,8 @@ static struct gp_green *take_runnable(struct gp_runtime *rt, struct gp_carrier *
 	struct gp_green *g = c->runnext;
 	if (g) {
 		c->runnext = NULL;
-		if (++c->runnext_streak < GP_POLL_CHECK || !rt->runq_head)
+		if ((++c->runnext_streak < GP_POLL_CHECK || !rt->runq_head) &&
+		    (!rt->runq_head || gp_rt_priority(rt->runq_head) <= gp_rt_priority(g)))
 			return g;
 		runq_push(rt, g);
 	}
@@ -602,13 +703,30 @@ static bool tls_start(void)
  * carrier, a thread's by its number (0 until green_init, for a kernel thread's idle
  * context, which runs no program code).
  */
+int gp_green_tid(const struct gp_green *g)
+{
+	if (g->is_main)
+		return gp_rt->tid;
+	return g->is_hub ? GP_TLS_GREEN_TID_BASE - 1 - (int)g->on->index
+			 : GP_TLS_GREEN_TID_BASE + (int)(g->id % GP_TLS_GREEN_TID_SPAN);
+}
+
+struct gp_green *gp_find_tid(int tid)
+{
+	if (tid == gp_rt->tid)
+		return gp_rt->main->state != GP_DONE ? gp_rt->main : NULL;
+	if (!gp_tls_tid_is_green(tid))
+		return NULL;
+	for (struct gp_green *g = gp_all(); g; g = g->all_next)
+		if (!g->is_hub && g->state != GP_DONE && gp_green_tid(g) == tid)
+			return g;
+	return NULL;
+}
+
 static void name_tcb(struct gp_green *g)
 {
-	if (!g->ctx.tp)
-		return;
-	gp_tls_set_tid(g->ctx.tp, g->is_hub ? GP_TLS_GREEN_TID_BASE - 1 - (int)g->on->index
-					   : GP_TLS_GREEN_TID_BASE +
-						     (int)(g->id % GP_TLS_GREEN_TID_SPAN));
+	if (g->ctx.tp)
+		gp_tls_set_tid(g->ctx.tp, gp_green_tid(g));
 }
 
 /*
@@ -660,7 +778,7 @@ static void *kernel_tp(void)
 {
 	if (gp_kthread_count() == 1)
 		return NULL;   /* no spare yet: no system call */
-	struct gp_kthread *m = gp_kthread_of_tid((int)syscall(SYS_gettid));
+	struct gp_kthread *m = gp_kthread_of_tid(gp_kernel_tid());
 	return m ? m->idle.ctx.tp : NULL;
 }
 
@@ -833,6 +951,7 @@ int gp_sched_start(void)
 	memset(m, 0, sizeof(*m));
 	green_init(rt, m);
 	m->is_main = true;
+	m->cpu_ns = gp_thread_cpu_ns(0);
 	m->state = GP_RUNNING;
 	m->on = c;
 	int rc = 0;
@@ -850,7 +969,7 @@ int gp_sched_start(void)
 	all_add(rt, m);
 
 	gp_sync_reset();
-	rt->tid = (int)syscall(SYS_gettid);
+	rt->tid = gp_kernel_tid();
 	gp_kthread_init_first(&c->first);
 	c->owner = &c->first;
 	rt->handoff = handoff_start(rt, c);
@@ -920,7 +1039,7 @@ int gp_spawn(struct gp_green **out, void *(*start)(void *), void *arg,
 	size_t size = attr && attr->stack_size ? attr->stack_size : gp_config.stack_size;
 	if (!size)
 		size = DEFAULT_STACK_SIZE;
-	struct gp_green *g = calloc(1, sizeof(*g));
+	struct gp_green *g = new_green(c);
 	if (!g)
 		return -EAGAIN;
 	int rc = make_context(g, size, attr ? attr->stack_addr : NULL, green_entry, g);
@@ -934,6 +1053,9 @@ int gp_spawn(struct gp_green **out, void *(*start)(void *), void *arg,
 	g->arg = arg;
 	g->detached = attr && attr->detached;
 	g->sigmask = gp_self()->sigmask;   /* as a new kernel thread inherits its creator's */
+	bool explicit_sched = attr && attr->explicit_sched;
+	g->sched_policy = explicit_sched ? attr->sched_policy : gp_self()->sched_policy;
+	g->sched_priority = explicit_sched ? attr->sched_priority : gp_self()->sched_priority;
 	count_mask(c, g->sigmask, +1);
 	all_add(c, g);
 	c->alive++;
@@ -963,6 +1085,8 @@ void gp_exit(void *retval)
 	struct gp_green *next = take_runnable(rt, c);
 	if (!next)
 		next = &c->hub;
+	if (GP_UNLIKELY(rt->cpu_clocks))
+		count_cpu(g, next);
 	next->on = c;
 	c->current = next;
 	next->state = GP_RUNNING;
@@ -983,9 +1107,12 @@ int gp_join(struct gp_green *g, void **retval)
 	g->joiner = self;
 	while (g->state != GP_DONE) {
 		self->wait_obj = g;
-		/* A join is a cancellation point: a cancel ends the wait, not the join. */
-		if (gp_park(-1, "join") == -EINTR && self->cancel_pending && !self->cancel_disabled) {
-			g->joiner = NULL;
+		/* Interrupted: for a signal's handler, which runs in program code before the
+		 * caller joins again (still the joiner: a detach meanwhile leaves g to it), or
+		 * for a cancel, which ends the wait, not the join. */
+		if (gp_park(-1, "join") == -EINTR) {
+			if (self->cancel_pending && !self->cancel_disabled)
+				g->joiner = NULL;
 			return -EINTR;
 		}
 	}
@@ -1018,6 +1145,11 @@ struct gp_green *gp_find(uintptr_t handle)
 		return c->main->magic == GP_GREEN_MAGIC ? c->main : NULL;
 	struct gp_green *g = (struct gp_green *)handle;
 	return g->magic == GP_GREEN_MAGIC && !g->is_hub ? g : NULL;
+}
+
+bool gp_handle_ended(uintptr_t handle)
+{
+	return gp_rt && handle && ((struct gp_green *)handle)->magic == GP_GREEN_ENDED;
 }
 
 /* ---- parking ---- */
@@ -1066,6 +1198,14 @@ int gp_park(double timeout, const char *what)
 {
 	struct gp_runtime *c = gp_rt;
 	struct gp_green *self = gp_self();
+	/* A signal came for it while it ran (shim/signal.c): the wait ends before it
+	 * begins, as a system call with a signal pending does, and the caller, back in
+	 * program code, runs the handler. */
+	if (GP_UNLIKELY(__atomic_load_n(&self->sig_pending, __ATOMIC_RELAXED) & ~self->sigmask)) {
+		self->wait_obj = NULL;
+		self->wait_io = false;
+		return -EINTR;
+	}
 	if (timeout >= 0) {
 		/* The loop's clock may be stale after a long run: a sleep never ends early. */
 		ev_now_update(c->loop);
@@ -1175,6 +1315,10 @@ void gp__rejoin(void)
 	/* Off to this kernel thread's idle context, which gives g back once g is saved; no
 	 * handler of the program's may run there, on the idle context's TLS. */
 	gp_block_program_signals();
+	if (g->cpu_since) {   /* its time on this kernel thread ends here */
+		g->cpu_ns += gp_thread_cpu_ns(0) - g->cpu_since;
+		g->cpu_since = 0;
+	}
 	g->m->rejoining = g;
 	gp_ctx_switch(&g->ctx, &g->m->idle.ctx);
 	/* Resumed by a carrier, on the kernel thread that owns it now, under the lock. */

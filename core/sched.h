@@ -155,6 +155,9 @@ struct gp_runtime {
 	uint64_t reported_at;        /* parks_ended when the last deadlock was reported */
 	bool deadlock_reported;
 	ev_timer deadlock_confirm;   /* a deadlock must last this long to be reported */
+	bool cpu_clocks;             /* green threads' CPU time is counted (gp_green_cpu_ns) */
+	struct gp_green *ended;      /* objects of freed threads, kept for reuse */
+	size_t nended;
 	struct gp_stats stats;
 };
 
@@ -362,6 +365,9 @@ struct gp_spawn_attr {
 	size_t stack_size;           /* 0: gp_config.stack_size */
 	void *stack_addr;            /* the program's own stack (pthread_attr_setstack), or NULL */
 	bool detached;
+	bool explicit_sched;         /* the policy below, not the creator's */
+	int sched_policy;
+	int sched_priority;
 };
 
 /* A new runnable thread running start(arg): 0, -EAGAIN or -EINVAL. */
@@ -373,7 +379,8 @@ _Noreturn void gp_exit(void *retval);
 
 /*
  * Wait for g to end: 0 (and *retval), -EDEADLK or -EINVAL; g is then freed. -EINTR
- * when the caller has a cancel to act on (the join is a cancellation point).
+ * when the wait was interrupted: for a cancel to act on (the join is a cancellation
+ * point), or for a signal, after which the caller stays g's joiner and calls again.
  */
 int gp_join(struct gp_green *g, void **retval);
 
@@ -441,5 +448,29 @@ static inline size_t gp_alive(void) { return gp_rt ? gp_rt->alive : 1; }
 
 /* Look a handle the program holds up: the thread, or NULL if it names none of ours. */
 struct gp_green *gp_find(uintptr_t handle);
+
+/*
+ * g's thread id: the first thread's kernel id, or one that names no kernel thread
+ * (core/tls.h), which glibc's descriptor of g holds and gettid answers (shim/tid.c).
+ */
+int gp_green_tid(const struct gp_green *g);
+
+/* The live green thread whose id is tid, or NULL. Inside the bracket. */
+struct gp_green *gp_find_tid(int tid);
+
+/*
+ * The CPU time g has used, in nanoseconds. Counted from the first call on: each switch
+ * from then on costs a system call (the carrier's CPU clock), which a program that never
+ * asks for a thread's CPU time does not pay. The first thread's count starts with what
+ * it used before the runtime started. Inside the bracket.
+ */
+long gp_green_cpu_ns(struct gp_green *g);
+
+/* The same for the running thread, from program code without the bracket: a thread that
+ * reads its own clock as it computes stays where it runs (handed off, say). */
+long gp_self_cpu_ns(void);
+
+/* Does the handle name a thread of ours that was joined, or ended detached? */
+bool gp_handle_ended(uintptr_t handle);
 
 #endif

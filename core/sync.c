@@ -25,6 +25,7 @@ struct parked {
 	struct parked *prev, *next;
 	const void *addr;
 	struct gp_green *g;
+	int priority;        /* its real-time priority when it parked (green.h) */
 	int picked;
 };
 
@@ -72,6 +73,30 @@ static void bucket_append(struct bucket *b, struct parked *p)
 	else
 		b->head = p;
 	b->tail = p;
+}
+
+/*
+ * A waiter with a real-time priority goes before the first waiter for the same address
+ * with a lower one, as the kernel queues futex waiters; the others, at the end.
+ */
+static void bucket_add(struct bucket *b, struct parked *p)
+{
+	struct parked *before = NULL;
+	if (GP_UNLIKELY(p->priority > 0))
+		for (before = b->head; before; before = before->next)
+			if (before->addr == p->addr && before->priority < p->priority)
+				break;
+	if (!before) {
+		bucket_append(b, p);
+		return;
+	}
+	p->next = before;
+	p->prev = before->prev;
+	if (before->prev)
+		before->prev->next = p;
+	else
+		b->head = p;
+	before->prev = p;
 }
 
 /* Doubles the table, keeping each address's waiters in their order; without memory,
@@ -131,8 +156,8 @@ int gp_park_on(const void *addr, double timeout, const char *what)
 		grow();
 		b = bucket_of(addr);
 	}
-	struct parked p = { .addr = addr, .g = self };
-	bucket_append(b, &p);
+	struct parked p = { .addr = addr, .g = self, .priority = gp_rt_priority(self) };
+	bucket_add(b, &p);
 	p.g->wait_obj = addr;
 	int rc = gp_park(timeout, what);
 	self->left_at = rt->wake_seq;   /* what it looks at next, it looks at from here */

@@ -3,7 +3,8 @@
  * a green thread parks on the address of a mutex, condition variable or any other
  * object, and is unparked by whoever changes that object. Nothing is stored in the
  * object itself and nothing is allocated: the queue entry lives on the waiter's stack.
- * Each address has FIFO order.
+ * Each address has FIFO order among waiters of the same real-time priority, higher
+ * priorities first (core/green.h), as the kernel orders futex waiters.
  *
  * On one carrier, no other green thread runs between a check of the object and the
  * park that follows it, so "check, then park" needs no lock and loses no wake-up.
@@ -21,7 +22,7 @@
  */
 int gp_park_on(const void *addr, double timeout, const char *what);
 
-/* Unpark up to n threads parked on addr, oldest first; returns how many. */
+/* Unpark up to n threads parked on addr, in their order; returns how many. */
 size_t gp_unpark_on(const void *addr, size_t n);
 
 /*

@@ -1,6 +1,7 @@
 #include "tls.h"
 
 #include "config.h"
+#include "util.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -231,7 +232,7 @@ int gp_tls_init(char *why, size_t len)
 	if (gp_tls_per_thread) {
 		/* Again, in the child of a fork: its one thread is the carrier now. */
 		L.carrier_tp = gp_tp_get();
-		L.carrier_tid = (int)syscall(SYS_gettid);
+		L.carrier_tid = gp_kernel_tid();
 		if (L.tcache)
 			L.carrier_tcache = *(void **)((char *)L.carrier_tp + L.tcache);
 		return 0;
@@ -245,7 +246,7 @@ int gp_tls_init(char *why, size_t len)
 		return -ENOTSUP;
 	}
 	L.carrier_tp = gp_tp_get();
-	L.carrier_tid = (int)syscall(SYS_gettid);
+	L.carrier_tid = gp_kernel_tid();
 	_dl_get_tls_static_info(&L.static_size, &L.align);
 	L.pd_size = _thread_db_sizeof_pthread;
 	if (L.align < 64)

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/syscall.h>
 
 #include <stddef.h>
 
@@ -59,6 +60,52 @@ static inline void gp_cpu_relax(void)
 #else
 	__asm__ __volatile__("" ::: "memory");
 #endif
+}
+
+/*
+ * The calling kernel thread's id, from the kernel itself: gettid and syscall() are the
+ * program's to interpose, and ours answer a green thread's own id (shim/tid.c).
+ */
+static inline int gp_kernel_tid(void)
+{
+#if defined(__x86_64__)
+	long r;
+	__asm__ __volatile__("syscall" : "=a"(r) : "a"((long)SYS_gettid) : "rcx", "r11", "memory");
+	return (int)r;
+#elif defined(__aarch64__)
+	register long x8 __asm__("x8") = SYS_gettid;
+	register long x0 __asm__("x0");
+	__asm__ __volatile__("svc 0" : "=r"(x0) : "r"(x8) : "memory");
+	return (int)x0;
+#else
+#error "gp_kernel_tid: unknown architecture"
+#endif
+}
+
+/*
+ * The CPU time of kernel thread tid (0: the calling one) in nanoseconds, or 0, from the
+ * kernel itself: clock_gettime is the program's to interpose, and ours answers a green
+ * thread's own CPU time (shim/cputime.c). CLOCK_THREAD_CPUTIME_ID is not one the vDSO
+ * answers: this is one system call.
+ */
+static inline long gp_thread_cpu_ns(int tid)
+{
+	/* The kernel's encoding of a thread's CPU-time clock (posix-timers.h, its ABI). */
+	long clock = tid ? (long)(int)((~(unsigned)tid << 3) | 4 | 2) : 3 /* THREAD_CPUTIME */;
+	struct { long sec, nsec; } ts = { 0, 0 };
+#if defined(__x86_64__)
+	long r;
+	__asm__ __volatile__("syscall" : "=a"(r)
+			     : "a"((long)SYS_clock_gettime), "D"(clock), "S"(&ts)
+			     : "rcx", "r11", "memory");
+#elif defined(__aarch64__)
+	register long x8 __asm__("x8") = SYS_clock_gettime;
+	register long x0 __asm__("x0") = clock;
+	register long x1 __asm__("x1") = (long)&ts;
+	__asm__ __volatile__("svc 0" : "+r"(x0) : "r"(x8), "r"(x1) : "memory");
+	long r = x0;
+#endif
+	return r == 0 ? ts.sec * 1000000000L + ts.nsec : 0;
 }
 
 /* CLOCK_MONOTONIC in seconds, for deadlines. */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "hook.h"
+#include "signals.h"
 #include "sync.h"
 
 #define BARRIER_MAGIC 0x67706272u   /* "gpbr" */
@@ -82,10 +83,20 @@ int pthread_barrier_wait(pthread_barrier_t *b)
 		gp_leave();
 		return PTHREAD_BARRIER_SERIAL_THREAD;
 	}
-	/* A waiter the round's last arrival picked leaves without reading the barrier
-	 * again: it may already have been destroyed and initialised anew. */
-	while (g->round == round && gp_park_on(g, -1, "barrier") != 0)
-		;
+	/*
+	 * A waiter the round's last arrival picked leaves without reading the barrier
+	 * again: it may already have been destroyed and initialised anew. A signal's
+	 * handler runs at once, in program context (gp_leave), and the wait goes on:
+	 * pthread_barrier_wait never ends with EINTR.
+	 */
+	int rc;
+	while (g->round == round && (rc = gp_park_on(g, -1, "barrier")) != 0) {
+		if (rc != -EINTR)
+			continue;
+		gp_leave();
+		gp__async_cancel_point();
+		gp_enter();
+	}
 	gp_leave();
 	return 0;
 }

@@ -13,8 +13,8 @@
  * and the asynchronous type. A target made apart (hook.h: a file lock, a process-shared
  * semaphore) waits in glibc on its own kernel thread: it is sent a signal there
  * (core/tls.h), whose handler acts if glibc's call is at the system call of a
- * cancellation point, as glibc's own SIGCANCEL handler would, and returns otherwise. Acting jumps into the innermost cleanup buffer, whose code
- * runs the handler and calls __pthread_unwind_next, which jumps into the next one; after
+ * cancellation point, as glibc's own SIGCANCEL handler would, and returns otherwise.
+ * Acting jumps into the innermost cleanup buffer, whose code runs the handler and calls __pthread_unwind_next, which jumps into the next one; after
  * the last, the thread-specific data destructors run and the thread ends with
  * PTHREAD_CANCELED. A condition wait re-takes its mutex before that, as POSIX asks.
  *
@@ -97,6 +97,13 @@ void gp__cancel_point(void)
 		act(g);
 }
 
+void gp__async_cancel_point(void)
+{
+	struct gp_green *g = cancel_owner();
+	if (g && g->cancel_async)
+		gp__cancel_point();
+}
+
 /*
  * The handler's half, on the kernel thread of a thread made apart: its call is at the
  * system call of a cancellation point (no lock of glibc's held, as where glibc's
@@ -135,6 +142,8 @@ static void cancel_apart(struct gp_green *g)
 int pthread_cancel(pthread_t t)
 {
 	struct gp_green *g = gp_on_green() ? gp_find((uintptr_t)t) : NULL;
+	if (!g && gp_ended_thread(t))   /* glibc 2.34 on: 0 for a thread that ended */
+		return 0;
 	if (!g || g->is_main)
 		return GP_REAL(pthread_cancel)(t);
 	if (g->state == GP_DONE)

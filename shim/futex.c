@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -70,33 +69,18 @@ static long green_futex_wake(uint32_t *word, int op, int n, long a3, long a4, lo
 	return woken;
 }
 
-/*
- * syscall() takes six arguments whatever the call, as glibc's own reads six registers:
- * a caller that passes fewer leaves the rest unspecified, and reading them is harmless
- * here but not to AddressSanitizer, which sees a read past the caller's arguments.
- */
-__attribute__((no_sanitize_address)) static void read_args(va_list ap, long a[6])
+/* syscall(SYS_futex, ...) from the program (shim/syscall.c). */
+long gp__futex_call(const long a[6])
 {
-	for (int i = 0; i < 6; i++)
-		a[i] = va_arg(ap, long);
-}
-
-long syscall(long number, ...)
-{
-	va_list ap;
-	va_start(ap, number);
-	long a[6];
-	read_args(ap, a);
-	va_end(ap);
-	if (number != SYS_futex || !gp_rt)
-		return GP_REAL(syscall)(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+	if (!gp_rt)
+		return GP_REAL(syscall)(SYS_futex, a[0], a[1], a[2], a[3], a[4], a[5]);
 	uint32_t *word = (uint32_t *)a[0];
 	int op = (int)a[1];
 	int cmd = op & FUTEX_CMD_MASK;
 	if (cmd == FUTEX_WAKE || cmd == FUTEX_WAKE_BITSET) {
 		if (!gp_on_green()) {
 			/* A kernel thread wakes: a green thread may be parked on the word. */
-			long r = GP_REAL(syscall)(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+			long r = GP_REAL(syscall)(SYS_futex, a[0], a[1], a[2], a[3], a[4], a[5]);
 			gp_unpark_all_on_async(word);
 			return r;
 		}
@@ -104,5 +88,5 @@ long syscall(long number, ...)
 	}
 	if ((cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET) && gp_cooperative())
 		return green_futex_wait(word, cmd, op, (uint32_t)a[2], (const struct timespec *)a[3]);
-	return GP_REAL(syscall)(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+	return GP_REAL(syscall)(SYS_futex, a[0], a[1], a[2], a[3], a[4], a[5]);
 }

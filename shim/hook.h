@@ -96,6 +96,15 @@ static inline bool gp_on_green(void)
 }
 
 /*
+ * A handle of a green thread joined, or ended detached (core/sched.c keeps the object):
+ * the calls on it answer as glibc's do for a thread it freed, never passing it to glibc.
+ */
+static inline bool gp_ended_thread(pthread_t t)
+{
+	return gp_rt && gp_handle_ended((uintptr_t)t);
+}
+
+/*
  * The family (GP_FAM_* in config.h) of the hooks in the including file, which
  * GREENPATCH_UNPATCH may leave to libc; 0 for hooks that are always green.
  */

@@ -105,6 +105,8 @@ static void after_fork_in_child(void)
 {
 	gp__in_user = 0;
 	gp__file_locks_after_fork();
+	if (fork_entered)
+		gp__tsd_after_fork(gp_self());
 	gp_sched_after_fork();
 }
 
@@ -219,6 +221,8 @@ int gp__runtime_start(void)
 	gp_rt->main->handle = (uintptr_t)GP_REAL(pthread_self)();
 	prctl(PR_GET_NAME, gp_rt->main->name);
 	gp__file_locks_adopt(gp_rt->main);
+	gp__signals_adopt(gp_rt->main);
+	gp__sched_adopt(gp_rt->main);
 	gp_leave();
 	return 0;
 }

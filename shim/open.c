@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 
 #include "hook.h"
+#include "tid.h"
 #include "iowait.h"
 #include "offcall.h"
 #include "path.h"
@@ -84,6 +85,8 @@ static int open_here(open_fn real, const struct open_args *a, const char *name)
 static int open_as(open_fn real, const char *name, int dirfd, const char *path, int flags,
 		   mode_t mode)
 {
+	char task_path[GP_TASK_PATH_MAX];
+	path = gp__task_path(path, task_path);
 	struct open_args a = { dirfd, path, flags, mode };
 	enum gp_path_class k = gp_path_class(dirfd, path);
 	int fd;
@@ -181,6 +184,8 @@ GREEN_CREAT(creat64)
 #define GREEN_FOPEN(name)                                                              \
 	FILE *name(const char *path, const char *how)                                  \
 	{                                                                              \
+		char task_path[GP_TASK_PATH_MAX];                                      \
+		path = gp__task_path(path, task_path);                                 \
 		enum gp_path_class k = gp_path_class(AT_FDCWD, path);                  \
 		FILE *f = GP_CLASS_CALL(k, GP_REAL(name)(path, how));                  \
 		if (f)                                                                 \

@@ -1,15 +1,23 @@
 /*
- * Signals sent to the process. Linux delivers one to a thread that does not block it,
- * and if that thread was blocked in a system call, the call fails with EINTR (or is
- * restarted under SA_RESTART). On one carrier the handler runs wherever the carrier is,
- * most often in the hub's epoll_wait, and no green thread would notice.
+ * Signals sent to the process. Linux delivers one to a thread that does not block it
+ * (the first thread if it does not, else another), runs the handler there, on that
+ * thread's stack, and if the thread was blocked in a system call, the call fails with
+ * EINTR (or is restarted under SA_RESTART). Here the kernel delivers it to a carrier's
+ * kernel thread, wherever the carrier is: most often in the hub's epoll_wait.
  *
  * So the program's handlers are wrapped: sigaction and signal record the program's
- * handler and install a trampoline that calls it and then notes which signal arrived.
- * The carrier's loop, woken through its ev_async, picks the green thread Linux would
- * have picked (the first thread if it does not block the signal, else another that does
- * not) and ends its park if it is parked: its call then fails with EINTR, or goes on
- * under SA_RESTART. sigaction reports to the program exactly what it installed.
+ * handler and install a trampoline in its place. The trampoline runs the handler at
+ * once when the kernel thread runs, in program code, the thread Linux would have picked
+ * (or a kernel thread of the program's own, or a handed-off thread in its system call,
+ * which Linux did pick). Anywhere else (the hub, the runtime's own code, a thread that
+ * Linux would have passed over for the first one) the signal is kept, with its siginfo,
+ * and the carrier's loop, woken through its ev_async, gives it to the green thread
+ * Linux would pick: pending on that thread, whose park it ends (its call then fails
+ * with EINTR, or goes on under SA_RESTART), or whose kernel thread it reaches with a
+ * signal of ours if it runs elsewhere. The thread runs the handler in program context
+ * (signal.c), with the siginfo the sender gave. As in the kernel, a second instance of a
+ * signal merges with one not yet handled. sigaction reports to the program exactly what
+ * it installed.
  */
 #include <errno.h>
 #include <signal.h>
@@ -32,8 +40,6 @@ struct program_action {
 };
 
 static struct program_action actions[NSIG];
-static _Atomic uint64_t arrived;     /* signals whose handler ran, not yet dealt with */
-_Atomic unsigned long gp__handlers_ran;
 
 static bool has_handler(const struct sigaction *act)
 {
@@ -81,20 +87,181 @@ static bool dump_signal_arrived(int sig, ucontext_t *uctx)
 	return true;
 }
 
-static bool on_handed_off_thread(void)
+/*
+ * A signal for the process on its way to a green thread: FREE, then KEPT (with no
+ * thread yet), then GIVEN to one, until its handler runs there. WRITING while its
+ * siginfo is stored.
+ */
+enum { FREE, WRITING, KEPT, GIVEN };
+
+static struct {
+	_Atomic int state;
+	siginfo_t info;
+	struct gp_green *to;
+} kept[65];
+
+static _Atomic uint64_t arrived;     /* signals kept, for the loop to give */
+static _Atomic uint64_t ran_elsewhere;  /* with shared TLS: handlers run, parks to end */
+_Atomic unsigned long gp__handlers_ran;
+
+/* The signal of ours that tells a thread's kernel thread to look (SI_QUEUE, this value). */
+#define LOOK_MARK 0x67706c6b   /* "gplk" */
+
+static bool is_look(const siginfo_t *info)
 {
-	struct gp_green *g = gp__me;
-	return g && __atomic_load_n(&g->handed_off, __ATOMIC_RELAXED);
+	return info && info->si_code == SI_QUEUE && info->si_pid == getpid() &&
+	       info->si_value.sival_int == LOOK_MARK;
 }
 
-static void trampoline(int sig, siginfo_t *info, void *uctx)
+/* If sig was given to g, take it: its siginfo into *info. */
+static bool take_given(int sig, struct gp_green *g, siginfo_t *info)
+{
+	if (atomic_load(&kept[sig].state) != GIVEN || kept[sig].to != g)
+		return false;
+	*info = kept[sig].info;
+	__atomic_and_fetch(&g->sig_pending, ~(1ull << (sig - 1)), __ATOMIC_RELAXED);
+	atomic_store(&kept[sig].state, FREE);
+	return true;
+}
+
+static void wake_loop(void)
+{
+	/* Bracket closed: libev's write to its eventfd must pass straight through, not
+	 * rejoin a handed-off thread's carrier in the middle of it (hook.h). */
+	int in_user = gp__in_user;
+	gp__in_user = 0;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	ev_async_send(gp_rt->loop, &gp_rt->async);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	gp__in_user = in_user;
+}
+
+/* Keep sig for the loop to give; merged with an instance already kept. */
+static void keep(int sig, const siginfo_t *info)
+{
+	int expect = FREE;
+	if (atomic_compare_exchange_strong(&kept[sig].state, &expect, WRITING)) {
+		if (info)
+			kept[sig].info = *info;
+		else
+			kept[sig].info = (siginfo_t){ .si_signo = sig, .si_code = SI_KERNEL };
+		atomic_store(&kept[sig].state, KEPT);
+	}
+	atomic_fetch_or(&arrived, 1ull << (sig - 1));
+	wake_loop();
+}
+
+/* Could the first thread take sig? Linux gives it a signal for the process first. */
+static bool first_thread_takes(int sig)
+{
+	struct gp_green *m = gp_rt->main;
+	return m->state != GP_DONE && !(m->sigmask & (1ull << (sig - 1)));
+}
+
+enum place { HERE, HERE_AS_GIVEN, ELSEWHERE, NEW };
+
+/*
+ * A signal given to this thread before (by the loop), which the kernel brings back
+ * here (a raise of ours, or our signal to look): HERE_AS_GIVEN with its siginfo in
+ * *given, or ELSEWHERE for a look that came too late. NEW for any other.
+ */
+static enum place place_given(int sig, const siginfo_t *info, siginfo_t *given)
+{
+	struct gp_green *me = gp__me;
+	if (!gp_rt || sig > 64 || !me)
+		return NEW;
+	if (is_look(info)) {
+		if (!gp__in_user)
+			return ELSEWHERE;   /* given at its next return to program code */
+		if (take_given(sig, me, given))
+			return HERE_AS_GIVEN;
+		uint64_t bit = 1ull << (sig - 1);
+		if (!(__atomic_fetch_and(&me->sig_pending, ~bit, __ATOMIC_RELAXED) & bit))
+			return ELSEWHERE;
+		/* Sent to this thread by pthread_kill while it ran on this carrier. */
+		*given = (siginfo_t){ .si_signo = sig, .si_code = SI_TKILL };
+		given->si_pid = getpid();
+		given->si_uid = getuid();
+		return HERE_AS_GIVEN;
+	}
+	if (info && info->si_code == SI_TKILL && take_given(sig, me, given))
+		return HERE_AS_GIVEN;
+	return NEW;
+}
+
+/*
+ * A hub waits in the loop with the mask of the moment it began (core/sched.c, hub_mask),
+ * which may let in a signal that every green thread has blocked since. Natively such a
+ * signal stays pending for the process until a thread unblocks it (sigpending shows
+ * it, and the unblocking thread takes it at once): it is sent to the process again,
+ * with this kernel thread blocking it from the handler's return on.
+ */
+static _Atomic uint64_t hub_holds;   /* signals a hub has taken and not yet dealt with */
+
+static bool nobody_takes(int sig)
+{
+	struct gp_runtime *rt = gp_rt;
+	size_t here = __atomic_load_n(&rt->alive, __ATOMIC_RELAXED) -
+		      __atomic_load_n(&rt->away, __ATOMIC_RELAXED);
+	return __atomic_load_n(&rt->blocked_by[sig - 1], __ATOMIC_RELAXED) >= here;
+}
+
+static void pend_again(int sig, const siginfo_t *info, ucontext_t *uctx)
+{
+	uint64_t bit = 1ull << (sig - 1);
+	sigaddset(&uctx->uc_sigmask, sig);
+	struct gp_carrier *c = gp__me->on;
+	__atomic_or_fetch(&c->kernel_sigmask, bit, __ATOMIC_RELAXED);
+	/* The sender's siginfo where the kernel allows it (from the first kernel thread,
+	 * or a sigqueue's), else a plain kill. */
+	if (!info || syscall(SYS_rt_sigqueueinfo, getpid(), sig, info) != 0)
+		syscall(SYS_kill, getpid(), sig);
+}
+
+/* Where the handler of a signal the kernel delivered here for the first time runs. */
+static enum place place_new(int sig, const siginfo_t *info, ucontext_t *uctx)
+{
+	struct gp_green *me = gp__me;
+	/* Before the runtime, above the 64 signals it follows, or on a kernel thread of the
+	 * program's own: where the kernel put it. */
+	if (!gp_rt || sig > 64)
+		return HERE;
+	if (!me) {
+		/* With shared TLS a thread cannot know itself in a handler: the handler runs
+		 * where the kernel put it, and the thread Linux would pick, if parked, sees
+		 * its call interrupted. */
+		if (gp_rt->errno_at && !(info && info->si_code == SI_TKILL) && !gp__on_monitor) {
+			atomic_fetch_or(&ran_elsewhere, 1ull << (sig - 1));
+			wake_loop();
+		}
+		return HERE;
+	}
+	/* Sent to this thread (raise, pthread_kill), or to a handed-off thread in its own
+	 * system call, which Linux picked. */
+	if ((info && info->si_code == SI_TKILL) || __atomic_load_n(&me->handed_off,
+								   __ATOMIC_RELAXED))
+		return HERE;
+	if (gp__in_user && !me->is_hub && (me->is_main || !first_thread_takes(sig)) &&
+	    atomic_load(&kept[sig].state) == FREE)
+		return HERE;
+	if (!me->is_hub) {
+		keep(sig, info);
+		return ELSEWHERE;
+	}
+	/* Until it is pending again or kept, a thread that unblocks it waits (below). */
+	uint64_t bit = 1ull << (sig - 1);
+	atomic_fetch_or(&hub_holds, bit);
+	if (nobody_takes(sig) && uctx)
+		pend_again(sig, info, uctx);
+	else
+		keep(sig, info);
+	atomic_fetch_and(&hub_holds, ~bit);
+	return ELSEWHERE;
+}
+
+static void run_handler(int sig, siginfo_t *info, void *uctx)
 {
 	struct program_action *a = &actions[sig];
-	int saved_errno = errno;
-	if (sig == gp_config.dump_signal && dump_signal_arrived(sig, uctx)) {
-		errno = saved_errno;
-		return;
-	}
 	atomic_fetch_add_explicit(&gp__handlers_ran, 1, memory_order_relaxed);
 	gp__in_handler++;
 	if (a->sa.sa_flags & SA_SIGINFO)
@@ -107,56 +274,126 @@ static void trampoline(int sig, siginfo_t *info, void *uctx)
 		a->sa.sa_flags &= ~SA_SIGINFO;
 		a->wrapped = sig == gp_config.dump_signal;
 	}
-	/* A signal sent to one thread (raise, pthread_kill: SI_TKILL) is that thread's
-	 * business: signal.c delivers those to green threads itself. One that the kernel
-	 * gave a handed-off thread in its own system call (gp__block_begin) has done what
-	 * it does natively: the call ends with EINTR or restarts, and no other thread's. */
-	if (gp_rt && sig <= 64 && (!info || info->si_code != SI_TKILL) &&
-	    !on_handed_off_thread()) {
-		atomic_fetch_or(&arrived, 1ull << (sig - 1));
-		/* Bracket closed: libev's write to its eventfd must pass straight through,
-		 * not rejoin a handed-off thread's carrier in the middle of it (hook.h). */
-		int in_user = gp__in_user;
-		gp__in_user = 0;
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		ev_async_send(gp_rt->loop, &gp_rt->async);
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		gp__in_user = in_user;
-	}
+}
+
+static void trampoline(int sig, siginfo_t *info, void *uctx)
+{
+	int saved_errno = errno;
+	siginfo_t given;
+	enum place where = place_given(sig, info, &given);
+	/* The dump is written when the signal first arrives, not when it is given. */
+	if (where == NEW && sig == gp_config.dump_signal && dump_signal_arrived(sig, uctx))
+		where = ELSEWHERE;
+	else if (where == NEW)
+		where = place_new(sig, info, uctx);
+	if (where == HERE)
+		run_handler(sig, info, uctx);
+	else if (where == HERE_AS_GIVEN)
+		run_handler(sig, &given, uctx);
 	errno = saved_errno;
 }
 
-/* The green thread Linux would have given the signal, if it is parked. */
+/* The green thread Linux would give sig: the first thread if it takes it, else another. */
 static struct gp_green *target_for(int sig)
 {
 	uint64_t bit = 1ull << (sig - 1);
-	struct gp_green *m = gp_rt->main;
-	if (m->state != GP_DONE && !(m->sigmask & bit))
-		return m->state == GP_PARKED ? m : NULL;
+	if (first_thread_takes(sig))
+		return gp_rt->main;
 	for (struct gp_green *g = gp_all(); g; g = g->all_next)
-		if (g->state == GP_PARKED && !g->is_main && !(g->sigmask & bit))
+		if (g->state != GP_DONE && !g->is_main && !(g->sigmask & bit))
 			return g;
 	return NULL;
 }
 
-/* On the carrier, in the loop: end the park of each arrived signal's thread. */
-static void interrupt_for_arrived(void)
+/* Tell the kernel thread that runs g (elsewhere) to look: the trampoline takes it there. */
+void gp__tell_signal(struct gp_green *g, int sig)
+{
+	struct gp_kthread *m = g->handed_off ? g->m : g->on ? g->on->owner : NULL;
+	if (!m)
+		return;
+	siginfo_t si = { .si_signo = sig, .si_code = SI_QUEUE };
+	si.si_pid = getpid();
+	si.si_uid = getuid();
+	si.si_value.sival_int = LOOK_MARK;
+	syscall(SYS_rt_tgsigqueueinfo, getpid(), m->tid, sig, &si);
+}
+
+/* Give kept signal sig to g, inside the bracket. */
+static void give(int sig, struct gp_green *g)
+{
+	kept[sig].to = g;
+	atomic_store(&kept[sig].state, GIVEN);
+	g->sig_pending |= 1ull << (sig - 1);
+	if (g->state == GP_PARKED) {
+		g->intr_restart = (actions[sig].sa.sa_flags & SA_RESTART) != 0;
+		gp_interrupt(g);
+	} else if (g != gp_self() && (g->state == GP_RUNNING || g->handed_off)) {
+		gp__tell_signal(g, sig);
+	}
+}
+
+/* On the carrier, in the loop: give each kept signal to its thread. */
+static void give_arrived(void)
 {
 	uint64_t bits = atomic_exchange(&arrived, 0);
 	while (bits) {
 		int sig = __builtin_ctzll(bits) + 1;
 		bits &= bits - 1;
-		struct gp_green *g = target_for(sig);
-		if (!g)
+		if (atomic_load(&kept[sig].state) != KEPT)
 			continue;
-		g->intr_restart = (actions[sig].sa.sa_flags & SA_RESTART) != 0;
-		gp_interrupt(g);
+		struct gp_green *g = target_for(sig);
+		if (g)
+			give(sig, g);   /* else it waits for a thread to unblock it */
 	}
+	bits = atomic_exchange(&ran_elsewhere, 0);
+	while (bits) {
+		int sig = __builtin_ctzll(bits) + 1;
+		bits &= bits - 1;
+		struct gp_green *g = target_for(sig);
+		if (g && g->state == GP_PARKED) {
+			g->intr_restart = (actions[sig].sa.sa_flags & SA_RESTART) != 0;
+			gp_interrupt(g);
+		}
+	}
+}
+
+/*
+ * A hub that took one of these signals in its event loop a moment ago, while every
+ * thread blocked it, puts it back within microseconds (pend_again): wait for that, so
+ * that the thread that unblocks it takes it at once, as natively. Bounded: a hub the
+ * kernel does not run for that long is not waited for.
+ */
+static void wait_for_hubs(uint64_t bits)
+{
+	for (int i = 0; i < 1000 && (atomic_load(&hub_holds) & bits); i++)
+		syscall(SYS_sched_yield);
+}
+
+uint64_t gp__hub_held_signals(void)
+{
+	return atomic_load(&hub_holds);
+}
+
+void gp__take_kept_signals(struct gp_green *g, uint64_t unblocked)
+{
+	wait_for_hubs(unblocked);
+	for (int sig = 1; sig <= 64; sig++)
+		if (!(g->sigmask & (1ull << (sig - 1))) && atomic_load(&kept[sig].state) == KEPT)
+			give(sig, g);
+}
+
+uint64_t gp__kept_signals(void)
+{
+	uint64_t bits = 0;
+	for (int sig = 1; sig <= 64; sig++)
+		if (atomic_load(&kept[sig].state) == KEPT)
+			bits |= 1ull << (sig - 1);
+	return bits;
 }
 
 void gp__sigaction_init(void)
 {
-	gp__async_extra = interrupt_for_arrived;
+	gp__async_extra = give_arrived;
 }
 
 static bool wants_trampoline(int sig, const struct sigaction *act)

@@ -17,6 +17,8 @@
  * A signal sent to a green thread that blocks it stays pending until it unblocks it.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -47,9 +49,10 @@ static void deliver_pending(struct gp_green *g)
 {
 	bool restart = true;
 	uint64_t ready;
-	while ((ready = g->sig_pending & ~g->sigmask)) {
+	/* Atomic: the trampoline may take a signal given to g (sigaction.c) meanwhile. */
+	while ((ready = __atomic_load_n(&g->sig_pending, __ATOMIC_RELAXED) & ~g->sigmask)) {
 		int sig = __builtin_ctzll(ready) + 1;
-		g->sig_pending &= ~(1ull << (sig - 1));
+		__atomic_and_fetch(&g->sig_pending, ~(1ull << (sig - 1)), __ATOMIC_RELAXED);
 		struct sigaction sa;
 		if (sigaction(sig, NULL, &sa) == 0 && !(sa.sa_flags & SA_RESTART))
 			restart = false;
@@ -72,6 +75,15 @@ bool gp__signal_restarts(void)
 int pthread_kill(pthread_t t, int sig)
 {
 	struct gp_green *g = gp_on_green() ? gp_find((uintptr_t)t) : NULL;
+	if (!g && gp_ended_thread(t))   /* glibc 2.34 on: 0 for a thread that ended */
+		return valid_signal(sig) || sig == 0 ? 0 : EINVAL;
+	if (g && g == gp_self() && valid_signal(sig) && sig <= 64 &&
+	    (g->sigmask & (1ull << (sig - 1))) && !ignored(sig)) {
+		/* Blocked: pending on this green thread, not on the carrier's kernel thread,
+		 * whose other green threads would see it (sigpending) or take it. */
+		__atomic_or_fetch(&g->sig_pending, 1ull << (sig - 1), __ATOMIC_RELAXED);
+		return 0;
+	}
 	if (!g || g == gp_self())
 		return GP_REAL(pthread_kill)(g ? GP_REAL(pthread_self)() : t, sig);
 	if (sig == 0)
@@ -90,12 +102,29 @@ int pthread_kill(pthread_t t, int sig)
 		 * the signal there, ending its system call as it would natively. One it
 		 * blocks stays pending on the green thread, which carries it along. */
 		gp_leave();
-		return syscall(SYS_tgkill, getpid(), m->tid, sig) == 0 ? 0 : errno;
+		return GP_REAL(syscall)(SYS_tgkill, getpid(), m->tid, sig) == 0 ? 0 : errno;
 	}
-	g->sig_pending |= bit;
-	if (!(g->sigmask & bit))
-		gp_interrupt(g);
+	__atomic_or_fetch(&g->sig_pending, bit, __ATOMIC_RELAXED);
+	if (!(g->sigmask & bit)) {
+		if (g->state == GP_PARKED)
+			gp_interrupt(g);
+		else if (g->state == GP_RUNNING)   /* on another carrier: at once, as natively */
+			gp__tell_signal(g, sig);
+	}
 	gp_leave();
+	return 0;
+}
+
+/* raise is pthread_kill of oneself (glibc's calls its own, which no hook sees). */
+int raise(int sig)
+{
+	if (!gp_on_green())
+		return GP_REAL(raise)(sig);
+	int rc = pthread_kill(pthread_self(), sig);
+	if (rc) {
+		errno = rc;
+		return -1;
+	}
 	return 0;
 }
 
@@ -132,6 +161,9 @@ static int green_sigmask(int how, const sigset_t *set, sigset_t *old)
 		}
 		gp_enter();
 		gp_sigmask_set(g, next & ~UNBLOCKABLE);
+		/* Signals for the process that waited for a thread to unblock them. */
+		if (cur & ~g->sigmask)
+			gp__take_kept_signals(g, cur & ~g->sigmask);
 		gp_sched_leave();
 		gp__in_user = 1;
 	}
@@ -160,4 +192,51 @@ int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * What is pending for the calling thread: for the process and for the carrier's kernel
+ * thread (the kernel's answer), for this green thread alone, and for the process but
+ * kept by the library until a thread unblocks it (sigaction.c).
+ */
+int sigpending(sigset_t *set)
+{
+	if (!gp_on_green())
+		return GP_REAL(sigpending)(set);
+	if (GP_REAL(sigpending)(set) != 0)
+		return -1;
+	uint64_t bits = set_bits(set) | __atomic_load_n(&gp_self()->sig_pending, __ATOMIC_RELAXED) |
+			gp__kept_signals() | gp__hub_held_signals();
+	memcpy(set, &bits, sizeof(bits));
+	return 0;
+}
+
+/*
+ * The signals pending for the first kernel thread alone when the runtime starts (sent
+ * to the first thread while it blocked them) are its green thread's from then on: the
+ * kernel thread becomes a carrier, which other green threads run on. They are taken
+ * from the kernel (which hands a thread's own pending signals out before the
+ * process's) and kept pending on the green thread. Runs once, in the bracket.
+ */
+void gp__signals_adopt(struct gp_green *g)
+{
+	char buf[4096];
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/thread-self/status",
+			      O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = syscall(SYS_read, fd, buf, sizeof(buf) - 1);
+	syscall(SYS_close, fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	char *line = strstr(buf, "\nSigPnd:");
+	uint64_t own = line ? strtoull(line + 8, NULL, 16) : 0;
+	for (; own; own &= own - 1) {
+		int sig = __builtin_ctzll(own) + 1;
+		uint64_t one = 1ull << (sig - 1);
+		struct timespec zero = { 0, 0 };
+		if (syscall(SYS_rt_sigtimedwait, &one, NULL, &zero, sizeof(one)) == sig)
+			g->sig_pending |= one;
+	}
 }

@@ -2,6 +2,7 @@
 #define GP_SHIM_SIGNAL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "green.h"
 
@@ -11,6 +12,34 @@ void gp__sigaction_init(void);
 /* GREENPATCH_DUMP_SIGNAL's action: the dump, whatever the program installs (sigaction.c). */
 void gp__dump_signal_init(void);
 
+/* May a thread take this scheduling policy and priority (threadattr.c)? */
+bool gp__sched_allowed(int policy, int prio);
+
+/* The first thread's scheduling policy, from its kernel thread's (threadattr.c). */
+void gp__sched_adopt(struct gp_green *main);
+
+/*
+ * g runs on another kernel thread, with sig pending for it: signal that kernel thread,
+ * whose trampoline runs the handler there if g is still in program code (sigaction.c).
+ * Inside the bracket.
+ */
+void gp__tell_signal(struct gp_green *g, int sig);
+
+/* The first kernel thread's own pending signals become g's, the first green thread's. */
+void gp__signals_adopt(struct gp_green *g);
+
+/*
+ * g has just unblocked the signals unblocked: give it those for the process kept until
+ * a thread unblocks them (in the bracket).
+ */
+void gp__take_kept_signals(struct gp_green *g, uint64_t unblocked);
+
+/* Signals for the process a hub has just taken, on their way back (sigaction.c). */
+uint64_t gp__hub_held_signals(void);
+
+/* The signals for the process kept until a thread unblocks them. */
+uint64_t gp__kept_signals(void);
+
 /* After a park ended with -EINTR: did every handler that ran ask for SA_RESTART? */
 bool gp__signal_restarts(void);
 
@@ -19,6 +48,13 @@ bool gp__signal_restarts(void);
  * its state allows, run its cleanup handlers and end it. Call in program context.
  */
 void gp__cancel_point(void);
+
+/*
+ * The same in a wait that is no cancellation point (a mutex, a barrier, a join's
+ * retry), for a thread of the asynchronous type: natively its cancel interrupts any
+ * instruction, the wait's futex call included.
+ */
+void gp__async_cancel_point(void);
 
 /*
  * pthread_exit of a green thread (not the first one): run its cleanup handlers,

@@ -143,8 +143,13 @@ static int green_trylock(pthread_mutex_t *m)
  */
 #define KERNEL_HOLDER_RECHECK 0.002
 
-/* Lock, parking while another thread holds it, until abstime on clock if given. */
-static int green_lock(pthread_mutex_t *m, clockid_t clock, const struct timespec *abstime)
+/*
+ * Lock, parking while another thread holds it, until abstime on clock if given. A
+ * pthread_mutex_lock (cancelable) ends for an asynchronous cancel; a condition wait's
+ * re-lock does not: its cleanup handlers run with the mutex held.
+ */
+static int green_lock(pthread_mutex_t *m, clockid_t clock, const struct timespec *abstime,
+		      bool cancelable)
 {
 	for (;;) {
 		int rc = green_trylock(m);
@@ -167,6 +172,8 @@ static int green_lock(pthread_mutex_t *m, clockid_t clock, const struct timespec
 		gp_enter();
 		gp_park_on(m, left, "mutex");
 		gp_leave();
+		if (cancelable)
+			gp__async_cancel_point();
 	}
 }
 
@@ -222,7 +229,7 @@ int pthread_mutex_lock(pthread_mutex_t *m)
 	REAL_ONLY_LOCK(GP_REAL(pthread_mutex_lock)(m), NULL, false);
 	if (!mutex_is_green(m))
 		return GP_REAL(pthread_mutex_lock)(m);
-	return green_lock(m, CLOCK_REALTIME, NULL);
+	return green_lock(m, CLOCK_REALTIME, NULL, true);
 }
 
 int pthread_mutex_trylock(pthread_mutex_t *m)
@@ -240,7 +247,7 @@ static int green_timedlock(pthread_mutex_t *m, clockid_t clock, const struct tim
 		return rc;
 	if (!gp_ts_valid(abstime))
 		return EINVAL;
-	return green_lock(m, clock, abstime);
+	return green_lock(m, clock, abstime, true);
 }
 
 int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime)
@@ -305,7 +312,7 @@ static int green_cond_wait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t cloc
 		woke = gp_park_on(c, left, "cond");
 		gp_leave();
 	}
-	rc = green_lock(m, CLOCK_REALTIME, NULL);
+	rc = green_lock(m, CLOCK_REALTIME, NULL, false);
 	if (rc != 0)
 		return rc;
 	/* A cancellation point: the cleanup handlers run with the mutex held again. */

@@ -38,6 +38,14 @@ static int read_attr(const pthread_attr_t *attr, struct gp_spawn_attr *sa)
 	    pthread_attr_getstacksize(attr, &size) != 0)
 		return -EINVAL;
 	sa->detached = ds == PTHREAD_CREATE_DETACHED;
+	int inherit = PTHREAD_INHERIT_SCHED;
+	struct sched_param sp = { 0 };
+	if (pthread_attr_getinheritsched(attr, &inherit) == 0 && inherit == PTHREAD_EXPLICIT_SCHED &&
+	    pthread_attr_getschedpolicy(attr, &sa->sched_policy) == 0 &&
+	    pthread_attr_getschedparam(attr, &sp) == 0) {
+		sa->explicit_sched = true;
+		sa->sched_priority = sp.sched_priority;
+	}
 	/*
 	 * glibc keeps the top of a given stack and pthread_attr_getstack answers
 	 * "top - size", also when no stack was given: the top is then NULL, and the
@@ -65,23 +73,31 @@ int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *)
 	 * (a SIGEV_THREAD timer's) must not become the carrier.
 	 */
 	if ((!gp_on_green() && gp_rt) ||
-	    (!gp_rt && syscall(SYS_gettid) != getpid()))
+	    (!gp_rt && gp_kernel_tid() != getpid()))
 		return GP_REAL(pthread_create)(t, attr, fn, arg);
 	struct gp_spawn_attr sa;
 	if (read_attr(attr, &sa) < 0)
 		return EINVAL;
+	/* As glibc, which sets an explicit policy on the new thread: EPERM if not allowed. */
+	if (sa.explicit_sched && !gp__sched_allowed(sa.sched_policy, sa.sched_priority))
+		return EPERM;
 	int rc = gp__runtime_start();
 	if (rc < 0)
 		return -rc == ENOMEM ? EAGAIN : -rc;
 	gp_enter();
 	struct gp_green *g;
 	rc = gp_spawn(&g, fn, arg, &sa);
+	bool preempts = false;
 	if (rc == 0) {
 		/* Before the lock goes: another carrier may run g from then on, and g may
 		 * rename itself, read *t, or end. As clone(2) copies the creator's name. */
 		memcpy(g->name, gp_self()->name, sizeof(g->name));
 		*t = (pthread_t)g->handle;
+		preempts = gp_rt_priority(g) > gp_rt_priority(gp_self());
 	}
+	/* A new thread of higher real-time priority runs first, as the kernel runs it. */
+	if (preempts)
+		gp_yield();
 	gp_leave();
 	return -rc;
 }
@@ -90,21 +106,23 @@ int pthread_join(pthread_t t, void **ret)
 {
 	struct gp_green *g = green_of(t);
 	if (!g)
-		return GP_REAL(pthread_join)(t, ret);
-	gp__cancel_point();
-	gp_enter();
-	int rc = gp_join(g, ret);
-	gp_leave();
-	if (rc == -EINTR)
-		gp__cancel_point();   /* acts on the cancel: does not return */
+		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_join)(t, ret);
+	int rc;
+	do {
+		/* Acts on a cancel (does not return); a signal's handler has run in gp_leave. */
+		gp__cancel_point();
+		gp_enter();
+		rc = gp_join(g, ret);
+		gp_leave();
+	} while (rc == -EINTR);
 	return -rc;
 }
 
 int pthread_tryjoin_np(pthread_t t, void **ret)
 {
 	struct gp_green *g = green_of(t);
-	if (!g)
-		return GP_REAL(pthread_tryjoin_np)(t, ret);
+	if (!g)   /* glibc finds no end to wait for in a freed thread's descriptor */
+		return gp_ended_thread(t) ? EBUSY : GP_REAL(pthread_tryjoin_np)(t, ret);
 	if (g->state != GP_DONE)
 		return g->detached ? EINVAL : EBUSY;
 	gp_enter();
@@ -131,8 +149,17 @@ static int join_until(pthread_t t, struct gp_green *g, void **ret, clockid_t clo
 		g->joiner = gp_self();
 		double left = gp_until(clock, abstime);
 		rc = left > 0 ? gp_park(left, "join") : -ETIMEDOUT;
-		if (rc == -EINTR)
+		if (rc == -EINTR) {
+			/* A signal's handler runs now, and the wait goes on; a cancel ends it
+			 * (a cancellation point, as the plain join). */
+			struct gp_green *self = gp_self();
+			if (self->cancel_pending && !self->cancel_disabled)
+				g->joiner = NULL;
+			gp_leave();
+			gp__cancel_point();
+			gp_enter();
 			rc = 0;
+		}
 	}
 	if (g->state == GP_DONE)
 		rc = gp_join(g, ret);
@@ -146,7 +173,7 @@ int pthread_timedjoin_np(pthread_t t, void **ret, const struct timespec *abstime
 {
 	struct gp_green *g = green_of(t);
 	if (!g)
-		return GP_REAL(pthread_timedjoin_np)(t, ret, abstime);
+		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_timedjoin_np)(t, ret, abstime);
 	return join_until(t, g, ret, CLOCK_REALTIME, abstime);
 }
 
@@ -154,7 +181,8 @@ int pthread_clockjoin_np(pthread_t t, void **ret, clockid_t clock, const struct 
 {
 	struct gp_green *g = green_of(t);
 	if (!g)
-		return GP_REAL(pthread_clockjoin_np)(t, ret, clock, abstime);
+		return gp_ended_thread(t) ? ESRCH
+					  : GP_REAL(pthread_clockjoin_np)(t, ret, clock, abstime);
 	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
 		return EINVAL;
 	return join_until(t, g, ret, clock, abstime);
@@ -164,7 +192,7 @@ int pthread_detach(pthread_t t)
 {
 	struct gp_green *g = green_of(t);
 	if (!g)
-		return GP_REAL(pthread_detach)(t);
+		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_detach)(t);
 	gp_enter();
 	int rc = gp_detach(g);
 	gp_leave();
@@ -215,8 +243,8 @@ int gp__pthread_yield(void)
 int pthread_setname_np(pthread_t t, const char *name)
 {
 	struct gp_green *g = green_of(t);
-	if (!g)
-		return GP_REAL(pthread_setname_np)(t, name);
+	if (!g)   /* glibc: no /proc/self/task entry left for it */
+		return gp_ended_thread(t) ? ENOENT : GP_REAL(pthread_setname_np)(t, name);
 	size_t len = strlen(name);
 	if (len >= sizeof(g->name))
 		return ERANGE;
@@ -231,7 +259,7 @@ int pthread_getname_np(pthread_t t, char *name, size_t len)
 {
 	struct gp_green *g = green_of(t);
 	if (!g)
-		return GP_REAL(pthread_getname_np)(t, name, len);
+		return gp_ended_thread(t) ? ENOENT : GP_REAL(pthread_getname_np)(t, name, len);
 	size_t n = strlen(g->name);
 	if (len < sizeof(g->name))
 		return ERANGE;

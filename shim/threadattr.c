@@ -1,19 +1,21 @@
 /*
  * The calls that describe or tune one thread by its pthread_t. glibc would read its
  * own thread descriptor behind the handle, which a green thread does not have: for a
- * green thread these answer from the green thread itself. Scheduling parameters and
- * affinity are accepted and stored (all green threads share one kernel thread, so they
- * cannot take effect); the CPU-time clock is the carrier's.
+ * green thread these answer from the green thread itself. Scheduling parameters are
+ * the green thread's (below); affinity is accepted and not applied (carriers run any
+ * green thread). Its CPU-time clock is in cputime.c.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "hook.h"
+#include "signals.h"
 
 /* A green thread other than the first one, which is the kernel thread itself. */
 static struct gp_green *green_of(pthread_t t)
@@ -22,11 +24,18 @@ static struct gp_green *green_of(pthread_t t)
 	return g && !g->is_main ? g : NULL;
 }
 
+/* Any green thread, the first one included. */
+static struct gp_green *any_green_of(pthread_t t)
+{
+	struct gp_green *g = gp_on_green() ? gp_find((uintptr_t)t) : NULL;
+	return g && !g->is_hub ? g : NULL;
+}
+
 int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)
 {
 	struct gp_green *g = green_of(t);
 	if (!g)
-		return GP_REAL(pthread_getattr_np)(t, attr);
+		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_getattr_np)(t, attr);
 	int rc = pthread_attr_init(attr);
 	if (rc != 0)
 		return rc;
@@ -43,13 +52,44 @@ static bool valid_policy(int policy, int prio)
 	return lo >= 0 && prio >= lo && prio <= hi;
 }
 
+/* CAP_SYS_NICE in the effective set (capget, version 3: two 32-bit words). */
+static bool may_set_any_priority(void)
+{
+	struct { unsigned version; int pid; } head = { 0x20080522, 0 };
+	struct { unsigned effective, permitted, inheritable; } data[2] = { { 0 } };
+	if (syscall(SYS_capget, &head, data) != 0)
+		return false;
+	return data[0].effective & (1u << 23 /* CAP_SYS_NICE */);
+}
+
+/*
+ * May a thread take this policy? As the kernel decides for sched_setscheduler: a
+ * real-time priority needs CAP_SYS_NICE, or to be within RLIMIT_RTPRIO.
+ */
+bool gp__sched_allowed(int policy, int prio)
+{
+	if ((policy != SCHED_FIFO && policy != SCHED_RR) || prio == 0)
+		return true;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_RTPRIO, &rl) == 0 && (rlim_t)prio <= rl.rlim_cur)
+		return true;
+	return may_set_any_priority();
+}
+
+/*
+ * Scheduling parameters of green threads, the first one's included, are theirs: kept
+ * here, never given to the kernel, whose threads are the carriers. They order green
+ * threads that wait to run or for the same object (core/green.h).
+ */
 int pthread_setschedparam(pthread_t t, int policy, const struct sched_param *param)
 {
-	struct gp_green *g = green_of(t);
+	struct gp_green *g = any_green_of(t);
 	if (!g)
-		return GP_REAL(pthread_setschedparam)(t, policy, param);
+		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_setschedparam)(t, policy, param);
 	if (!valid_policy(policy, param->sched_priority))
 		return EINVAL;
+	if (!gp__sched_allowed(policy, param->sched_priority))
+		return EPERM;
 	g->sched_policy = policy;
 	g->sched_priority = param->sched_priority;
 	return 0;
@@ -57,9 +97,9 @@ int pthread_setschedparam(pthread_t t, int policy, const struct sched_param *par
 
 int pthread_getschedparam(pthread_t t, int *policy, struct sched_param *param)
 {
-	struct gp_green *g = green_of(t);
+	struct gp_green *g = any_green_of(t);
 	if (!g)
-		return GP_REAL(pthread_getschedparam)(t, policy, param);
+		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_getschedparam)(t, policy, param);
 	*policy = g->sched_policy;
 	memset(param, 0, sizeof(*param));
 	param->sched_priority = g->sched_priority;
@@ -68,19 +108,32 @@ int pthread_getschedparam(pthread_t t, int *policy, struct sched_param *param)
 
 int pthread_setschedprio(pthread_t t, int prio)
 {
-	struct gp_green *g = green_of(t);
+	struct gp_green *g = any_green_of(t);
 	if (!g)
-		return GP_REAL(pthread_setschedprio)(t, prio);
+		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_setschedprio)(t, prio);
 	if (!valid_policy(g->sched_policy, prio))
 		return EINVAL;
+	if (!gp__sched_allowed(g->sched_policy, prio))
+		return EPERM;
 	g->sched_priority = prio;
 	return 0;
+}
+
+/* The first thread's policy when the runtime starts: the kernel thread's until then. */
+void gp__sched_adopt(struct gp_green *main)
+{
+	struct sched_param sp = { 0 };
+	int policy = sched_getscheduler(0);
+	if (policy < 0 || sched_getparam(0, &sp) != 0)
+		return;
+	main->sched_policy = policy & ~SCHED_RESET_ON_FORK;
+	main->sched_priority = sp.sched_priority;
 }
 
 int pthread_setaffinity_np(pthread_t t, size_t size, const cpu_set_t *set)
 {
 	if (!green_of(t))
-		return GP_REAL(pthread_setaffinity_np)(t, size, set);
+		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_setaffinity_np)(t, size, set);
 	(void)set;
 	return size == 0 ? EINVAL : 0;
 }
@@ -88,33 +141,14 @@ int pthread_setaffinity_np(pthread_t t, size_t size, const cpu_set_t *set)
 int pthread_getaffinity_np(pthread_t t, size_t size, cpu_set_t *set)
 {
 	if (!green_of(t))
-		return GP_REAL(pthread_getaffinity_np)(t, size, set);
+		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_getaffinity_np)(t, size, set);
 	return sched_getaffinity(0, size, set) == 0 ? 0 : errno;
-}
-
-/*
- * The kernel's CPU-time clock of one thread, by its id (the encoding of
- * MAKE_THREAD_CPUCLOCK in the kernel's posix-timers.h: part of its ABI).
- */
-static clockid_t thread_cpu_clock(pid_t tid)
-{
-	return (clockid_t)((~(unsigned)tid << 3) | 4 /* per thread */ | 2 /* sched */);
-}
-
-/* glibc's would build the clock from the id in a green thread's descriptor, which names
- * no kernel thread (core/tls.h): the running kernel thread's, the carrier's. */
-int pthread_getcpuclockid(pthread_t t, clockid_t *clock)
-{
-	if (!green_of(t))
-		return GP_REAL(pthread_getcpuclockid)(t, clock);
-	*clock = thread_cpu_clock((pid_t)syscall(SYS_gettid));
-	return 0;
 }
 
 /* The value travels only with a signal raised for real: a green target gets the signal. */
 int pthread_sigqueue(pthread_t t, int sig, const union sigval value)
 {
 	if (!green_of(t))
-		return GP_REAL(pthread_sigqueue)(t, sig, value);
+		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_sigqueue)(t, sig, value);
 	return pthread_kill(t, sig);
 }

@@ -220,6 +220,21 @@ void gp__tsd_thread_ended(struct gp_green *g)
 	g->shim_data = NULL;
 }
 
+void gp__tsd_after_fork(struct gp_green *g)
+{
+	struct green_tsd *t = g && !g->is_main ? tsd_of(g) : NULL;
+	if (!t)
+		return;
+	for (int bi = 0; bi < BLOCKS; bi++) {
+		for (int i = 0; t->block[bi] && i < BLOCK; i++)
+			if (t->block[bi][i] && key_used[bi * BLOCK + i])
+				GP_REAL(pthread_setspecific)(bi * BLOCK + i, t->block[bi][i]);
+		free(t->block[bi]);
+	}
+	free(t);
+	g->shim_data = NULL;
+}
+
 void gp__thread_cleanup(struct gp_green *g)
 {
 	gp_tls_run_dtors();

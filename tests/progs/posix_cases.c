@@ -1,0 +1,626 @@
+/*
+ * What POSIX and Linux say a thread is, checked where it is easy to get wrong: its
+ * scheduling attributes and the order in which waiters of different real-time
+ * priorities get a lock; asynchronous cancellation of a thread that waits for a mutex; a
+ * signal that reaches a thread in a wait which does not end with EINTR; what is pending
+ * for a thread; its own CPU-time clock; a handle used after its thread was joined; its
+ * kernel thread id; which thread runs the handler of a signal sent to the process;
+ * pause() after a handler already ran; fork from a thread other than the first.
+ *
+ * Each case prints only what is the same on every run natively: results and errno
+ * names, and yes/no for facts such as "this thread's id differs from that one's".
+ */
+#define PROG "posix_cases"
+#include "progs.h"
+
+#include <sched.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+
+/* ---- helpers ---- */
+
+static void set_handler(int sig, void (*fn)(int, siginfo_t *, void *))
+{
+	struct sigaction sa = { .sa_sigaction = fn, .sa_flags = SA_SIGINFO };
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(sig, &sa, NULL) != 0)
+		die("sigaction");
+}
+
+/* Waits until *flag is set, for at most 5 s: whether it was. */
+static bool await_flag(volatile int *flag)
+{
+	for (int i = 0; i < 5000 && !__atomic_load_n(flag, __ATOMIC_SEQ_CST); i++)
+		msleep(1);
+	return __atomic_load_n(flag, __ATOMIC_SEQ_CST);
+}
+
+static const char *policy_name(int policy)
+{
+	switch (policy) {
+	case SCHED_OTHER: return "SCHED_OTHER";
+	case SCHED_FIFO: return "SCHED_FIFO";
+	case SCHED_RR: return "SCHED_RR";
+	case SCHED_BATCH: return "SCHED_BATCH";
+	case SCHED_IDLE: return "SCHED_IDLE";
+	default: return "?";
+	}
+}
+
+/* ---- scheduling attributes ---- */
+
+/* What a thread says of its scheduling, returned (malloc'd) to be printed by its joiner:
+ * a real-time thread may run before its creator returns from pthread_create. */
+static char *sched_report(const char *name)
+{
+	int policy = -1;
+	struct sched_param sp = { .sched_priority = -1 };
+	int rc = pthread_getschedparam(pthread_self(), &policy, &sp);
+	char *line;
+	if (asprintf(&line, "%s: getschedparam=%s policy=%s priority=%d\n", name, errname(rc),
+		     policy_name(policy), sp.sched_priority) < 0)
+		die("asprintf");
+	return line;
+}
+
+static void *report_sched(void *arg)
+{
+	return sched_report(arg);
+}
+
+static void print_report(char *line)
+{
+	fputs(line, stdout);
+	free(line);
+}
+
+/* Creates a thread with attr (NULL: the defaults) that reports its scheduling. */
+static void create_reporting(const char *name, const pthread_attr_t *attr)
+{
+	pthread_t t;
+	int rc = pthread_create(&t, attr, report_sched, (void *)name);
+	printf("%s: create=%s\n", name, errname(rc));
+	if (rc == 0)
+		print_report(join(t));
+}
+
+static void explicit_attr(pthread_attr_t *attr, int policy, int prio)
+{
+	struct sched_param sp = { .sched_priority = prio };
+	pthread_attr_init(attr);
+	pthread_attr_setinheritsched(attr, PTHREAD_EXPLICIT_SCHED);
+	pthread_attr_setschedpolicy(attr, policy);
+	pthread_attr_setschedparam(attr, &sp);
+}
+
+static void *inheriting_creator(void *arg)
+{
+	(void)arg;
+	print_report(sched_report("creator"));
+	create_reporting("inherits_from_creator", NULL);
+	pthread_attr_t attr;
+	explicit_attr(&attr, SCHED_OTHER, 0);
+	create_reporting("explicit_other_from_creator", &attr);
+	pthread_attr_destroy(&attr);
+	return NULL;
+}
+
+static void sched_attributes(void)
+{
+	pthread_attr_t attr;
+
+	create_reporting("defaults", NULL);
+	explicit_attr(&attr, SCHED_FIFO, 10);
+	create_reporting("explicit_fifo_10", &attr);
+	pthread_attr_destroy(&attr);
+	explicit_attr(&attr, SCHED_RR, 3);
+	create_reporting("explicit_rr_3", &attr);
+	pthread_attr_destroy(&attr);
+	explicit_attr(&attr, SCHED_BATCH, 0);
+	create_reporting("explicit_batch", &attr);
+	pthread_attr_destroy(&attr);
+
+	/* The inherited policy is the creator's, whatever the attributes say. */
+	pthread_attr_init(&attr);
+	struct sched_param sp = { .sched_priority = 20 };
+	pthread_attr_setschedpolicy(&attr, SCHED_FIFO);
+	pthread_attr_setschedparam(&attr, &sp);
+	create_reporting("inherit_ignores_attr", &attr);
+	pthread_attr_destroy(&attr);
+
+	explicit_attr(&attr, SCHED_FIFO, 7);
+	pthread_t t;
+	int rc = pthread_create(&t, &attr, inheriting_creator, NULL);
+	if (rc == 0)
+		join(t);
+	printf("fifo_7_creator: create=%s\n", errname(rc));
+	pthread_attr_destroy(&attr);
+
+	/* Changed on a running thread, then read back; bad values refused. */
+	rc = pthread_create(&t, NULL, report_sched, "before_change");
+	if (rc != 0)
+		fail("pthread_create: %s", errname(rc));
+	print_report(join(t));
+	sp.sched_priority = 5;
+	printf("setschedparam_fifo_5=%s\n", errname(pthread_setschedparam(pthread_self(),
+									  SCHED_FIFO, &sp)));
+	print_report(sched_report("main_after_fifo_5"));
+	printf("setschedprio_6=%s\n", errname(pthread_setschedprio(pthread_self(), 6)));
+	print_report(sched_report("main_after_prio_6"));
+	sp.sched_priority = 0;
+	printf("setschedparam_other=%s\n", errname(pthread_setschedparam(pthread_self(),
+									  SCHED_OTHER, &sp)));
+	sp.sched_priority = 1000;
+	printf("setschedparam_fifo_1000=%s\n", errname(pthread_setschedparam(pthread_self(),
+									      SCHED_FIFO, &sp)));
+	sp.sched_priority = 0;
+	printf("setschedparam_policy_99=%s\n", errname(pthread_setschedparam(pthread_self(),
+									      99, &sp)));
+	print_report(sched_report("main_at_end"));
+}
+
+/*
+ * Threads of three real-time priorities wait for one mutex, which the kernel (and glibc's
+ * futex) hands to the highest priority first, and in arrival order among equals.
+ */
+static pthread_mutex_t prio_lock = PTHREAD_MUTEX_INITIALIZER;
+static int prio_arrived;
+static char prio_order[64];
+
+static void *take_prio_lock(void *arg)
+{
+	const char *name = arg;
+	__atomic_add_fetch(&prio_arrived, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_lock(&prio_lock);
+	strcat(prio_order, name);
+	pthread_mutex_unlock(&prio_lock);
+	return NULL;
+}
+
+static void rt_priority_lock_order(void)
+{
+	static const struct { const char *name; int prio; } waiters[] = {
+		{ "a10 ", 10 }, { "b20 ", 20 }, { "c5 ", 5 }, { "d20 ", 20 }, { "e1 ", 1 },
+	};
+	enum { N = sizeof(waiters) / sizeof(waiters[0]) };
+	pthread_t t[N];
+	pthread_mutex_lock(&prio_lock);
+	for (int i = 0; i < N; i++) {
+		pthread_attr_t attr;
+		explicit_attr(&attr, SCHED_FIFO, waiters[i].prio);
+		int rc = pthread_create(&t[i], &attr, take_prio_lock, (void *)waiters[i].name);
+		pthread_attr_destroy(&attr);
+		if (rc == EPERM) {
+			/* Not allowed real-time threads: the same natively and under the library. */
+			printf("create=EPERM\n");
+			pthread_mutex_unlock(&prio_lock);
+			for (int j = 0; j < i; j++)
+				join(t[j]);
+			return;
+		}
+		if (rc != 0)
+			fail("pthread_create: %s", errname(rc));
+		/* Each waits before the next comes: the arrival order is fixed. */
+		while (__atomic_load_n(&prio_arrived, __ATOMIC_SEQ_CST) < i + 1)
+			msleep(1);
+		msleep(20);
+	}
+	pthread_mutex_unlock(&prio_lock);
+	for (int i = 0; i < N; i++)
+		join(t[i]);
+	printf("order=%s\n", prio_order);
+}
+
+/* ---- cancellation ---- */
+
+static pthread_mutex_t held = PTHREAD_MUTEX_INITIALIZER;
+static int async_ready;
+
+static void *lock_async(void *arg)
+{
+	(void)arg;
+	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, NULL);
+	__atomic_store_n(&async_ready, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_lock(&held);
+	pthread_mutex_unlock(&held);
+	return "locked";
+}
+
+static void async_cancel_in_mutex_lock(void)
+{
+	pthread_mutex_lock(&held);
+	pthread_t t = start(lock_async, NULL);
+	await_flag(&async_ready);
+	msleep(50);
+	printf("cancel=%s\n", errname(pthread_cancel(t)));
+	void *ret = join(t);
+	printf("canceled=%s\n", yes(ret == PTHREAD_CANCELED));
+	pthread_mutex_unlock(&held);
+}
+
+/* ---- signals ---- */
+
+static pthread_barrier_t barrier;
+static pthread_t handler_thread;
+static volatile int handler_ran, barrier_passed;
+
+static void note_handler(int sig, siginfo_t *info, void *uctx)
+{
+	(void)sig, (void)info, (void)uctx;
+	handler_thread = pthread_self();
+	handler_ran++;
+}
+
+static void *wait_at_barrier(void *arg)
+{
+	(void)arg;
+	int rc = pthread_barrier_wait(&barrier);
+	barrier_passed = 1;
+	return (void *)(long)rc;
+}
+
+static void signal_in_barrier_wait(void)
+{
+	set_handler(SIGUSR1, note_handler);
+	handler_ran = barrier_passed = 0;
+	pthread_barrier_init(&barrier, NULL, 2);
+	pthread_t t = start(wait_at_barrier, NULL);
+	msleep(50);
+	printf("kill=%s\n", errname(pthread_kill(t, SIGUSR1)));
+	/* Natively the handler runs at once, and the wait goes on. */
+	printf("handler_ran_while_waiting=%s\n", yes(await_flag(&handler_ran)));
+	printf("handler_as_waiter=%s\n", yes(pthread_equal(handler_thread, t)));
+	msleep(20);
+	printf("passed_before_release=%s\n", yes(barrier_passed));
+	int rc = pthread_barrier_wait(&barrier);
+	long other = (long)join(t);
+	printf("one_serial=%s\n", yes((rc == PTHREAD_BARRIER_SERIAL_THREAD) +
+				      (other == PTHREAD_BARRIER_SERIAL_THREAD) == 1));
+	pthread_barrier_destroy(&barrier);
+	signal(SIGUSR1, SIG_DFL);
+}
+
+static void describe_pending(const char *who)
+{
+	sigset_t set;
+	sigpending(&set);
+	printf("%s: pending USR1=%s USR2=%s\n", who, yes(sigismember(&set, SIGUSR1)),
+	       yes(sigismember(&set, SIGUSR2)));
+}
+
+static void *look_at_pending(void *arg)
+{
+	(void)arg;
+	describe_pending("new_thread");
+	return NULL;
+}
+
+/* A signal sent to one thread is pending for it alone; one sent to the process, for all. */
+static void pending_per_thread(void)
+{
+	set_handler(SIGUSR1, note_handler);
+	set_handler(SIGUSR2, note_handler);
+	block_signal(SIGUSR1, SIG_BLOCK);
+	block_signal(SIGUSR2, SIG_BLOCK);
+	pthread_kill(pthread_self(), SIGUSR1);
+	kill(getpid(), SIGUSR2);
+	describe_pending("first_thread");
+	join(start(look_at_pending, NULL));
+	handler_ran = 0;
+	block_signal(SIGUSR1, SIG_UNBLOCK);
+	block_signal(SIGUSR2, SIG_UNBLOCK);
+	printf("handlers_ran=%d\n", handler_ran);
+	describe_pending("first_thread_after");
+	signal(SIGUSR1, SIG_DFL);
+	signal(SIGUSR2, SIG_DFL);
+}
+
+/* ---- CPU-time clocks ---- */
+
+static long cpu_ms(clockid_t clock)
+{
+	struct timespec ts;
+	if (clock_gettime(clock, &ts) != 0)
+		die("clock_gettime");
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static pthread_barrier_t cpu_done;
+static bool spinner_reached, sleeper_small;   /* printed by main: in a fixed order */
+
+static void *spin_100ms(void *arg)
+{
+	(void)arg;
+	struct timespec t0 = mono();
+	while (cpu_ms(CLOCK_THREAD_CPUTIME_ID) < 100 && elapsed_ms(t0) < 10000)
+		;
+	spinner_reached = cpu_ms(CLOCK_THREAD_CPUTIME_ID) >= 100;
+	pthread_barrier_wait(&cpu_done);
+	pthread_barrier_wait(&cpu_done);   /* alive while main reads its clock */
+	return NULL;
+}
+
+static void *sleep_200ms(void *arg)
+{
+	(void)arg;
+	msleep(200);
+	sleeper_small = cpu_ms(CLOCK_THREAD_CPUTIME_ID) < 50;
+	pthread_barrier_wait(&cpu_done);
+	pthread_barrier_wait(&cpu_done);
+	return NULL;
+}
+
+static void thread_cpu_clocks(void)
+{
+	pthread_barrier_init(&cpu_done, NULL, 3);
+	pthread_t spinner = start(spin_100ms, NULL), sleeper = start(sleep_200ms, NULL);
+	clockid_t spin_clock, sleep_clock;
+	printf("getcpuclockid=%s\n", errname(pthread_getcpuclockid(spinner, &spin_clock)));
+	pthread_getcpuclockid(sleeper, &sleep_clock);
+	printf("clocks_differ=%s\n", yes(spin_clock != sleep_clock));
+	pthread_barrier_wait(&cpu_done);
+	printf("spinner_own_clock_reached=%s\n", yes(spinner_reached));
+	printf("sleeper_own_clock_small=%s\n", yes(sleeper_small));
+	printf("spinner_clock_from_main=%s\n", yes(cpu_ms(spin_clock) >= 100));
+	printf("sleeper_clock_from_main=%s\n", yes(cpu_ms(sleep_clock) < 50));
+	pthread_barrier_wait(&cpu_done);
+	join(spinner);
+	join(sleeper);
+	pthread_barrier_destroy(&cpu_done);
+}
+
+/* ---- handles of joined threads ---- */
+
+static void *nothing(void *arg)
+{
+	return arg;
+}
+
+static void join_after_join(void)
+{
+	pthread_t t = start(nothing, NULL);
+	printf("join=%s\n", errname(pthread_join(t, NULL)));
+	printf("join_again=%s\n", errname(pthread_join(t, NULL)));
+	printf("detach_joined=%s\n", errname(pthread_detach(t)));
+	printf("tryjoin_joined=%s\n", errname(pthread_tryjoin_np(t, NULL)));
+}
+
+/* ---- thread ids ---- */
+
+static pid_t ids[3];
+static pthread_t id_threads[3];
+static int id_ready[3];
+static pthread_t tgkill_handler_thread;
+
+static void note_tgkill(int sig, siginfo_t *info, void *uctx)
+{
+	(void)sig, (void)info, (void)uctx;
+	tgkill_handler_thread = pthread_self();
+	__atomic_store_n(&handler_ran, 1, __ATOMIC_SEQ_CST);
+}
+
+static pthread_barrier_t ids_done;
+
+static void *learn_id(void *arg)
+{
+	long i = (long)arg;
+	ids[i] = gettid();
+	if (syscall(SYS_gettid) != ids[i])
+		printf("thread %ld: syscall(SYS_gettid) differs from gettid()\n", i);
+	/* Its own entry in /proc, as a program that reads its thread's state finds it. */
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", ids[i]);
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		printf("thread %ld: open of its /proc/self/task entry: %s\n", i, errname(errno));
+	else
+		close(fd);
+	__atomic_store_n(&id_ready[i], 1, __ATOMIC_SEQ_CST);
+	pthread_barrier_wait(&ids_done);   /* the others learn theirs meanwhile */
+	pthread_barrier_wait(&ids_done);   /* main has sent its signals */
+	return NULL;
+}
+
+static void thread_ids(void)
+{
+	printf("first_thread_is_pid=%s\n", yes(gettid() == getpid()));
+	pthread_barrier_init(&ids_done, NULL, 4);
+	for (long i = 0; i < 3; i++)
+		id_threads[i] = start(learn_id, (void *)i);
+	pthread_barrier_wait(&ids_done);
+	bool distinct = ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2];
+	bool not_first = ids[0] != getpid() && ids[1] != getpid() && ids[2] != getpid();
+	printf("distinct=%s not_the_first=%s\n", yes(distinct), yes(not_first));
+	set_handler(SIGUSR1, note_tgkill);
+	handler_ran = 0;
+	printf("tgkill=%s\n", errname(syscall(SYS_tgkill, getpid(), ids[1], SIGUSR1) == 0 ? 0
+											  : errno));
+	printf("tgkill_reached_it=%s\n", yes(await_flag(&handler_ran) &&
+					     pthread_equal(tgkill_handler_thread, id_threads[1])));
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	printf("getaffinity=%s\n", errname(sched_getaffinity(ids[2], sizeof(set), &set) == 0
+					   ? 0 : errno));
+	printf("affinity_has_cpus=%s\n", yes(CPU_COUNT(&set) > 0));
+	printf("setaffinity=%s\n", errname(sched_setaffinity(ids[2], sizeof(set), &set) == 0
+					   ? 0 : errno));
+	pthread_barrier_wait(&ids_done);
+	for (int i = 0; i < 3; i++)
+		join(id_threads[i]);
+	pthread_barrier_destroy(&ids_done);
+	signal(SIGUSR1, SIG_DFL);
+	/* A thread that has ended has no id any more. */
+	printf("tgkill_ended=%s\n", errname(syscall(SYS_tgkill, getpid(), ids[0], 0) == 0 ? 0
+										     : errno));
+}
+
+/* ---- a signal sent to the process ---- */
+
+static char *handler_stack;
+static int reader_ready;
+
+static void note_stack(int sig, siginfo_t *info, void *uctx)
+{
+	(void)sig, (void)uctx;
+	char here;
+	handler_stack = &here;
+	handler_thread = pthread_self();
+	if (info->si_code != SI_USER || info->si_pid != getpid())
+		printf("handler: si_code=%d si_pid is ours=%s\n", info->si_code,
+		       yes(info->si_pid == getpid()));
+	__atomic_store_n(&handler_ran, 1, __ATOMIC_SEQ_CST);
+}
+
+static void *read_with_signal_open(void *arg)
+{
+	int fd = *(int *)arg;
+	char c, local;
+	block_signal(SIGUSR1, SIG_UNBLOCK);
+	__atomic_store_n(&reader_ready, 1, __ATOMIC_SEQ_CST);
+	ssize_t n = read(fd, &c, 1);
+	int err = n < 0 ? errno : 0;
+	long distance = handler_stack - &local;
+	printf("read=%zd %s\n", n, errname(err));
+	printf("handler_on_this_stack=%s\n", yes(distance > -65536 && distance < 65536));
+	return NULL;
+}
+
+static void process_signal_handler_thread(void)
+{
+	int p[2];
+	make_pipe(p, 0);
+	set_handler(SIGUSR1, note_stack);   /* without SA_RESTART: the read ends */
+	handler_ran = reader_ready = 0;
+	block_signal(SIGUSR1, SIG_BLOCK);          /* every thread but the reader */
+	pthread_t t = start(read_with_signal_open, &p[0]);
+	await_flag(&reader_ready);
+	msleep(50);
+	kill(getpid(), SIGUSR1);
+	printf("handler_ran=%s\n", yes(await_flag(&handler_ran)));
+	printf("handler_as_reader=%s\n", yes(pthread_equal(handler_thread, t)));
+	join(t);
+	close2(p);
+	signal(SIGUSR1, SIG_DFL);
+	block_signal(SIGUSR1, SIG_UNBLOCK);
+}
+
+/* ---- pause ---- */
+
+static volatile int alarms;
+
+static void count_alarm(int sig, siginfo_t *info, void *uctx)
+{
+	(void)sig, (void)info, (void)uctx;
+	alarms++;
+}
+
+static void *park_on_pipe(void *arg)
+{
+	char c;
+	return (void *)read(*(int *)arg, &c, 1);
+}
+
+static void pause_after_earlier_handler(void)
+{
+	int p[2];
+	make_pipe(p, 0);
+	pthread_t t = start(park_on_pipe, &p[0]);   /* another thread, parked meanwhile */
+	set_handler(SIGALRM, count_alarm);
+	msleep(20);
+	alarms = 0;
+	kill(getpid(), SIGALRM);
+	/* The handler has run: natively a process signal is delivered at once to us. */
+	struct timespec t0 = mono();
+	while (alarms == 0 && elapsed_ms(t0) < 5000)
+		;
+	struct itimerval it = { .it_value = { 0, 50000 } };
+	setitimer(ITIMER_REAL, &it, NULL);
+	int rc = pause();
+	printf("pause=%d %s alarms=%d\n", rc, errname(errno), alarms);
+	if (write(p[1], "x", 1) != 1)
+		die("write");
+	join(t);
+	close2(p);
+	signal(SIGALRM, SIG_DFL);
+}
+
+/* ---- fork from a thread other than the first ---- */
+
+static pthread_key_t fork_key;
+static __thread int fork_tls;
+static pthread_t forker;
+
+static void *child_helper(void *arg)
+{
+	return (char *)arg + 1;
+}
+
+static void child_life(bool return_from_thread)
+{
+	printf("child: self_is_forker=%s\n", yes(pthread_equal(pthread_self(), forker)));
+	printf("child: key=%s tls=%d\n", (char *)pthread_getspecific(fork_key), fork_tls);
+	sigset_t mask;
+	pthread_sigmask(SIG_SETMASK, NULL, &mask);
+	printf("child: blocks USR2=%s\n", yes(sigismember(&mask, SIGUSR2)));
+	printf("child: tid_is_pid=%s\n", yes(gettid() == getpid()));
+	char x;
+	printf("child: helper_joined=%s\n", yes(join(start(child_helper, &x)) == &x + 1));
+	fflush(stdout);
+	if (!return_from_thread)
+		exit(3);
+}
+
+static void *fork_here(void *arg)
+{
+	bool return_from_thread = arg != NULL;
+	pthread_setspecific(fork_key, "forker's");
+	fork_tls = 42;
+	block_signal(SIGUSR2, SIG_BLOCK);
+	forker = pthread_self();
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		child_life(return_from_thread);
+		return NULL;   /* the child's last thread ends: the child exits with 0 */
+	}
+	int status;
+	if (waitpid(pid, &status, 0) != pid)
+		die("waitpid");
+	printf("child status=%d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status));
+	return NULL;
+}
+
+static void fork_from_other_thread(void)
+{
+	pthread_key_create(&fork_key, NULL);
+	pthread_setspecific(fork_key, "first thread's");
+	fork_tls = 1;
+	join(start(fork_here, NULL));
+	join(start(fork_here, "return"));
+	pthread_key_delete(fork_key);
+}
+
+static const struct prog_case cases[] = {
+	{ "sched_attributes", sched_attributes },
+	{ "rt_priority_lock_order", rt_priority_lock_order },
+	{ "async_cancel_in_mutex_lock", async_cancel_in_mutex_lock },
+	{ "signal_in_barrier_wait", signal_in_barrier_wait },
+	{ "pending_per_thread", pending_per_thread },
+	{ "thread_cpu_clocks", thread_cpu_clocks },
+	{ "join_after_join", join_after_join },
+	{ "thread_ids", thread_ids },
+	{ "process_signal_handler_thread", process_signal_handler_thread },
+	{ "pause_after_earlier_handler", pause_after_earlier_handler },
+	{ "fork_from_other_thread", fork_from_other_thread },
+};
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	return run_cases(argc, argv, cases, sizeof(cases) / sizeof(cases[0]), NULL);
+}
