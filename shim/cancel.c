@@ -145,7 +145,7 @@ int pthread_cancel(pthread_t t)
 	if (!g && gp_ended_thread(t))   /* glibc 2.34 on: 0 for a thread that ended */
 		return 0;
 	if (!g || g->is_main)
-		return GP_REAL(pthread_cancel)(t);
+		return GP_REAL(pthread_cancel)(gp_libc_handle(t));
 	if (g->state == GP_DONE)
 		return ESRCH;
 	g->cancel_pending = true;

@@ -44,7 +44,7 @@ int pthread_getcpuclockid(pthread_t t, clockid_t *clock)
 {
 	struct gp_green *g = gp_on_green() ? gp_find((uintptr_t)t) : NULL;
 	if (!g || g->is_hub)
-		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_getcpuclockid)(t, clock);
+		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_getcpuclockid)(gp_libc_handle(t), clock);
 	*clock = thread_cpu_clock(clock_id_of(g));
 	return 0;
 }

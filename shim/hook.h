@@ -37,7 +37,9 @@
 #define GP_HOOK_H
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "real.h"
@@ -102,6 +104,21 @@ static inline bool gp_on_green(void)
 static inline bool gp_ended_thread(pthread_t t)
 {
 	return gp_rt && gp_handle_ended((uintptr_t)t);
+}
+
+/*
+ * In the child of a fork made by a green thread other than the first, that thread's
+ * handle (its pthread_self, which the child keeps) and the descriptor glibc knows it by
+ * (init.c); 0 elsewhere.
+ */
+extern uintptr_t gp__forker_handle, gp__forker_tcb;
+
+/* The handle to give glibc for t: the child's one thread's descriptor for its handle. */
+static inline pthread_t gp_libc_handle(pthread_t t)
+{
+	return GP_UNLIKELY(gp__forker_handle && (uintptr_t)t == gp__forker_handle)
+		       ? (pthread_t)gp__forker_tcb
+		       : t;
 }
 
 /*

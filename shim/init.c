@@ -105,8 +105,10 @@ static void after_fork_in_child(void)
 {
 	gp__in_user = 0;
 	gp__file_locks_after_fork();
-	if (fork_entered)
+	if (fork_entered) {
 		gp__tsd_after_fork(gp_self());
+		gp__remember_forker(gp_self());
+	}
 	gp_sched_after_fork();
 }
 
@@ -217,8 +219,10 @@ int gp__runtime_start(void)
 		gp_log(GP_LOG_WARNING, "cannot start the stall detector (GREENPATCH_STALL_MS)");
 	gp__describe_wait = gp__describe_wait_shim;
 	gp__sync_debug_init();
-	/* The program's first thread keeps the identity it had before the runtime. */
-	gp_rt->main->handle = (uintptr_t)GP_REAL(pthread_self)();
+	/* The program's first thread keeps the identity it had before the runtime (in the
+	 * child of a fork made by a green thread, that thread's). */
+	gp_rt->main->handle = gp__forker_handle ? gp__forker_handle
+						: (uintptr_t)GP_REAL(pthread_self)();
 	prctl(PR_GET_NAME, gp_rt->main->name);
 	gp__file_locks_adopt(gp_rt->main);
 	gp__signals_adopt(gp_rt->main);

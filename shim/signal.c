@@ -85,7 +85,7 @@ int pthread_kill(pthread_t t, int sig)
 		return 0;
 	}
 	if (!g || g == gp_self())
-		return GP_REAL(pthread_kill)(g ? GP_REAL(pthread_self)() : t, sig);
+		return GP_REAL(pthread_kill)(g ? GP_REAL(pthread_self)() : gp_libc_handle(t), sig);
 	if (sig == 0)
 		return g->state == GP_DONE ? ESRCH : 0;
 	if (!valid_signal(sig))

@@ -15,6 +15,12 @@ void gp__dump_signal_init(void);
 /* May a thread take this scheduling policy and priority (threadattr.c)? */
 bool gp__sched_allowed(int policy, int prio);
 
+/*
+ * In the child of a fork made by g: its handle and stack are the child's one thread's
+ * (threadattr.c), which keeps them when it starts a runtime of its own (init.c).
+ */
+void gp__remember_forker(const struct gp_green *g);
+
 /* The first thread's scheduling policy, from its kernel thread's (threadattr.c). */
 void gp__sched_adopt(struct gp_green *main);
 

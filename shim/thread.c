@@ -106,7 +106,7 @@ int pthread_join(pthread_t t, void **ret)
 {
 	struct gp_green *g = green_of(t);
 	if (!g)
-		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_join)(t, ret);
+		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_join)(gp_libc_handle(t), ret);
 	int rc;
 	do {
 		/* Acts on a cancel (does not return); a signal's handler has run in gp_leave. */
@@ -122,7 +122,7 @@ int pthread_tryjoin_np(pthread_t t, void **ret)
 {
 	struct gp_green *g = green_of(t);
 	if (!g)   /* glibc finds no end to wait for in a freed thread's descriptor */
-		return gp_ended_thread(t) ? EBUSY : GP_REAL(pthread_tryjoin_np)(t, ret);
+		return gp_ended_thread(t) ? EBUSY : GP_REAL(pthread_tryjoin_np)(gp_libc_handle(t), ret);
 	if (g->state != GP_DONE)
 		return g->detached ? EINVAL : EBUSY;
 	gp_enter();
@@ -173,7 +173,7 @@ int pthread_timedjoin_np(pthread_t t, void **ret, const struct timespec *abstime
 {
 	struct gp_green *g = green_of(t);
 	if (!g)
-		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_timedjoin_np)(t, ret, abstime);
+		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_timedjoin_np)(gp_libc_handle(t), ret, abstime);
 	return join_until(t, g, ret, CLOCK_REALTIME, abstime);
 }
 
@@ -182,7 +182,7 @@ int pthread_clockjoin_np(pthread_t t, void **ret, clockid_t clock, const struct 
 	struct gp_green *g = green_of(t);
 	if (!g)
 		return gp_ended_thread(t) ? ESRCH
-					  : GP_REAL(pthread_clockjoin_np)(t, ret, clock, abstime);
+					  : GP_REAL(pthread_clockjoin_np)(gp_libc_handle(t), ret, clock, abstime);
 	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
 		return EINVAL;
 	return join_until(t, g, ret, clock, abstime);
@@ -192,7 +192,7 @@ int pthread_detach(pthread_t t)
 {
 	struct gp_green *g = green_of(t);
 	if (!g)
-		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_detach)(t);
+		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_detach)(gp_libc_handle(t));
 	gp_enter();
 	int rc = gp_detach(g);
 	gp_leave();
@@ -244,14 +244,14 @@ int pthread_setname_np(pthread_t t, const char *name)
 {
 	struct gp_green *g = green_of(t);
 	if (!g)   /* glibc: no /proc/self/task entry left for it */
-		return gp_ended_thread(t) ? ENOENT : GP_REAL(pthread_setname_np)(t, name);
+		return gp_ended_thread(t) ? ENOENT : GP_REAL(pthread_setname_np)(gp_libc_handle(t), name);
 	size_t len = strlen(name);
 	if (len >= sizeof(g->name))
 		return ERANGE;
 	memcpy(g->name, name, len + 1);
 	/* The first thread's name is the process's name in ps and /proc: keep it there too. */
 	if (g->is_main)
-		return GP_REAL(pthread_setname_np)((pthread_t)g->handle, name);
+		return GP_REAL(pthread_setname_np)(gp_libc_handle((pthread_t)g->handle), name);
 	return 0;
 }
 
@@ -259,7 +259,7 @@ int pthread_getname_np(pthread_t t, char *name, size_t len)
 {
 	struct gp_green *g = green_of(t);
 	if (!g)
-		return gp_ended_thread(t) ? ENOENT : GP_REAL(pthread_getname_np)(t, name, len);
+		return gp_ended_thread(t) ? ENOENT : GP_REAL(pthread_getname_np)(gp_libc_handle(t), name, len);
 	size_t n = strlen(g->name);
 	if (len < sizeof(g->name))
 		return ERANGE;

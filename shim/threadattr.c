@@ -31,19 +31,42 @@ static struct gp_green *any_green_of(pthread_t t)
 	return g && !g->is_hub ? g : NULL;
 }
 
-int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)
+/*
+ * The stack of the thread that forked this process, if it was a green thread other than
+ * the first: the child's one thread, whose descriptor glibc knows no stack of.
+ */
+static struct gp_stack forker_stack;
+uintptr_t gp__forker_handle, gp__forker_tcb;
+
+void gp__remember_forker(const struct gp_green *g)
 {
-	struct gp_green *g = green_of(t);
-	if (!g)
-		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_getattr_np)(t, attr);
+	if (g && !g->is_main && !g->is_hub) {
+		forker_stack = g->stack;
+		gp__forker_handle = g->handle;
+		gp__forker_tcb = (uintptr_t)GP_REAL(pthread_self)();
+	}
+}
+
+static int describe_stack(pthread_attr_t *attr, const struct gp_stack *stack, bool detached)
+{
 	int rc = pthread_attr_init(attr);
 	if (rc != 0)
 		return rc;
-	pthread_attr_setstack(attr, g->stack.lo, g->stack.size);
-	pthread_attr_setguardsize(attr, g->stack.map ? (size_t)sysconf(_SC_PAGESIZE) : 0);
-	pthread_attr_setdetachstate(attr, g->detached ? PTHREAD_CREATE_DETACHED
-						      : PTHREAD_CREATE_JOINABLE);
+	pthread_attr_setstack(attr, stack->lo, stack->size);
+	pthread_attr_setguardsize(attr, stack->map ? (size_t)sysconf(_SC_PAGESIZE) : 0);
+	pthread_attr_setdetachstate(attr, detached ? PTHREAD_CREATE_DETACHED
+						  : PTHREAD_CREATE_JOINABLE);
 	return 0;
+}
+
+int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)
+{
+	struct gp_green *g = green_of(t);
+	if (!g && gp__forker_handle && (uintptr_t)t == gp__forker_handle)
+		return describe_stack(attr, &forker_stack, false);
+	if (!g)
+		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_getattr_np)(gp_libc_handle(t), attr);
+	return describe_stack(attr, &g->stack, g->detached);
 }
 
 static bool valid_policy(int policy, int prio)
@@ -85,7 +108,7 @@ int pthread_setschedparam(pthread_t t, int policy, const struct sched_param *par
 {
 	struct gp_green *g = any_green_of(t);
 	if (!g)
-		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_setschedparam)(t, policy, param);
+		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_setschedparam)(gp_libc_handle(t), policy, param);
 	if (!valid_policy(policy, param->sched_priority))
 		return EINVAL;
 	if (!gp__sched_allowed(policy, param->sched_priority))
@@ -99,7 +122,7 @@ int pthread_getschedparam(pthread_t t, int *policy, struct sched_param *param)
 {
 	struct gp_green *g = any_green_of(t);
 	if (!g)
-		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_getschedparam)(t, policy, param);
+		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_getschedparam)(gp_libc_handle(t), policy, param);
 	*policy = g->sched_policy;
 	memset(param, 0, sizeof(*param));
 	param->sched_priority = g->sched_priority;
@@ -110,7 +133,7 @@ int pthread_setschedprio(pthread_t t, int prio)
 {
 	struct gp_green *g = any_green_of(t);
 	if (!g)
-		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_setschedprio)(t, prio);
+		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_setschedprio)(gp_libc_handle(t), prio);
 	if (!valid_policy(g->sched_policy, prio))
 		return EINVAL;
 	if (!gp__sched_allowed(g->sched_policy, prio))
@@ -133,7 +156,7 @@ void gp__sched_adopt(struct gp_green *main)
 int pthread_setaffinity_np(pthread_t t, size_t size, const cpu_set_t *set)
 {
 	if (!green_of(t))
-		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_setaffinity_np)(t, size, set);
+		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_setaffinity_np)(gp_libc_handle(t), size, set);
 	(void)set;
 	return size == 0 ? EINVAL : 0;
 }
@@ -141,7 +164,7 @@ int pthread_setaffinity_np(pthread_t t, size_t size, const cpu_set_t *set)
 int pthread_getaffinity_np(pthread_t t, size_t size, cpu_set_t *set)
 {
 	if (!green_of(t))
-		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_getaffinity_np)(t, size, set);
+		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_getaffinity_np)(gp_libc_handle(t), size, set);
 	return sched_getaffinity(0, size, set) == 0 ? 0 : errno;
 }
 
@@ -149,6 +172,6 @@ int pthread_getaffinity_np(pthread_t t, size_t size, cpu_set_t *set)
 int pthread_sigqueue(pthread_t t, int sig, const union sigval value)
 {
 	if (!green_of(t))
-		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_sigqueue)(t, sig, value);
+		return gp_ended_thread(t) ? ESRCH : GP_REAL(pthread_sigqueue)(gp_libc_handle(t), sig, value);
 	return pthread_kill(t, sig);
 }

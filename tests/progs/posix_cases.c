@@ -566,8 +566,22 @@ static void child_life(bool return_from_thread)
 	pthread_sigmask(SIG_SETMASK, NULL, &mask);
 	printf("child: blocks USR2=%s\n", yes(sigismember(&mask, SIGUSR2)));
 	printf("child: tid_is_pid=%s\n", yes(gettid() == getpid()));
+	pthread_attr_t attr;
+	void *lo = NULL;
+	size_t size = 0;
+	char here;
+	if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+		pthread_attr_getstack(&attr, &lo, &size);
+		pthread_attr_destroy(&attr);
+	}
+	printf("child: stack_holds_locals=%s\n", yes(&here >= (char *)lo && &here < (char *)lo + size));
 	char x;
 	printf("child: helper_joined=%s\n", yes(join(start(child_helper, &x)) == &x + 1));
+	/* Its handle, the forker's, is still its own to name it by. */
+	char name[16] = "";
+	int set = pthread_setname_np(pthread_self(), "forked");
+	int got = pthread_getname_np(pthread_self(), name, sizeof(name));
+	printf("child: setname=%s getname=%s name=%s\n", errname(set), errname(got), name);
 	fflush(stdout);
 	if (!return_from_thread)
 		exit(3);
