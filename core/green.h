@@ -56,6 +56,8 @@ struct gp_green {
 	uint64_t sig_pending;        /* signals sent to this thread, delivered when it runs */
 	uint64_t sigmask;            /* its signal mask (bit n-1 for signal n) */
 	bool intr_restart;           /* the signals that ended its last park asked SA_RESTART */
+	bool intr_given;             /* a park ended at once for its pending signals, which
+	                              * have not been delivered since (gp_park) */
 	bool cancel_pending;         /* pthread_cancel was called on it */
 	bool cancel_disabled;        /* PTHREAD_CANCEL_DISABLE, or already acting on a cancel */
 	bool cancel_async;           /* PTHREAD_CANCEL_ASYNCHRONOUS */

@@ -1200,8 +1200,11 @@ int gp_park(double timeout, const char *what)
 	struct gp_green *self = gp_self();
 	/* A signal came for it while it ran (shim/signal.c): the wait ends before it
 	 * begins, as a system call with a signal pending does, and the caller, back in
-	 * program code, runs the handler. */
-	if (GP_UNLIKELY(__atomic_load_n(&self->sig_pending, __ATOMIC_RELAXED) & ~self->sigmask)) {
+	 * program code, runs the handler. Once: a caller that waits again before it goes
+	 * back (for an offloaded call that must finish) waits, as for an interrupt. */
+	if (GP_UNLIKELY(__atomic_load_n(&self->sig_pending, __ATOMIC_RELAXED) & ~self->sigmask) &&
+	    !self->intr_given) {
+		self->intr_given = true;
 		self->wait_obj = NULL;
 		self->wait_io = false;
 		return -EINTR;

@@ -120,6 +120,7 @@ static bool take_given(int sig, struct gp_green *g, siginfo_t *info)
 		return false;
 	*info = kept[sig].info;
 	__atomic_and_fetch(&g->sig_pending, ~(1ull << (sig - 1)), __ATOMIC_RELAXED);
+	g->intr_given = false;   /* delivered: the next signal may end a park at once */
 	atomic_store(&kept[sig].state, FREE);
 	return true;
 }
@@ -179,6 +180,7 @@ static enum place place_given(int sig, const siginfo_t *info, siginfo_t *given)
 		if (!(__atomic_fetch_and(&me->sig_pending, ~bit, __ATOMIC_RELAXED) & bit))
 			return ELSEWHERE;
 		/* Sent to this thread by pthread_kill while it ran on this carrier. */
+		me->intr_given = false;
 		*given = (siginfo_t){ .si_signo = sig, .si_code = SI_TKILL };
 		given->si_pid = getpid();
 		given->si_uid = getuid();

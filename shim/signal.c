@@ -48,6 +48,7 @@ static bool ignored(int sig)
 static void deliver_pending(struct gp_green *g)
 {
 	bool restart = true;
+	g->intr_given = false;
 	uint64_t ready;
 	/* Atomic: the trampoline may take a signal given to g (sigaction.c) meanwhile. */
 	while ((ready = __atomic_load_n(&g->sig_pending, __ATOMIC_RELAXED) & ~g->sigmask)) {
