@@ -16,6 +16,7 @@
 
 #include "hook.h"
 #include "signals.h"
+#include "tls.h"
 
 /* A green thread other than the first one, which is the kernel thread itself. */
 static struct gp_green *green_of(pthread_t t)
@@ -142,12 +143,86 @@ int pthread_setschedprio(pthread_t t, int prio)
 	return 0;
 }
 
+/*
+ * The same through the calls that name a thread by its id (sched(7)): 0 for the caller,
+ * or a green thread's id (tid.c). Any other id is the kernel's.
+ */
+static bool sched_target(pid_t pid, struct gp_green **g)
+{
+	*g = NULL;
+	if (!gp_rt || !gp_on_green())
+		return false;
+	if (pid == 0) {
+		*g = gp_self();
+		return !(*g)->is_hub;
+	}
+	if (pid != gp_rt->tid && !gp_tls_tid_is_green(pid))
+		return false;
+	gp_enter();
+	*g = gp_find_tid(pid);
+	gp_leave();
+	return true;
+}
+
+static int sched_fail(int err)
+{
+	errno = err;
+	return -1;
+}
+
+int sched_getscheduler(pid_t pid)
+{
+	struct gp_green *g;
+	if (!sched_target(pid, &g))
+		return GP_REAL(sched_getscheduler)(pid);
+	return g ? g->sched_policy : sched_fail(ESRCH);
+}
+
+int sched_getparam(pid_t pid, struct sched_param *param)
+{
+	struct gp_green *g;
+	if (!sched_target(pid, &g) || !param)
+		return GP_REAL(sched_getparam)(pid, param);
+	if (!g)
+		return sched_fail(ESRCH);
+	memset(param, 0, sizeof(*param));
+	param->sched_priority = g->sched_priority;
+	return 0;
+}
+
+int sched_setscheduler(pid_t pid, int policy, const struct sched_param *param)
+{
+	struct gp_green *g;
+	if (!sched_target(pid, &g) || !param)
+		return GP_REAL(sched_setscheduler)(pid, policy, param);
+	if (!g)
+		return sched_fail(ESRCH);
+	policy &= ~SCHED_RESET_ON_FORK;
+	if (!valid_policy(policy, param->sched_priority))
+		return sched_fail(EINVAL);
+	if (!gp__sched_allowed(policy, param->sched_priority))
+		return sched_fail(EPERM);
+	g->sched_policy = policy;
+	g->sched_priority = param->sched_priority;
+	return 0;
+}
+
+int sched_setparam(pid_t pid, const struct sched_param *param)
+{
+	struct gp_green *g;
+	if (!sched_target(pid, &g) || !param)
+		return GP_REAL(sched_setparam)(pid, param);
+	if (!g)
+		return sched_fail(ESRCH);
+	return sched_setscheduler(pid, g->sched_policy, param);
+}
+
 /* The first thread's policy when the runtime starts: the kernel thread's until then. */
 void gp__sched_adopt(struct gp_green *main)
 {
 	struct sched_param sp = { 0 };
-	int policy = sched_getscheduler(0);
-	if (policy < 0 || sched_getparam(0, &sp) != 0)
+	int policy = GP_REAL(sched_getscheduler)(0);
+	if (policy < 0 || GP_REAL(sched_getparam)(0, &sp) != 0)
 		return;
 	main->sched_policy = policy & ~SCHED_RESET_ON_FORK;
 	main->sched_priority = sp.sched_priority;

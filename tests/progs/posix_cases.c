@@ -108,6 +108,28 @@ static void *inheriting_creator(void *arg)
 	return NULL;
 }
 
+/*
+ * The calls of sched(7), which name a thread by id: 0 for the caller, or gettid()'s.
+ * (glibc's pthread_getschedparam answers what pthread calls set, not these.)
+ */
+static void *sched_by_id(void *arg)
+{
+	(void)arg;
+	struct sched_param sp = { .sched_priority = 4 };
+	printf("sched_setscheduler_rr_4=%s\n",
+	       errname(sched_setscheduler(0, SCHED_RR, &sp) == 0 ? 0 : errno));
+	sp.sched_priority = 9;
+	printf("sched_setparam_9=%s\n", errname(sched_setparam(gettid(), &sp) == 0 ? 0 : errno));
+	printf("sched_getscheduler=%s\n", policy_name(sched_getscheduler(0)));
+	sp.sched_priority = -1;
+	int rc = sched_getparam(0, &sp) == 0 ? 0 : errno;
+	printf("sched_getparam=%s priority=%d\n", errname(rc), sp.sched_priority);
+	sp.sched_priority = 500;
+	printf("sched_setscheduler_bad=%s\n",
+	       errname(sched_setscheduler(0, SCHED_FIFO, &sp) == 0 ? 0 : errno));
+	return NULL;
+}
+
 static void sched_attributes(void)
 {
 	pthread_attr_t attr;
@@ -160,6 +182,7 @@ static void sched_attributes(void)
 	printf("setschedparam_policy_99=%s\n", errname(pthread_setschedparam(pthread_self(),
 									      99, &sp)));
 	print_report(sched_report("main_at_end"));
+	join(start(sched_by_id, NULL));
 }
 
 /*
