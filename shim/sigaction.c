@@ -437,6 +437,38 @@ void gp__dump_signal_init(void)
 	actions[sig].wrapped = true;
 }
 
+/* An action that makes the kernel discard the signal, pending instances included. */
+static bool discards(int sig, const struct sigaction *act)
+{
+	if (act->sa_flags & SA_SIGINFO)
+		return false;
+	return act->sa_handler == SIG_IGN ||
+	       (act->sa_handler == SIG_DFL &&
+		(sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH || sig == SIGCONT));
+}
+
+/*
+ * POSIX: setting an action that ignores a pending signal discards it. The kernel does
+ * so for its queues; the instances this library keeps or has given to a green thread,
+ * not yet handled, go too.
+ */
+static void discard_kept(int sig)
+{
+	if (sig > 64 || !gp_rt)
+		return;
+	uint64_t bit = 1ull << (sig - 1);
+	bool entered = gp_on_green();
+	if (entered)
+		gp_enter();
+	int state = atomic_load(&kept[sig].state);
+	if (state == KEPT || state == GIVEN)
+		atomic_compare_exchange_strong(&kept[sig].state, &state, FREE);
+	for (struct gp_green *g = entered ? gp_all() : NULL; g; g = g->all_next)
+		__atomic_and_fetch(&g->sig_pending, ~bit, __ATOMIC_RELAXED);
+	if (entered)
+		gp_leave();
+}
+
 int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
 	if (sig <= 0 || sig >= NSIG)
@@ -466,6 +498,8 @@ int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 	if (act) {
 		a->sa = wanted;
 		a->wrapped = wants_trampoline(sig, &wanted);
+		if (discards(sig, &wanted))
+			discard_kept(sig);
 	}
 	return 0;
 }

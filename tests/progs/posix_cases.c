@@ -341,6 +341,34 @@ static void pending_per_thread(void)
 	signal(SIGUSR2, SIG_DFL);
 }
 
+/* Setting SIG_IGN discards a pending signal, for the process and for each thread. */
+static void *wait_then_unblock(void *arg)
+{
+	(void)arg;
+	msleep(30);
+	block_signal(SIGUSR1, SIG_UNBLOCK);
+	return NULL;
+}
+
+static void ignore_discards_pending(void)
+{
+	set_handler(SIGUSR1, note_handler);
+	block_signal(SIGUSR1, SIG_BLOCK);
+	pthread_t t = start(wait_then_unblock, NULL);   /* blocks it too, from its creator */
+	handler_ran = 0;
+	kill(getpid(), SIGUSR1);
+	pthread_kill(t, SIGUSR1);
+	pthread_kill(pthread_self(), SIGUSR1);
+	signal(SIGUSR1, SIG_IGN);
+	set_handler(SIGUSR1, note_handler);
+	join(t);
+	block_signal(SIGUSR1, SIG_UNBLOCK);
+	msleep(20);
+	printf("handlers_ran_after_ignore=%d\n", handler_ran);
+	describe_pending("after");
+	signal(SIGUSR1, SIG_DFL);
+}
+
 /* ---- CPU-time clocks ---- */
 
 static long cpu_ms(clockid_t clock)
@@ -648,6 +676,7 @@ static const struct prog_case cases[] = {
 	{ "async_cancel_in_mutex_lock", async_cancel_in_mutex_lock },
 	{ "signal_in_barrier_wait", signal_in_barrier_wait },
 	{ "pending_per_thread", pending_per_thread },
+	{ "ignore_discards_pending", ignore_discards_pending },
 	{ "thread_cpu_clocks", thread_cpu_clocks },
 	{ "join_after_join", join_after_join },
 	{ "thread_ids", thread_ids },
