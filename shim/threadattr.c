@@ -60,9 +60,22 @@ static int describe_stack(pthread_attr_t *attr, const struct gp_stack *stack, bo
 	return 0;
 }
 
+/*
+ * The running green thread named by its descriptor, which glibc's pthread_self gives
+ * inside the runtime: AddressSanitizer asks for that thread's stack as it ends, in a
+ * process where it does not know the thread (the child of a fork).
+ */
+static struct gp_green *self_by_descriptor(pthread_t t)
+{
+	struct gp_green *me = gp__me;
+	return me && !me->is_hub && !me->is_main && me->ctx.tp == (void *)t ? me : NULL;
+}
+
 int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)
 {
 	struct gp_green *g = green_of(t);
+	if (!g)
+		g = self_by_descriptor(t);
 	if (!g && gp__forker_handle && (uintptr_t)t == gp__forker_handle)
 		return describe_stack(attr, &forker_stack, false);
 	if (!g)
