@@ -39,6 +39,7 @@
 
 #define KIND_TYPE_MASK 3             /* PTHREAD_MUTEX_KIND_MASK_NP */
 #define KIND_REAL_ONLY (16 | 64 | 128)  /* robust, PP, process-shared */
+#define KIND_PI 32                   /* PTHREAD_MUTEX_PRIO_INHERIT_NP */
 #define COND_SHARED 1                /* __wrefs bit 0: process-shared */
 #define COND_MONOTONIC 2             /* __wrefs bit 1: CLOCK_MONOTONIC */
 
@@ -233,12 +234,16 @@ int pthread_mutex_trylock(pthread_mutex_t *m)
 	return rc == EDEADLK ? EBUSY : rc;
 }
 
+/*
+ * A deadline is looked at only once the mutex is taken, as glibc does; glibc leaves a
+ * priority-inheritance one to the kernel, which refuses a time before 1970 as invalid.
+ */
 static int green_timedlock(pthread_mutex_t *m, clockid_t clock, const struct timespec *abstime)
 {
 	int rc = green_trylock(m);
 	if (rc != EBUSY)
 		return rc;
-	if (!gp_ts_valid(abstime))
+	if (!gp_ts_valid(abstime) || ((m->__data.__kind & KIND_PI) && abstime->tv_sec < 0))
 		return EINVAL;
 	return green_lock(m, clock, abstime);
 }
@@ -251,10 +256,13 @@ int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime)
 	return green_timedlock(m, CLOCK_REALTIME, abstime);
 }
 
+/* A clock glibc does not wait on is refused before the mutex is looked at. */
 int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock, const struct timespec *abstime)
 {
+	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
+		return GP_REAL(pthread_mutex_clocklock)(m, clock, abstime);
 	REAL_ONLY_LOCK(GP_REAL(pthread_mutex_clocklock)(m, clock, abstime), abstime, true);
-	if (!mutex_is_green(m) || (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC))
+	if (!mutex_is_green(m))
 		return GP_REAL(pthread_mutex_clocklock)(m, clock, abstime);
 	return green_timedlock(m, clock, abstime);
 }
