@@ -348,6 +348,11 @@ void gp_tls_set_tid(void *tp, int tid)
 	*(int *)(pd_of(tp) + L.tid) = tid;
 }
 
+int gp_tls_tid(void *tp)
+{
+	return *(int *)(pd_of(tp) + L.tid);
+}
+
 /* The call, and its errno read while the carrier's TLS is still installed. */
 static __attribute__((noinline)) long call_keeping_errno(long (*call)(const long *),
 							   const long *a, int *err)
@@ -562,6 +567,7 @@ bool gp_tls_in_cancellable_call(void) { return false; }
 bool gp_tls_signal_cancel(int tid) { (void)tid; return false; }
 void (*gp__tls_cancel_signal)(void);
 void gp_tls_set_tid(void *tp, int tid) { (void)tp, (void)tid; }
+int gp_tls_tid(void *tp) { (void)tp; return 0; }
 void *gp_tls_self(void *tp) { return tp; }
 void gp_tls_thread_start(void) {}
 void gp_tls_run_dtors(void) {}

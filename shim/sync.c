@@ -97,13 +97,26 @@ void gp__sync_debug_init(void)
 	greenpatch_debug.mutex_owner_green = offsetof(pthread_mutex_t, __data.__list.__prev);
 }
 
+/*
+ * Held by the calling green thread. A thread that ended holding m may have left its
+ * record at the address a new thread now has; where each green thread has its own TCB,
+ * the thread id glibc recorded tells them apart, as it does natively.
+ */
+static bool owned_by_self(const pthread_mutex_t *m)
+{
+	struct gp_green *g = gp_self();
+	if (green_owner(m) != g)
+		return false;
+	return !gp_tls_per_thread || !g->ctx.tp || m->__data.__owner == gp_tls_tid(g->ctx.tp);
+}
+
 /* One attempt at a mutex that tracks its owner: 0, EBUSY, EDEADLK, or an error. */
 static int owner_trylock(pthread_mutex_t *m)
 {
 	if (held_by_kernel_thread(m))
 		return EBUSY;
 	struct gp_green *o = green_owner(m);
-	if (o == gp_self()) {
+	if (owned_by_self(m)) {
 		if (mutex_type(m) == PTHREAD_MUTEX_ERRORCHECK)
 			return EDEADLK;
 		return GP_REAL(pthread_mutex_trylock)(m);  /* counts the recursion */
@@ -174,7 +187,7 @@ static int green_lock(pthread_mutex_t *m, clockid_t clock, const struct timespec
 /* Release a mutex that tracks its owner: 0, EPERM if not ours; *freed if released. */
 static int owner_unlock(pthread_mutex_t *m, bool *freed)
 {
-	if (green_owner(m) != gp_self())
+	if (!owned_by_self(m))
 		return EPERM;
 	int rc = GP_REAL(pthread_mutex_unlock)(m);
 	*freed = rc == 0 && m->__data.__owner == 0;
