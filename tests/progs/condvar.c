@@ -1125,6 +1125,59 @@ static void section_robust_owner_died(void)
 	       errname(r[1][1]), errname(r[2][1]), errname(r[3][1]));
 }
 
+/* ---- mutexes whose owner ended: a new thread is not their owner ---------------------- */
+
+static pthread_mutex_t ended_m[2];
+
+static void *ended_holder_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&ended_m[0]);
+	pthread_mutex_lock(&ended_m[1]);
+	return NULL;
+}
+
+static void *ended_prober_main(void *arg)
+{
+	int *r = arg;
+	struct timespec past = { 0, 0 };
+
+	for (int i = 0; i < 2; i++) {
+		r[i * 3] = pthread_mutex_trylock(&ended_m[i]);
+		r[i * 3 + 1] = pthread_mutex_timedlock(&ended_m[i], &past);
+		r[i * 3 + 2] = pthread_mutex_unlock(&ended_m[i]);
+	}
+	return NULL;
+}
+
+/*
+ * An error-checking and a recursive mutex held by a thread that ended: threads started
+ * after it (which may get the memory it had) find them taken, and may not unlock them.
+ */
+static void section_owner_ended(void)
+{
+	pthread_mutexattr_t a;
+	int r[6] = { 0 }, differ = 0;
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+	pthread_mutex_init(&ended_m[0], &a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&ended_m[1], &a);
+	pthread_mutexattr_destroy(&a);
+	join(start(ended_holder_main, NULL));
+	for (int k = 0; k < 8; k++) {
+		int now[6];
+
+		join(start(ended_prober_main, now));
+		if (k == 0)
+			memcpy(r, now, sizeof(r));
+		differ += memcmp(r, now, sizeof(r)) != 0;
+	}
+	printf("owner_ended: errorcheck=%s/%s/%s recursive=%s/%s/%s changed=%d\n", errname(r[0]),
+	       errname(r[1]), errname(r[2]), errname(r[3]), errname(r[4]), errname(r[5]), differ);
+}
+
 #define SECTION(n) { #n, section_##n }
 static const struct prog_case sections[] = {
 	SECTION(prodcons),
@@ -1149,6 +1202,7 @@ static const struct prog_case sections[] = {
 	SECTION(pshared_owner),
 	SECTION(deadlines),
 	SECTION(robust_owner_died),
+	SECTION(owner_ended),
 };
 
 int main(int argc, char **argv)
