@@ -1178,6 +1178,32 @@ static void section_owner_ended(void)
 	       errname(r[1]), errname(r[2]), errname(r[3]), errname(r[4]), errname(r[5]), differ);
 }
 
+/* ---- an error-checking priority-inheritance mutex tried by its owner ---------------- */
+
+/* glibc answers EDEADLK there, where a plain error-checking one answers EBUSY. */
+static void section_pi_errorcheck_self(void)
+{
+	pthread_mutexattr_t a;
+	pthread_mutex_t m[2];
+	int r[2];
+
+	ticker_start(); /* another thread, so that the calls are made among several */
+	for (int i = 0; i < 2; i++) {
+		pthread_mutexattr_init(&a);
+		pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+		if (i)
+			pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
+		pthread_mutex_init(&m[i], &a);
+		pthread_mutexattr_destroy(&a);
+		pthread_mutex_lock(&m[i]);
+		r[i] = pthread_mutex_trylock(&m[i]);
+		pthread_mutex_unlock(&m[i]);
+		pthread_mutex_destroy(&m[i]);
+	}
+	ticker_stop();
+	printf("pi_errorcheck_self: plain=%s pi=%s\n", errname(r[0]), errname(r[1]));
+}
+
 #define SECTION(n) { #n, section_##n }
 static const struct prog_case sections[] = {
 	SECTION(prodcons),
@@ -1203,6 +1229,7 @@ static const struct prog_case sections[] = {
 	SECTION(deadlines),
 	SECTION(robust_owner_died),
 	SECTION(owner_ended),
+	SECTION(pi_errorcheck_self),
 };
 
 int main(int argc, char **argv)
