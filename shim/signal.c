@@ -72,6 +72,12 @@ bool gp__signal_restarts(void)
 int pthread_kill(pthread_t t, int sig)
 {
 	struct gp_green *g = gp_on_green() ? gp_find((uintptr_t)t) : NULL;
+	/* One the thread blocks stays pending on it, not on a carrier others run on. */
+	if (g && g == gp_self() && valid_signal(sig) && (g->sigmask & (1ull << (sig - 1))) &&
+	    !ignored(sig)) {
+		g->sig_pending |= 1ull << (sig - 1);
+		return 0;
+	}
 	if (!g || g == gp_self())
 		return GP_REAL(pthread_kill)(g ? GP_REAL(pthread_self)() : t, sig);
 	if (sig == 0)
