@@ -37,15 +37,14 @@ static unsigned long long env_ull(const char *name, unsigned long long dflt)
 	return v && *v ? strtoull(v, NULL, 0) : dflt;
 }
 
+/* Families of the walk that differ still, and why: none at present. */
 static const struct gp_pending pending[] = {
-	{ "signal", "a signal sent to a green thread that blocks it, or to itself, is handled "
-		    "at another point than natively: a count read at once differs" },
 };
 
 GP_PENDING_REPORT(thread_fuzz, pending)
 
 /* Every family of tests/progs/thread_walk that is not pending. */
-#define WALKED "mutex,cond,rwlock,sem,spin,barrier,once,key,cancel,join,exit"
+#define WALKED "mutex,cond,rwlock,sem,spin,barrier,once,key,signal,cancel,join,exit"
 
 /* Runs one walk natively and under the library; true when they agree. */
 static bool walk_same_of(unsigned long long seed, unsigned long long steps,
@@ -106,7 +105,11 @@ Test(thread_fuzz, random)
 /* Walks that differed with each pending family added: one of them must differ still. */
 Test(thread_fuzz, pending_families_still_pending, .timeout = 120)
 {
-	for (size_t i = 0; i < GP_COUNT(pending); i++) {
+	size_t n = GP_COUNT(pending);
+
+	if (n == 0)
+		cr_skip_test("no family of thread_walk is pending");
+	for (size_t i = 0; i < n; i++) {
 		char fam[128];
 		bool differs = false;
 

@@ -1204,6 +1204,53 @@ static void section_pi_errorcheck_self(void)
 	printf("pi_errorcheck_self: plain=%s pi=%s\n", errname(r[0]), errname(r[1]));
 }
 
+/* ---- a signal a thread sends itself while it blocks it ------------------------------- */
+
+static pthread_t self_kill_thread;
+static volatile sig_atomic_t self_kill_mine, self_kill_others;
+
+static void on_self_kill(int sig)
+{
+	(void)sig;
+	if (pthread_equal(pthread_self(), self_kill_thread))
+		self_kill_mine++;
+	else
+		self_kill_others++;
+}
+
+static void *self_kill_main(void *arg)
+{
+	int *r = arg;
+	sigset_t s;
+
+	sigemptyset(&s);
+	sigaddset(&s, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &s, NULL);
+	r[0] = pthread_kill(pthread_self(), SIGUSR2);
+	msleep(20); /* others run meanwhile, with SIGUSR2 not blocked */
+	r[1] = self_kill_mine;
+	pthread_sigmask(SIG_UNBLOCK, &s, NULL);
+	r[2] = self_kill_mine; /* handled before pthread_sigmask returned */
+	return NULL;
+}
+
+/* It stays pending on the thread, which handles it once it unblocks it, and no other. */
+static void section_self_kill_blocked(void)
+{
+	struct sigaction sa = { .sa_handler = on_self_kill }, old;
+	int r[3];
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR2, &sa, &old);
+	ticker_start();
+	self_kill_thread = start(self_kill_main, r);
+	join(self_kill_thread);
+	ticker_stop();
+	sigaction(SIGUSR2, &old, NULL);
+	printf("self_kill_blocked: kill=%s while_blocked=%d after_unblock=%d others=%d\n",
+	       errname(r[0]), r[1], r[2], (int)self_kill_others);
+}
+
 #define SECTION(n) { #n, section_##n }
 static const struct prog_case sections[] = {
 	SECTION(prodcons),
@@ -1230,6 +1277,7 @@ static const struct prog_case sections[] = {
 	SECTION(robust_owner_died),
 	SECTION(owner_ended),
 	SECTION(pi_errorcheck_self),
+	SECTION(self_kill_blocked),
 };
 
 int main(int argc, char **argv)
