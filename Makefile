@@ -10,6 +10,8 @@
 #   make deb        build the Debian package into build/deb (scripts/deb)
 #   make test-package   build, lint, install, try and remove the package (as root)
 #   make fuzz-config FUZZ_RUNS=100000 [FUZZ_SEED=N]   the configuration fuzzer, longer
+#   make fuzz-threads FUZZ_THREAD_SEEDS=2000 [FUZZ_SEED=N] [FUZZ_THREAD_STEPS=N]
+#                   the threading walk (tests/shim_thread_fuzz.c), longer, at 2 carriers and 1
 #   make CTX=ucontext ...   use the portable ucontext switch instead of the assembly one
 
 CC       ?= cc
@@ -73,7 +75,7 @@ BENCH_SRC := $(filter-out $(BENCH_PROG_SRC),$(wildcard tests/bench/*.c))
 BENCHES  := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
 
 .PHONY: all test check asan bench demo soak deps clean install uninstall progs man-symbols \
-        deb test-package fuzz-config
+        deb test-package fuzz-config fuzz-threads
 all: $(LIB) $(LAUNCHER)
 
 deps:
@@ -232,6 +234,20 @@ fuzz-config: deps
 	@$(MAKE) --no-print-directory $(LIB) $(LAUNCHER) progs $(B)/tests/shim
 	@$(TEST_ENV) GP_FUZZ_RUNS=$(FUZZ_RUNS) GP_FUZZ_SEED=$(FUZZ_SEED) \
 	    $(B)/tests/shim --jobs 1 --short-filename --filter 'config_fuzz/random'
+
+# The threading walk (tests/shim_thread_fuzz.c) alone, for more seeds than the 40 of
+# make test, at two carriers and at one; from FUZZ_SEED when given, else from the clock.
+# A failure names its seed, which GP_FUZZ_THREAD_CASE runs again alone.
+FUZZ_THREAD_SEEDS ?= 2000
+FUZZ_THREAD_STEPS ?= 3000
+fuzz-threads: deps
+	@$(MAKE) --no-print-directory $(LIB) progs $(B)/tests/shim
+	@seed=$${FUZZ_SEED:-$$(date +%s)}; echo "thread walks from seed $$seed"; \
+	for c in 2 1; do \
+	    $(TEST_ENV) GREENPATCH_CARRIERS=$$c GP_FUZZ_THREAD_SEEDS=$(FUZZ_THREAD_SEEDS) \
+	    GP_FUZZ_THREAD_STEPS=$(FUZZ_THREAD_STEPS) GP_FUZZ_THREAD_SEED=$$seed \
+	    $(B)/tests/shim --jobs 1 --short-filename --filter 'thread_fuzz/random' || exit 1; \
+	done
 
 bench: deps
 	@$(MAKE) --no-print-directory $(LIB) progs $(BENCHES) $(BENCH_PROGS)

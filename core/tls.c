@@ -5,6 +5,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <linux/futex.h>
 #include <resolv.h>
 #include <signal.h>
 #include <stdint.h>
@@ -348,6 +349,11 @@ void gp_tls_set_tid(void *tp, int tid)
 	*(int *)(pd_of(tp) + L.tid) = tid;
 }
 
+int gp_tls_tid(void *tp)
+{
+	return *(int *)(pd_of(tp) + L.tid);
+}
+
 /* The call, and its errno read while the carrier's TLS is still installed. */
 static __attribute__((noinline)) long call_keeping_errno(long (*call)(const long *),
 							   const long *a, int *err)
@@ -467,10 +473,58 @@ void gp_tls_run_dtors(void)
 		__call_tls_dtors();
 }
 
+/*
+ * What the kernel does with the robust list of a kernel thread that ends (futex(2),
+ * "Robust futexes"), which it never sees for a green thread (only its carrier's is
+ * registered): a mutex still held by the thread, or the one it was taking or
+ * releasing, gets FUTEX_OWNER_DIED in place of the owner's id, and one waiter is woken,
+ * so that the next locker gets EOWNERDEAD. Entries carry bit 0 set for a
+ * priority-inheritance mutex, whose waiters the kernel alone can hand it to: those are
+ * only marked.
+ */
+#define ROBUST_LIST_LIMIT 2048 /* the kernel's bound on a list that may loop */
+
+static void robust_owner_died(uintptr_t entry, long futex_offset, uint32_t tid)
+{
+	uint32_t *word = (uint32_t *)((entry & ~(uintptr_t)1) + futex_offset);
+	uint32_t v = __atomic_load_n(word, __ATOMIC_RELAXED);
+	while ((v & FUTEX_TID_MASK) == tid) {
+		uint32_t died = (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+		if (__atomic_compare_exchange_n(word, &v, died, false, __ATOMIC_SEQ_CST,
+						__ATOMIC_RELAXED)) {
+			if ((died & FUTEX_WAITERS) && !(entry & 1))
+				syscall(SYS_futex, word, FUTEX_WAKE, 1, NULL, NULL, 0);
+			return;
+		}
+	}
+}
+
+static void robust_list_release(char *pd)
+{
+	if (!L.robust_head)
+		return;
+	void **head = (void **)(pd + L.robust_head);
+	long futex_offset = (long)head[1];
+	uint32_t tid = (uint32_t)*(int *)(pd + L.tid);
+	uintptr_t pending = (uintptr_t)head[2];
+	uintptr_t e = (uintptr_t)head[0];
+	for (int n = 0; (e & ~(uintptr_t)1) != (uintptr_t)head && n < ROBUST_LIST_LIMIT; n++) {
+		uintptr_t next = *(uintptr_t *)(e & ~(uintptr_t)1);
+		if (e != pending)
+			robust_owner_died(e, futex_offset, tid);
+		e = next;
+	}
+	if (pending)
+		robust_owner_died(pending, futex_offset, tid);
+	head[0] = head;
+	head[2] = NULL;
+}
+
 void gp_tls_thread_end(void)
 {
 	if (!gp_tls_per_thread)
 		return;
+	robust_list_release(pd_of(gp_tp_get()));
 	/* A dlerror message nobody read is freed by reading it (twice: glibc keeps the
 	 * buffer of the one it returned until the next call). */
 	if (dlerror())
@@ -514,6 +568,7 @@ bool gp_tls_in_cancellable_call(void) { return false; }
 bool gp_tls_signal_cancel(int tid) { (void)tid; return false; }
 void (*gp__tls_cancel_signal)(void);
 void gp_tls_set_tid(void *tp, int tid) { (void)tp, (void)tid; }
+int gp_tls_tid(void *tp) { (void)tp; return 0; }
 void *gp_tls_self(void *tp) { return tp; }
 void gp_tls_thread_start(void) {}
 void gp_tls_run_dtors(void) {}

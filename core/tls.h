@@ -183,6 +183,9 @@ static inline bool gp_tls_tid_is_green(int tid)
 /* Give the TCB at tp (one of gp_tls_make's) the thread id tid. */
 void gp_tls_set_tid(void *tp, int tid);
 
+/* The thread id glibc finds in the TCB at tp. */
+int gp_tls_tid(void *tp);
+
 /* Where malloc's per-thread cache pointer lies from a thread pointer; 0: unknown. */
 extern ptrdiff_t gp__tls_tcache_offset;
 

@@ -5,6 +5,11 @@
  * by the thread id in its descriptor, which green threads share when they share TLS,
  * so the green writer is recorded as well, in padding glibc does not use, for EDEADLK.
  * Process-shared rwlocks are glibc's throughout.
+ *
+ * A writer parked here is unknown to glibc's lock word, so for the one kind that keeps
+ * readers out while a writer waits (PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP) the
+ * green writers waiting are counted, in another padding field, and a green reader's
+ * attempt fails while there are any, as glibc's does.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -39,11 +44,24 @@ static struct gp_green *writer(const pthread_rwlock_t *rw)
 	return rw->__data.__cur_writer ? g : NULL;
 }
 
+static bool prefers_writer(const pthread_rwlock_t *rw)
+{
+	return rw->__data.__flags == PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP;
+}
+
+/* Green writers parked on rw, in __pad2, which glibc never uses either. */
+static bool writers_wait(const pthread_rwlock_t *rw)
+{
+	return __atomic_load_n(&rw->__data.__pad2, __ATOMIC_ACQUIRE) != 0;
+}
+
 /* One attempt: 0, EBUSY, EDEADLK (we hold it for writing), or another error. */
 static int try_lock(pthread_rwlock_t *rw, bool write)
 {
 	if (writer(rw) == gp_self())
 		return EDEADLK;
+	if (!write && prefers_writer(rw) && writers_wait(rw))
+		return EBUSY;
 	int rc = write ? GP_REAL(pthread_rwlock_trywrlock)(rw)
 		       : GP_REAL(pthread_rwlock_tryrdlock)(rw);
 	if (rc == 0 && write)
@@ -51,8 +69,8 @@ static int try_lock(pthread_rwlock_t *rw, bool write)
 	return rc;
 }
 
-static int green_lock(pthread_rwlock_t *rw, bool write, clockid_t clock,
-		      const struct timespec *abstime)
+static int park_until_locked(pthread_rwlock_t *rw, bool write, clockid_t clock,
+			     const struct timespec *abstime, bool *counted)
 {
 	for (;;) {
 		int rc = try_lock(rw, write);
@@ -60,10 +78,12 @@ static int green_lock(pthread_rwlock_t *rw, bool write, clockid_t clock,
 			return rc;
 		double left = -1;
 		if (abstime) {
-			if (!gp_ts_valid(abstime))
-				return EINVAL;
 			if ((left = gp_until(clock, abstime)) <= 0)
 				return ETIMEDOUT;
+		}
+		if (write && prefers_writer(rw) && !*counted) {
+			__atomic_fetch_add(&rw->__data.__pad2, 1, __ATOMIC_ACQ_REL);
+			*counted = true;
 		}
 		gp_enter();
 		gp_park_on(rw, left, write ? "rwlock (write)" : "rwlock (read)");
@@ -71,19 +91,32 @@ static int green_lock(pthread_rwlock_t *rw, bool write, clockid_t clock,
 	}
 }
 
+static int green_lock(pthread_rwlock_t *rw, bool write, clockid_t clock,
+		      const struct timespec *abstime)
+{
+	bool counted = false;
+	int rc = park_until_locked(rw, write, clock, abstime, &counted);
+	/* The last writer to stop waiting without the lock lets the readers try again. */
+	if (counted && __atomic_sub_fetch(&rw->__data.__pad2, 1, __ATOMIC_ACQ_REL) == 0 &&
+	    rc != 0)
+		gp_wake(rw, (size_t)-1);
+	return rc;
+}
+
 /*
  * A process-shared lock stays glibc's: on a green thread, one taken is waited for in
  * glibc on the thread's own kernel thread while the carrier goes on (gp__block_begin).
- * A deadline glibc would refuse is left to glibc at once.
  */
 static int try_shared(pthread_rwlock_t *rw, bool write)
 {
 	return write ? GP_REAL(pthread_rwlock_trywrlock)(rw) : GP_REAL(pthread_rwlock_tryrdlock)(rw);
 }
 
+/* glibc refuses a deadline with bad nanoseconds before it looks at the lock. */
 #define RW_HOOK(name, write, timed, clock_expr, abstime, ...)                  \
-	if (gp_in_program() && rw->__data.__shared &&                          \
-	    (!(timed) || gp_ts_valid(abstime))) {                              \
+	if ((timed) && !gp_ts_valid(abstime))                                  \
+		return EINVAL;                                                 \
+	if (gp_in_program() && rw->__data.__shared) {                          \
 		int rc_ = try_shared(rw, write);                               \
 		return rc_ == EBUSY ? GP_BLOCKING(GP_REAL(name)(__VA_ARGS__)) : rc_; \
 	}                                                                      \

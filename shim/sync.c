@@ -39,6 +39,7 @@
 
 #define KIND_TYPE_MASK 3             /* PTHREAD_MUTEX_KIND_MASK_NP */
 #define KIND_REAL_ONLY (16 | 64 | 128)  /* robust, PP, process-shared */
+#define KIND_PI 32                   /* PTHREAD_MUTEX_PRIO_INHERIT_NP */
 #define COND_SHARED 1                /* __wrefs bit 0: process-shared */
 #define COND_MONOTONIC 2             /* __wrefs bit 1: CLOCK_MONOTONIC */
 
@@ -96,13 +97,26 @@ void gp__sync_debug_init(void)
 	greenpatch_debug.mutex_owner_green = offsetof(pthread_mutex_t, __data.__list.__prev);
 }
 
+/*
+ * Held by the calling green thread. A thread that ended holding m may have left its
+ * record at the address a new thread now has; where each green thread has its own TCB,
+ * the thread id glibc recorded tells them apart, as it does natively.
+ */
+static bool owned_by_self(const pthread_mutex_t *m)
+{
+	struct gp_green *g = gp_self();
+	if (green_owner(m) != g)
+		return false;
+	return !gp_tls_per_thread || !g->ctx.tp || m->__data.__owner == gp_tls_tid(g->ctx.tp);
+}
+
 /* One attempt at a mutex that tracks its owner: 0, EBUSY, EDEADLK, or an error. */
 static int owner_trylock(pthread_mutex_t *m)
 {
 	if (held_by_kernel_thread(m))
 		return EBUSY;
 	struct gp_green *o = green_owner(m);
-	if (o == gp_self()) {
+	if (owned_by_self(m)) {
 		if (mutex_type(m) == PTHREAD_MUTEX_ERRORCHECK)
 			return EDEADLK;
 		return GP_REAL(pthread_mutex_trylock)(m);  /* counts the recursion */
@@ -180,7 +194,7 @@ static int green_lock(pthread_mutex_t *m, clockid_t clock, const struct timespec
 /* Release a mutex that tracks its owner: 0, EPERM if not ours; *freed if released. */
 static int owner_unlock(pthread_mutex_t *m, bool *freed)
 {
-	if (green_owner(m) != gp_self())
+	if (!owned_by_self(m))
 		return EPERM;
 	int rc = GP_REAL(pthread_mutex_unlock)(m);
 	*freed = rc == 0 && m->__data.__owner == 0;
@@ -232,20 +246,25 @@ int pthread_mutex_lock(pthread_mutex_t *m)
 	return green_lock(m, CLOCK_REALTIME, NULL, true);
 }
 
+/* An error-checking mutex we hold: EBUSY, except for glibc's priority-inheritance one. */
 int pthread_mutex_trylock(pthread_mutex_t *m)
 {
 	if (!mutex_is_green(m))
 		return GP_REAL(pthread_mutex_trylock)(m);
 	int rc = green_trylock(m);
-	return rc == EDEADLK ? EBUSY : rc;
+	return rc == EDEADLK && !(m->__data.__kind & KIND_PI) ? EBUSY : rc;
 }
 
+/*
+ * A deadline is looked at only once the mutex is taken, as glibc does; glibc leaves a
+ * priority-inheritance one to the kernel, which refuses a time before 1970 as invalid.
+ */
 static int green_timedlock(pthread_mutex_t *m, clockid_t clock, const struct timespec *abstime)
 {
 	int rc = green_trylock(m);
 	if (rc != EBUSY)
 		return rc;
-	if (!gp_ts_valid(abstime))
+	if (!gp_ts_valid(abstime) || ((m->__data.__kind & KIND_PI) && abstime->tv_sec < 0))
 		return EINVAL;
 	return green_lock(m, clock, abstime, true);
 }
@@ -258,10 +277,13 @@ int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime)
 	return green_timedlock(m, CLOCK_REALTIME, abstime);
 }
 
+/* A clock glibc does not wait on is refused before the mutex is looked at. */
 int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock, const struct timespec *abstime)
 {
+	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
+		return GP_REAL(pthread_mutex_clocklock)(m, clock, abstime);
 	REAL_ONLY_LOCK(GP_REAL(pthread_mutex_clocklock)(m, clock, abstime), abstime, true);
-	if (!mutex_is_green(m) || (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC))
+	if (!mutex_is_green(m))
 		return GP_REAL(pthread_mutex_clocklock)(m, clock, abstime);
 	return green_timedlock(m, clock, abstime);
 }

@@ -917,6 +917,340 @@ static void section_spin(void)
 	pthread_spin_destroy(&spin);
 }
 
+/* ---- a waiting writer keeps new readers out, in the kind that asks for it ------------ */
+
+static struct {
+	pthread_rwlock_t lock;
+	atomic_int writer_done, reader_saw_writer_done;
+} pw;
+
+static void *pw_writer_main(void *arg)
+{
+	(void)arg;
+	pthread_rwlock_wrlock(&pw.lock);
+	msleep(20);
+	atomic_store(&pw.writer_done, 1);
+	pthread_rwlock_unlock(&pw.lock);
+	return NULL;
+}
+
+static void *pw_reader_main(void *arg)
+{
+	(void)arg;
+	pthread_rwlock_rdlock(&pw.lock);
+	atomic_store(&pw.reader_saw_writer_done, atomic_load(&pw.writer_done));
+	pthread_rwlock_unlock(&pw.lock);
+	return NULL;
+}
+
+/*
+ * PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP: main reads, a writer waits for it; then a
+ * new reader's try fails and its rdlock waits until the writer has had the lock.
+ */
+static void section_rwlock_prefer_writer(void)
+{
+	pthread_rwlockattr_t a;
+	pthread_t w, r;
+
+	pthread_rwlockattr_init(&a);
+	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&pw.lock, &a);
+	pthread_rwlockattr_destroy(&a);
+	pthread_rwlock_rdlock(&pw.lock);
+	w = start(pw_writer_main, NULL);
+	msleep(100); /* the writer waits by now */
+	int try = pthread_rwlock_tryrdlock(&pw.lock);
+	if (try == 0)
+		pthread_rwlock_unlock(&pw.lock);
+	r = start(pw_reader_main, NULL);
+	msleep(50);
+	pthread_rwlock_unlock(&pw.lock);
+	join(w);
+	join(r);
+	pthread_rwlock_destroy(&pw.lock);
+	printf("rwlock_prefer_writer: tryrdlock=%s reader_after_writer=%s\n", errname(try),
+	       yes(atomic_load(&pw.reader_saw_writer_done)));
+}
+
+/* ---- process-shared mutexes that know their owner ------------------------------------ */
+
+static struct {
+	pthread_mutex_t m;
+	sem_t go, done;
+	int rc[3];
+} ps;
+
+/* Another thread's attempts at a mutex main holds. */
+static void *ps_other_main(void *arg)
+{
+	(void)arg;
+	while (sem_wait(&ps.go) != 0)
+		;
+	ps.rc[0] = pthread_mutex_trylock(&ps.m);
+	ps.rc[1] = pthread_mutex_unlock(&ps.m);
+	struct timespec past = { 0, 0 };
+	ps.rc[2] = pthread_mutex_timedlock(&ps.m, &past);
+	sem_post(&ps.done);
+	return NULL;
+}
+
+static void pshared_owner(int type, const char *name)
+{
+	pthread_mutexattr_t a;
+	pthread_t t;
+	int r[6];
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_settype(&a, type);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutex_init(&ps.m, &a);
+	pthread_mutexattr_destroy(&a);
+	sem_init(&ps.go, 0, 0);
+	sem_init(&ps.done, 0, 0);
+	t = start(ps_other_main, NULL);
+	r[0] = pthread_mutex_lock(&ps.m);
+	r[1] = pthread_mutex_trylock(&ps.m);  /* recursive: counts; errorcheck: EBUSY */
+	r[2] = pthread_mutex_lock(&ps.m);     /* recursive: counts; errorcheck: EDEADLK */
+	sem_post(&ps.go);
+	while (sem_wait(&ps.done) != 0)
+		;
+	join(t);
+	r[3] = pthread_mutex_unlock(&ps.m);
+	r[4] = pthread_mutex_unlock(&ps.m);
+	r[5] = pthread_mutex_unlock(&ps.m);
+	printf("pshared_owner %s: lock=%s trylock=%s lock=%s other: trylock=%s unlock=%s "
+	       "timedlock=%s unlock=%s/%s/%s\n", name, errname(r[0]), errname(r[1]),
+	       errname(r[2]), errname(ps.rc[0]), errname(ps.rc[1]), errname(ps.rc[2]),
+	       errname(r[3]), errname(r[4]), errname(r[5]));
+	pthread_mutex_destroy(&ps.m);
+	sem_destroy(&ps.go);
+	sem_destroy(&ps.done);
+}
+
+static void section_pshared_owner(void)
+{
+	pshared_owner(PTHREAD_MUTEX_RECURSIVE, "recursive");
+	pshared_owner(PTHREAD_MUTEX_ERRORCHECK, "errorcheck");
+}
+
+/* ---- deadlines and clocks refused before the lock is looked at ----------------------- */
+
+static pthread_mutex_t dl_pi;
+
+static void *dl_pi_holder_main(void *arg)
+{
+	pthread_barrier_t *b = arg;
+
+	pthread_mutex_lock(&dl_pi);
+	pthread_barrier_wait(b);
+	pthread_barrier_wait(b);
+	pthread_mutex_unlock(&dl_pi);
+	return NULL;
+}
+
+/*
+ * A free rwlock with a deadline of bad nanoseconds, a free mutex with a clock glibc does
+ * not wait on: EINVAL. A priority-inheritance mutex held by another, with a deadline
+ * before 1970: EINVAL too (the kernel's answer).
+ */
+static void section_deadlines(void)
+{
+	pthread_rwlock_t rwl = PTHREAD_RWLOCK_INITIALIZER;
+	pthread_mutex_t plain = PTHREAD_MUTEX_INITIALIZER, shared;
+	pthread_mutexattr_t a;
+	pthread_barrier_t b;
+	struct timespec bad = { time(NULL) + 1, NSEC_PER_SEC }, past = { 0, 0 }, neg = { -1, 0 };
+	int r[7];
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutex_init(&shared, &a);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_PRIVATE);
+	pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
+	pthread_mutex_init(&dl_pi, &a);
+	pthread_mutexattr_destroy(&a);
+	pthread_barrier_init(&b, NULL, 2);
+	pthread_t t = start(dl_pi_holder_main, &b);
+	pthread_barrier_wait(&b);
+	r[0] = pthread_rwlock_timedrdlock(&rwl, &bad);
+	r[1] = pthread_rwlock_clockwrlock(&rwl, CLOCK_MONOTONIC, &bad);
+	r[2] = pthread_mutex_clocklock(&plain, CLOCK_PROCESS_CPUTIME_ID, &past);
+	r[3] = pthread_mutex_clocklock(&shared, CLOCK_PROCESS_CPUTIME_ID, &past);
+	r[4] = pthread_mutex_clocklock(&dl_pi, CLOCK_MONOTONIC, &neg);
+	r[5] = pthread_mutex_timedlock(&dl_pi, &neg);
+	r[6] = pthread_mutex_timedlock(&dl_pi, &past);
+	pthread_barrier_wait(&b);
+	join(t);
+	pthread_barrier_destroy(&b);
+	printf("deadlines: rwlock=%s/%s clocklock=%s/%s pi=%s/%s/%s\n", errname(r[0]),
+	       errname(r[1]), errname(r[2]), errname(r[3]), errname(r[4]), errname(r[5]),
+	       errname(r[6]));
+}
+
+/* ---- a thread that ends holding robust mutexes ----------------------------------------- */
+
+static pthread_mutex_t robust[2];
+
+static void *robust_holder_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&robust[0]);
+	pthread_mutex_lock(&robust[1]);
+	return NULL;
+}
+
+/* The next locker of each gets EOWNERDEAD; made consistent, it is a mutex again. */
+static void section_robust_owner_died(void)
+{
+	pthread_mutexattr_t a;
+	int r[4][2];
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(&robust[0], &a);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutex_init(&robust[1], &a);
+	pthread_mutexattr_destroy(&a);
+	join(start(robust_holder_main, NULL));
+	for (int i = 0; i < 2; i++) {
+		r[0][i] = pthread_mutex_lock(&robust[i]);
+		r[1][i] = pthread_mutex_consistent(&robust[i]);
+		r[2][i] = pthread_mutex_unlock(&robust[i]);
+		r[3][i] = pthread_mutex_trylock(&robust[i]);
+		pthread_mutex_unlock(&robust[i]);
+		pthread_mutex_destroy(&robust[i]);
+	}
+	printf("robust_owner_died: private=%s/%s/%s/%s shared=%s/%s/%s/%s\n", errname(r[0][0]),
+	       errname(r[1][0]), errname(r[2][0]), errname(r[3][0]), errname(r[0][1]),
+	       errname(r[1][1]), errname(r[2][1]), errname(r[3][1]));
+}
+
+/* ---- mutexes whose owner ended: a new thread is not their owner ---------------------- */
+
+static pthread_mutex_t ended_m[2];
+
+static void *ended_holder_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&ended_m[0]);
+	pthread_mutex_lock(&ended_m[1]);
+	return NULL;
+}
+
+static void *ended_prober_main(void *arg)
+{
+	int *r = arg;
+	struct timespec past = { 0, 0 };
+
+	for (int i = 0; i < 2; i++) {
+		r[i * 3] = pthread_mutex_trylock(&ended_m[i]);
+		r[i * 3 + 1] = pthread_mutex_timedlock(&ended_m[i], &past);
+		r[i * 3 + 2] = pthread_mutex_unlock(&ended_m[i]);
+	}
+	return NULL;
+}
+
+/*
+ * An error-checking and a recursive mutex held by a thread that ended: threads started
+ * after it (which may get the memory it had) find them taken, and may not unlock them.
+ */
+static void section_owner_ended(void)
+{
+	pthread_mutexattr_t a;
+	int r[6] = { 0 }, differ = 0;
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+	pthread_mutex_init(&ended_m[0], &a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&ended_m[1], &a);
+	pthread_mutexattr_destroy(&a);
+	join(start(ended_holder_main, NULL));
+	for (int k = 0; k < 8; k++) {
+		int now[6];
+
+		join(start(ended_prober_main, now));
+		if (k == 0)
+			memcpy(r, now, sizeof(r));
+		differ += memcmp(r, now, sizeof(r)) != 0;
+	}
+	printf("owner_ended: errorcheck=%s/%s/%s recursive=%s/%s/%s changed=%d\n", errname(r[0]),
+	       errname(r[1]), errname(r[2]), errname(r[3]), errname(r[4]), errname(r[5]), differ);
+}
+
+/* ---- an error-checking priority-inheritance mutex tried by its owner ---------------- */
+
+/* glibc answers EDEADLK there, where a plain error-checking one answers EBUSY. */
+static void section_pi_errorcheck_self(void)
+{
+	pthread_mutexattr_t a;
+	pthread_mutex_t m[2];
+	int r[2];
+
+	ticker_start(); /* another thread, so that the calls are made among several */
+	for (int i = 0; i < 2; i++) {
+		pthread_mutexattr_init(&a);
+		pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+		if (i)
+			pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
+		pthread_mutex_init(&m[i], &a);
+		pthread_mutexattr_destroy(&a);
+		pthread_mutex_lock(&m[i]);
+		r[i] = pthread_mutex_trylock(&m[i]);
+		pthread_mutex_unlock(&m[i]);
+		pthread_mutex_destroy(&m[i]);
+	}
+	ticker_stop();
+	printf("pi_errorcheck_self: plain=%s pi=%s\n", errname(r[0]), errname(r[1]));
+}
+
+/* ---- a signal a thread sends itself while it blocks it ------------------------------- */
+
+static pthread_t self_kill_thread;
+static volatile sig_atomic_t self_kill_mine, self_kill_others;
+
+static void on_self_kill(int sig)
+{
+	(void)sig;
+	if (pthread_equal(pthread_self(), self_kill_thread))
+		self_kill_mine++;
+	else
+		self_kill_others++;
+}
+
+static void *self_kill_main(void *arg)
+{
+	int *r = arg;
+	sigset_t s;
+
+	sigemptyset(&s);
+	sigaddset(&s, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &s, NULL);
+	r[0] = pthread_kill(pthread_self(), SIGUSR2);
+	msleep(20); /* others run meanwhile, with SIGUSR2 not blocked */
+	r[1] = self_kill_mine;
+	pthread_sigmask(SIG_UNBLOCK, &s, NULL);
+	r[2] = self_kill_mine; /* handled before pthread_sigmask returned */
+	return NULL;
+}
+
+/* It stays pending on the thread, which handles it once it unblocks it, and no other. */
+static void section_self_kill_blocked(void)
+{
+	struct sigaction sa = { .sa_handler = on_self_kill }, old;
+	int r[3];
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR2, &sa, &old);
+	ticker_start();
+	self_kill_thread = start(self_kill_main, r);
+	join(self_kill_thread);
+	ticker_stop();
+	sigaction(SIGUSR2, &old, NULL);
+	printf("self_kill_blocked: kill=%s while_blocked=%d after_unblock=%d others=%d\n",
+	       errname(r[0]), r[1], r[2], (int)self_kill_others);
+}
+
 #define SECTION(n) { #n, section_##n }
 static const struct prog_case sections[] = {
 	SECTION(prodcons),
@@ -937,6 +1271,13 @@ static const struct prog_case sections[] = {
 	SECTION(barrier),
 	SECTION(cancel),
 	SECTION(spin),
+	SECTION(rwlock_prefer_writer),
+	SECTION(pshared_owner),
+	SECTION(deadlines),
+	SECTION(robust_owner_died),
+	SECTION(owner_ended),
+	SECTION(pi_errorcheck_self),
+	SECTION(self_kill_blocked),
 };
 
 int main(int argc, char **argv)
