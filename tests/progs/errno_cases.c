@@ -346,6 +346,49 @@ static void case_send_efault(void)
 	close2(sv);
 }
 
+/*
+ * A count that takes the buffer past the end of user space: read and write check the
+ * whole range first and say EFAULT, even on a socket where recv would cut the count and
+ * wait. The pointer is hidden from _FORTIFY_SOURCE, which would stop the call first.
+ */
+static char *volatile any_buf;
+
+static void case_count_past_user(void)
+{
+	char b[16];
+	int sv[2];
+	long r, w;
+	int re, we;
+
+	any_buf = b;
+	make_socketpair(sv, 0);
+	put(sv[1], "0123456789", 10);
+	errno = 0;
+	r = read(sv[0], any_buf, SIZE_MAX / 4);
+	re = errno;
+	errno = 0;
+	w = write(sv[0], any_buf, SIZE_MAX / 4);
+	we = errno;
+	say(r, re, "left=%zd write=%ld %s sent=%zd", recv(sv[0], b, sizeof(b), MSG_DONTWAIT), w,
+	    errname(we), recv(sv[1], b, sizeof(b), MSG_DONTWAIT));
+	close2(sv);
+}
+
+/* recvmmsg on a stream socket with data waiting: it counts messages, not bytes. */
+static void case_recvmmsg_stream(void)
+{
+	char b0[8], b1[8];
+	struct iovec iov[2] = { { b0, sizeof(b0) }, { b1, sizeof(b1) } };
+	struct mmsghdr mm[2] = { { .msg_hdr = { .msg_iov = &iov[0], .msg_iovlen = 1 } },
+				 { .msg_hdr = { .msg_iov = &iov[1], .msg_iovlen = 1 } } };
+	int sv[2];
+
+	make_socketpair(sv, 0);
+	put(sv[1], "abc", 3);
+	SAY(recvmmsg(sv[0], mm, 2, MSG_WAITFORONE, NULL), "len0=%u", mm[0].msg_len);
+	close2(sv);
+}
+
 /* ---- connection errors -------------------------------------------------------------- */
 
 static void case_connect_refused(void)
@@ -1432,6 +1475,8 @@ static const struct prog_case cases[] = {
 	CASE(recv_efault),
 	CASE(write_efault),
 	CASE(send_efault),
+	CASE(count_past_user),
+	CASE(recvmmsg_stream),
 	CASE(connect_refused),
 	CASE(connect_nonblock),
 	CASE(connect_nonblock_refused),
