@@ -54,11 +54,24 @@ static bool listener_is_stream(int fd)
 	return true;
 }
 
+/*
+ * What accept says at once without waiting: EINVAL for flags it does not know, or for a
+ * socket that does not listen (asked only when a wait would follow).
+ */
+static bool fails_at_once(int fd, int flags)
+{
+	int on = 0;
+	socklen_t len = sizeof(on);
+	return (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) ||
+	       getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) != 0 || !on;
+}
+
 static int accept_common(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
-		if (real_call_answers(fd) || GP_REAL(poll)(&p, 1, 0) != 0)
+		if (real_call_answers(fd) || GP_REAL(poll)(&p, 1, 0) != 0 ||
+		    fails_at_once(fd, flags))
 			break;
 		/* SO_RCVTIMEO bounds a blocking accept too. */
 		int rc = gp__wait_fd_call(fd, gp_fd_peek(fd), EV_READ);

@@ -1352,6 +1352,30 @@ static void case_flags_nonblock_kept(void)
 	close2(p);
 }
 
+/* accept on a socket that does not listen, or with unknown flags: EINVAL, no wait. */
+static void case_accept_not_listening(void)
+{
+	uint16_t port;
+	int fds[2], l = tcp_listener(0, &port), u = socket(AF_INET, SOCK_STREAM, 0);
+	long r1, r2, r3;
+	int e1, e2, e3;
+
+	tcp_pair(fds);
+	errno = 0;
+	r1 = accept(fds[0], NULL, NULL);
+	e1 = errno;
+	errno = 0;
+	r2 = accept(u, NULL, NULL);
+	e2 = errno;
+	errno = 0;
+	r3 = accept4(l, NULL, NULL, 0x4000000);
+	e3 = errno;
+	say(r1, e1, "unbound=%ld %s bad_flags=%ld %s", r2, errname(e2), r3, errname(e3));
+	close(u);
+	close(l);
+	close2(fds);
+}
+
 static void case_accept4_flags(void)
 {
 	uint16_t port;
@@ -1537,6 +1561,7 @@ static const struct prog_case cases[] = {
 	CASE(flags_pipe_after_blocking_read),
 	CASE(flags_nonblock_kept),
 	CASE(accept4_flags),
+	CASE(accept_not_listening),
 	CASE(accept_no_inherit),
 	CASE(rcvtimeo),
 	CASE(sndtimeo),
