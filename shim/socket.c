@@ -102,8 +102,14 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 
 /* ---- connect ---- */
 
-/* The outcome of a connect that said EINPROGRESS: 0 or -errno. */
-static int connect_outcome(int fd)
+/*
+ * The outcome of a connect that said EINPROGRESS: 0 or -errno. A blocking connect
+ * leaves the socket connected, or unconnected after a failure; a non-blocking one
+ * leaves it "connecting" until connect is called again, so that a later connect would
+ * say 0 where natively it says EISCONN, or ECONNABORTED where it tries again. Once the
+ * outcome is known, connect is called again: it returns at once and settles the state.
+ */
+static int connect_outcome(int fd, const struct sockaddr *addr, socklen_t addrlen)
 {
 	/* SO_SNDTIMEO bounds a blocking connect: then it says EINPROGRESS, as natively. */
 	int rc = gp__wait_fd_call(fd, gp_fd_peek(fd), EV_WRITE);
@@ -113,6 +119,7 @@ static int connect_outcome(int fd)
 	socklen_t len = sizeof(err);
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		return -errno;
+	GP_REAL(connect)(fd, addr, addrlen);
 	return -err;
 }
 
@@ -139,7 +146,7 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	for (;;) {
 		int rc = connect_once(fd, addr, len, fl);
 		if (rc == -EINPROGRESS)
-			rc = connect_outcome(fd);
+			rc = connect_outcome(fd, addr, len);
 		if (rc == 0)
 			errno = saved_errno;
 		/* A Unix socket whose listener's backlog is full: a blocking connect waits. */

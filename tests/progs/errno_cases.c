@@ -403,6 +403,35 @@ static void case_connect_refused(void)
 	close(fd);
 }
 
+/* A blocking connect leaves the socket connected: connect again says EISCONN. */
+static void case_connect_twice(void)
+{
+	uint16_t port;
+	int l = tcp_listener(0, &port), c = tcp_connect(port);
+	struct sockaddr_in sa = loopback(port);
+
+	SAY(connect(c, (struct sockaddr *)&sa, sizeof(sa)), NULL);
+	close(c);
+	close(l);
+}
+
+/* After a refusal it is unconnected: connect again tries again, and is refused. */
+static void case_connect_refused_twice(void)
+{
+	uint16_t port;
+	int l = tcp_listener(0, &port), c = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = loopback(port);
+	long r;
+	int e;
+
+	close(l);
+	errno = 0;
+	r = connect(c, (struct sockaddr *)&sa, sizeof(sa));
+	e = errno;
+	SAY(connect(c, (struct sockaddr *)&sa, sizeof(sa)), "first=%ld %s", r, errname(e));
+	close(c);
+}
+
 static void case_connect_nonblock(void)
 {
 	uint16_t port;
@@ -1517,6 +1546,8 @@ static const struct prog_case cases[] = {
 	CASE(count_past_user),
 	CASE(recvmmsg_stream),
 	CASE(connect_refused),
+	CASE(connect_twice),
+	CASE(connect_refused_twice),
 	CASE(connect_nonblock),
 	CASE(connect_nonblock_refused),
 	CASE(write_epipe),
