@@ -34,12 +34,14 @@ static off_t where(const struct gp_io *io)
 
 /*
  * A plain read or write of one buffer on a socket is recv or send without flags: the
- * socket calls skip preadv2/pwritev2's iovec import and file position lock.
+ * socket calls skip preadv2/pwritev2's iovec import and file position lock. Only the
+ * hook's own iovec is looked into: the program's may be a bad pointer, the kernel's
+ * EFAULT to report.
  */
 static bool plain_socket_io(const struct gp_io *io)
 {
 	struct gp_fd *e;
-	return io->iovcnt == 1 && !io->positional && !io->rwf && (e = gp_fd_peek(io->fd)) &&
+	return io->one_buffer && !io->positional && !io->rwf && (e = gp_fd_peek(io->fd)) &&
 	       e->kind == GP_FD_SOCKET;
 }
 
@@ -90,7 +92,8 @@ ssize_t read(int fd, void *buf, size_t n)
 		return GP_REAL(read)(fd, buf, n);
 	struct iovec iov = { buf, n };
 	struct gp_io io = { .fd = fd, .events = EV_READ, .nowait = readv_nowait,
-			    .blocking = readv_blocking, .iov = &iov, .iovcnt = 1 };
+			    .blocking = readv_blocking, .iov = &iov, .iovcnt = 1,
+			    .one_buffer = true };
 	return gp_ret(gp__io_read(&io));
 }
 
@@ -117,7 +120,8 @@ ssize_t write(int fd, const void *buf, size_t n)
 		return GP_REAL(write)(fd, buf, n);
 	struct iovec iov = { (void *)buf, n };
 	struct gp_io io = { .fd = fd, .events = EV_WRITE, .nowait = writev_nowait,
-			    .blocking = writev_blocking, .iov = &iov, .iovcnt = 1 };
+			    .blocking = writev_blocking, .iov = &iov, .iovcnt = 1,
+			    .one_buffer = true };
 	return gp_ret(gp__io_all(&io));
 }
 

@@ -30,6 +30,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #define MIB (1024 * 1024)
@@ -371,6 +372,35 @@ static void case_count_past_user(void)
 	we = errno;
 	say(r, re, "left=%zd write=%ld %s sent=%zd", recv(sv[0], b, sizeof(b), MSG_DONTWAIT), w,
 	    errname(we), recv(sv[1], b, sizeof(b), MSG_DONTWAIT));
+	close2(sv);
+}
+
+/*
+ * readv and writev on a socket with an iovec array that is not mapped: EFAULT. The
+ * socket has been waited on first, so that the library knows it is one.
+ */
+static void case_iovec_efault(void)
+{
+	void *bad = inaccessible_page();
+	struct late_write lw;
+	char b[8];
+	pthread_t t;
+	int sv[2];
+	long r;
+	int e;
+
+	make_socketpair(sv, 0);
+	lw = (struct late_write){ sv[1], 20 };
+	t = start(late_write_main, &lw);
+	if (read(sv[0], b, sizeof(b)) != 5)
+		die("read");
+	join(t);
+	put(sv[1], "0123456789", 10);
+	errno = 0;
+	r = readv(sv[0], bad, 1);
+	e = errno;
+	SAY(writev(sv[0], bad, 1), "readv=%ld %s", r, errname(e));
+	munmap(bad, 4096);
 	close2(sv);
 }
 
@@ -1544,6 +1574,7 @@ static const struct prog_case cases[] = {
 	CASE(write_efault),
 	CASE(send_efault),
 	CASE(count_past_user),
+	CASE(iovec_efault),
 	CASE(recvmmsg_stream),
 	CASE(connect_refused),
 	CASE(connect_twice),
