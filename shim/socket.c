@@ -354,7 +354,8 @@ int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct t
  */
 int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
 {
-	if (!gp_cooperative() || (flags & MSG_DONTWAIT))
+	/* No message to send: the kernel still checks the descriptor. */
+	if (!gp_cooperative() || (flags & MSG_DONTWAIT) || vlen == 0)
 		return GP_REAL(sendmmsg)(fd, vec, vlen, flags);
 	unsigned i;
 	for (i = 0; i < vlen && i < UIO_MAXIOV; i++) {

@@ -404,6 +404,14 @@ static void case_iovec_efault(void)
 	close2(sv);
 }
 
+/* sendmmsg of no message still checks its descriptor. */
+static void case_sendmmsg_none_ebadf(void)
+{
+	struct mmsghdr mm;
+
+	SAY(sendmmsg(closed_fd(), &mm, 0, 0), NULL);
+}
+
 /* recvmmsg on a stream socket with data waiting: it counts messages, not bytes. */
 static void case_recvmmsg_stream(void)
 {
@@ -1576,6 +1584,7 @@ static const struct prog_case cases[] = {
 	CASE(count_past_user),
 	CASE(iovec_efault),
 	CASE(recvmmsg_stream),
+	CASE(sendmmsg_none_ebadf),
 	CASE(connect_refused),
 	CASE(connect_twice),
 	CASE(connect_refused_twice),
