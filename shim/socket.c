@@ -202,9 +202,17 @@ static ssize_t recv_io(struct gp_io *io)
 	return wants_all(io->fd, io->flags) ? gp__io_all(io) : gp__io(io);
 }
 
+/*
+ * Receives made as the program wrote them: a non-blocking one, and one from the error
+ * queue, which never waits where there is one (an inet socket: EAGAIN when it is empty,
+ * whatever the socket's readiness, for which a wait would wait for ever); an AF_UNIX
+ * socket takes no notice of the flag, and its wait keeps the kernel thread.
+ */
+#define GP_RECV_AS_IS (MSG_DONTWAIT | MSG_ERRQUEUE)
+
 ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, socklen_t *len)
 {
-	if (!gp_cooperative() || (flags & MSG_DONTWAIT))
+	if (!gp_cooperative() || (flags & GP_RECV_AS_IS))
 		return GP_REAL(recvfrom)(fd, buf, n, flags, addr, len);
 	struct iovec iov = { buf, n };
 	struct gp_io io = { .fd = fd, .events = EV_READ, .nowait = recvfrom_nowait,
@@ -235,7 +243,7 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
 
 ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	if (!gp_cooperative() || (flags & MSG_DONTWAIT))
+	if (!gp_cooperative() || (flags & GP_RECV_AS_IS))
 		return GP_REAL(recvmsg)(fd, msg, flags);
 	struct gp_io io = { .fd = fd, .events = EV_READ, .nowait = recvmsg_nowait,
 			    .blocking = recvmsg_blocking, .flags = flags, .msg = msg };
@@ -324,7 +332,7 @@ static ssize_t recvmmsg_blocking(struct gp_io *io)
  */
 int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct timespec *timeout)
 {
-	if (!gp_cooperative() || (flags & MSG_DONTWAIT) || vlen == 0 ||
+	if (!gp_cooperative() || (flags & GP_RECV_AS_IS) || vlen == 0 ||
 	    (timeout && !gp_ts_valid(timeout)))
 		return GP_REAL(recvmmsg)(fd, vec, vlen, flags, timeout);
 	double deadline = timeout ? gp_mono_now() + gp_ts_seconds(timeout) : 0;

@@ -412,6 +412,17 @@ static void case_sendmmsg_none_ebadf(void)
 	SAY(sendmmsg(closed_fd(), &mm, 0, 0), NULL);
 }
 
+/* A receive from the empty error queue of a TCP socket says EAGAIN: it never waits. */
+static void case_recv_errqueue(void)
+{
+	char b[8];
+	int fds[2];
+
+	tcp_pair(fds);
+	SAY(recv(fds[0], b, sizeof(b), MSG_ERRQUEUE), NULL);
+	close2(fds);
+}
+
 /* recvmmsg on a stream socket with data waiting: it counts messages, not bytes. */
 static void case_recvmmsg_stream(void)
 {
@@ -1584,6 +1595,7 @@ static const struct prog_case cases[] = {
 	CASE(count_past_user),
 	CASE(iovec_efault),
 	CASE(recvmmsg_stream),
+	CASE(recv_errqueue),
 	CASE(sendmmsg_none_ebadf),
 	CASE(connect_refused),
 	CASE(connect_twice),
