@@ -1086,6 +1086,16 @@ static void case_select_past_table(void)
 	SAY(select(1001, &r, NULL, NULL, &tv), "set=%d", FD_ISSET(1000, &r) != 0);
 }
 
+/* select with a set that is not mapped: EFAULT from the kernel. */
+static void case_select_efault(void)
+{
+	void *bad = inaccessible_page();
+	struct timeval tv = { 0, 1000 };
+
+	SAY(select(4, bad, NULL, NULL, &tv), NULL);
+	munmap(bad, 4096);
+}
+
 static void case_select_timeout(void)
 {
 	struct timeval tv = { 0, 50000 };
@@ -1637,6 +1647,7 @@ static const struct prog_case cases[] = {
 	CASE(poll_no_fds),
 	CASE(ppoll_timeout),
 	CASE(select_past_table),
+	CASE(select_efault),
 	CASE(select_timeout),
 	CASE(select_wakes),
 	CASE(epoll_timeout),
