@@ -1182,6 +1182,22 @@ static void case_nanosleep_efault(void)
 	SAY(nanosleep(null_ptr, NULL), NULL);
 }
 
+/* Requests that are not mapped, and a negative absolute time: EFAULT, EINVAL. */
+static void case_sleep_bad_request(void)
+{
+	void *bad = inaccessible_page();
+	struct timespec neg = { -1, 0 };
+	long r;
+	int e;
+
+	errno = 0;
+	r = nanosleep(bad, NULL);
+	e = errno;
+	say(r, e, "clock_nanosleep=%d abstime_negative=%d", clock_nanosleep(CLOCK_MONOTONIC, 0, bad, NULL),
+	    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &neg, NULL));
+	munmap(bad, 4096);
+}
+
 static void case_nanosleep_zero(void)
 {
 	struct timespec ts = { 0, 0 };
@@ -1655,6 +1671,7 @@ static const struct prog_case cases[] = {
 	CASE(nanosleep_einval),
 	CASE(nanosleep_negative),
 	CASE(nanosleep_efault),
+	CASE(sleep_bad_request),
 	CASE(nanosleep_zero),
 	CASE(clock_nanosleep_einval),
 	CASE(clock_nanosleep_bad_clock),
