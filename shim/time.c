@@ -50,7 +50,10 @@ static void seconds_to_ts(double s, struct timespec *ts)
 /* The request, read without faulting: false when it cannot be, the kernel's EFAULT. */
 static bool request(const struct timespec *req, struct timespec *out)
 {
-	return req && gp_peek(req, out, sizeof(*out));
+	int saved_errno = errno;   /* clock_nanosleep leaves errno alone, whatever it says */
+	bool ok = req && gp_peek(req, out, sizeof(*out));
+	errno = saved_errno;
+	return ok;
 }
 
 int nanosleep(const struct timespec *user_req, struct timespec *rem)

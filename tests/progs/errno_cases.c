@@ -1193,8 +1193,10 @@ static void case_sleep_bad_request(void)
 	errno = 0;
 	r = nanosleep(bad, NULL);
 	e = errno;
-	say(r, e, "clock_nanosleep=%d abstime_negative=%d", clock_nanosleep(CLOCK_MONOTONIC, 0, bad, NULL),
-	    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &neg, NULL));
+	errno = 0;
+	say(r, e, "clock_nanosleep=%d abstime_negative=%d errno_after=%s",
+	    clock_nanosleep(CLOCK_MONOTONIC, 0, bad, NULL),
+	    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &neg, NULL), errname(errno));
 	munmap(bad, 4096);
 }
 
