@@ -236,7 +236,7 @@ fuzz-config: deps
 	    $(B)/tests/shim --jobs 1 --short-filename --filter 'config_fuzz/random'
 
 # The differential I/O fuzzer (tests/shim_fuzz.c, tests/progs/io_walk.c) alone, for more
-# than the 12 walks of make test, in both builds of io_walk, from seed FUZZ_SEED (default
+# than the 4 walks of 1000 calls of make test, in both builds of io_walk, from seed FUZZ_SEED (default
 # 1). A failure names its seed: build/progs/io_walk SEED CALLS runs it again.
 FUZZ_SEEDS ?= 200
 FUZZ_CALLS ?= 3000

@@ -56,7 +56,7 @@
 #define SOCK_BUF 32768	      /* SO_SNDBUF and SO_RCVBUF of every socket the walk makes */
 #define LISTEN_BACKLOG 8
 #define MAX_PENDING 4	      /* connections waiting on a listener: connect never blocks */
-#define RESCUE_DELAY_MS 3
+#define RESCUE_DELAY_MS 1
 #define SETTLE_MS 2000	      /* how long TCP may take to show a segment before we give up */
 
 /* ---- random numbers: splitmix64, so that a seed names a walk on any machine -------- */
@@ -527,8 +527,9 @@ static void rescue_end(struct slot *s)
 	peer_wait();
 	if (rescue_op == P_CLOSE)
 		s->far = -1;
-	if (s->kind == K_TCP && rescue_op != P_DRAIN)
-		settle(s->near, POLLIN);
+	/* The chunk has arrived once the far end has it acknowledged. */
+	if (s->kind == K_TCP && rescue_op == P_WRITE)
+		settle_out(s->far);
 }
 
 /* After a write that may have been cut short: the channel is emptied, unprinted. */
