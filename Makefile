@@ -12,6 +12,8 @@
 #   make fuzz-config FUZZ_RUNS=100000 [FUZZ_SEED=N]   the configuration fuzzer, longer
 #   make fuzz-threads FUZZ_THREAD_SEEDS=2000 [FUZZ_SEED=N] [FUZZ_THREAD_STEPS=N]
 #                   the threading walk (tests/shim_thread_fuzz.c), longer, at 2 carriers and 1
+#   make fuzz FUZZ_SEEDS=200 FUZZ_CALLS=3000 [FUZZ_SEED=N]   the I/O fuzzer, longer: seeded
+#                   walks of the I/O calls, natively and under the library, outputs compared
 #   make CTX=ucontext ...   use the portable ucontext switch instead of the assembly one
 
 CC       ?= cc
@@ -75,7 +77,7 @@ BENCH_SRC := $(filter-out $(BENCH_PROG_SRC),$(wildcard tests/bench/*.c))
 BENCHES  := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
 
 .PHONY: all test check asan bench demo soak deps clean install uninstall progs man-symbols \
-        deb test-package fuzz-config fuzz-threads
+        deb test-package fuzz-config fuzz-threads fuzz
 all: $(LIB) $(LAUNCHER)
 
 deps:
@@ -248,6 +250,15 @@ fuzz-threads: deps
 	    GP_FUZZ_THREAD_STEPS=$(FUZZ_THREAD_STEPS) GP_FUZZ_THREAD_SEED=$$seed \
 	    $(B)/tests/shim --jobs 1 --short-filename --filter 'thread_fuzz/random' || exit 1; \
 	done
+# The differential I/O fuzzer (tests/shim_fuzz.c, tests/progs/io_walk.c) alone, for more
+# than the 4 walks of 1000 calls of make test, in both builds of io_walk, from seed FUZZ_SEED (default
+# 1). A failure names its seed: build/progs/io_walk SEED CALLS runs it again.
+FUZZ_SEEDS ?= 200
+FUZZ_CALLS ?= 3000
+fuzz: deps
+	@$(MAKE) --no-print-directory $(LIB) $(LAUNCHER) progs $(B)/tests/shim
+	@$(TEST_ENV) GP_FUZZ_SEEDS=$(FUZZ_SEEDS) GP_FUZZ_CALLS=$(FUZZ_CALLS) GP_FUZZ_SEED=$(FUZZ_SEED) \
+	    $(B)/tests/shim --jobs 1 --short-filename --filter 'io_fuzz/*'
 
 bench: deps
 	@$(MAKE) --no-print-directory $(LIB) progs $(BENCHES) $(BENCH_PROGS)

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -33,12 +34,14 @@ static off_t where(const struct gp_io *io)
 
 /*
  * A plain read or write of one buffer on a socket is recv or send without flags: the
- * socket calls skip preadv2/pwritev2's iovec import and file position lock.
+ * socket calls skip preadv2/pwritev2's iovec import and file position lock. Only the
+ * hook's own iovec is looked into: the program's may be a bad pointer, the kernel's
+ * EFAULT to report.
  */
 static bool plain_socket_io(const struct gp_io *io)
 {
 	struct gp_fd *e;
-	return io->iovcnt == 1 && !io->positional && !io->rwf && (e = gp_fd_peek(io->fd)) &&
+	return io->one_buffer && !io->positional && !io->rwf && (e = gp_fd_peek(io->fd)) &&
 	       e->kind == GP_FD_SOCKET;
 }
 
@@ -68,14 +71,29 @@ static ssize_t writev_blocking(struct gp_io *io)
 	return GP_REAL(writev)(io->fd, io->iov, io->iovcnt);
 }
 
+/*
+ * read, write, pread and pwrite check the whole range of their buffer before anything
+ * else, and fail with EFAULT when it goes past the end of user space; recv and send,
+ * preadv2 and pwritev2 cut the count to MAX_RW_COUNT first, and pass it (or say EINVAL
+ * beyond SSIZE_MAX). Such a call is the real call's to answer. The end is x86_64's with
+ * 4-level page tables (and aarch64's 48-bit one above it); a count that passes there but
+ * not there is as absurd, and only loses a cooperative wait.
+ */
+#define GP_USER_END (((uintptr_t)1 << 47) - 4096)
+
+static bool past_user_space(const void *buf, size_t n)
+{
+	return n > GP_USER_END || (uintptr_t)buf > GP_USER_END - n;
+}
+
 ssize_t read(int fd, void *buf, size_t n)
 {
-	/* Beyond SSIZE_MAX preadv2 says EINVAL where read says EFAULT: let read answer. */
-	if (!gp_cooperative() || n > SSIZE_MAX)
+	if (!gp_cooperative() || past_user_space(buf, n))
 		return GP_REAL(read)(fd, buf, n);
 	struct iovec iov = { buf, n };
 	struct gp_io io = { .fd = fd, .events = EV_READ, .nowait = readv_nowait,
-			    .blocking = readv_blocking, .iov = &iov, .iovcnt = 1 };
+			    .blocking = readv_blocking, .iov = &iov, .iovcnt = 1,
+			    .one_buffer = true };
 	return gp_ret(gp__io_read(&io));
 }
 
@@ -98,11 +116,12 @@ ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 
 ssize_t write(int fd, const void *buf, size_t n)
 {
-	if (!gp_cooperative() || n > SSIZE_MAX)
+	if (!gp_cooperative() || past_user_space(buf, n))
 		return GP_REAL(write)(fd, buf, n);
 	struct iovec iov = { (void *)buf, n };
 	struct gp_io io = { .fd = fd, .events = EV_WRITE, .nowait = writev_nowait,
-			    .blocking = writev_blocking, .iov = &iov, .iovcnt = 1 };
+			    .blocking = writev_blocking, .iov = &iov, .iovcnt = 1,
+			    .one_buffer = true };
 	return gp_ret(gp__io_all(&io));
 }
 
@@ -154,7 +173,7 @@ static ssize_t positional(int fd, const struct iovec *iov, int iovcnt, off_t off
 
 ssize_t pread(int fd, void *buf, size_t n, off_t off)
 {
-	if (!positional_green(fd, off, 0) || n > SSIZE_MAX)
+	if (!positional_green(fd, off, 0) || past_user_space(buf, n))
 		return GP_REAL(pread)(fd, buf, n, off);
 	struct iovec iov = { buf, n };
 	return positional(fd, &iov, 1, off, 0, false);
@@ -162,7 +181,7 @@ ssize_t pread(int fd, void *buf, size_t n, off_t off)
 
 ssize_t pread64(int fd, void *buf, size_t n, off64_t off)
 {
-	if (!positional_green(fd, off, 0) || n > SSIZE_MAX)
+	if (!positional_green(fd, off, 0) || past_user_space(buf, n))
 		return GP_REAL(pread64)(fd, buf, n, off);
 	struct iovec iov = { buf, n };
 	return positional(fd, &iov, 1, off, 0, false);
@@ -184,7 +203,7 @@ ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t off, size_t buflen)
 
 ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 {
-	if (!positional_green(fd, off, 0) || n > SSIZE_MAX)
+	if (!positional_green(fd, off, 0) || past_user_space(buf, n))
 		return GP_REAL(pwrite)(fd, buf, n, off);
 	struct iovec iov = { (void *)buf, n };
 	return positional(fd, &iov, 1, off, 0, true);
@@ -192,7 +211,7 @@ ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 
 ssize_t pwrite64(int fd, const void *buf, size_t n, off64_t off)
 {
-	if (!positional_green(fd, off, 0) || n > SSIZE_MAX)
+	if (!positional_green(fd, off, 0) || past_user_space(buf, n))
 		return GP_REAL(pwrite64)(fd, buf, n, off);
 	struct iovec iov = { (void *)buf, n };
 	return positional(fd, &iov, 1, off, 0, true);

@@ -205,8 +205,9 @@ ssize_t gp__io(struct gp_io *io)
  */
 static void note_if_drained(const struct gp_io *io, struct gp_fd *e, ssize_t r)
 {
+	/* recvmmsg (neither iovec nor msghdr) counts messages, not bytes. */
 	if (io->events != EV_READ || !(e->file & GP_SOCK_STREAM) || r <= 0 ||
-	    (io->flags & MSG_PEEK))
+	    (io->flags & MSG_PEEK) || (!io->iov && !io->msg))
 		return;
 	ssize_t asked = io->msg ? gp__iov_len(io->msg->msg_iov, (int)io->msg->msg_iovlen)
 				: gp__iov_len(io->iov, io->iovcnt);

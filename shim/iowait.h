@@ -46,6 +46,7 @@ struct gp_io {
 	void *addr;
 	void *addrlen;
 	struct msghdr *msg;
+	bool one_buffer;     /* read or write: iov is the hook's own, made of its buffer */
 	bool positional;     /* pread/pwrite: at off, advanced after a partial transfer */
 	off_t off;
 	int rwf;             /* the program's RWF_* flags (preadv2/pwritev2) */

@@ -20,6 +20,7 @@
 
 #include "hook.h"
 #include "ready.h"
+#include "util.h"
 
 /* ---- poll, ppoll ---- */
 
@@ -134,10 +135,19 @@ static void select_publish(struct selectset *s, int n)
 	}
 }
 
-/* Sets beyond FD_SETSIZE (nfds larger) go to the C library, as does a zero timeout. */
-static bool select_is_green(int nfds)
+/*
+ * Sets beyond FD_SETSIZE (nfds larger) go to the C library, as does a zero timeout, and
+ * sets that cannot be read: the probe copies them, where the kernel says EFAULT.
+ */
+static bool select_is_green(int nfds, fd_set *rd, fd_set *wr, fd_set *ex)
 {
-	return gp_cooperative() && nfds >= 0 && nfds <= FD_SETSIZE;
+	if (!gp_cooperative() || nfds < 0 || nfds > FD_SETSIZE)
+		return false;
+	fd_set *sets[3] = { rd, wr, ex }, scratch;
+	for (int i = 0; i < 3; i++)
+		if (sets[i] && !gp_peek(sets[i], &scratch, ((size_t)nfds + 7) / 8))
+			return false;
+	return true;
 }
 
 static int green_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, double timeout,
@@ -153,7 +163,7 @@ static int green_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, double tim
 
 int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
 {
-	if (!select_is_green(nfds) || (tv && tv->tv_sec == 0 && tv->tv_usec == 0))
+	if ((tv && tv->tv_sec == 0 && tv->tv_usec == 0) || !select_is_green(nfds, rd, wr, ex))
 		return GP_REAL(select)(nfds, rd, wr, ex, tv);
 	if (tv && (tv->tv_sec < 0 || tv->tv_usec < 0 || tv->tv_usec >= 1000000)) {
 		errno = EINVAL;
@@ -173,7 +183,7 @@ int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
 int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct timespec *ts,
 	    const sigset_t *mask)
 {
-	if (!select_is_green(nfds) || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0))
+	if ((ts && ts->tv_sec == 0 && ts->tv_nsec == 0) || !select_is_green(nfds, rd, wr, ex))
 		return GP_REAL(pselect)(nfds, rd, wr, ex, ts, mask);
 	if (ts && (!gp_ts_valid(ts) || ts->tv_sec < 0)) {
 		errno = EINVAL;

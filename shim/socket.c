@@ -54,11 +54,24 @@ static bool listener_is_stream(int fd)
 	return true;
 }
 
+/*
+ * What accept says at once without waiting: EINVAL for flags it does not know, or for a
+ * socket that does not listen (asked only when a wait would follow).
+ */
+static bool fails_at_once(int fd, int flags)
+{
+	int on = 0;
+	socklen_t len = sizeof(on);
+	return (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) ||
+	       getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) != 0 || !on;
+}
+
 static int accept_common(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
-		if (real_call_answers(fd) || GP_REAL(poll)(&p, 1, 0) != 0)
+		if (real_call_answers(fd) || GP_REAL(poll)(&p, 1, 0) != 0 ||
+		    fails_at_once(fd, flags))
 			break;
 		/* SO_RCVTIMEO bounds a blocking accept too. */
 		int rc = gp__wait_fd_call(fd, gp_fd_peek(fd), EV_READ);
@@ -89,8 +102,14 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 
 /* ---- connect ---- */
 
-/* The outcome of a connect that said EINPROGRESS: 0 or -errno. */
-static int connect_outcome(int fd)
+/*
+ * The outcome of a connect that said EINPROGRESS: 0 or -errno. A blocking connect
+ * leaves the socket connected, or unconnected after a failure; a non-blocking one
+ * leaves it "connecting" until connect is called again, so that a later connect would
+ * say 0 where natively it says EISCONN, or ECONNABORTED where it tries again. Once the
+ * outcome is known, connect is called again: it returns at once and settles the state.
+ */
+static int connect_outcome(int fd, const struct sockaddr *addr, socklen_t addrlen)
 {
 	/* SO_SNDTIMEO bounds a blocking connect: then it says EINPROGRESS, as natively. */
 	int rc = gp__wait_fd_call(fd, gp_fd_peek(fd), EV_WRITE);
@@ -100,6 +119,7 @@ static int connect_outcome(int fd)
 	socklen_t len = sizeof(err);
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		return -errno;
+	GP_REAL(connect)(fd, addr, addrlen);
 	return -err;
 }
 
@@ -126,7 +146,7 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	for (;;) {
 		int rc = connect_once(fd, addr, len, fl);
 		if (rc == -EINPROGRESS)
-			rc = connect_outcome(fd);
+			rc = connect_outcome(fd, addr, len);
 		if (rc == 0)
 			errno = saved_errno;
 		/* A Unix socket whose listener's backlog is full: a blocking connect waits. */
@@ -182,9 +202,17 @@ static ssize_t recv_io(struct gp_io *io)
 	return wants_all(io->fd, io->flags) ? gp__io_all(io) : gp__io(io);
 }
 
+/*
+ * Receives made as the program wrote them: a non-blocking one, and one from the error
+ * queue, which never waits where there is one (an inet socket: EAGAIN when it is empty,
+ * whatever the socket's readiness, for which a wait would wait for ever); an AF_UNIX
+ * socket takes no notice of the flag, and its wait keeps the kernel thread.
+ */
+#define GP_RECV_AS_IS (MSG_DONTWAIT | MSG_ERRQUEUE)
+
 ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, socklen_t *len)
 {
-	if (!gp_cooperative() || (flags & MSG_DONTWAIT))
+	if (!gp_cooperative() || (flags & GP_RECV_AS_IS))
 		return GP_REAL(recvfrom)(fd, buf, n, flags, addr, len);
 	struct iovec iov = { buf, n };
 	struct gp_io io = { .fd = fd, .events = EV_READ, .nowait = recvfrom_nowait,
@@ -215,7 +243,7 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
 
 ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	if (!gp_cooperative() || (flags & MSG_DONTWAIT))
+	if (!gp_cooperative() || (flags & GP_RECV_AS_IS))
 		return GP_REAL(recvmsg)(fd, msg, flags);
 	struct gp_io io = { .fd = fd, .events = EV_READ, .nowait = recvmsg_nowait,
 			    .blocking = recvmsg_blocking, .flags = flags, .msg = msg };
@@ -304,7 +332,7 @@ static ssize_t recvmmsg_blocking(struct gp_io *io)
  */
 int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct timespec *timeout)
 {
-	if (!gp_cooperative() || (flags & MSG_DONTWAIT) || vlen == 0 ||
+	if (!gp_cooperative() || (flags & GP_RECV_AS_IS) || vlen == 0 ||
 	    (timeout && !gp_ts_valid(timeout)))
 		return GP_REAL(recvmmsg)(fd, vec, vlen, flags, timeout);
 	double deadline = timeout ? gp_mono_now() + gp_ts_seconds(timeout) : 0;
@@ -334,7 +362,8 @@ int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct t
  */
 int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
 {
-	if (!gp_cooperative() || (flags & MSG_DONTWAIT))
+	/* No message to send: the kernel still checks the descriptor. */
+	if (!gp_cooperative() || (flags & MSG_DONTWAIT) || vlen == 0)
 		return GP_REAL(sendmmsg)(fd, vec, vlen, flags);
 	unsigned i;
 	for (i = 0; i < vlen && i < UIO_MAXIOV; i++) {

@@ -13,6 +13,7 @@
 
 #include "hook.h"
 #include "signals.h"
+#include "util.h"
 
 static bool clock_is_timer(clockid_t clock)
 {
@@ -46,10 +47,20 @@ static void seconds_to_ts(double s, struct timespec *ts)
 		ts->tv_nsec = 999999999L;
 }
 
-int nanosleep(const struct timespec *req, struct timespec *rem)
+/* The request, read without faulting: false when it cannot be, the kernel's EFAULT. */
+static bool request(const struct timespec *req, struct timespec *out)
 {
-	if (!gp_cooperative() || !req)
-		return GP_REAL(nanosleep)(req, rem);
+	int saved_errno = errno;   /* clock_nanosleep leaves errno alone, whatever it says */
+	bool ok = req && gp_peek(req, out, sizeof(*out));
+	errno = saved_errno;
+	return ok;
+}
+
+int nanosleep(const struct timespec *user_req, struct timespec *rem)
+{
+	struct timespec copy, *req = &copy;
+	if (!gp_cooperative() || !request(user_req, &copy))
+		return GP_REAL(nanosleep)(user_req, rem);
 	if (!gp_ts_valid(req) || req->tv_sec < 0) {
 		errno = EINVAL;
 		return -1;
@@ -61,11 +72,14 @@ int nanosleep(const struct timespec *req, struct timespec *rem)
 	return (int)gp_ret(rc);
 }
 
-int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req, struct timespec *rem)
+/* A negative time is EINVAL, absolute or not. */
+int clock_nanosleep(clockid_t clock, int flags, const struct timespec *user_req,
+		    struct timespec *rem)
 {
-	if (!gp_cooperative() || !req || !clock_is_timer(clock))
-		return GP_REAL(clock_nanosleep)(clock, flags, req, rem);
-	if (!gp_ts_valid(req) || (!(flags & TIMER_ABSTIME) && req->tv_sec < 0))
+	struct timespec copy, *req = &copy;
+	if (!gp_cooperative() || !clock_is_timer(clock) || !request(user_req, &copy))
+		return GP_REAL(clock_nanosleep)(clock, flags, user_req, rem);
+	if (!gp_ts_valid(req) || req->tv_sec < 0)
 		return EINVAL;
 	double left, seconds = flags & TIMER_ABSTIME ? gp_until(clock, req) : gp_ts_seconds(req);
 	int rc = seconds > 0 ? green_sleep(seconds, &left) : 0;

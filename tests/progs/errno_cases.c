@@ -30,6 +30,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #define MIB (1024 * 1024)
@@ -346,6 +347,97 @@ static void case_send_efault(void)
 	close2(sv);
 }
 
+/*
+ * A count that takes the buffer past the end of user space: read and write check the
+ * whole range first and say EFAULT, even on a socket where recv would cut the count and
+ * wait. The pointer is hidden from _FORTIFY_SOURCE, which would stop the call first.
+ */
+static char *volatile any_buf;
+
+static void case_count_past_user(void)
+{
+	char b[16];
+	int sv[2];
+	long r, w;
+	int re, we;
+
+	any_buf = b;
+	make_socketpair(sv, 0);
+	put(sv[1], "0123456789", 10);
+	errno = 0;
+	r = read(sv[0], any_buf, SIZE_MAX / 4);
+	re = errno;
+	errno = 0;
+	w = write(sv[0], any_buf, SIZE_MAX / 4);
+	we = errno;
+	say(r, re, "left=%zd write=%ld %s sent=%zd", recv(sv[0], b, sizeof(b), MSG_DONTWAIT), w,
+	    errname(we), recv(sv[1], b, sizeof(b), MSG_DONTWAIT));
+	close2(sv);
+}
+
+/*
+ * readv and writev on a socket with an iovec array that is not mapped: EFAULT. The
+ * socket has been waited on first, so that the library knows it is one.
+ */
+static void case_iovec_efault(void)
+{
+	void *bad = inaccessible_page();
+	struct late_write lw;
+	char b[8];
+	pthread_t t;
+	int sv[2];
+	long r;
+	int e;
+
+	make_socketpair(sv, 0);
+	lw = (struct late_write){ sv[1], 20 };
+	t = start(late_write_main, &lw);
+	if (read(sv[0], b, sizeof(b)) != 5)
+		die("read");
+	join(t);
+	put(sv[1], "0123456789", 10);
+	errno = 0;
+	r = readv(sv[0], bad, 1);
+	e = errno;
+	SAY(writev(sv[0], bad, 1), "readv=%ld %s", r, errname(e));
+	munmap(bad, 4096);
+	close2(sv);
+}
+
+/* sendmmsg of no message still checks its descriptor. */
+static void case_sendmmsg_none_ebadf(void)
+{
+	struct mmsghdr mm;
+
+	SAY(sendmmsg(closed_fd(), &mm, 0, 0), NULL);
+}
+
+/* A receive from the empty error queue of a TCP socket says EAGAIN: it never waits. */
+static void case_recv_errqueue(void)
+{
+	char b[8];
+	int fds[2];
+
+	tcp_pair(fds);
+	SAY(recv(fds[0], b, sizeof(b), MSG_ERRQUEUE), NULL);
+	close2(fds);
+}
+
+/* recvmmsg on a stream socket with data waiting: it counts messages, not bytes. */
+static void case_recvmmsg_stream(void)
+{
+	char b0[8], b1[8];
+	struct iovec iov[2] = { { b0, sizeof(b0) }, { b1, sizeof(b1) } };
+	struct mmsghdr mm[2] = { { .msg_hdr = { .msg_iov = &iov[0], .msg_iovlen = 1 } },
+				 { .msg_hdr = { .msg_iov = &iov[1], .msg_iovlen = 1 } } };
+	int sv[2];
+
+	make_socketpair(sv, 0);
+	put(sv[1], "abc", 3);
+	SAY(recvmmsg(sv[0], mm, 2, MSG_WAITFORONE, NULL), "len0=%u", mm[0].msg_len);
+	close2(sv);
+}
+
 /* ---- connection errors -------------------------------------------------------------- */
 
 static void case_connect_refused(void)
@@ -358,6 +450,35 @@ static void case_connect_refused(void)
 	close(l); /* nothing listens on the port any more */
 	SAY(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), NULL);
 	close(fd);
+}
+
+/* A blocking connect leaves the socket connected: connect again says EISCONN. */
+static void case_connect_twice(void)
+{
+	uint16_t port;
+	int l = tcp_listener(0, &port), c = tcp_connect(port);
+	struct sockaddr_in sa = loopback(port);
+
+	SAY(connect(c, (struct sockaddr *)&sa, sizeof(sa)), NULL);
+	close(c);
+	close(l);
+}
+
+/* After a refusal it is unconnected: connect again tries again, and is refused. */
+static void case_connect_refused_twice(void)
+{
+	uint16_t port;
+	int l = tcp_listener(0, &port), c = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = loopback(port);
+	long r;
+	int e;
+
+	close(l);
+	errno = 0;
+	r = connect(c, (struct sockaddr *)&sa, sizeof(sa));
+	e = errno;
+	SAY(connect(c, (struct sockaddr *)&sa, sizeof(sa)), "first=%ld %s", r, errname(e));
+	close(c);
 }
 
 static void case_connect_nonblock(void)
@@ -950,6 +1071,31 @@ static void case_ppoll_timeout(void)
 	close2(p);
 }
 
+/*
+ * A number past the end of the process's descriptor table (it grows in steps from 64,
+ * to hold the highest descriptor open so far): select takes no notice of it. The
+ * library's own descriptors, kept at the top of the range, make the table larger.
+ */
+static void case_select_past_table(void)
+{
+	fd_set r;
+	struct timeval tv = { 0, 1000 };
+
+	FD_ZERO(&r);
+	FD_SET(1000, &r);
+	SAY(select(1001, &r, NULL, NULL, &tv), "set=%d", FD_ISSET(1000, &r) != 0);
+}
+
+/* select with a set that is not mapped: EFAULT from the kernel. */
+static void case_select_efault(void)
+{
+	void *bad = inaccessible_page();
+	struct timeval tv = { 0, 1000 };
+
+	SAY(select(4, bad, NULL, NULL, &tv), NULL);
+	munmap(bad, 4096);
+}
+
 static void case_select_timeout(void)
 {
 	struct timeval tv = { 0, 50000 };
@@ -1034,6 +1180,24 @@ static void case_nanosleep_negative(void)
 static void case_nanosleep_efault(void)
 {
 	SAY(nanosleep(null_ptr, NULL), NULL);
+}
+
+/* Requests that are not mapped, and a negative absolute time: EFAULT, EINVAL. */
+static void case_sleep_bad_request(void)
+{
+	void *bad = inaccessible_page();
+	struct timespec neg = { -1, 0 };
+	long r;
+	int e;
+
+	errno = 0;
+	r = nanosleep(bad, NULL);
+	e = errno;
+	errno = 0;
+	say(r, e, "clock_nanosleep=%d abstime_negative=%d errno_after=%s",
+	    clock_nanosleep(CLOCK_MONOTONIC, 0, bad, NULL),
+	    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &neg, NULL), errname(errno));
+	munmap(bad, 4096);
 }
 
 static void case_nanosleep_zero(void)
@@ -1309,6 +1473,30 @@ static void case_flags_nonblock_kept(void)
 	close2(p);
 }
 
+/* accept on a socket that does not listen, or with unknown flags: EINVAL, no wait. */
+static void case_accept_not_listening(void)
+{
+	uint16_t port;
+	int fds[2], l = tcp_listener(0, &port), u = socket(AF_INET, SOCK_STREAM, 0);
+	long r1, r2, r3;
+	int e1, e2, e3;
+
+	tcp_pair(fds);
+	errno = 0;
+	r1 = accept(fds[0], NULL, NULL);
+	e1 = errno;
+	errno = 0;
+	r2 = accept(u, NULL, NULL);
+	e2 = errno;
+	errno = 0;
+	r3 = accept4(l, NULL, NULL, 0x4000000);
+	e3 = errno;
+	say(r1, e1, "unbound=%ld %s bad_flags=%ld %s", r2, errname(e2), r3, errname(e3));
+	close(u);
+	close(l);
+	close2(fds);
+}
+
 static void case_accept4_flags(void)
 {
 	uint16_t port;
@@ -1432,7 +1620,14 @@ static const struct prog_case cases[] = {
 	CASE(recv_efault),
 	CASE(write_efault),
 	CASE(send_efault),
+	CASE(count_past_user),
+	CASE(iovec_efault),
+	CASE(recvmmsg_stream),
+	CASE(recv_errqueue),
+	CASE(sendmmsg_none_ebadf),
 	CASE(connect_refused),
+	CASE(connect_twice),
+	CASE(connect_refused_twice),
 	CASE(connect_nonblock),
 	CASE(connect_nonblock_refused),
 	CASE(write_epipe),
@@ -1469,6 +1664,8 @@ static const struct prog_case cases[] = {
 	CASE(poll_rdhup_tcp),
 	CASE(poll_no_fds),
 	CASE(ppoll_timeout),
+	CASE(select_past_table),
+	CASE(select_efault),
 	CASE(select_timeout),
 	CASE(select_wakes),
 	CASE(epoll_timeout),
@@ -1476,6 +1673,7 @@ static const struct prog_case cases[] = {
 	CASE(nanosleep_einval),
 	CASE(nanosleep_negative),
 	CASE(nanosleep_efault),
+	CASE(sleep_bad_request),
 	CASE(nanosleep_zero),
 	CASE(clock_nanosleep_einval),
 	CASE(clock_nanosleep_bad_clock),
@@ -1492,6 +1690,7 @@ static const struct prog_case cases[] = {
 	CASE(flags_pipe_after_blocking_read),
 	CASE(flags_nonblock_kept),
 	CASE(accept4_flags),
+	CASE(accept_not_listening),
 	CASE(accept_no_inherit),
 	CASE(rcvtimeo),
 	CASE(sndtimeo),
