@@ -58,6 +58,8 @@ struct gp_green {
 	bool intr_restart;           /* the signals that ended its last park asked SA_RESTART */
 	bool intr_given;             /* a park ended at once for its pending signals, which
 	                              * have not been delivered since (gp_park) */
+	bool intr_next_park;         /* interrupted while not parked: its next park ends at
+	                              * once (gp_interrupt) */
 	bool cancel_pending;         /* pthread_cancel was called on it */
 	bool cancel_disabled;        /* PTHREAD_CANCEL_DISABLE, or already acting on a cancel */
 	bool cancel_async;           /* PTHREAD_CANCEL_ASYNCHRONOUS */

@@ -1202,9 +1202,11 @@ int gp_park(double timeout, const char *what)
 	 * begins, as a system call with a signal pending does, and the caller, back in
 	 * program code, runs the handler. Once: a caller that waits again before it goes
 	 * back (for an offloaded call that must finish) waits, as for an interrupt. */
-	if (GP_UNLIKELY(__atomic_load_n(&self->sig_pending, __ATOMIC_RELAXED) & ~self->sigmask) &&
-	    !self->intr_given) {
-		self->intr_given = true;
+	bool signalled = (__atomic_load_n(&self->sig_pending, __ATOMIC_RELAXED) & ~self->sigmask) &&
+			 !self->intr_given;
+	if (GP_UNLIKELY(signalled || self->intr_next_park)) {
+		self->intr_given |= signalled;
+		self->intr_next_park = false;
 		self->wait_obj = NULL;
 		self->wait_io = false;
 		return -EINTR;
@@ -1271,6 +1273,15 @@ void gp_unpark(struct gp_green *g)
 	}
 	runq_push(rt, g);
 	work_queued(rt);
+}
+
+void gp_interrupt_now_or_next(struct gp_green *g)
+{
+	/* Not parked yet (it runs toward a park, perhaps on another carrier): the next
+	 * park it makes ends at once, so that a cancel sent now is not lost. */
+	if (g->state != GP_PARKED && g->state != GP_DONE)
+		g->intr_next_park = true;
+	gp_interrupt(g);
 }
 
 void gp_interrupt(struct gp_green *g)

@@ -422,8 +422,14 @@ extern void (*gp__describe_wait)(struct gp_green *g, char *buf, size_t len);
 /* Make a parked thread runnable. No effect on a thread that is not parked. */
 void gp_unpark(struct gp_green *g);
 
-/* End g's park with -EINTR. */
+/* End g's park with -EINTR. No effect on a thread that is not parked. */
 void gp_interrupt(struct gp_green *g);
+
+/*
+ * The same, and if g is not parked, its next park ends so at once: for a cancel, which
+ * a thread on its way to a park (on another carrier) must not miss.
+ */
+void gp_interrupt_now_or_next(struct gp_green *g);
 
 /* Sleep for seconds (>= 0): 0, or -EINTR. */
 int gp_sleep(double seconds);

@@ -156,7 +156,7 @@ int pthread_cancel(pthread_t t)
 	}
 	if (!g->cancel_disabled) {
 		gp_enter();
-		gp_interrupt(g);
+		gp_interrupt_now_or_next(g);
 		cancel_apart(g);
 		gp_leave();
 	}
