@@ -525,17 +525,21 @@ static void note_stack(int sig, siginfo_t *info, void *uctx)
 	__atomic_store_n(&handler_ran, 1, __ATOMIC_SEQ_CST);
 }
 
+/* What the reader saw, printed by main after the join: in one order on every run. */
+static ssize_t reader_got;
+static int reader_err;
+static bool handler_on_reader_stack;
+
 static void *read_with_signal_open(void *arg)
 {
 	int fd = *(int *)arg;
 	char c, local;
 	block_signal(SIGUSR1, SIG_UNBLOCK);
 	__atomic_store_n(&reader_ready, 1, __ATOMIC_SEQ_CST);
-	ssize_t n = read(fd, &c, 1);
-	int err = n < 0 ? errno : 0;
+	reader_got = read(fd, &c, 1);
+	reader_err = reader_got < 0 ? errno : 0;
 	long distance = handler_stack - &local;
-	printf("read=%zd %s\n", n, errname(err));
-	printf("handler_on_this_stack=%s\n", yes(distance > -65536 && distance < 65536));
+	handler_on_reader_stack = distance > -65536 && distance < 65536;
 	return NULL;
 }
 
@@ -550,9 +554,12 @@ static void process_signal_handler_thread(void)
 	await_flag(&reader_ready);
 	msleep(50);
 	kill(getpid(), SIGUSR1);
-	printf("handler_ran=%s\n", yes(await_flag(&handler_ran)));
-	printf("handler_as_reader=%s\n", yes(pthread_equal(handler_thread, t)));
+	bool ran = await_flag(&handler_ran);
 	join(t);
+	printf("read=%zd %s\n", reader_got, errname(reader_err));
+	printf("handler_on_this_stack=%s\n", yes(handler_on_reader_stack));
+	printf("handler_ran=%s\n", yes(ran));
+	printf("handler_as_reader=%s\n", yes(pthread_equal(handler_thread, t)));
 	close2(p);
 	signal(SIGUSR1, SIG_DFL);
 	block_signal(SIGUSR1, SIG_UNBLOCK);
