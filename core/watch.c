@@ -710,10 +710,13 @@ struct look {
  */
 static bool really_stuck(int tid, const struct look *l, long cpu, long min_cpu)
 {
-	char state = read_task_state(tid);
-	if (state == 'S' || state == 'D')
+	/* Computing (or making calls that never wait): the CPU clock says so without a
+	 * descriptor. The look at /proc takes one, the lowest free number for a moment,
+	 * where a program that dup2()s over every number would meet EBUSY. */
+	if (l->cpu_known && cpu - l->cpu_from >= min_cpu)
 		return true;
-	return state == 'R' && l->cpu_known && cpu - l->cpu_from >= min_cpu;
+	char state = read_task_state(tid);
+	return state == 'S' || state == 'D';
 }
 
 /*
