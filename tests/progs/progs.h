@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,20 @@ static inline void block_signal(int sig, int how)
 	errno = pthread_sigmask(how, &set, NULL);
 	if (errno)
 		die("pthread_sigmask");
+}
+
+/* ---- seeded random numbers ---------------------------------------------------------- */
+
+/* splitmix64: the same numbers from the same rng_state on any machine and C library. */
+static uint64_t rng_state;
+
+static inline uint64_t rng_next(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
 }
 
 /* ---- clocks and sleeping ------------------------------------------------------------ */

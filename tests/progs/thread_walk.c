@@ -45,18 +45,8 @@
 #define SIG_KILL SIGUSR1
 #define SIG_QUEUE SIGUSR2
 
-/* ---- random numbers: splitmix64, so that a seed names a walk on any machine -------- */
+/* ---- random numbers: rng_next (progs.h), so that a seed names a walk anywhere -------- */
 
-static uint64_t rng_state;
-
-static uint64_t rng_next(void)
-{
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
 
 static int rnd(int n)
 {
