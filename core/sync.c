@@ -163,9 +163,15 @@ int gp_park_on(const void *addr, double timeout, const char *what)
 	self->left_at = rt->wake_seq;   /* what it looks at next, it looks at from here */
 	nparked--;
 	/* The table may have grown meanwhile: its bucket is looked up again. */
-	if (!p.picked)
-		bucket_remove(bucket_of(addr), &p);
-	return p.picked ? 0 : rc;
+	if (p.picked)
+		return 0;
+	bucket_remove(bucket_of(addr), &p);
+	/*
+	 * Resumed but not picked: the async queue overflowed and every parked thread was
+	 * woken (gp__sync_drain_async). That is a spurious wake-up, not a hand-over: a
+	 * barrier's waiter that took it for one would leave before its round ended.
+	 */
+	return rc == 0 ? -EAGAIN : rc;
 }
 
 size_t gp_unpark_on(const void *addr, size_t n)

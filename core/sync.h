@@ -16,9 +16,11 @@
 
 /*
  * Park the running thread on addr until gp_unpark_on(addr) picks it (0), the timeout
- * passes (-ETIMEDOUT; < 0 waits forever) or it is interrupted (-EINTR); -EAGAIN at
- * once, without parking, when the thread has just rejoined the carrier: what it saw
- * before may have changed, so it must look again.
+ * passes (-ETIMEDOUT; < 0 waits forever) or it is interrupted (-EINTR). -EAGAIN when
+ * it must look again at what it waits for: at once, without parking, when the thread
+ * has just rejoined the carrier or its bucket was stamped since it looked (what it saw
+ * may have changed), or after a wake-up that did not pick it (an overflow of the async
+ * queue wakes every parked thread). Only 0 says that a waker chose this thread.
  */
 int gp_park_on(const void *addr, double timeout, const char *what);
 

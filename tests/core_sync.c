@@ -270,6 +270,29 @@ Test(core_sync, picked_waiter_reports_wakeup_over_timeout, .timeout = UNIT_TIMEO
 		     p.rc);
 }
 
+/*
+ * More wake-ups from afar than the async queue holds: the carrier then wakes every
+ * parked thread. A waiter nobody picked must hear "look again" (-EAGAIN), never 0,
+ * which says a waker chose it: a barrier's waiter would leave before its round ended.
+ */
+Test(core_sync, overflow_wakeup_is_not_a_pick, .timeout = UNIT_TIMEOUT)
+{
+	unit_start();
+	static int obj, other;
+	struct parker p;
+	struct gp_green *g = spawn_parker(&p, &obj, 0, -1);
+	unit_settle();
+	unit_assert_state(g, GP_PARKED, "parked on obj");
+	for (int i = 0; i < 4096; i++)   /* past the queue's capacity */
+		gp_unpark_on_async(&other);
+	for (int i = 0; i < 100 && g->state == GP_PARKED; i++)
+		unit_run_loop();
+	unit_join(g);
+	cr_assert_eq(p.rc, -EAGAIN,
+		     "a waiter woken by the overflow, not picked, returned %d (0 = picked)", p.rc);
+	cr_assert_eq(gp_parked_on(&obj), 0, "the woken waiter is still queued");
+}
+
 Test(core_sync, parked_on_counts, .timeout = UNIT_TIMEOUT)
 {
 	unit_start();
