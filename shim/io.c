@@ -45,9 +45,14 @@ static bool plain_socket_io(const struct gp_io *io)
 	       e->kind == GP_FD_SOCKET;
 }
 
+/*
+ * A read of 0 bytes from a socket returns 0 at once, whatever its state (the kernel's
+ * sock_read_iter); recv of 0 bytes asks the protocol, which says ENOTCONN on a listening
+ * socket. It goes to preadv2, which returns 0 for an empty range as readv does.
+ */
 static ssize_t readv_nowait(struct gp_io *io)
 {
-	if (plain_socket_io(io))
+	if (plain_socket_io(io) && io->iov->iov_len)
 		return GP_REAL(recvfrom)(io->fd, io->iov->iov_base, io->iov->iov_len, MSG_DONTWAIT,
 					 NULL, NULL);
 	return GP_REAL(preadv2)(io->fd, io->iov, io->iovcnt, where(io), io->rwf | RWF_NOWAIT);
@@ -114,10 +119,18 @@ ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 	return gp_ret(gp__io_read(&io));
 }
 
+/*
+ * A write of 0 bytes to a socket is a message (a datagram of 0 bytes) or a question
+ * (EPIPE on a listening socket): it must be send's, but pwritev2 returns 0 for an empty
+ * range without asking the file. So what the number is is learnt first. (writev of an
+ * empty range returns 0 natively too, and needs nothing.)
+ */
 ssize_t write(int fd, const void *buf, size_t n)
 {
 	if (!gp_cooperative() || past_user_space(buf, n))
 		return GP_REAL(write)(fd, buf, n);
+	if (n == 0)
+		gp__fd_learn(fd);
 	struct iovec iov = { (void *)buf, n };
 	struct gp_io io = { .fd = fd, .events = EV_WRITE, .nowait = writev_nowait,
 			    .blocking = writev_blocking, .iov = &iov, .iovcnt = 1,

@@ -132,6 +132,19 @@ static bool socket_error_pending(int fd)
 	return GP_REAL(poll)(&p, 1, 0) == 1 && (p.revents & POLLERR);
 }
 
+/*
+ * A datagram socket shut for reading (shutdown SHUT_RD) with nothing queued: a blocking
+ * read returns 0 at once there, but the attempt without waiting says EAGAIN, and poll
+ * says readable, for ever (the kernel's __skb_wait_for_more_packets ends the wait on
+ * RCV_SHUTDOWN without an error). Looked at only when an attempt after readiness still
+ * finds nothing. POLLRDHUP stays once set: the real call then cannot block.
+ */
+static bool shut_for_reading(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN | POLLRDHUP };
+	return GP_REAL(poll)(&p, 1, 0) == 1 && (p.revents & POLLRDHUP);
+}
+
 static ssize_t as_result(ssize_t r)
 {
 	return r < 0 ? -errno : r;
@@ -243,6 +256,7 @@ static ssize_t attempt(struct gp_io *io, struct gp_fd *e)
 
 static ssize_t transfer(struct gp_io *io)
 {
+	bool was_ready = false;   /* the last wait ended with the descriptor ready */
 	for (;;) {
 		struct gp_fd *e = gp_fd_get(io->fd);
 		if (!e || e->nonblock == GP_NB_ON || e->kind == GP_FD_PASS)
@@ -269,6 +283,9 @@ static ssize_t transfer(struct gp_io *io)
 		int err = drained ? EAGAIN : errno;
 		if (err != EAGAIN && err != EOPNOTSUPP)
 			return -err;
+		if (was_ready && e->kind == GP_FD_SOCKET && io->events == EV_READ &&
+		    shut_for_reading(io->fd))
+			return as_result(io->blocking(io));
 		if (e->kind == GP_FD_UNKNOWN || e->nonblock == GP_NB_UNKNOWN) {
 			gp__fd_learn(io->fd);
 			continue;
@@ -282,6 +299,7 @@ static ssize_t transfer(struct gp_io *io)
 		int rc = gp__wait_fd_call(io->fd, e, io->events);
 		if (rc < 0)
 			return rc == -ETIMEDOUT ? -EAGAIN : rc;
+		was_ready = true;
 	}
 }
 

@@ -45,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <wchar.h>
 
 #include "hook.h"
@@ -102,6 +103,28 @@ static bool ready_now(int fd, short events)
 }
 
 /*
+ * A socket that polls neither readable nor writable may still not make libc's call wait:
+ * a listening or unconnected socket, or one shut for writing, fails it at once
+ * (ENOTCONN, EPIPE), where a wait for readiness would last for ever. A transfer of 0
+ * bytes that neither waits nor takes data (MSG_PEEK) nor raises SIGPIPE (MSG_NOSIGNAL)
+ * answers as that call would: EAGAIN when it would wait, an error when it would fail.
+ * Asked only when the descriptor is not ready, so no pending error (POLLERR) is taken.
+ */
+static bool fails_at_once(int fd, int events)
+{
+	struct gp_fd *e = gp_fd_peek(fd);
+	if (!e || e->kind != GP_FD_SOCKET)
+		return false;
+	int saved = errno;
+	ssize_t r = events == EV_READ
+		? GP_REAL(recv)(fd, NULL, 0, MSG_DONTWAIT | MSG_PEEK)
+		: GP_REAL(send)(fd, NULL, 0, MSG_DONTWAIT | MSG_NOSIGNAL);
+	bool fails = r < 0 && errno != EAGAIN && errno != EINTR;
+	errno = saved;
+	return fails;
+}
+
+/*
  * Park until fd has events (EV_READ or EV_WRITE). 0 to go on to libc's call, which will
  * not block; -1 after recording on the stream what libc's read or write would have
  * failed with (a signal without SA_RESTART, SO_RCVTIMEO passing, the descriptor closed).
@@ -110,6 +133,8 @@ int gp__stream_wait(FILE *fp, int fd, int events)
 {
 	short pev = events == EV_READ ? POLLIN : POLLOUT;
 	while (!ready_now(fd, pev)) {
+		if (fails_at_once(fd, events))
+			return 0;
 		int rc = gp__wait_fd_call(fd, gp_fd_get(fd), events);
 		if (rc == 0)
 			continue;

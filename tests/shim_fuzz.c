@@ -39,8 +39,6 @@ static long knob(const char *name, long dflt)
  * walks the same: then delete its line.
  */
 static const struct gp_pending pending[] = {
-	{ "1", "step 484: readv on an AF_UNIX datagram socket waits for ever (natively 0)" },
-	{ "4", "step 66: fclose of a stream on a listening socket waits (natively EPIPE)" },
 };
 
 GP_PENDING_REPORT(io_fuzz, pending)
@@ -101,7 +99,11 @@ static void walks(const char *prog)
 
 Test(io_fuzz, pending_seeds_still_differ)
 {
-	for (size_t i = 0; i < GP_COUNT(pending); i++) {
+	size_t n = GP_COUNT(pending);
+
+	if (n == 0)
+		cr_skip_test("no seed of io_walk is pending");
+	for (size_t i = 0; i < n; i++) {
 		char *bad = walk_diff("io_walk", strtol(pending[i].name, NULL, 10), DEFAULT_CALLS,
 				      PENDING_TIMEOUT_S);
 

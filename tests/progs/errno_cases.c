@@ -1497,6 +1497,125 @@ static void case_accept_not_listening(void)
 	close2(fds);
 }
 
+/* A datagram socket shut for reading: a blocking read of it returns 0 at once (the
+   non-blocking attempt says EAGAIN, and poll says readable, for ever). */
+static void case_dgram_shut_for_reading(void)
+{
+	int sv[2];
+	char buf[100];
+	struct iovec iov = { buf, sizeof(buf) };
+	long r1, r2;
+	int e1, e2;
+
+	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) != 0)
+		die("socketpair");
+	shutdown(sv[0], SHUT_RD);
+	errno = 0;
+	r1 = readv(sv[0], &iov, 1);
+	e1 = errno;
+	errno = 0;
+	r2 = recv(sv[0], buf, sizeof(buf), 0);
+	e2 = errno;
+	say(r1, e1, "recv=%ld %s", r2, errname(e2));
+	close2(sv);
+}
+
+/* Transfers of 0 bytes on a listening socket: read returns 0 without asking the socket;
+   write asks it (EPIPE); readv and writev of nothing return 0. */
+static void case_zero_bytes_on_listener(void)
+{
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+	uint16_t port;
+	int l = tcp_listener(0, &port);
+	char buf[1];
+	struct iovec iov = { buf, 0 };
+	long r1, r2, r3, r4;
+	int e1, e2, e3, e4;
+
+	sigaction(SIGPIPE, &ign, &old);
+	errno = 0;
+	r1 = read(l, buf, 0);
+	e1 = errno;
+	errno = 0;
+	r2 = write(l, buf, 0);
+	e2 = errno;
+	errno = 0;
+	r3 = readv(l, &iov, 1);
+	e3 = errno;
+	errno = 0;
+	r4 = writev(l, &iov, 1);
+	e4 = errno;
+	say(r1, e1, "write=%ld %s readv=%ld %s writev=%ld %s", r2, errname(e2), r3, errname(e3),
+	    r4, errname(e4));
+	sigaction(SIGPIPE, &old, NULL);
+	close(l);
+}
+
+/* A stream over a listening socket: flushing it and reading it fail at once (EPIPE,
+   ENOTCONN), where a wait for the socket to be writable or readable would last for ever. */
+static void case_stdio_on_listener(void)
+{
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+	uint16_t port;
+	int l = tcp_listener(0, &port);
+	FILE *f = fdopen(l, "r+");
+	long r1, r2, r3;
+	int e1, e2, e3;
+
+	if (!f)
+		die("fdopen");
+	sigaction(SIGPIPE, &ign, &old);
+	fputc('x', f);
+	errno = 0;
+	r1 = fflush(f);
+	e1 = errno;
+	fputc('y', f);
+	errno = 0;
+	r2 = fclose(f);
+	e2 = errno;
+	f = fdopen(tcp_listener(0, &port), "r");
+	if (!f)
+		die("fdopen");
+	errno = 0;
+	r3 = fgetc(f);
+	e3 = errno;
+	say(r1, e1, "fclose=%ld %s fgetc=%ld %s", r2, errname(e2), r3, errname(e3));
+	fclose(f);
+	sigaction(SIGPIPE, &old, NULL);
+}
+
+/* A read of a stream socket that emptied it, then the number closed and given to a pipe
+   before the thread switches: the pipe is not the emptied socket, recv of it is
+   ENOTSOCK (it waited for ever for the pipe to be readable). The first pair only makes
+   the library know the numbers, as a long-running program's numbers are known. */
+static void case_number_reused_after_short_read(void)
+{
+	int sv[2], p[2];
+	char buf[100];
+	struct late_write lw;
+	pthread_t t;
+
+	make_socketpair(sv, 0);
+	lw = (struct late_write){ sv[1], 20 };
+	pthread_create(&t, NULL, late_write_main, &lw);
+	if (read(sv[0], buf, sizeof(buf)) != 5)
+		die("read");
+	pthread_join(t, NULL);
+	close2(sv);
+	make_socketpair(sv, 0);
+	put(sv[1], "x", 1);
+	if (read(sv[0], buf, sizeof(buf)) != 1)
+		die("read");
+	int reused = sv[0];
+	close(sv[0]);
+	make_pipe(p, 0);
+	if (p[0] != reused && p[1] != reused)
+		die("pipe did not take the closed number");
+	SAY(recv(reused, buf, sizeof(buf), 0), NULL);
+	close2(p);
+	close(sv[1]);
+}
+
 static void case_accept4_flags(void)
 {
 	uint16_t port;
@@ -1690,6 +1809,10 @@ static const struct prog_case cases[] = {
 	CASE(flags_pipe_after_blocking_read),
 	CASE(flags_nonblock_kept),
 	CASE(accept4_flags),
+	CASE(dgram_shut_for_reading),
+	CASE(zero_bytes_on_listener),
+	CASE(stdio_on_listener),
+	CASE(number_reused_after_short_read),
 	CASE(accept_not_listening),
 	CASE(accept_no_inherit),
 	CASE(rcvtimeo),
