@@ -197,9 +197,28 @@ static bool wants_all(int fd, int flags)
 	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
 }
 
+/*
+ * MSG_PEEK with MSG_WAITALL waits until the whole length can be peeked, from the start of
+ * the queue each time: the rest of a partial peek is not a later part of the stream, and
+ * the socket stays readable while it waits for more, so no green wait fits. A peek that
+ * finds less than asked (rare) waits in the kernel on the thread's own kernel thread.
+ */
+static ssize_t peek_all(struct gp_io *io)
+{
+	ssize_t asked = io->msg ? gp__iov_len(io->msg->msg_iov, (int)io->msg->msg_iovlen)
+				: gp__iov_len(io->iov, io->iovcnt);
+	ssize_t r = gp__io(io);
+	if (r <= 0 || r >= asked)
+		return r;
+	r = GP_BLOCKING(io->blocking(io));
+	return r < 0 ? -errno : r;
+}
+
 static ssize_t recv_io(struct gp_io *io)
 {
-	return wants_all(io->fd, io->flags) ? gp__io_all(io) : gp__io(io);
+	if (!wants_all(io->fd, io->flags))
+		return gp__io(io);
+	return io->flags & MSG_PEEK ? peek_all(io) : gp__io_all(io);
 }
 
 /*
@@ -365,13 +384,20 @@ int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
 	/* No message to send: the kernel still checks the descriptor. */
 	if (!gp_cooperative() || (flags & MSG_DONTWAIT) || vlen == 0)
 		return GP_REAL(sendmmsg)(fd, vec, vlen, flags);
+	/* An error after some messages went is not reported (the kernel's __sys_sendmmsg):
+	 * the count is, with errno as the call found it. */
+	int saved_errno = errno;
 	unsigned i;
 	for (i = 0; i < vlen && i < UIO_MAXIOV; i++) {
 		ssize_t r = sendmsg(fd, &vec[i].msg_hdr, flags);
-		if (r < 0)
-			return i > 0 ? (int)i : -1;
+		if (r < 0) {
+			if (i == 0)
+				return -1;
+			break;
+		}
 		vec[i].msg_len = (unsigned)r;
 	}
+	errno = saved_errno;
 	return (int)i;
 }
 

@@ -404,6 +404,41 @@ static void case_iovec_efault(void)
 	close2(sv);
 }
 
+/* MSG_PEEK with MSG_WAITALL on a stream: waits for the whole length, and peeks the
+   stream from its start (a second peek for the rest would see the first bytes again). */
+static void case_recv_peek_waitall(void)
+{
+	int fds[2];
+	char buf[11] = { 0 }, after[11] = { 0 };
+	struct late_write lw;
+	pthread_t t;
+
+	tcp_pair(fds);
+	put(fds[1], "HELLO", 5);
+	lw = (struct late_write){ fds[1], 20 };
+	pthread_create(&t, NULL, late_write_main, &lw);
+	SAY(recv(fds[0], buf, 10, MSG_PEEK | MSG_WAITALL), "peeked=%s read=%zd %s", buf,
+	    read(fds[0], after, 10), after);
+	pthread_join(t, NULL);
+	close2(fds);
+}
+
+/* sendmmsg whose second message cannot be read: the count of messages sent, and errno
+   as the call found it (the kernel reports an error only when nothing went). */
+static void case_sendmmsg_error_after_progress(void)
+{
+	int sv[2];
+	char buf[8];
+	struct iovec iov[2] = { { "ab", 2 }, { (void *)16, 10 } };
+	struct mmsghdr mm[2] = { { .msg_hdr = { .msg_iov = &iov[0], .msg_iovlen = 1 } },
+				 { .msg_hdr = { .msg_iov = &iov[1], .msg_iovlen = 1 } } };
+
+	make_socketpair(sv, 0);
+	SAY(sendmmsg(sv[0], mm, 2, 0), "len0=%u received=%zd", mm[0].msg_len,
+	    recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT));
+	close2(sv);
+}
+
 /* sendmmsg of no message still checks its descriptor. */
 static void case_sendmmsg_none_ebadf(void)
 {
@@ -1744,6 +1779,8 @@ static const struct prog_case cases[] = {
 	CASE(recvmmsg_stream),
 	CASE(recv_errqueue),
 	CASE(sendmmsg_none_ebadf),
+	CASE(sendmmsg_error_after_progress),
+	CASE(recv_peek_waitall),
 	CASE(connect_refused),
 	CASE(connect_twice),
 	CASE(connect_refused_twice),
