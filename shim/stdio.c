@@ -182,6 +182,9 @@ int getchar_unlocked(void)
 	return getc_unlocked(stdin);
 }
 
+/* glibc's: gives fp its buffer (exported, declared in the uninstalled libio.h). */
+extern void _IO_doallocbuf(FILE *fp);
+
 /* The next byte, consumed (EOF at end of file or on error), refilling green. */
 static int next_byte(FILE *fp)
 {
@@ -399,6 +402,11 @@ static size_t green_read_bytes(FILE *fp, char *dst, size_t want)
 	size_t done = 0;
 	if (fp->_mode == 0)
 		fwide(fp, -1);
+	/* As glibc's _IO_file_xsgetn: the buffer first, so that a large request is read
+	 * straight into dst, and nothing is taken from the descriptor into the buffer
+	 * before (a count past user space then fails with EFAULT, leaving the data). */
+	if (!fp->_IO_buf_base)
+		_IO_doallocbuf(fp);
 	while (done < want) {
 		size_t len = get_area_len(fp);
 		if (len > 0) {
@@ -412,7 +420,11 @@ static size_t green_read_bytes(FILE *fp, char *dst, size_t want)
 		size_t bufsize = (size_t)(fp->_IO_buf_end - fp->_IO_buf_base);
 		if (buffered(fp) == 0 && fp->_IO_buf_base && want - done >= bufsize &&
 		    !(fp->_flags & (_IO_EOF_SEEN | GP_IO_CURRENTLY_PUTTING))) {
-			ssize_t r = read(fp->_fileno, dst + done, want - done);
+			/* A whole number of blocks, as glibc reads; the rest through the buffer. */
+			size_t count = want - done;
+			if (bufsize >= 128)
+				count -= count % bufsize;
+			ssize_t r = read(fp->_fileno, dst + done, count);
 			if (r > 0) {
 				done += (size_t)r;
 				continue;

@@ -148,6 +148,29 @@ static void case_fread_pipe(void)
 	fclose(f);
 }
 
+/* A first fread asking more than user space holds: glibc gives the stream its buffer
+   and reads straight into the caller's memory, which fails with EFAULT and leaves the
+   data in the pipe for the next fread (it was taken into the buffer, then the second
+   fread waited for ever). */
+static void case_fread_past_user_space(void)
+{
+	int p[2];
+	FILE *f = open_pipe_read(p);
+	char buf[16] = { 0 };
+	char *volatile dst = buf;   /* its size unknown to the fortified fread */
+
+	if (write(p[1], "abcdefgh", 8) != 8)
+		die("write");
+	errno = 0;
+	size_t huge = fread(dst, 1, (size_t)1 << 47, f);
+	int e = errno, err = ferror(f);
+	clearerr(f);
+	close(p[1]);
+	size_t next = fread(buf, 1, sizeof(buf), f);
+	printf("fread huge=%zu %s error=%d next=%zu %s\n", huge, errname(e), err != 0, next, buf);
+	fclose(f);
+}
+
 static void case_getc_pipe(void)
 {
 	int p[2];
@@ -777,6 +800,7 @@ static const struct prog_case cases[] = {
 	CASE(getline_socket),
 	CASE(getdelim_long_record),
 	CASE(fread_pipe),
+	CASE(fread_past_user_space),
 	CASE(getc_pipe),
 	CASE(fgetc_ungetc),
 	CASE(fscanf_pipe),
