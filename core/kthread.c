@@ -173,6 +173,13 @@ static void take_unlock(void)
 		futex_wake(&taking_lock);
 }
 
+/*
+ * A spare's own stack holds only its idle loop (the hub and the green threads it runs
+ * have stacks of their own): it is kept small, since it counts in the program's address
+ * space (RLIMIT_AS), where hand-offs under load made several 8 MiB stacks at once.
+ */
+#define SPARE_STACK ((size_t)256 << 10)
+
 static struct gp_kthread *spare_take(void)
 {
 	struct gp_kthread *m = spare_pop();
@@ -185,7 +192,7 @@ static struct gp_kthread *spare_take(void)
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return NULL;
-	if (gp__create_kernel_thread(spare_main, m) != 0) {
+	if (gp__create_kernel_thread(spare_main, m, SPARE_STACK) != 0) {
 		free(m);
 		return NULL;
 	}

@@ -36,7 +36,7 @@ static _Atomic int threads;
 static _Atomic unsigned long calls;
 static _Atomic int unbounded_out;   /* unbounded calls in progress: they raise the limit */
 
-int (*gp__create_kernel_thread)(void *(*fn)(void *), void *arg);
+int (*gp__create_kernel_thread)(void *(*fn)(void *), void *arg, size_t stack);
 
 static void lock(void)
 {
@@ -108,7 +108,7 @@ static int maybe_grow(void)
 	if (!gp__create_kernel_thread)
 		return -EAGAIN;
 	atomic_fetch_add(&threads, 1);
-	if (gp__create_kernel_thread(worker_main, NULL) != 0) {
+	if (gp__create_kernel_thread(worker_main, NULL, 0) != 0) {
 		atomic_fetch_sub(&threads, 1);
 		return atomic_load(&threads) > 0 ? 0 : -EAGAIN;
 	}

@@ -11,6 +11,7 @@
 #define GP_OFFLOAD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef void (*gp_offload_fn)(void *arg);
 
@@ -22,8 +23,12 @@ typedef void (*gp_offload_fn)(void *arg);
  */
 int gp_offload(gp_offload_fn fn, void *arg, bool unbounded);
 
-/* How pool threads are created (the real pthread_create): 0 or an errno value. */
-extern int (*gp__create_kernel_thread)(void *(*fn)(void *), void *arg);
+/*
+ * How the library's kernel threads are created (the real pthread_create): 0 or an
+ * errno value. stack: the stack size to ask for, or 0 for the default (RLIMIT_STACK's,
+ * 8 MiB as a rule).
+ */
+extern int (*gp__create_kernel_thread)(void *(*fn)(void *), void *arg, size_t stack);
 
 /* In the child of fork: the pool's threads did not come along. */
 void gp_offload_after_fork(void);

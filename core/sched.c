@@ -610,6 +610,7 @@ static void hub_main(void *arg)
 	struct gp_carrier *c = arg;
 	struct gp_runtime *rt = gp_rt;
 	gp_tls_thread_start();
+	gp_take_malloc_arena();
 	if (!rt->errno_at)
 		gp__me = &c->hub;
 	bool woken = false;

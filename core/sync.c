@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "sched.h"
 #include "util.h"
@@ -99,12 +100,31 @@ static void bucket_add(struct bucket *b, struct parked *p)
 	before->prev = p;
 }
 
+/*
+ * A table past the first is mapped, not taken from malloc: malloc on a green thread that
+ * never called it gives that thread an arena (64 MiB of address space, reserved where
+ * natively a thread that only waits reserves nothing), and a program with a lowered
+ * RLIMIT_AS would lose it from its budget.
+ */
+static struct bucket *table_map(size_t n)
+{
+	void *t = mmap(NULL, n * sizeof(struct bucket), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return t == MAP_FAILED ? NULL : t;
+}
+
+static void table_unmap(struct bucket *t, unsigned b)
+{
+	if (t != first_buckets)
+		munmap(t, ((size_t)1 << b) * sizeof(*t));
+}
+
 /* Doubles the table, keeping each address's waiters in their order; without memory,
  * the table stays as it is. */
 static void grow(void)
 {
 	size_t old_n = (size_t)1 << bits, n = old_n * 2;
-	struct bucket *t = calloc(n, sizeof(*t));
+	struct bucket *t = table_map(n);
 	if (!t)
 		return;
 	uint64_t stamp = 0;
@@ -118,8 +138,7 @@ static void grow(void)
 			next = p->next;
 			bucket_append(&t[bucket_index(p->addr, bits + 1)], p);
 		}
-	if (buckets != first_buckets)
-		free(buckets);
+	table_unmap(buckets, bits);
 	buckets = t;
 	bits++;
 }
@@ -306,8 +325,7 @@ void gp__sync_drain_async(void)
 
 void gp_sync_reset(void)
 {
-	if (buckets != first_buckets)
-		free(buckets);
+	table_unmap(buckets, bits);
 	memset(first_buckets, 0, sizeof(first_buckets));
 	buckets = first_buckets;
 	bits = FIRST_BITS;

@@ -50,6 +50,15 @@ void gp_block_program_signals(void);
  */
 bool gp_peek(const void *addr, void *out, size_t len);
 
+/*
+ * glibc gives each thread's first malloc an arena: 64 MiB of address space reserved.
+ * A context of the library's own with its own TLS (a hub, the monitor) takes its arena
+ * here, as it starts before main, rather than at a first malloc much later (libev
+ * growing an array), where it would take 64 MiB from a budget the program set with
+ * RLIMIT_AS for its own threads' stacks.
+ */
+void gp_take_malloc_arena(void);
+
 /* A spin-wait's pause: lets the sibling hyperthread run, and saves power. */
 static inline void gp_cpu_relax(void)
 {

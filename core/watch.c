@@ -831,6 +831,7 @@ static void *monitor_main(void *arg)
 	(void)arg;
 	monitor_signals();
 	prctl(PR_SET_NAME, "gp-monitor");
+	gp_take_malloc_arena();
 	struct watch_params p = { .threshold = (long)gp_config.stall_ms * 1000000L,
 				  .handoff = (long)gp_config.handoff_ns };
 	p.tick_ns = p.handoff ? p.handoff / 2 : p.threshold / 4;
@@ -889,7 +890,7 @@ int gp_watch_start(void)
 		return 0;
 	wd.pid = pid;
 	wd.nsites = 0;
-	int rc = gp__create_kernel_thread(monitor_main, NULL);
+	int rc = gp__create_kernel_thread(monitor_main, NULL, 0);
 	if (rc) {
 		wd.pid = 0;
 		return -rc;

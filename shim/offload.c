@@ -50,13 +50,21 @@ bool gp__offload_wanted(void)
 	return gp_cooperative();
 }
 
-static int create_pool_thread(void *(*fn)(void *), void *arg)
+/* A stack size glibc refuses (EINVAL: the program's static TLS does not fit in it)
+ * falls back to the default. */
+static int create_pool_thread(void *(*fn)(void *), void *arg, size_t stack)
 {
 	pthread_t t;
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (stack)
+		pthread_attr_setstacksize(&attr, stack);
 	int rc = GP_REAL(pthread_create)(&t, &attr, fn, arg);
+	if (rc == EINVAL && stack) {
+		pthread_attr_destroy(&attr);
+		return create_pool_thread(fn, arg, 0);
+	}
 	pthread_attr_destroy(&attr);
 	return rc;
 }
