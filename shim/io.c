@@ -58,8 +58,12 @@ static ssize_t readv_nowait(struct gp_io *io)
 	return GP_REAL(preadv2)(io->fd, io->iov, io->iovcnt, where(io), io->rwf | RWF_NOWAIT);
 }
 
+/* read and write are made as read and write: of 0 bytes, they ask a socket, where
+ * readv and writev of an empty range return 0 without asking. */
 static ssize_t readv_blocking(struct gp_io *io)
 {
+	if (io->one_buffer)
+		return GP_REAL(read)(io->fd, io->iov->iov_base, io->iov->iov_len);
 	return GP_REAL(readv)(io->fd, io->iov, io->iovcnt);
 }
 
@@ -73,6 +77,8 @@ static ssize_t writev_nowait(struct gp_io *io)
 
 static ssize_t writev_blocking(struct gp_io *io)
 {
+	if (io->one_buffer)
+		return GP_REAL(write)(io->fd, io->iov->iov_base, io->iov->iov_len);
 	return GP_REAL(writev)(io->fd, io->iov, io->iovcnt);
 }
 

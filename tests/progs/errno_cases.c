@@ -1556,18 +1556,17 @@ static void case_dgram_shut_for_reading(void)
 }
 
 /* Transfers of 0 bytes on a listening socket: read returns 0 without asking the socket;
-   write asks it (EPIPE); readv and writev of nothing return 0. */
-static void case_zero_bytes_on_listener(void)
+   write asks it (EPIPE); readv and writev of nothing return 0. The same on a
+   non-blocking one. */
+static void zero_bytes_on_listener(int type_flags)
 {
-	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
 	uint16_t port;
-	int l = tcp_listener(0, &port);
+	int l = tcp_listener(type_flags, &port);
 	char buf[1];
 	struct iovec iov = { buf, 0 };
 	long r1, r2, r3, r4;
 	int e1, e2, e3, e4;
 
-	sigaction(SIGPIPE, &ign, &old);
 	errno = 0;
 	r1 = read(l, buf, 0);
 	e1 = errno;
@@ -1582,8 +1581,17 @@ static void case_zero_bytes_on_listener(void)
 	e4 = errno;
 	say(r1, e1, "write=%ld %s readv=%ld %s writev=%ld %s", r2, errname(e2), r3, errname(e3),
 	    r4, errname(e4));
-	sigaction(SIGPIPE, &old, NULL);
 	close(l);
+}
+
+static void case_zero_bytes_on_listener(void)
+{
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+
+	sigaction(SIGPIPE, &ign, &old);
+	zero_bytes_on_listener(0);
+	zero_bytes_on_listener(SOCK_NONBLOCK);
+	sigaction(SIGPIPE, &old, NULL);
 }
 
 /* A stream over a listening socket: flushing it and reading it fail at once (EPIPE,
