@@ -969,9 +969,14 @@ static void do_read(void)
 	}
 	if ((call == 8 || call == 11) && r > 0) {
 		char more[96];
+		/* With MSG_TRUNC, msg_len is the datagram's length, perhaps past the buffer,
+		   and an edge buffer holds less than its length says: only a good one. */
+		size_t held = b == B_GOOD ? mm[0].msg_len : 0;
 
+		if (held > mm[0].msg_hdr.msg_iov->iov_len)
+			held = mm[0].msg_hdr.msg_iov->iov_len;
 		snprintf(more, sizeof(more), " len0=%u sum0=%08x", mm[0].msg_len,
-			 sum(mm[0].msg_hdr.msg_iov->iov_base, mm[0].msg_len));
+			 sum(mm[0].msg_hdr.msg_iov->iov_base, held));
 		strncat(args, more, sizeof(args) - strlen(args) - 1);
 		say(name, r, e);
 		return;
