@@ -363,6 +363,10 @@ int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct t
 		return (int)gp_ret(r);
 	unsigned got = (unsigned)r;
 	int saved_errno = errno;
+	/* The kernel puts an error that came after some messages back on the socket, for
+	 * the next call: the attempts for the rest stop before a pending error instead of
+	 * taking it (gp__io after progress). */
+	io.continued = true;
 	while (got < vlen && !(timeout && gp_mono_now() >= deadline)) {
 		io.addr = vec + got;
 		io.iovcnt = (int)(vlen - got);

@@ -423,6 +423,46 @@ static void case_recv_peek_waitall(void)
 	close2(fds);
 }
 
+static void *late_close_main(void *arg)
+{
+	msleep(20);
+	close(*(int *)arg);
+	return NULL;
+}
+
+/* A blocking recvmmsg that has a message and waits for the next when the peer closes
+   with data unread (ECONNRESET): it returns the message, and the error is the next
+   call's, as the kernel puts it back on the socket. */
+static void case_recvmmsg_error_after_progress(void)
+{
+	int sv[2];
+	char b[2][16], after[16];
+	struct iovec iov[2] = { { b[0], sizeof(b[0]) }, { b[1], sizeof(b[1]) } };
+	struct mmsghdr mm[2] = { { .msg_hdr = { .msg_iov = &iov[0], .msg_iovlen = 1 } },
+				 { .msg_hdr = { .msg_iov = &iov[1], .msg_iovlen = 1 } } };
+	pthread_t t;
+	long r2, r3;
+	int e2, e3;
+
+	make_socketpair(sv, 0);
+	put(sv[0], "unread", 6);
+	put(sv[1], "hello", 5);
+	pthread_create(&t, NULL, late_close_main, &sv[1]);
+	errno = 0;
+	long r1 = recvmmsg(sv[0], mm, 2, 0, NULL);
+	int e1 = errno;
+	pthread_join(t, NULL);
+	errno = 0;
+	r2 = recv(sv[0], after, sizeof(after), 0);
+	e2 = errno;
+	errno = 0;
+	r3 = recv(sv[0], after, sizeof(after), 0);
+	e3 = errno;
+	say(r1, e1, "len0=%u next=%ld %s then=%ld %s", mm[0].msg_len, r2, errname(e2), r3,
+	    errname(e3));
+	close(sv[0]);
+}
+
 /* sendmmsg whose second message cannot be read: the count of messages sent, and errno
    as the call found it (the kernel reports an error only when nothing went). */
 static void case_sendmmsg_error_after_progress(void)
@@ -1789,6 +1829,7 @@ static const struct prog_case cases[] = {
 	CASE(sendmmsg_none_ebadf),
 	CASE(sendmmsg_error_after_progress),
 	CASE(recv_peek_waitall),
+	CASE(recvmmsg_error_after_progress),
 	CASE(connect_refused),
 	CASE(connect_twice),
 	CASE(connect_refused_twice),
