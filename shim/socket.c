@@ -187,14 +187,22 @@ static ssize_t recvmsg_blocking(struct gp_io *io)
 	return GP_REAL(recvmsg)(io->fd, io->msg, io->flags);
 }
 
+/* A SOCK_STREAM socket, known as one or asked (errno left as it was). */
+static bool stream_socket(int fd)
+{
+	if (gp__fd_is_stream(fd))
+		return true;
+	int type = 0, saved_errno = errno;
+	socklen_t len = sizeof(type);
+	bool stream = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
+	errno = saved_errno;
+	return stream;
+}
+
 /* MSG_WAITALL asks a stream socket for everything; a datagram socket ignores it. */
 static bool wants_all(int fd, int flags)
 {
-	if (!(flags & MSG_WAITALL))
-		return false;
-	int type = 0;
-	socklen_t len = sizeof(type);
-	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
+	return (flags & MSG_WAITALL) && stream_socket(fd);
 }
 
 /*
@@ -229,10 +237,35 @@ static ssize_t recv_io(struct gp_io *io)
  */
 #define GP_RECV_AS_IS (MSG_DONTWAIT | MSG_ERRQUEUE)
 
+/*
+ * A blocking recv of 0 bytes from a stream socket waits until something comes (data,
+ * the end, an error) and returns 0 without looking again: the kernel's loop ends on
+ * the length left, 0, as soon as its wait does, be it by an arrival, its timeout or a
+ * signal, and an error that came stays for the next call.
+ */
+static ssize_t recv_nothing(int fd, void *buf, int flags, struct sockaddr *addr,
+			    socklen_t *len)
+{
+	int saved_errno = errno;
+	struct gp_fd *e = gp__fd_learn(fd);
+	bool nonblocking = !e || e->nonblock != GP_NB_OFF;
+	ssize_t r = GP_REAL(recvfrom)(fd, buf, 0, flags | (nonblocking ? 0 : MSG_DONTWAIT), addr,
+				      len);
+	if (r >= 0)
+		return r;
+	if (nonblocking || errno != EAGAIN)
+		return -errno;
+	int rc = gp__wait_fd_call(fd, e, EV_READ);
+	errno = saved_errno;
+	return rc == -EBADF ? rc : 0;
+}
+
 ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, socklen_t *len)
 {
 	if (!gp_cooperative() || (flags & GP_RECV_AS_IS))
 		return GP_REAL(recvfrom)(fd, buf, n, flags, addr, len);
+	if (n == 0 && stream_socket(fd))
+		return gp_ret(recv_nothing(fd, buf, flags, addr, len));
 	struct iovec iov = { buf, n };
 	struct gp_io io = { .fd = fd, .events = EV_READ, .nowait = recvfrom_nowait,
 			    .blocking = recvfrom_blocking, .iov = &iov, .iovcnt = 1,

@@ -463,6 +463,30 @@ static void case_recvmmsg_error_after_progress(void)
 	close(sv[0]);
 }
 
+/* A blocking recv of 0 bytes from a stream waits for something to come, then returns 0:
+   here the peer's reset, which stays for the next call. */
+static void case_recv_nothing_waits(void)
+{
+	int fds[2];
+	char buf[8];
+	pthread_t t;
+	long r2;
+	int e2;
+
+	tcp_pair(fds);
+	put(fds[0], "x", 1);   /* unread when the peer closes: a reset */
+	pthread_create(&t, NULL, late_close_main, &fds[1]);
+	errno = 0;
+	long r1 = recv(fds[0], buf, 0, 0);
+	int e1 = errno;
+	pthread_join(t, NULL);
+	errno = 0;
+	r2 = recv(fds[0], buf, sizeof(buf), 0);
+	e2 = errno;
+	say(r1, e1, "next=%ld %s", r2, errname(e2));
+	close(fds[0]);
+}
+
 /* sendmmsg whose second message cannot be read: the count of messages sent, and errno
    as the call found it (the kernel reports an error only when nothing went). */
 static void case_sendmmsg_error_after_progress(void)
@@ -1597,41 +1621,43 @@ static void case_dgram_shut_for_reading(void)
 
 /* Transfers of 0 bytes on a listening socket: read returns 0 without asking the socket;
    write asks it (EPIPE); readv and writev of nothing return 0. The same on a
-   non-blocking one. */
-static void zero_bytes_on_listener(int type_flags)
+   non-blocking one. Into out: "read=R E write=R E readv=R E writev=R E". */
+static void zero_bytes_on_listener(int type_flags, char *out, size_t len)
 {
 	uint16_t port;
 	int l = tcp_listener(type_flags, &port);
 	char buf[1];
 	struct iovec iov = { buf, 0 };
-	long r1, r2, r3, r4;
-	int e1, e2, e3, e4;
+	long r[4];
+	int e[4];
 
 	errno = 0;
-	r1 = read(l, buf, 0);
-	e1 = errno;
+	r[0] = read(l, buf, 0);
+	e[0] = errno;
 	errno = 0;
-	r2 = write(l, buf, 0);
-	e2 = errno;
+	r[1] = write(l, buf, 0);
+	e[1] = errno;
 	errno = 0;
-	r3 = readv(l, &iov, 1);
-	e3 = errno;
+	r[2] = readv(l, &iov, 1);
+	e[2] = errno;
 	errno = 0;
-	r4 = writev(l, &iov, 1);
-	e4 = errno;
-	say(r1, e1, "write=%ld %s readv=%ld %s writev=%ld %s", r2, errname(e2), r3, errname(e3),
-	    r4, errname(e4));
+	r[3] = writev(l, &iov, 1);
+	e[3] = errno;
+	snprintf(out, len, "read=%ld %s write=%ld %s readv=%ld %s writev=%ld %s", r[0],
+		 errname(e[0]), r[1], errname(e[1]), r[2], errname(e[2]), r[3], errname(e[3]));
 	close(l);
 }
 
 static void case_zero_bytes_on_listener(void)
 {
 	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+	char blocking[160], nonblocking[160];
 
 	sigaction(SIGPIPE, &ign, &old);
-	zero_bytes_on_listener(0);
-	zero_bytes_on_listener(SOCK_NONBLOCK);
+	zero_bytes_on_listener(0, blocking, sizeof(blocking));
+	zero_bytes_on_listener(SOCK_NONBLOCK, nonblocking, sizeof(nonblocking));
 	sigaction(SIGPIPE, &old, NULL);
+	say(0, 0, "%s nonblocking: %s", blocking, nonblocking);
 }
 
 /* A stream over a listening socket: flushing it and reading it fail at once (EPIPE,
@@ -1830,6 +1856,7 @@ static const struct prog_case cases[] = {
 	CASE(sendmmsg_error_after_progress),
 	CASE(recv_peek_waitall),
 	CASE(recvmmsg_error_after_progress),
+	CASE(recv_nothing_waits),
 	CASE(connect_refused),
 	CASE(connect_twice),
 	CASE(connect_refused_twice),
