@@ -367,10 +367,12 @@ ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 
 /* ---- several messages ---- */
 
+/* With the program's timeout: the kernel looks at it after each message, and one that
+ * has passed (or is zero) ends the call after the first, whatever is queued. */
 static ssize_t recvmmsg_nowait(struct gp_io *io)
 {
 	return GP_REAL(recvmmsg)(io->fd, io->addr, (unsigned)io->iovcnt, io->flags | MSG_DONTWAIT,
-				 NULL);
+				 io->addrlen);
 }
 
 static ssize_t recvmmsg_blocking(struct gp_io *io)

@@ -487,6 +487,33 @@ static void case_recv_nothing_waits(void)
 	close(fds[0]);
 }
 
+/* recvmmsg with a zero timeout and messages queued: the kernel looks at the timeout
+   after each message, so the call ends after the first (with MSG_WAITFORONE too). */
+static void case_recvmmsg_zero_timeout(void)
+{
+	int sv[2];
+	char b[3][8];
+	struct iovec iov[3];
+	struct mmsghdr mm[3];
+	int got[2];
+
+	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) != 0)
+		die("socketpair");
+	for (int i = 0; i < 6; i++)
+		put(sv[1], "dgram", 5);
+	for (int pass = 0; pass < 2; pass++) {
+		struct timespec zero = { 0, 0 };
+
+		for (int i = 0; i < 3; i++) {
+			iov[i] = (struct iovec){ b[i], sizeof(b[i]) };
+			mm[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
+		}
+		got[pass] = recvmmsg(sv[0], mm, 3, pass ? MSG_WAITFORONE : 0, &zero);
+	}
+	SAY(recvmmsg(sv[0], mm, 3, 0, NULL), "zero_timeout=%d waitforone=%d", got[0], got[1]);
+	close2(sv);
+}
+
 /* sendmmsg whose second message cannot be read: the count of messages sent, and errno
    as the call found it (the kernel reports an error only when nothing went). */
 static void case_sendmmsg_error_after_progress(void)
@@ -1857,6 +1884,7 @@ static const struct prog_case cases[] = {
 	CASE(recv_peek_waitall),
 	CASE(recvmmsg_error_after_progress),
 	CASE(recv_nothing_waits),
+	CASE(recvmmsg_zero_timeout),
 	CASE(connect_refused),
 	CASE(connect_twice),
 	CASE(connect_refused_twice),
