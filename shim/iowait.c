@@ -254,6 +254,9 @@ static ssize_t attempt(struct gp_io *io, struct gp_fd *e)
 	return r;
 }
 
+/* The RWF_* flags of preadv2 and pwritev2 every kernel the library runs on knows. */
+#define KNOWN_RWF (RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND)
+
 static ssize_t transfer(struct gp_io *io)
 {
 	bool was_ready = false;   /* the last wait ended with the descriptor ready */
@@ -291,8 +294,10 @@ static ssize_t transfer(struct gp_io *io)
 			continue;
 		}
 		if (err == EOPNOTSUPP) {
-			if (e->kind == GP_FD_SOCKET)
-				return -err;   /* the socket's own answer */
+			/* The socket's own answer, or the kernel's to RWF_* flags it does not
+			 * know, which the program passed: not a file without RWF_NOWAIT. */
+			if (e->kind == GP_FD_SOCKET || (io->rwf & ~KNOWN_RWF))
+				return -err;
 			e->kind = GP_FD_POLL;   /* no RWF_NOWAIT here: readiness, then the call */
 			continue;
 		}

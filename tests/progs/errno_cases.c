@@ -514,6 +514,28 @@ static void case_recvmmsg_zero_timeout(void)
 	close2(sv);
 }
 
+/* preadv2 with an RWF_* flag the kernel does not know: EOPNOTSUPP, the kernel's answer
+   to the flag, not a sign that the pipe cannot be read without waiting (the library then
+   waited for the pipe's read end to be writable in the writev that follows). */
+static void case_preadv2_unknown_flag(void)
+{
+	int p[2];
+	char buf[8];
+	struct iovec iov = { buf, sizeof(buf) };
+	long r2;
+	int e2;
+
+	make_pipe(p, 0);
+	errno = 0;
+	long r1 = preadv2(p[0], &iov, 1, -1, 0x1000);
+	int e1 = errno;
+	errno = 0;
+	r2 = writev(p[0], &iov, 1);
+	e2 = errno;
+	say(r1, e1, "writev_read_end=%ld %s", r2, errname(e2));
+	close2(p);
+}
+
 /* sendmmsg whose second message cannot be read: the count of messages sent, and errno
    as the call found it (the kernel reports an error only when nothing went). */
 static void case_sendmmsg_error_after_progress(void)
@@ -1885,6 +1907,7 @@ static const struct prog_case cases[] = {
 	CASE(recvmmsg_error_after_progress),
 	CASE(recv_nothing_waits),
 	CASE(recvmmsg_zero_timeout),
+	CASE(preadv2_unknown_flag),
 	CASE(connect_refused),
 	CASE(connect_twice),
 	CASE(connect_refused_twice),
