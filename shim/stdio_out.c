@@ -52,8 +52,9 @@ static bool writes_green(FILE *fp)
 
 /*
  * Would libc take these n bytes without a system call? A fully buffered stream does
- * while they fit in the free space; a line-buffered one too, unless they hold a newline;
- * an unbuffered one never.
+ * while they fit in the free space, filling it to the end (glibc flushes a full buffer
+ * at the next write, not this one); a line-buffered one too, unless they hold a
+ * newline; an unbuffered one never.
  */
 static bool fits(const FILE *fp, const char *data, size_t n)
 {
@@ -68,7 +69,7 @@ static bool fits(const FILE *fp, const char *data, size_t n)
 		end = fp->_IO_buf_end;
 	}
 	return fp->_IO_write_ptr && end > fp->_IO_write_ptr &&
-	       n < (size_t)(end - fp->_IO_write_ptr);
+	       n <= (size_t)(end - fp->_IO_write_ptr);
 }
 
 static size_t buffer_size(const FILE *fp)

@@ -171,6 +171,32 @@ static void case_fread_past_user_space(void)
 	fclose(f);
 }
 
+/* fwrite of exactly the free space of a stream's buffer: glibc fills the buffer and
+   writes nothing until the next write or flush (the library wrote it at once). */
+static void case_fwrite_fills_buffer(void)
+{
+	int p[2];
+	static char data[4096];
+	char sink[8192];
+
+	if (pipe(p) != 0 || fcntl(p[0], F_SETFL, O_NONBLOCK) != 0)   /* reads never wait */
+		die("pipe");
+	FILE *f = fdopen(p[1], "w");
+
+	if (!f || setvbuf(f, NULL, _IOFBF, sizeof(data)) != 0)
+		die("fdopen");
+	memset(data, 'w', sizeof(data));
+	fputc('x', f);
+	fflush(f);   /* the buffer exists, and is empty */
+	size_t put = fwrite(data, 1, sizeof(data), f);
+	ssize_t before = read(p[0], sink, sizeof(sink));   /* 'x' only */
+	fflush(f);
+	ssize_t after = read(p[0], sink, sizeof(sink));
+	printf("fwrite=%zu in_pipe_before_flush=%zd after=%zd\n", put, before, after);
+	fclose(f);
+	close(p[0]);
+}
+
 static void case_getc_pipe(void)
 {
 	int p[2];
@@ -801,6 +827,7 @@ static const struct prog_case cases[] = {
 	CASE(getdelim_long_record),
 	CASE(fread_pipe),
 	CASE(fread_past_user_space),
+	CASE(fwrite_fills_buffer),
 	CASE(getc_pipe),
 	CASE(fgetc_ungetc),
 	CASE(fscanf_pipe),
