@@ -145,6 +145,24 @@ static bool shut_for_reading(int fd)
 	return GP_REAL(poll)(&p, 1, 0) == 1 && (p.revents & POLLRDHUP);
 }
 
+/*
+ * After progress, a read of an AF_UNIX stream takes a pending error and returns what it
+ * copied (the kernel's unix_stream_read_generic); TCP leaves the error for the next call,
+ * and recvmmsg (neither iovec nor msghdr here) puts it back whatever the family. Asked
+ * only when an error is pending.
+ */
+static bool read_takes_error(const struct gp_io *io)
+{
+	if (io->events != EV_READ || (!io->iov && !io->msg))
+		return false;
+	int domain = 0, saved_errno = errno;
+	socklen_t len = sizeof(domain);
+	bool unix_socket = getsockopt(io->fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
+			   domain == AF_UNIX;
+	errno = saved_errno;
+	return unix_socket;
+}
+
 static ssize_t as_result(ssize_t r)
 {
 	return r < 0 ? -errno : r;
@@ -274,7 +292,8 @@ static ssize_t transfer(struct gp_io *io)
 			}
 			return as_result(io->blocking(io));
 		}
-		if (io->continued && e->kind == GP_FD_SOCKET && socket_error_pending(io->fd))
+		if (io->continued && e->kind == GP_FD_SOCKET && socket_error_pending(io->fd) &&
+		    !read_takes_error(io))
 			return -EPIPE;   /* gp__io_rest reports the progress; the error stays */
 		/* A read known to find nothing is not tried: it waits for readiness first. */
 		bool drained = io->events == EV_READ && gp_fd_surely_drained(e);

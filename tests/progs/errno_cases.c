@@ -536,6 +536,40 @@ static void case_preadv2_unknown_flag(void)
 	close2(p);
 }
 
+/* recv with MSG_WAITALL that has part of its length when the peer resets: it returns
+   that part; an AF_UNIX stream takes the error with it, TCP leaves it for the next call.
+   Into out: "first=R E next=R E". */
+static void waitall_then_reset(int fds[2], char *out, size_t len)
+{
+	char buf[100];
+	pthread_t t;
+
+	put(fds[0], "unread", 6);   /* unread when the peer closes: a reset */
+	put(fds[1], "hello", 5);
+	pthread_create(&t, NULL, late_close_main, &fds[1]);
+	errno = 0;
+	long r1 = recv(fds[0], buf, sizeof(buf), MSG_WAITALL);
+	int e1 = errno;
+	pthread_join(t, NULL);
+	errno = 0;
+	long r2 = recv(fds[0], buf, sizeof(buf), 0);
+	int e2 = errno;
+	snprintf(out, len, "first=%ld %s next=%ld %s", r1, errname(e1), r2, errname(e2));
+	close(fds[0]);
+}
+
+static void case_recv_waitall_then_reset(void)
+{
+	int fds[2];
+	char unix_stream[80], tcp[80];
+
+	make_socketpair(fds, 0);
+	waitall_then_reset(fds, unix_stream, sizeof(unix_stream));
+	tcp_pair(fds);
+	waitall_then_reset(fds, tcp, sizeof(tcp));
+	say(0, 0, "unix: %s tcp: %s", unix_stream, tcp);
+}
+
 /* sendmmsg whose second message cannot be read: the count of messages sent, and errno
    as the call found it (the kernel reports an error only when nothing went). */
 static void case_sendmmsg_error_after_progress(void)
@@ -1908,6 +1942,7 @@ static const struct prog_case cases[] = {
 	CASE(recv_nothing_waits),
 	CASE(recvmmsg_zero_timeout),
 	CASE(preadv2_unknown_flag),
+	CASE(recv_waitall_then_reset),
 	CASE(connect_refused),
 	CASE(connect_twice),
 	CASE(connect_refused_twice),
