@@ -213,10 +213,13 @@ static bool wants_all(int fd, int flags)
  */
 static ssize_t peek_all(struct gp_io *io)
 {
+	ssize_t r = gp__io(io);
+	if (r <= 0)
+		return r;
+	/* The kernel has read the msghdr: it is safe to walk now. */
 	ssize_t asked = io->msg ? gp__iov_len(io->msg->msg_iov, (int)io->msg->msg_iovlen)
 				: gp__iov_len(io->iov, io->iovcnt);
-	ssize_t r = gp__io(io);
-	if (r <= 0 || r >= asked)
+	if (r >= asked)
 		return r;
 	r = GP_BLOCKING(io->blocking(io));
 	return r < 0 ? -errno : r;
@@ -299,6 +302,8 @@ ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 		return GP_REAL(recvmsg)(fd, msg, flags);
 	struct gp_io io = { .fd = fd, .events = EV_READ, .nowait = recvmsg_nowait,
 			    .blocking = recvmsg_blocking, .flags = flags, .msg = msg };
+	if ((flags & MSG_PEEK) && wants_all(fd, flags))
+		return gp_ret(peek_all(&io));
 	ssize_t r = gp__io(&io);
 	if (r <= 0 || !wants_all(fd, flags))
 		return gp_ret(r);

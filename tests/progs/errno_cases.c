@@ -405,11 +405,14 @@ static void case_iovec_efault(void)
 }
 
 /* MSG_PEEK with MSG_WAITALL on a stream: waits for the whole length, and peeks the
-   stream from its start (a second peek for the rest would see the first bytes again). */
-static void case_recv_peek_waitall(void)
+   stream from its start (a second peek for the rest would see the first bytes again);
+   through recv or recvmsg. Into out: "ret=R E peeked=... read=R ...". */
+static void peek_waitall(bool use_recvmsg, char *out, size_t len)
 {
 	int fds[2];
 	char buf[11] = { 0 }, after[11] = { 0 };
+	struct iovec iov = { buf, 10 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct late_write lw;
 	pthread_t t;
 
@@ -417,10 +420,23 @@ static void case_recv_peek_waitall(void)
 	put(fds[1], "HELLO", 5);
 	lw = (struct late_write){ fds[1], 20 };
 	pthread_create(&t, NULL, late_write_main, &lw);
-	SAY(recv(fds[0], buf, 10, MSG_PEEK | MSG_WAITALL), "peeked=%s read=%zd %s", buf,
-	    read(fds[0], after, 10), after);
+	errno = 0;
+	long r = use_recvmsg ? recvmsg(fds[0], &mh, MSG_PEEK | MSG_WAITALL)
+			     : recv(fds[0], buf, 10, MSG_PEEK | MSG_WAITALL);
+	int e = errno;
+	long n = read(fds[0], after, 10);
+	snprintf(out, len, "ret=%ld %s peeked=%s read=%ld %s", r, errname(e), buf, n, after);
 	pthread_join(t, NULL);
 	close2(fds);
+}
+
+static void case_recv_peek_waitall(void)
+{
+	char with_recv[80], with_recvmsg[80];
+
+	peek_waitall(false, with_recv, sizeof(with_recv));
+	peek_waitall(true, with_recvmsg, sizeof(with_recvmsg));
+	say(0, 0, "recv: %s recvmsg: %s", with_recv, with_recvmsg);
 }
 
 static void *late_close_main(void *arg)
