@@ -224,6 +224,7 @@ void gp_fd_closed(int fd)
 	e->nonblock = GP_NB_UNKNOWN;
 	e->file = 0;
 	e->mount = GP_MOUNT_UNKNOWN;
+	e->shared = 0;
 	/* A new file under the number is not the emptied socket: a read of it is tried. */
 	e->drained_at = 0;
 }

@@ -4,7 +4,9 @@
  * closefrom, fclose, dup2 and dup3 over an open number) first wakes the green threads
  * waiting on it, with EBADF, and takes it out of the event loop, before the kernel can
  * hand the number out again; everything that hands a number out (dup, pipe,
- * socketpair, F_DUPFD) starts its state afresh.
+ * socketpair, F_DUPFD) starts its state afresh. A dup's two numbers share one open
+ * file, whose O_NONBLOCK either may change: both are marked shared, and that flag is
+ * asked again before each use of them.
  */
 #include <fcntl.h>
 #include <stdarg.h>
@@ -36,6 +38,8 @@ static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 	case F_DUPFD:
 	case F_DUPFD_CLOEXEC:
 		gp__fd_born(rc, GP_FD_UNKNOWN, 0);
+		gp__fd_mark_shared(fd);
+		gp__fd_mark_shared(rc);
 		break;
 	}
 	return rc;
@@ -180,7 +184,11 @@ int dup(int fd)
 	if (gp__own_fd_refused(fd))
 		return -1;
 	int nfd = GP_REAL(dup)(fd);
-	gp__fd_born(nfd, GP_FD_UNKNOWN, 0);
+	if (nfd >= 0) {
+		gp__fd_born(nfd, GP_FD_UNKNOWN, 0);
+		gp__fd_mark_shared(fd);
+		gp__fd_mark_shared(nfd);
+	}
 	return nfd;
 }
 
@@ -196,7 +204,12 @@ int dup2(int fd, int fd2)
 	if (gp__own_dup_refused(fd, fd2))
 		return -1;
 	forget_target(fd, fd2);
-	return GP_REAL(dup2)(fd, fd2);
+	int rc = GP_REAL(dup2)(fd, fd2);
+	if (rc >= 0 && fd != fd2) {
+		gp__fd_mark_shared(fd);
+		gp__fd_mark_shared(rc);
+	}
+	return rc;
 }
 
 int dup3(int fd, int fd2, int flags)
@@ -204,7 +217,12 @@ int dup3(int fd, int fd2, int flags)
 	if (gp__own_dup_refused(fd, fd2))
 		return -1;
 	forget_target(fd, fd2);
-	return GP_REAL(dup3)(fd, fd2, flags);
+	int rc = GP_REAL(dup3)(fd, fd2, flags);
+	if (rc >= 0) {
+		gp__fd_mark_shared(fd);
+		gp__fd_mark_shared(rc);
+	}
+	return rc;
 }
 
 int pipe2(int fds[2], int flags)

@@ -35,7 +35,7 @@ struct gp_fd *gp__fd_learn(int fd)
 		struct stat st;
 		e->kind = fstat(fd, &st) == 0 ? kind_of_mode(st.st_mode) : GP_FD_PASS;
 	}
-	if (e->nonblock == GP_NB_UNKNOWN) {
+	if (e->nonblock == GP_NB_UNKNOWN || e->shared) {
 		int fl = GP_REAL(fcntl)(fd, F_GETFL);
 		e->nonblock = fl >= 0 && (fl & O_NONBLOCK) ? GP_NB_ON : GP_NB_OFF;
 		if (fl >= 0 && (fl & (O_SYNC | O_DSYNC | O_DIRECT)))
@@ -280,6 +280,8 @@ static ssize_t transfer(struct gp_io *io)
 	bool was_ready = false;   /* the last wait ended with the descriptor ready */
 	for (;;) {
 		struct gp_fd *e = gp_fd_get(io->fd);
+		if (e && e->shared)
+			gp__fd_learn(io->fd);   /* its O_NONBLOCK, as the other number left it */
 		if (!e || e->nonblock == GP_NB_ON || e->kind == GP_FD_PASS)
 			return as_result(io->blocking(io));
 		if (e->kind == GP_FD_FILE)
@@ -456,6 +458,13 @@ void gp__fd_forget(int fd)
 	gp_leave();
 	if (round)
 		gp_poll_round_wait(round);
+}
+
+void gp__fd_mark_shared(int fd)
+{
+	struct gp_fd *e = fd >= 0 && gp_on_green() ? gp_fd_get(fd) : NULL;
+	if (e)
+		e->shared = 1;
 }
 
 void gp__fd_mark_stream(int fd)

@@ -73,8 +73,12 @@ ssize_t gp__io_read(struct gp_io *io);
 /* The same, after a first transfer of done bytes: the total. */
 ssize_t gp__io_rest(struct gp_io *io, ssize_t done);
 
-/* fd's entry, with kind and the program's O_NONBLOCK learnt if still unknown. */
+/* fd's entry, with kind and the program's O_NONBLOCK learnt if still unknown (asked
+ * again each time for a number that shares its open file). */
 struct gp_fd *gp__fd_learn(int fd);
+
+/* fd names an open file another number names too (dup, dup2, dup3, F_DUPFD). */
+void gp__fd_mark_shared(int fd);
 
 /*
  * How long a wait for events (EV_READ or EV_WRITE) may last on e: the socket's

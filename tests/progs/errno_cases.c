@@ -586,6 +586,31 @@ static void case_recv_waitall_then_reset(void)
 	say(0, 0, "unix: %s tcp: %s", unix_stream, tcp);
 }
 
+/* O_NONBLOCK belongs to the open file, which a dup's two numbers share: set through one
+   number, a read through the other says EAGAIN instead of waiting (a late write ends
+   the wait of a library that missed it). */
+static void case_nonblock_through_dup(void)
+{
+	int sv[2];
+	char buf[8];
+	struct late_write lw;
+	pthread_t t;
+
+	make_socketpair(sv, 0);
+	int d = dup(sv[0]);
+	lw = (struct late_write){ sv[1], 20 };
+	pthread_create(&t, NULL, late_write_main, &lw);
+	long first = read(d, buf, sizeof(buf));   /* waits: d is blocking */
+	pthread_join(t, NULL);
+	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+	lw = (struct late_write){ sv[1], 200 };
+	pthread_create(&t, NULL, late_write_main, &lw);
+	SAY(read(d, buf, sizeof(buf)), "first=%ld", first);
+	pthread_join(t, NULL);
+	close(d);
+	close2(sv);
+}
+
 /* sendmmsg whose second message cannot be read: the count of messages sent, and errno
    as the call found it (the kernel reports an error only when nothing went). */
 static void case_sendmmsg_error_after_progress(void)
@@ -1959,6 +1984,7 @@ static const struct prog_case cases[] = {
 	CASE(recvmmsg_zero_timeout),
 	CASE(preadv2_unknown_flag),
 	CASE(recv_waitall_then_reset),
+	CASE(nonblock_through_dup),
 	CASE(connect_refused),
 	CASE(connect_twice),
 	CASE(connect_refused_twice),
