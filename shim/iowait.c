@@ -297,8 +297,10 @@ static ssize_t transfer(struct gp_io *io)
 		if (io->continued && e->kind == GP_FD_SOCKET && socket_error_pending(io->fd) &&
 		    !read_takes_error(io))
 			return -EPIPE;   /* gp__io_rest reports the progress; the error stays */
-		/* A read known to find nothing is not tried: it waits for readiness first. */
-		bool drained = io->events == EV_READ && gp_fd_surely_drained(e);
+		/* A read known to find nothing is not tried: it waits for readiness first. Not
+		 * one for urgent data, which has its own answer (EINVAL when there is none). */
+		bool drained = io->events == EV_READ && !(io->flags & MSG_OOB) &&
+			       gp_fd_surely_drained(e);
 		ssize_t r = drained ? -1 : attempt(io, e);
 		if (r >= 0) {
 			note_if_drained(io, e, r);
@@ -485,6 +487,9 @@ void gp__fd_born(int fd, enum gp_fd_kind kind, int nonblocking)
 	if (fd < 0 || !gp_on_green())
 		return;
 	gp__fd_forget(fd);
+	/* A number never used before gets its entry now: what it is, known at birth, need
+	 * not be learnt later (fstat and F_GETFL), and a stream is marked one. */
+	gp_fd_get(fd);
 	gp_fd_set_kind(fd, kind);
 	if (kind != GP_FD_UNKNOWN)
 		gp_fd_set_nonblock(fd, nonblocking);

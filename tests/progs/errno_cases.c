@@ -611,6 +611,21 @@ static void case_nonblock_through_dup(void)
 	close2(sv);
 }
 
+/* recv of urgent data from a stream socket a read has just emptied: EINVAL at once,
+   there is none (the library took the socket for one to wait on, and waited). */
+static void case_recv_oob_after_emptied(void)
+{
+	int fds[2];
+	char buf[100];
+
+	tcp_pair(fds);
+	put(fds[1], "x", 1);
+	if (read(fds[0], buf, sizeof(buf)) != 1)
+		die("read");
+	SAY(recv(fds[0], buf, sizeof(buf), MSG_OOB), NULL);
+	close2(fds);
+}
+
 /* sendmmsg whose second message cannot be read: the count of messages sent, and errno
    as the call found it (the kernel reports an error only when nothing went). */
 static void case_sendmmsg_error_after_progress(void)
@@ -1985,6 +2000,7 @@ static const struct prog_case cases[] = {
 	CASE(preadv2_unknown_flag),
 	CASE(recv_waitall_then_reset),
 	CASE(nonblock_through_dup),
+	CASE(recv_oob_after_emptied),
 	CASE(connect_refused),
 	CASE(connect_twice),
 	CASE(connect_refused_twice),
