@@ -103,8 +103,13 @@ static size_t put_held(FILE *fp, const char *data, size_t n)
 			return 0;
 		return GP_REAL(fwrite_unlocked)(data, 1, n, fp);
 	}
+	/* glibc fills a fully buffered stream's free space before it flushes, and counts
+	 * those bytes as written when the flush then fails (_IO_new_file_xsputn). */
+	size_t room = !(fp->_flags & (GP_IO_LINE_BUF | GP_IO_UNBUFFERED)) && fp->_IO_write_ptr &&
+			      fp->_IO_write_end > fp->_IO_write_ptr
+		? (size_t)(fp->_IO_write_end - fp->_IO_write_ptr) : 0;
 	if (gp__stdio_before_flush(fp) < 0 || GP_REAL(fflush_unlocked)(fp) != 0)
-		return 0;
+		return room < n ? room : n;
 	if (n < buffer_size(fp) && !(fp->_flags & GP_IO_UNBUFFERED)) {
 		if (!(fp->_flags & GP_IO_LINE_BUF) || !memchr(data, '\n', n))
 			return GP_REAL(fwrite_unlocked)(data, 1, n, fp);

@@ -197,6 +197,31 @@ static void case_fwrite_fills_buffer(void)
 	close(p[0]);
 }
 
+/* fwrite larger than a stream's free space when its peer is gone: glibc fills the free
+   space, then the flush fails (EPIPE), and those bytes count as written. */
+static void case_fwrite_peer_gone(void)
+{
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+	int sv[2];
+	static char data[4096];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+		die("socketpair");
+	FILE *f = fdopen(sv[0], "w");
+
+	if (!f || setvbuf(f, NULL, _IOFBF, sizeof(data)) != 0)
+		die("fdopen");
+	sigaction(SIGPIPE, &ign, &old);
+	fputs("a line\n", f);   /* 7 bytes wait in the buffer */
+	close(sv[1]);
+	errno = 0;
+	size_t put = fwrite(data, 1, sizeof(data), f);
+	int e = errno;
+	printf("fwrite=%zu %s error=%d\n", put, errname(e), ferror(f) != 0);
+	fclose(f);
+	sigaction(SIGPIPE, &old, NULL);
+}
+
 static void case_getc_pipe(void)
 {
 	int p[2];
@@ -828,6 +853,7 @@ static const struct prog_case cases[] = {
 	CASE(fread_pipe),
 	CASE(fread_past_user_space),
 	CASE(fwrite_fills_buffer),
+	CASE(fwrite_peer_gone),
 	CASE(getc_pipe),
 	CASE(fgetc_ungetc),
 	CASE(fscanf_pipe),
