@@ -152,6 +152,13 @@ const char *gp_env(const char *name)
 	return v;
 }
 
+bool gp_asan_preloaded(void)
+{
+	const char *pre = getenv("GP_TEST_PRELOAD");
+
+	return pre && strstr(pre, "libasan");
+}
+
 char *gp_prog_path(const char *prog)
 {
 	char *path = strchr(prog, '/') ? xstrdup(prog)

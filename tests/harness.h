@@ -68,6 +68,9 @@ struct gp_bg {
 /* The value of a GP_TEST_* variable; fails the test, naming it, when it is not set. */
 const char *gp_env(const char *name);
 
+/* The library under test is the ASan build: ASan's runtime is preloaded with it. */
+bool gp_asan_preloaded(void);
+
 /* The carriers the library runs under the tests: GREENPATCH_CARRIERS, else one per CPU. */
 int gp_carriers(void);
 

@@ -43,8 +43,7 @@ Test(carriers, stuck_at_two)
 Test(carriers, nopie_program_taking_malloc_address)
 {
 	const char *progs[] = { "nopie_malloc", "nopie_malloc.fortify" };
-	const char *pre = getenv("GP_TEST_PRELOAD");
-	bool asan = pre && strstr(pre, "libasan");
+	bool asan = gp_asan_preloaded();
 
 	for (size_t i = 0; i < sizeof progs / sizeof *progs; i++) {
 		gp_compare_env(progs[i], NULL, GP_ARGV("GREENPATCH_CARRIERS=2"), 60, NULL, NULL);

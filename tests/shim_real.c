@@ -116,15 +116,9 @@ ParameterizedTestParameters(real, same)
  * __libc_setlocale_lock is found with its reader count below zero. Known, not understood
  * yet, and not seen with the library built normally; the suite says so and skips.
  */
-static bool asan_build(void)
-{
-	const char *pre = getenv("GP_TEST_PRELOAD");
-	return pre && strstr(pre, "libasan");
-}
-
 ParameterizedTest(const struct real_case *c, real, same)
 {
-	if (asan_build())
+	if (gp_asan_preloaded())
 		cr_skip_test("%s: Debian's programs under the ASan-built library deadlock in "
 			     "setlocale (see tests/shim_real.c)", c->name);
 	const struct gp_pending *p = gp_pending_find(pending, GP_COUNT(pending), c->name);
@@ -162,7 +156,7 @@ ParameterizedTest(const struct real_case *c, real, same)
  */
 Test(real, perl_threads_50_runs, .timeout = 400)
 {
-	if (asan_build())
+	if (gp_asan_preloaded())
 		cr_skip_test("perl_threads: Debian's programs under the ASan-built library deadlock "
 			     "in setlocale (see tests/shim_real.c)");
 	struct gp_run n;
