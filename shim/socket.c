@@ -244,8 +244,23 @@ static ssize_t recv_io(struct gp_io *io)
  * A blocking recv of 0 bytes from a stream socket waits until something comes (data,
  * the end, an error) and returns 0 without looking again: the kernel's loop ends on
  * the length left, 0, as soon as its wait does, be it by an arrival, its timeout or a
- * signal, and an error that came stays for the next call.
+ * signal, and an error that came stays for the next call. Then recvfrom gives back an
+ * address of length 0, as the kernel's move_addr_to_user: EFAULT when the length
+ * cannot be read, EINVAL when it is negative.
  */
+static ssize_t no_address(struct sockaddr *addr, socklen_t *len)
+{
+	int asked;
+	if (!addr)
+		return 0;
+	if (!len || !gp_peek(len, &asked, sizeof(asked)))
+		return -EFAULT;
+	if (asked < 0)
+		return -EINVAL;
+	*len = 0;
+	return 0;
+}
+
 static ssize_t recv_nothing(int fd, void *buf, int flags, struct sockaddr *addr,
 			    socklen_t *len)
 {
@@ -260,7 +275,7 @@ static ssize_t recv_nothing(int fd, void *buf, int flags, struct sockaddr *addr,
 		return -errno;
 	int rc = gp__wait_fd_call(fd, e, EV_READ);
 	errno = saved_errno;
-	return rc == -EBADF ? rc : 0;
+	return rc == -EBADF ? rc : no_address(addr, len);
 }
 
 ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, socklen_t *len)

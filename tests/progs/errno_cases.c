@@ -499,8 +499,28 @@ static void case_recv_nothing_waits(void)
 	errno = 0;
 	r2 = recv(fds[0], buf, sizeof(buf), 0);
 	e2 = errno;
-	say(r1, e1, "next=%ld %s", r2, errname(e2));
 	close(fds[0]);
+
+	/* recvfrom then gives back an address of length 0: EFAULT without a length. */
+	struct sockaddr_in from;
+	socklen_t fromlen = sizeof(from);
+	struct late_write lw;
+	long rf[2] = { 0, 0 };
+	int ef[2] = { 0, 0 };
+
+	for (int with_len = 0; with_len < 2; with_len++) {
+		tcp_pair(fds);
+		lw = (struct late_write){ fds[1], 20 };
+		pthread_create(&t, NULL, late_write_main, &lw);
+		errno = 0;
+		rf[with_len] = recvfrom(fds[0], buf, 0, 0, (struct sockaddr *)&from,
+					with_len ? &fromlen : NULL);
+		ef[with_len] = errno;
+		pthread_join(t, NULL);
+		close2(fds);
+	}
+	say(r1, e1, "next=%ld %s from_no_len=%ld %s from=%ld %s fromlen=%u", r2, errname(e2),
+	    rf[0], errname(ef[0]), rf[1], errname(ef[1]), (unsigned)fromlen);
 }
 
 /* recvmmsg with a zero timeout and messages queued: the kernel looks at the timeout
