@@ -56,7 +56,7 @@ struct gp_fd {
 	uint8_t mount;                /* enum gp_fd_mount */
 	uint8_t shared;               /* another number names its open file (a dup): the
 	                               * program may set O_NONBLOCK through that one, so it
-	                               * is asked again before each use (iowait.c) */
+	                               * is asked again where it decides (iowait.c) */
 	float timeo[2];               /* seconds a read [0] or write [1] may wait; 0: forever */
 	uint64_t drained_at;          /* loop.h: gp_fd_note_drained */
 	uint64_t closed_at;           /* the runtime's wake_seq when the number was last

@@ -6,7 +6,7 @@
  * hand the number out again; everything that hands a number out (dup, pipe,
  * socketpair, F_DUPFD) starts its state afresh. A dup's two numbers share one open
  * file, whose O_NONBLOCK either may change: both are marked shared, and that flag is
- * asked again before each use of them.
+ * asked again where it decides (iowait.c).
  */
 #include <fcntl.h>
 #include <stdarg.h>

@@ -280,8 +280,11 @@ static ssize_t transfer(struct gp_io *io)
 	bool was_ready = false;   /* the last wait ended with the descriptor ready */
 	for (;;) {
 		struct gp_fd *e = gp_fd_get(io->fd);
-		if (e && e->shared)
-			gp__fd_learn(io->fd);   /* its O_NONBLOCK, as the other number left it */
+		/* A dup's flag may have changed through the other number: asked again where it
+		 * decides, before the call is passed through as non-blocking (it could block
+		 * the carrier now) and before a wait (it should say EAGAIN now). */
+		if (e && e->shared && e->nonblock == GP_NB_ON)
+			gp__fd_learn(io->fd);
 		if (!e || e->nonblock == GP_NB_ON || e->kind == GP_FD_PASS)
 			return as_result(io->blocking(io));
 		if (e->kind == GP_FD_FILE)
@@ -324,6 +327,8 @@ static ssize_t transfer(struct gp_io *io)
 			e->kind = GP_FD_POLL;   /* no RWF_NOWAIT here: readiness, then the call */
 			continue;
 		}
+		if (e->shared && gp__fd_learn(io->fd) && e->nonblock == GP_NB_ON)
+			continue;
 		int rc = gp__wait_fd_call(io->fd, e, io->events);
 		if (rc < 0)
 			return rc == -ETIMEDOUT ? -EAGAIN : rc;

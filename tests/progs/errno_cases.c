@@ -625,8 +625,19 @@ static void case_nonblock_through_dup(void)
 	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
 	lw = (struct late_write){ sv[1], 200 };
 	pthread_create(&t, NULL, late_write_main, &lw);
-	SAY(read(d, buf, sizeof(buf)), "first=%ld", first);
+	errno = 0;
+	long nonblocking = read(d, buf, sizeof(buf));
+	int e = errno;
 	pthread_join(t, NULL);
+	if (read(d, buf, sizeof(buf)) != 5)   /* what the late write sent */
+		die("read");
+	/* And back: made blocking through sv[0], a read through d waits for the data. */
+	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) & ~O_NONBLOCK);
+	lw = (struct late_write){ sv[1], 20 };
+	pthread_create(&t, NULL, late_write_main, &lw);
+	long blocking = read(d, buf, sizeof(buf));
+	pthread_join(t, NULL);
+	say(nonblocking, e, "first=%ld blocking_again=%ld", first, blocking);
 	close(d);
 	close2(sv);
 }
