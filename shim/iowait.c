@@ -33,7 +33,12 @@ struct gp_fd *gp__fd_learn(int fd)
 		return NULL;
 	if (e->kind == GP_FD_UNKNOWN) {
 		struct stat st;
-		e->kind = fstat(fd, &st) == 0 ? kind_of_mode(st.st_mode) : GP_FD_PASS;
+		/* A number that names nothing (EBADF) stays unknown: a file it names later,
+		 * made where no hook sees it, is learnt then. */
+		if (fstat(fd, &st) == 0)
+			e->kind = kind_of_mode(st.st_mode);
+		else if (errno != EBADF)
+			e->kind = GP_FD_PASS;
 	}
 	if (e->nonblock == GP_NB_UNKNOWN || e->shared) {
 		int fl = GP_REAL(fcntl)(fd, F_GETFL);
@@ -151,16 +156,12 @@ static bool shut_for_reading(int fd)
  * and recvmmsg (neither iovec nor msghdr here) puts it back whatever the family. Asked
  * only when an error is pending.
  */
+static int socket_option(int fd, int name);
+
 static bool read_takes_error(const struct gp_io *io)
 {
-	if (io->events != EV_READ || (!io->iov && !io->msg))
-		return false;
-	int domain = 0, saved_errno = errno;
-	socklen_t len = sizeof(domain);
-	bool unix_socket = getsockopt(io->fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
-			   domain == AF_UNIX;
-	errno = saved_errno;
-	return unix_socket;
+	return io->events == EV_READ && (io->iov || io->msg) &&
+	       socket_option(io->fd, SO_DOMAIN) == AF_UNIX;
 }
 
 static ssize_t as_result(ssize_t r)
@@ -481,10 +482,26 @@ void gp__fd_mark_stream(int fd)
 		e->file |= GP_SOCK_STREAM;
 }
 
+/* An int-valued SOL_SOCKET option of fd, or -1 (not a socket...), errno left alone. */
+static int socket_option(int fd, int name)
+{
+	int value = 0, saved_errno = errno;
+	socklen_t len = sizeof(value);
+	if (getsockopt(fd, SOL_SOCKET, name, &value, &len) != 0)
+		value = -1;
+	errno = saved_errno;
+	return value;
+}
+
 bool gp__fd_is_stream(int fd)
 {
 	struct gp_fd *e = gp_fd_peek(fd);
-	return e && (e->file & GP_SOCK_STREAM);
+	if (e && (e->file & GP_SOCK_STREAM))
+		return true;
+	if (socket_option(fd, SO_TYPE) != SOCK_STREAM)
+		return false;
+	gp__fd_mark_stream(fd);
+	return true;
 }
 
 void gp__fd_born(int fd, enum gp_fd_kind kind, int nonblocking)

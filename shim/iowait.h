@@ -98,6 +98,9 @@ void gp__fd_forget(int fd);
 
 /* fd is a SOCK_STREAM socket (socket, socketpair, or accepted from one). */
 void gp__fd_mark_stream(int fd);
+
+/* fd is a SOCK_STREAM socket: marked one, or asked once (a socket made where no hook
+ * saw it) and marked then; errno left alone. */
 bool gp__fd_is_stream(int fd);
 
 /* A number just handed out, and what is known of it (GP_FD_UNKNOWN: nothing). */

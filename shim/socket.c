@@ -41,19 +41,6 @@ static bool real_call_answers(int fd)
 	return !e || e->nonblock == GP_NB_ON || e->kind != GP_FD_SOCKET;
 }
 
-/* A listener made before the runtime started was not seen: ask it once. */
-static bool listener_is_stream(int fd)
-{
-	if (gp__fd_is_stream(fd))
-		return true;
-	int type = 0;
-	socklen_t len = sizeof(type);
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM)
-		return false;
-	gp__fd_mark_stream(fd);
-	return true;
-}
-
 /*
  * What accept says at once without waiting: EINVAL for flags it does not know, or for a
  * socket that does not listen (asked only when a wait would follow).
@@ -81,7 +68,7 @@ static int accept_common(int fd, struct sockaddr *addr, socklen_t *len, int flag
 	int nfd = GP_REAL(accept4)(fd, addr, len, flags);
 	gp__fd_born(nfd, GP_FD_SOCKET, flags & SOCK_NONBLOCK);
 	gp__fd_inherit_timeo(nfd, fd);
-	if (nfd >= 0 && listener_is_stream(fd))
+	if (nfd >= 0 && gp__fd_is_stream(fd))
 		gp__fd_mark_stream(nfd);
 	return nfd;
 }
@@ -187,22 +174,10 @@ static ssize_t recvmsg_blocking(struct gp_io *io)
 	return GP_REAL(recvmsg)(io->fd, io->msg, io->flags);
 }
 
-/* A SOCK_STREAM socket, known as one or asked (errno left as it was). */
-static bool stream_socket(int fd)
-{
-	if (gp__fd_is_stream(fd))
-		return true;
-	int type = 0, saved_errno = errno;
-	socklen_t len = sizeof(type);
-	bool stream = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
-	errno = saved_errno;
-	return stream;
-}
-
 /* MSG_WAITALL asks a stream socket for everything; a datagram socket ignores it. */
 static bool wants_all(int fd, int flags)
 {
-	return (flags & MSG_WAITALL) && stream_socket(fd);
+	return (flags & MSG_WAITALL) && gp__fd_is_stream(fd);
 }
 
 /*
@@ -282,7 +257,7 @@ ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, 
 {
 	if (!gp_cooperative() || (flags & GP_RECV_AS_IS))
 		return GP_REAL(recvfrom)(fd, buf, n, flags, addr, len);
-	if (n == 0 && stream_socket(fd))
+	if (n == 0 && gp__fd_is_stream(fd))
 		return gp_ret(recv_nothing(fd, buf, flags, addr, len));
 	struct iovec iov = { buf, n };
 	struct gp_io io = { .fd = fd, .events = EV_READ, .nowait = recvfrom_nowait,

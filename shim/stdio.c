@@ -109,11 +109,13 @@ static bool ready_now(int fd, short events)
  * bytes that neither waits nor takes data (MSG_PEEK) nor raises SIGPIPE (MSG_NOSIGNAL)
  * answers as that call would: EAGAIN when it would wait, an error when it would fail.
  * Asked only when the descriptor is not ready, so no pending error (POLLERR) is taken.
+ * A send of 0 bytes is a message on a datagram or seqpacket socket: only a stream's is
+ * asked.
  */
 static bool fails_at_once(int fd, int events)
 {
 	struct gp_fd *e = gp_fd_peek(fd);
-	if (!e || e->kind != GP_FD_SOCKET)
+	if (!e || e->kind != GP_FD_SOCKET || (events == EV_WRITE && !gp__fd_is_stream(fd)))
 		return false;
 	int saved = errno;
 	ssize_t r = events == EV_READ
