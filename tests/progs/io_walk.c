@@ -38,6 +38,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/sockios.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -378,6 +379,48 @@ static void settle_out(int fd)
 		msleep(1);
 }
 
+/* The TCP state of fd, or -1 when it is not a TCP socket. */
+static int tcp_state(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+		return -1;
+	return ti.tcpi_state;
+}
+
+/* Waits until near's own FIN is acknowledged. The acknowledgement moves the socket on
+   (FIN_WAIT1 to FIN_WAIT2, LAST_ACK to CLOSE) and wakes its waiters, and an edge-triggered
+   epoll reports that as a new edge: it must not land at a timing-dependent step. */
+static void settle_our_fin(int near)
+{
+	struct timespec t0 = mono();
+	int st;
+
+	while ((st = tcp_state(near)) == TCP_FIN_WAIT1 || st == TCP_CLOSING || st == TCP_LAST_ACK) {
+		if (elapsed_ms(t0) > SETTLE_MS)
+			return;
+		msleep(1);
+	}
+}
+
+/* Waits until near has taken the FIN or reset its peer sent. Readiness alone cannot tell:
+   a near end shut for reading already polls POLLRDHUP before the FIN comes. */
+static void settle_their_fin(int near)
+{
+	struct timespec t0 = mono();
+	int st;
+
+	while ((st = tcp_state(near)) == TCP_ESTABLISHED || st == TCP_FIN_WAIT1 ||
+	       st == TCP_FIN_WAIT2) {
+		if (elapsed_ms(t0) > SETTLE_MS)
+			return;
+		msleep(1);
+	}
+	settle_our_fin(near);
+}
+
 static void set_nb(int fd, bool on)
 {
 	int fl = fcntl(fd, F_GETFL);
@@ -685,7 +728,7 @@ static void end_far(void)
 	}
 	/* Only a FIN shows; SHUT_RD sends nothing. */
 	if (s->kind == K_TCP && (s->far < 0 || (s->far_shut & 2)))
-		settle(s->near, POLLIN | POLLRDHUP);
+		settle_their_fin(s->near);
 }
 
 static void peer_feed(void)
@@ -769,8 +812,10 @@ static void do_shutdown(void)
 	int r = shutdown(fd_of(s), how);
 
 	say("shutdown", r, errno);
-	if (r == 0 && s->kind == K_TCP && s->far >= 0 && how != SHUT_RD)
+	if (r == 0 && s->kind == K_TCP && s->far >= 0 && how != SHUT_RD) {
 		settle(s->far, POLLIN | POLLRDHUP);
+		settle_our_fin(s->near);
+	}
 }
 
 static void do_fcntl(void)
