@@ -330,7 +330,11 @@ static ssize_t transfer(struct gp_io *io)
 		}
 		if (e->shared && gp__fd_learn(io->fd) && e->nonblock == GP_NB_ON)
 			continue;
+		bool nothing = io->asks_nothing && e->kind == GP_FD_SOCKET &&
+			       io->asks_nothing(io, !drained) && gp__fd_is_stream(io->fd);
 		int rc = gp__wait_fd_call(io->fd, e, io->events);
+		if (nothing && rc != -EBADF)
+			return io->empty_reply(io);
 		if (rc < 0)
 			return rc == -ETIMEDOUT ? -EAGAIN : rc;
 		was_ready = true;

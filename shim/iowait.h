@@ -51,6 +51,17 @@ struct gp_io {
 	off_t off;
 	int rwf;             /* the program's RWF_* flags (preadv2/pwritev2) */
 	bool continued;      /* after some progress (gp__io_rest): a socket error ends it */
+	/*
+	 * A receive from a stream socket that asks for 0 bytes and finds nothing waits for
+	 * anything to come (data, the end, an error, its timeout, a signal) and then returns
+	 * 0 without another look: the kernel's loop ends on the length left, 0, as soon as
+	 * its wait does, and an error that came stays for the next call. asks_nothing says
+	 * whether this receive asks for 0 bytes (checked: an attempt has read its arguments,
+	 * which may be read directly then); empty_reply makes the kernel's answer after the
+	 * wait. Both NULL for every other call (socket.c).
+	 */
+	bool (*asks_nothing)(struct gp_io *io, bool checked);
+	ssize_t (*empty_reply)(struct gp_io *io);
 	uint64_t since;      /* the runtime's wake_seq when the call began (iowait.c) */
 };
 

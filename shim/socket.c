@@ -216,17 +216,21 @@ static ssize_t recv_io(struct gp_io *io)
 #define GP_RECV_AS_IS (MSG_DONTWAIT | MSG_ERRQUEUE)
 
 /*
- * A blocking recv of 0 bytes from a stream socket waits until something comes (data,
- * the end, an error) and returns 0 without looking again: the kernel's loop ends on
- * the length left, 0, as soon as its wait does, be it by an arrival, its timeout or a
- * signal, and an error that came stays for the next call. Then recvfrom gives back an
- * address of length 0, as the kernel's move_addr_to_user: EFAULT when the length
- * cannot be read, EINVAL when it is negative.
+ * Receives of 0 bytes from a stream socket (gp_io.asks_nothing): after the wait, the
+ * kernel's empty answer. recvfrom gives back an address of length 0, as the kernel's
+ * move_addr_to_user: EFAULT when the length cannot be read, EINVAL when it is negative.
  */
-static ssize_t no_address(struct sockaddr *addr, socklen_t *len)
+static bool recvfrom_asks_nothing(struct gp_io *io, bool checked)
 {
+	(void)checked;   /* the iovec is the hook's own */
+	return io->iov->iov_len == 0;
+}
+
+static ssize_t recvfrom_empty_reply(struct gp_io *io)
+{
+	socklen_t *len = io->addrlen;
 	int asked;
-	if (!addr)
+	if (!io->addr)
 		return 0;
 	if (!len || !gp_peek(len, &asked, sizeof(asked)))
 		return -EFAULT;
@@ -236,33 +240,68 @@ static ssize_t no_address(struct sockaddr *addr, socklen_t *len)
 	return 0;
 }
 
-static ssize_t recv_nothing(int fd, void *buf, int flags, struct sockaddr *addr,
-			    socklen_t *len)
+/* Read directly once the kernel has read the msghdr and its iovec (checked), else through
+   gp_peek: a bad pointer then asks for something, and gets the kernel's EFAULT. */
+static bool msg_asks_nothing(const struct msghdr *msg, bool checked)
 {
-	int saved_errno = errno;
-	struct gp_fd *e = gp__fd_learn(fd);
-	bool nonblocking = !e || e->nonblock != GP_NB_OFF;
-	ssize_t r = GP_REAL(recvfrom)(fd, buf, 0, flags | (nonblocking ? 0 : MSG_DONTWAIT), addr,
-				      len);
-	if (r >= 0)
-		return r;
-	if (nonblocking || errno != EAGAIN)
-		return -errno;
-	int rc = gp__wait_fd_call(fd, e, EV_READ);
-	errno = saved_errno;
-	return rc == -EBADF ? rc : no_address(addr, len);
+	if (checked)
+		return gp__iov_len(msg->msg_iov, (int)msg->msg_iovlen) == 0;
+	struct msghdr m;
+	if (!gp_peek(msg, &m, sizeof(m)) || m.msg_iovlen > UIO_MAXIOV)
+		return false;
+	for (size_t i = 0; i < m.msg_iovlen; i++) {
+		struct iovec v;
+		if (!gp_peek(&m.msg_iov[i], &v, sizeof(v)) || v.iov_len != 0)
+			return false;
+	}
+	return true;
+}
+
+/* What ____sys_recvmsg writes back for a message of no bytes: an address of length 0
+   where one was asked for, no ancillary data, and of the flags only MSG_CMSG_CLOEXEC. */
+static void empty_msg(struct msghdr *msg, int flags)
+{
+	if (msg->msg_name)
+		msg->msg_namelen = 0;
+	msg->msg_controllen = 0;
+	msg->msg_flags = flags & MSG_CMSG_CLOEXEC;
+}
+
+static bool recvmsg_asks_nothing(struct gp_io *io, bool checked)
+{
+	return msg_asks_nothing(io->msg, checked);
+}
+
+static ssize_t recvmsg_empty_reply(struct gp_io *io)
+{
+	empty_msg(io->msg, io->flags);
+	return 0;
+}
+
+/* recvmmsg: its first message (the rest are asked for one by one, recvmmsg below). */
+static bool recvmmsg_asks_nothing(struct gp_io *io, bool checked)
+{
+	return msg_asks_nothing(&((struct mmsghdr *)io->addr)->msg_hdr, checked);
+}
+
+static ssize_t recvmmsg_empty_reply(struct gp_io *io)
+{
+	struct mmsghdr *first = io->addr;
+	empty_msg(&first->msg_hdr, io->flags);
+	first->msg_len = 0;
+	return 1;
 }
 
 ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, socklen_t *len)
 {
 	if (!gp_cooperative() || (flags & GP_RECV_AS_IS))
 		return GP_REAL(recvfrom)(fd, buf, n, flags, addr, len);
-	if (n == 0 && gp__fd_is_stream(fd))
-		return gp_ret(recv_nothing(fd, buf, flags, addr, len));
 	struct iovec iov = { buf, n };
 	struct gp_io io = { .fd = fd, .events = EV_READ, .nowait = recvfrom_nowait,
 			    .blocking = recvfrom_blocking, .iov = &iov, .iovcnt = 1,
-			    .flags = flags, .addr = addr, .addrlen = len };
+			    .flags = flags, .addr = addr, .addrlen = len,
+			    .asks_nothing = recvfrom_asks_nothing,
+			    .empty_reply = recvfrom_empty_reply };
 	return gp_ret(recv_io(&io));
 }
 
@@ -291,7 +330,9 @@ ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 	if (!gp_cooperative() || (flags & GP_RECV_AS_IS))
 		return GP_REAL(recvmsg)(fd, msg, flags);
 	struct gp_io io = { .fd = fd, .events = EV_READ, .nowait = recvmsg_nowait,
-			    .blocking = recvmsg_blocking, .flags = flags, .msg = msg };
+			    .blocking = recvmsg_blocking, .flags = flags, .msg = msg,
+			    .asks_nothing = recvmsg_asks_nothing,
+			    .empty_reply = recvmsg_empty_reply };
 	if ((flags & MSG_PEEK) && wants_all(fd, flags))
 		return gp_ret(peek_all(&io));
 	ssize_t r = gp__io(&io);
@@ -387,7 +428,9 @@ int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct t
 	double deadline = timeout ? gp_mono_now() + gp_ts_seconds(timeout) : 0;
 	struct gp_io io = { .fd = fd, .events = EV_READ, .nowait = recvmmsg_nowait,
 			    .blocking = recvmmsg_blocking, .addr = vec, .addrlen = timeout,
-			    .iovcnt = (int)vlen, .flags = flags };
+			    .iovcnt = (int)vlen, .flags = flags,
+			    .asks_nothing = recvmmsg_asks_nothing,
+			    .empty_reply = recvmmsg_empty_reply };
 	ssize_t r = gp__io(&io);
 	if (r <= 0 || (flags & MSG_WAITFORONE))
 		return (int)gp_ret(r);

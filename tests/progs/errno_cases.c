@@ -523,6 +523,63 @@ static void case_recv_nothing_waits(void)
 	    rf[0], errname(ef[0]), rf[1], errname(ef[1]), (unsigned)fromlen);
 }
 
+/* The same through recvmsg, and recvmmsg whose first buffer has length 0: the wait ends
+   with the peer's reset, the message gets 0 bytes (an empty address, no ancillary data,
+   no flags) and the reset is the next message's, here recvmmsg's second, put back for
+   the next call as after any message. */
+static pthread_t nothing_then_reset(int *fds)
+{
+	pthread_t t;
+
+	tcp_pair(fds);
+	put(fds[0], "x", 1);   /* unread when the peer closes: a reset */
+	pthread_create(&t, NULL, late_close_main, &fds[1]);
+	errno = 0;
+	return t;
+}
+
+/* Once the peer is gone: what the next recv takes. */
+static long next_recv(pthread_t t, int fd, int *e)
+{
+	char buf[8];
+
+	pthread_join(t, NULL);
+	errno = 0;
+	long r = recv(fd, buf, sizeof(buf), 0);
+	*e = errno;
+	close(fd);
+	return r;
+}
+
+static void case_recvmsg_nothing_waits(void)
+{
+	int fds[2];
+	char buf[8], name[32], control[64];
+	struct iovec iov[2] = { { buf, 0 }, { buf, sizeof(buf) } };
+	struct msghdr mh = { .msg_name = name, .msg_namelen = sizeof(name), .msg_iov = iov,
+			     .msg_iovlen = 1, .msg_control = control,
+			     .msg_controllen = sizeof(control), .msg_flags = -1 };
+	int e2, e3;
+	pthread_t t = nothing_then_reset(fds);
+	long r1 = recvmsg(fds[0], &mh, 0);
+	int e1 = errno;
+	long r2 = next_recv(t, fds[0], &e2);
+
+	struct mmsghdr mm[2] = { { .msg_hdr = { .msg_name = name, .msg_namelen = sizeof(name),
+						.msg_iov = &iov[0], .msg_iovlen = 1 },
+				   .msg_len = 99 },
+				 { .msg_hdr = { .msg_iov = &iov[1], .msg_iovlen = 1 },
+				   .msg_len = 99 } };
+	t = nothing_then_reset(fds);
+	long rm = recvmmsg(fds[0], mm, 2, 0, NULL);
+	int em = errno;
+	long r3 = next_recv(t, fds[0], &e3);
+	say(r1, e1, "namelen=%u controllen=%zu flags=%#x next=%ld %s; recvmmsg=%ld %s len0=%u "
+	    "namelen0=%u len1=%u next=%ld %s", (unsigned)mh.msg_namelen, (size_t)mh.msg_controllen,
+	    (unsigned)mh.msg_flags, r2, errname(e2), rm, errname(em), mm[0].msg_len,
+	    (unsigned)mm[0].msg_hdr.msg_namelen, mm[1].msg_len, r3, errname(e3));
+}
+
 /* recvmmsg with a zero timeout and messages queued: the kernel looks at the timeout
    after each message, so the call ends after the first (with MSG_WAITFORONE too). */
 static void case_recvmmsg_zero_timeout(void)
@@ -2027,6 +2084,7 @@ static const struct prog_case cases[] = {
 	CASE(recv_peek_waitall),
 	CASE(recvmmsg_error_after_progress),
 	CASE(recv_nothing_waits),
+	CASE(recvmsg_nothing_waits),
 	CASE(recvmmsg_zero_timeout),
 	CASE(preadv2_unknown_flag),
 	CASE(recv_waitall_then_reset),
