@@ -302,9 +302,12 @@ static ssize_t transfer(struct gp_io *io)
 		    !read_takes_error(io))
 			return -EPIPE;   /* gp__io_rest reports the progress; the error stays */
 		/* A read known to find nothing is not tried: it waits for readiness first. Not
-		 * one for urgent data, which has its own answer (EINVAL when there is none). */
+		 * one for urgent data, which has its own answer (EINVAL when there is none), nor
+		 * one for 0 bytes, whose answer after the wait depends on what the attempt
+		 * before it found: an error waiting, taken, or nothing. */
 		bool drained = io->events == EV_READ && !(io->flags & MSG_OOB) &&
-			       gp_fd_surely_drained(e);
+			       gp_fd_surely_drained(e) &&
+			       !(io->asks_nothing && io->asks_nothing(io, false));
 		ssize_t r = drained ? -1 : attempt(io, e);
 		if (r >= 0) {
 			note_if_drained(io, e, r);
@@ -330,11 +333,16 @@ static ssize_t transfer(struct gp_io *io)
 		}
 		if (e->shared && gp__fd_learn(io->fd) && e->nonblock == GP_NB_ON)
 			continue;
-		bool nothing = io->asks_nothing && e->kind == GP_FD_SOCKET &&
-			       io->asks_nothing(io, !drained) && gp__fd_is_stream(io->fd);
+		if (io->no_wait)
+			return -EAGAIN;
+		bool nothing = !drained && io->asks_nothing && e->kind == GP_FD_SOCKET &&
+			       io->asks_nothing(io, true) &&
+			       socket_option(io->fd, SO_PROTOCOL) == IPPROTO_TCP;
 		int rc = gp__wait_fd_call(io->fd, e, io->events);
-		if (nothing && rc != -EBADF)
+		if (nothing && rc != -EBADF) {
+			io->replied_empty = true;
 			return io->empty_reply(io);
+		}
 		if (rc < 0)
 			return rc == -ETIMEDOUT ? -EAGAIN : rc;
 		was_ready = true;

@@ -240,21 +240,11 @@ static ssize_t recvfrom_empty_reply(struct gp_io *io)
 	return 0;
 }
 
-/* Read directly once the kernel has read the msghdr and its iovec (checked), else through
-   gp_peek: a bad pointer then asks for something, and gets the kernel's EFAULT. */
+/* Read only once the kernel has read the msghdr and its iovec (checked): before, a bad
+   pointer must get the kernel's EFAULT, so the answer is "perhaps". */
 static bool msg_asks_nothing(const struct msghdr *msg, bool checked)
 {
-	if (checked)
-		return gp__iov_len(msg->msg_iov, (int)msg->msg_iovlen) == 0;
-	struct msghdr m;
-	if (!gp_peek(msg, &m, sizeof(m)) || m.msg_iovlen > UIO_MAXIOV)
-		return false;
-	for (size_t i = 0; i < m.msg_iovlen; i++) {
-		struct iovec v;
-		if (!gp_peek(&m.msg_iov[i], &v, sizeof(v)) || v.iov_len != 0)
-			return false;
-	}
-	return true;
+	return !checked || gp__iov_len(msg->msg_iov, (int)msg->msg_iovlen) == 0;
 }
 
 /* What ____sys_recvmsg writes back for a message of no bytes: an address of length 0
@@ -432,8 +422,11 @@ int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct t
 			    .asks_nothing = recvmmsg_asks_nothing,
 			    .empty_reply = recvmmsg_empty_reply };
 	ssize_t r = gp__io(&io);
-	if (r <= 0 || (flags & MSG_WAITFORONE))
+	/* MSG_WAITFORONE: the first attempt took all there was, unless the first message
+	 * asked for 0 bytes and got them after a wait; the rest then without waiting. */
+	if (r <= 0 || ((flags & MSG_WAITFORONE) && !io.replied_empty))
 		return (int)gp_ret(r);
+	io.no_wait = flags & MSG_WAITFORONE;
 	unsigned got = (unsigned)r;
 	int saved_errno = errno;
 	/* The kernel puts an error that came after some messages back on the socket, for

@@ -526,7 +526,7 @@ static void case_recv_nothing_waits(void)
 /* The same through recvmsg, and recvmmsg whose first buffer has length 0: the wait ends
    with the peer's reset, the message gets 0 bytes (an empty address, no ancillary data,
    no flags) and the reset is the next message's, here recvmmsg's second, put back for
-   the next call as after any message. */
+   the next call as after any message. Not on an AF_UNIX stream, which looks again. */
 static pthread_t nothing_then_reset(int *fds)
 {
 	pthread_t t;
@@ -574,10 +574,45 @@ static void case_recvmsg_nothing_waits(void)
 	long rm = recvmmsg(fds[0], mm, 2, 0, NULL);
 	int em = errno;
 	long r3 = next_recv(t, fds[0], &e3);
+
+	/* An AF_UNIX stream looks again after its wait: it takes the reset. */
+	make_socketpair(fds, 0);
+	put(fds[0], "x", 1);
+	pthread_create(&t, NULL, late_close_main, &fds[1]);
+	errno = 0;
+	long ru = recv(fds[0], buf, 0, 0);
+	int eu = errno;
+	pthread_join(t, NULL);
+	close(fds[0]);
 	say(r1, e1, "namelen=%u controllen=%zu flags=%#x next=%ld %s; recvmmsg=%ld %s len0=%u "
-	    "namelen0=%u len1=%u next=%ld %s", (unsigned)mh.msg_namelen, (size_t)mh.msg_controllen,
-	    (unsigned)mh.msg_flags, r2, errname(e2), rm, errname(em), mm[0].msg_len,
-	    (unsigned)mm[0].msg_hdr.msg_namelen, mm[1].msg_len, r3, errname(e3));
+	    "namelen0=%u len1=%u next=%ld %s; unix=%ld %s", (unsigned)mh.msg_namelen,
+	    (size_t)mh.msg_controllen, (unsigned)mh.msg_flags, r2, errname(e2), rm, errname(em),
+	    mm[0].msg_len, (unsigned)mm[0].msg_hdr.msg_namelen, mm[1].msg_len, r3, errname(e3),
+	    ru, errname(eu));
+}
+
+/* recvmmsg with MSG_WAITFORONE whose first buffer has length 0, on TCP: the first
+   message waits, gets 0 bytes, and what came is taken by the next without waiting. */
+static void case_recvmmsg_nothing_then_more(void)
+{
+	int fds[2];
+	char b[2][8];
+	struct iovec iov[3] = { { b[0], 0 }, { b[0], sizeof(b[0]) }, { b[1], sizeof(b[1]) } };
+	struct mmsghdr mm[3];
+	pthread_t t;
+
+	for (int i = 0; i < 3; i++)
+		mm[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 },
+					  .msg_len = 99 };
+	tcp_pair(fds);
+	struct late_write lw = { fds[1], 20 };
+	pthread_create(&t, NULL, late_write_main, &lw);
+	errno = 0;
+	long r = recvmmsg(fds[0], mm, 3, MSG_WAITFORONE, NULL);
+	int e = errno;
+	pthread_join(t, NULL);
+	close2(fds);
+	say(r, e, "len=%u,%u,%u", mm[0].msg_len, mm[1].msg_len, mm[2].msg_len);
 }
 
 /* recvmmsg with a zero timeout and messages queued: the kernel looks at the timeout
@@ -2085,6 +2120,7 @@ static const struct prog_case cases[] = {
 	CASE(recvmmsg_error_after_progress),
 	CASE(recv_nothing_waits),
 	CASE(recvmsg_nothing_waits),
+	CASE(recvmmsg_nothing_then_more),
 	CASE(recvmmsg_zero_timeout),
 	CASE(preadv2_unknown_flag),
 	CASE(recv_waitall_then_reset),
