@@ -132,6 +132,12 @@ $(B)/progs/nopie_malloc $(B)/progs/nopie_malloc.fortify: PROG_CFLAGS += -fno-pie
 # Waits the library cannot see, io_uring's among them (tests/shim_stuck.c).
 $(B)/progs/stuck_cases $(B)/progs/stuck_cases.fortify: PROG_LIBS := -luring
 
+# glob as a program linked before glibc 2.27 binds it (tests/shim_paths.c).
+PROGS += $(B)/progs/glob_versions.first
+$(B)/progs/glob_versions.first: tests/progs/glob_versions.c tests/progs/progs.h
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) -DGLOB_FIRST_VERSION -o $@ $< -lm
+
 $(B)/progs/%: tests/progs/%.cc tests/progs/cases.hh
 	@mkdir -p $(@D)
 	$(CXX) -std=gnu++17 -Wall -Wextra -Werror -O1 -g -pthread -o $@ $<

@@ -289,6 +289,32 @@ Test(paths, each_call_same_as_native_while_others_run)
 }
 
 /*
+ * glob has two versions, and the hook, exported without one, stands for both: each
+ * program still gets the one it was linked for. The two differ natively (a dangling
+ * link, seen with stat or with lstat), so that a hook giving every program the same
+ * one fails here.
+ */
+Test(paths, glob_as_each_program_was_linked)
+{
+	struct gp_run out[2][2];
+	const char *progs[2] = { "glob_versions", "glob_versions.first" };
+	for (int v = 0; v < 2; v++)
+		for (int shim = 0; shim < 2; shim++) {
+			gp_run_prog(progs[v], NULL, shim, 30, NULL, &out[v][shim]);
+			gp_expect_ok(&out[v][shim]);
+		}
+	cr_expect_str_neq(out[0][0].out, out[1][0].out,
+			  "the two versions of glob answer alike natively:\n%s", out[0][0].out);
+	for (int v = 0; v < 2; v++)
+		cr_expect_str_eq(out[v][1].out, out[v][0].out,
+				 "%s: natively\n%sunder the library\n%s", progs[v],
+				 out[v][0].out, out[v][1].out);
+	for (int v = 0; v < 2; v++)
+		for (int shim = 0; shim < 2; shim++)
+			gp_run_free(&out[v][shim]);
+}
+
+/*
  * The same call left to the C library (GREENPATCH_UNPATCH=path) holds the carrier while
  * the file system takes its time, and the ticker with it: what the test above would see
  * if the mount were not told from a local one.

@@ -2,7 +2,7 @@
  * Path calls on a slow file system, each made by one thread while a ticker thread
  * ticks: stat and its kin, access, opening, reading, writing and closing, directories
  * read and made, names removed and changed, links, modes, owners, sizes and times,
- * whole walks (scandir, nftw, ftw), the file system's figures (statfs, statvfs),
+ * whole walks (scandir, nftw, ftw, glob), the file system's figures (statfs, statvfs),
  * extended attributes, and calls that reach DIR through a symbolic link on the local
  * file system that holds DIR.
  *
@@ -24,6 +24,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <glob.h>
 #include <limits.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -859,6 +860,46 @@ static void case_nftw_into_mount(void)
 	say_walked();
 }
 
+/* ---- glob ---------------------------------------------------------------------------- */
+
+/* What glob matched, below DIR. */
+static void say_globbed(int rc, const glob_t *g)
+{
+	char *names[16];
+	size_t n = rc == 0 ? g->gl_pathc : 0, skip = strlen(dir) + 1;
+	for (size_t i = 0; i < n && i < 16; i++)
+		names[i] = strncmp(g->gl_pathv[i], dir, skip - 1) == 0 ? g->gl_pathv[i] + skip
+								       : g->gl_pathv[i];
+	say_list(names, (int)(n < 16 ? n : 16));
+}
+
+#define GLOB_CASE(name, type, globber, freer, pattern, flags)                  \
+	static void case_##name(void)                                          \
+	{                                                                      \
+		type g = { 0 };                                                \
+		int rc;                                                        \
+		WATCH(rc = globber(pattern, flags, NULL, &g));                 \
+		say_globbed(rc, (const glob_t *)&g);                           \
+		if (rc == 0)                                                   \
+			freer(&g);                                             \
+	}
+
+/* A pattern with a wildcard above DIR: "[x]" for DIR's last letter, which names DIR
+   alone, in DIR's parent (local), so that the walk crosses into the slow mount. */
+static const char *into_mount(const char *below)
+{
+	static char pattern[PATH_MAX];
+	size_t len = strlen(dir);
+	snprintf(pattern, sizeof(pattern), "%.*s[%c]/%s", (int)(len - 1), dir, dir[len - 1], below);
+	return pattern;
+}
+
+GLOB_CASE(glob, glob_t, glob, globfree, p("d/*"), GLOB_MARK)
+GLOB_CASE(glob64, glob64_t, glob64, globfree64, p("d/[ab]"), 0)
+GLOB_CASE(glob_missing, glob_t, glob, globfree, p("d/z*"), 0)
+GLOB_CASE(glob_no_wildcard, glob_t, glob, globfree, p("d/a"), 0)
+GLOB_CASE(glob_into_mount, glob_t, glob, globfree, into_mount("d/?"), 0)
+
 /* ---- the file system's figures ---------------------------------------------------- */
 
 /* Only what does not change from run to run: the type, the block size, the name limit. */
@@ -1145,6 +1186,11 @@ static const struct prog_case cases[] = {
 	{ "nftw_into_mount", case_nftw_into_mount },
 	{ "ftw", case_ftw },
 	{ "ftw64", case_ftw64 },
+	{ "glob", case_glob },
+	{ "glob64", case_glob64 },
+	{ "glob_missing", case_glob_missing },
+	{ "glob_no_wildcard", case_glob_no_wildcard },
+	{ "glob_into_mount", case_glob_into_mount },
 	{ "statfs", case_statfs },
 	{ "statfs64", case_statfs64 },
 	{ "statfs_missing", case_statfs_missing },
