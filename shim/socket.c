@@ -451,8 +451,11 @@ int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct t
  */
 int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
 {
-	/* No message to send: the kernel still checks the descriptor. */
-	if (!gp_cooperative() || (flags & MSG_DONTWAIT) || vlen == 0)
+	/* No message to send: the kernel still checks the descriptor. A non-blocking
+	 * socket: one call, as the program made it, since what a second message finds
+	 * depends on when it is tried (the buffer the first filled frees as the peer
+	 * acknowledges), and the kernel tries it at once. */
+	if (!gp_cooperative() || (flags & MSG_DONTWAIT) || vlen == 0 || real_call_answers(fd))
 		return GP_REAL(sendmmsg)(fd, vec, vlen, flags);
 	/* An error after some messages went is not reported (the kernel's __sys_sendmmsg):
 	 * the count is, with errno as the call found it. */
