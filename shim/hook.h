@@ -317,6 +317,12 @@ static inline double gp_ts_seconds(const struct timespec *ts)
 	return (double)ts->tv_sec + (double)ts->tv_nsec * 1e-9;
 }
 
+static inline struct timespec gp_ts_of_seconds(double seconds)
+{
+	time_t whole = (time_t)seconds;
+	return (struct timespec){ whole, (long)((seconds - (double)whole) * 1e9) };
+}
+
 static inline bool gp_ts_valid(const struct timespec *ts)
 {
 	return ts->tv_nsec >= 0 && ts->tv_nsec < 1000000000L;

@@ -131,7 +131,7 @@ static ssize_t transfer(struct gp_io *io);
  * call would find only the shut socket: EPIPE, and SIGPIPE, where natively it says
  * ECONNRESET. An error that arrives between this look and the attempt is still taken.
  */
-static bool socket_error_pending(int fd)
+bool gp__socket_error_pending(int fd)
 {
 	struct pollfd p = { .fd = fd };
 	return GP_REAL(poll)(&p, 1, 0) == 1 && (p.revents & POLLERR);
@@ -298,7 +298,7 @@ static ssize_t transfer(struct gp_io *io)
 			}
 			return as_result(io->blocking(io));
 		}
-		if (io->continued && e->kind == GP_FD_SOCKET && socket_error_pending(io->fd) &&
+		if (io->continued && e->kind == GP_FD_SOCKET && gp__socket_error_pending(io->fd) &&
 		    !read_takes_error(io))
 			return -EPIPE;   /* gp__io_rest reports the progress; the error stays */
 		/* A read known to find nothing is not tried: it waits for readiness first. Not

@@ -132,6 +132,9 @@ int gp__wait_fd(int fd, int events, double timeout);
  */
 int gp__wait_fd_call(int fd, struct gp_fd *e, int events);
 
+/* A socket with an error pending, seen without taking it (iowait.c). */
+bool gp__socket_error_pending(int fd);
+
 /* Total length of an iovec array; -EINVAL if it overflows ssize_t. */
 ssize_t gp__iov_len(const struct iovec *iov, int cnt);
 

@@ -407,6 +407,50 @@ static ssize_t recvmmsg_blocking(struct gp_io *io)
 }
 
 /*
+ * MSG_WAITALL on a stream: the kernel fills each message whole (or up to the end or an
+ * error) before it tries the next, one ___sys_recvmsg after another, and with
+ * MSG_WAITFORONE only the first: the rest take what is there. Here recvmsg a message,
+ * waiting green, once SO_ERROR has given an error already waiting. An error after the first message stays for the next call, as the
+ * kernel puts it back; the time left is written back as the kernel does.
+ */
+static int recvmmsg_each_whole(int fd, struct mmsghdr *vec, unsigned vlen, int flags,
+			       struct timespec *timeout, double deadline)
+{
+	/* Like any recvmmsg, first an error waiting on the socket (do_recvmmsg). */
+	int err = 0;
+	socklen_t len = sizeof(err);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err) {
+		errno = err;
+		return -1;
+	}
+	int saved_errno = errno;
+	unsigned got = 0;
+	while (got < vlen) {
+		int each = flags & ~MSG_WAITFORONE;
+		if (got > 0 && (flags & MSG_WAITFORONE))
+			each |= MSG_DONTWAIT;
+		if (got > 0 && gp__socket_error_pending(fd))
+			break;
+		ssize_t r = recvmsg(fd, &vec[got].msg_hdr, each);
+		if (r < 0) {
+			if (got == 0)
+				return -1;
+			break;
+		}
+		vec[got++].msg_len = (unsigned)r;
+		if ((vec[got - 1].msg_hdr.msg_flags & MSG_OOB) ||
+		    (timeout && gp_mono_now() >= deadline))
+			break;
+	}
+	if (timeout) {
+		double left = deadline - gp_mono_now();
+		*timeout = left > 0 ? gp_ts_of_seconds(left) : (struct timespec){ 0, 0 };
+	}
+	errno = saved_errno;
+	return (int)got;
+}
+
+/*
  * A blocking recvmmsg waits for vlen messages, or for one with MSG_WAITFORONE; its
  * timeout is looked at only after each message arrives (recvmmsg(2), BUGS), here too.
  */
@@ -416,6 +460,8 @@ int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct t
 	    (timeout && !gp_ts_valid(timeout)))
 		return GP_REAL(recvmmsg)(fd, vec, vlen, flags, timeout);
 	double deadline = timeout ? gp_mono_now() + gp_ts_seconds(timeout) : 0;
+	if (wants_all(fd, flags))
+		return recvmmsg_each_whole(fd, vec, vlen, flags, timeout, deadline);
 	struct gp_io io = { .fd = fd, .events = EV_READ, .nowait = recvmmsg_nowait,
 			    .blocking = recvmmsg_blocking, .addr = vec, .addrlen = timeout,
 			    .iovcnt = (int)vlen, .flags = flags,

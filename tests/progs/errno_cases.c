@@ -615,6 +615,47 @@ static void case_recvmmsg_nothing_then_more(void)
 	say(r, e, "len=%u,%u,%u", mm[0].msg_len, mm[1].msg_len, mm[2].msg_len);
 }
 
+/* recvmmsg with MSG_WAITALL on a stream fills each message before the next (with
+   MSG_WAITFORONE, the first, and the rest take what is there); an error already waiting
+   is its answer before any message, as for every recvmmsg. */
+static void *late_write_8(void *arg)
+{
+	msleep(20);
+	put(*(int *)arg, "defghijk", 8);
+	return NULL;
+}
+
+static void case_recvmmsg_waitall_fills_first(void)
+{
+	int fds[2];
+	char b[2][8];
+	struct iovec iov[2] = { { b[0], sizeof(b[0]) }, { b[1], sizeof(b[1]) } };
+	struct mmsghdr mm[2] = { { .msg_hdr = { .msg_iov = &iov[0], .msg_iovlen = 1 } },
+				 { .msg_hdr = { .msg_iov = &iov[1], .msg_iovlen = 1 } } };
+	pthread_t t;
+
+	tcp_pair(fds);
+	put(fds[1], "abc", 3);
+	pthread_create(&t, NULL, late_write_8, &fds[1]);
+	errno = 0;
+	long r = recvmmsg(fds[0], mm, 2, MSG_WAITALL | MSG_WAITFORONE, NULL);
+	int e = errno;
+	pthread_join(t, NULL);
+	close2(fds);
+
+	/* The peer closes with data unread: a reset waits on the socket. */
+	tcp_pair(fds);
+	put(fds[0], "x", 1);
+	close(fds[1]);
+	msleep(20);
+	errno = 0;
+	long rr = recvmmsg(fds[0], mm, 2, MSG_WAITALL, NULL);
+	int er = errno;
+	close(fds[0]);
+	say(r, e, "len=%u,%u %.8s|%.3s; reset waiting: %ld %s", mm[0].msg_len, mm[1].msg_len, b[0],
+	    b[1], rr, errname(er));
+}
+
 /* recvmmsg with a zero timeout and messages queued: the kernel looks at the timeout
    after each message, so the call ends after the first (with MSG_WAITFORONE too). */
 static void case_recvmmsg_zero_timeout(void)
@@ -2121,6 +2162,7 @@ static const struct prog_case cases[] = {
 	CASE(recv_nothing_waits),
 	CASE(recvmsg_nothing_waits),
 	CASE(recvmmsg_nothing_then_more),
+	CASE(recvmmsg_waitall_fills_first),
 	CASE(recvmmsg_zero_timeout),
 	CASE(preadv2_unknown_flag),
 	CASE(recv_waitall_then_reset),
