@@ -110,7 +110,7 @@ struct slot {
 
 static struct slot slots[SLOTS];
 static int closed_number;  /* a descriptor number that is never open */
-static uint16_t dead_port; /* a loopback port nothing listens on */
+static uint16_t dead_port; /* a loopback port nothing listens on, kept bound */
 static int epfd;
 static unsigned char *wbuf, *rbuf, *bad; /* bad: an unmapped page, right after rbuf */
 static long step;
@@ -1662,8 +1662,9 @@ static void setup(void)
 
 	if (bind(d, (struct sockaddr *)&sa, sizeof(sa)) != 0)
 		die("bind");
+	/* Kept bound, never listening: connecting is refused, and no listener the walk
+	   makes later can be given the same port. */
 	dead_port = port_of(d);
-	close(d);
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (epfd < 0)
 		die("epoll_create1");
