@@ -286,6 +286,16 @@ ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, 
 {
 	if (!gp_cooperative() || (flags & GP_RECV_AS_IS))
 		return GP_REAL(recvfrom)(fd, buf, n, flags, addr, len);
+	/* An address asked for with no length to bound it: the kernel receives all it would
+	 * (MSG_WAITALL waits on), then cannot write the address back (move_addr_to_user):
+	 * EFAULT, and what was received is gone. An attempt would fail that way at its
+	 * first bytes, without the wait. */
+	if (addr && !len) {
+		ssize_t r = recvfrom(fd, buf, n, flags, NULL, NULL);
+		if (r >= 0)
+			errno = EFAULT;
+		return -1;
+	}
 	struct iovec iov = { buf, n };
 	struct gp_io io = { .fd = fd, .events = EV_READ, .nowait = recvfrom_nowait,
 			    .blocking = recvfrom_blocking, .iov = &iov, .iovcnt = 1,

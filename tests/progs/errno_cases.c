@@ -656,6 +656,30 @@ static void case_recvmmsg_waitall_fills_first(void)
 	    b[1], rr, errname(er));
 }
 
+/* recvfrom with an address but no length, and MSG_WAITALL: the kernel receives all it
+   waits for, then fails to write the address back: EFAULT, with the data gone. */
+static void case_recvfrom_no_length(void)
+{
+	int fds[2];
+	char buf[8];
+	struct sockaddr_in from;
+	pthread_t t;
+
+	tcp_pair(fds);
+	put(fds[1], "abc", 3);
+	struct late_write lw = { fds[1], 20 };
+	pthread_create(&t, NULL, late_write_main, &lw);
+	errno = 0;
+	long r = recvfrom(fds[0], buf, sizeof(buf), MSG_WAITALL, (struct sockaddr *)&from, NULL);
+	int e = errno;
+	pthread_join(t, NULL);
+	errno = 0;
+	long left = recv(fds[0], buf, sizeof(buf), MSG_DONTWAIT);
+	int el = errno;
+	close2(fds);
+	say(r, e, "left=%ld %s", left, errname(el));
+}
+
 /* recvmmsg with a zero timeout and messages queued: the kernel looks at the timeout
    after each message, so the call ends after the first (with MSG_WAITFORONE too). */
 static void case_recvmmsg_zero_timeout(void)
@@ -2163,6 +2187,7 @@ static const struct prog_case cases[] = {
 	CASE(recvmsg_nothing_waits),
 	CASE(recvmmsg_nothing_then_more),
 	CASE(recvmmsg_waitall_fills_first),
+	CASE(recvfrom_no_length),
 	CASE(recvmmsg_zero_timeout),
 	CASE(preadv2_unknown_flag),
 	CASE(recv_waitall_then_reset),
