@@ -1407,9 +1407,25 @@ static void do_epoll_wait(void)
 	char res[200];
 	int off = snprintf(res, sizeof(res), "%d", r);
 
-	for (int k = 0; k < r && !badp; k++)
-		off += snprintf(res + off, sizeof(res) - (size_t)off, " s%u:%x", ev[k].data.u32,
-				ev[k].events);
+	/* The order of the ready list is not epoll's contract, and a poll of the epoll
+	   descriptor itself (as when a thread parks on it) reorders it in the kernel: the
+	   events are shown sorted, and when max may have cut them short, which ones came
+	   depends on that order: only their number then. */
+	if (r > 0 && !badp && (r < max || max >= SLOTS)) {
+		unsigned shown[8][2];
+
+		for (int k = 0; k < r; k++) {
+			int j = k;
+
+			for (; j > 0 && shown[j - 1][0] > ev[k].data.u32; j--)
+				memcpy(shown[j], shown[j - 1], sizeof(shown[j]));
+			shown[j][0] = ev[k].data.u32;
+			shown[j][1] = ev[k].events;
+		}
+		for (int k = 0; k < r; k++)
+			off += snprintf(res + off, sizeof(res) - (size_t)off, " s%u:%x", shown[k][0],
+					shown[k][1]);
+	}
 	line(call == 0 ? "epoll_wait" : call == 1 ? "epoll_pwait" : "epoll_pwait2", res, e);
 }
 
