@@ -6,14 +6,6 @@
 #include "tls.h"
 #include "util.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define GP_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define GP_ASAN 1
-#endif
-#endif
-
 #ifdef GP_ASAN
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
@@ -61,11 +53,18 @@ static inline void asan_start(struct gp_ctx *from, struct gp_ctx *to, int from_e
 static inline void asan_finish(struct gp_ctx *self, int is_new) { (void)self, (void)is_new; }
 #endif
 
-/* Contexts with TLS of their own carry their thread pointer; others leave it alone. */
+/*
+ * Contexts with TLS of their own carry their thread pointer; others leave it alone. What
+ * belongs to the kernel thread goes along: malloc's cache, and under ASan its record of
+ * the kernel thread, without which asan_finish on the arriving side would go unheard.
+ */
 static inline void switch_tp(const struct gp_ctx *from, const struct gp_ctx *to)
 {
 	if (to->tp != from->tp) {
 		gp_tls_pass_tcache(from->tp, to->tp);
+#ifdef GP_ASAN
+		gp_tls_pass_asan(from->tp, to->tp);
+#endif
 		gp_tp_set(to->tp);
 	}
 }

@@ -17,6 +17,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#ifdef GP_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 /*
  * What glibc and its dynamic loader export for debuggers and sanitizers (GLIBC_PRIVATE,
  * but relied on by libthread_db and GCC's sanitizers). Weak: a C library without one
@@ -66,6 +70,8 @@ static struct {
 				   pointer; 0 when not found */
 	void *carrier_tcache;
 	ptrdiff_t res_from_tp;  /* our struct __res_state, from the thread pointer */
+	ptrdiff_t asan_key;     /* ASan's pthread key entry, from the thread pointer; 0
+				   when not an ASan build or not found */
 	void *carrier_tp;
 	int carrier_tid;
 	bool have_rseq;
@@ -156,6 +162,73 @@ static void find_tcache(void)
 	}
 }
 
+/* glibc's first block of pthread key entries ({ seq, data }, keys 0 to 31) lies just
+ * before the specific array in its descriptor. */
+#define KEY_BLOCK 32
+#define KEY_ENTRY (2 * sizeof(void *))
+
+static char *key_entries(void *tp)
+{
+	return pd_of(tp) + L.specific - KEY_BLOCK * KEY_ENTRY;
+}
+
+#ifdef GP_ASAN
+/*
+ * Does ASan know the running thread? A switch annotation to the stack it is on tells:
+ * for a thread it knows, the finish reports the bounds it had, which a second switch
+ * puts back; for one it does not, both do nothing.
+ */
+static bool asan_knows_thread(void)
+{
+	void *fake = NULL;
+	const void *lo = NULL;
+	size_t size = 0;
+	char here = 0;
+	__sanitizer_start_switch_fiber(&fake, &here, 1);
+	__sanitizer_finish_switch_fiber(fake, &lo, &size);
+	if (!lo)
+		return false;
+	__sanitizer_start_switch_fiber(&fake, lo, size);
+	__sanitizer_finish_switch_fiber(fake, NULL, NULL);
+	return true;
+}
+
+/*
+ * ASan's key (tls.h, gp_tls_pass_asan) is made by its runtime before any program code
+ * runs, so it is among the first block's; which one it is, ASan does not say: it is the
+ * entry of the first thread without which ASan no longer knows the thread.
+ */
+static void find_asan_key(void)
+{
+	char *first = key_entries(L.carrier_tp);
+	if (!asan_knows_thread())
+		return;
+	for (int k = 0; k < KEY_BLOCK; k++) {
+		void **data = (void **)(first + k * KEY_ENTRY + sizeof(void *));
+		void *was = *data;
+		if (!was)
+			continue;
+		*data = NULL;
+		bool known = asan_knows_thread();
+		*data = was;
+		if (!known) {
+			L.asan_key = first + k * KEY_ENTRY - (char *)L.carrier_tp;
+			return;
+		}
+	}
+	gp_log(GP_LOG_WARNING, "AddressSanitizer's thread key is not found: it will not "
+	       "know green threads");
+}
+#else
+static void find_asan_key(void) {}
+#endif
+
+void gp_tls_pass_asan(void *from, void *to)
+{
+	if (L.asan_key && gp_tls_is_green(to))
+		memcpy((char *)to + L.asan_key, (char *)from + L.asan_key, KEY_ENTRY);
+}
+
 /*
  * strerror and strsignal format an unknown number into a buffer glibc keeps in the
  * thread's descriptor and frees when a kernel thread exits. Where is found by asking for
@@ -177,6 +250,7 @@ void gp_tls_learn_on(void *tp)
 		return;
 	learnt = true;
 	void *own = gp_tp_get();
+	gp_tls_pass_asan(own, tp);
 	gp_tp_set(tp);
 	gp_tls_thread_start();
 	find_message_buffers(tp);
@@ -256,6 +330,7 @@ int gp_tls_init(char *why, size_t len)
 	if (rc < 0)
 		return rc;
 	find_tcache();
+	find_asan_key();
 	/*
 	 * glibc's pthread_create sets multiple_threads only in the creator's descriptor,
 	 * and x86_64 malloc drops the lock prefix of its atomics while it is 0: the first
@@ -314,7 +389,7 @@ void *gp_tls_make(char *top, void *block, size_t block_size, size_t guard, char 
 	list[0] = list[1] = list;
 	*(int *)(pd + L.tid) = GP_TLS_GREEN_TID_BASE;   /* gp_tls_set_tid sets its own */
 	*(bool *)(pd + L.user_stack) = true;   /* glibc never reuses the stack as its own */
-	((void **)(pd + L.specific))[0] = pd + L.specific - 32 * 2 * sizeof(void *);
+	((void **)(pd + L.specific))[0] = key_entries(tp);
 	if (L.robust_head) {
 		/* An empty robust list, for the process-shared robust mutexes glibc locks. */
 		void **head = (void **)(pd + L.robust_head);
@@ -560,6 +635,7 @@ void *gp_tls_make(char *top, void *block, size_t block_size, size_t guard, char 
 }
 
 void gp_tls_release(void *tp) { (void)tp; }
+void gp_tls_pass_asan(void *from, void *to) { (void)from, (void)to; }
 long gp_tls_on_carrier(long (*call)(const long *a), const long *a) { return call(a); }
 void gp_tls_guard_setxid(void) {}
 void gp_tls_learn_on(void *tp) { (void)tp; }

@@ -200,6 +200,23 @@ static inline void gp_tls_pass_tcache(void *from, void *to)
 		*(void **)((char *)to + off) = *(void **)((char *)from + off);
 }
 
+/*
+ * AddressSanitizer keeps its record of a kernel thread (the stack it runs on, which the
+ * switch annotations of ctx.c move from stack to stack) under a pthread key of its own,
+ * in the descriptor at the thread pointer. In a descriptor made here that entry is
+ * empty: ASan then knows no thread, ignores the switch annotations (the kernel thread's
+ * record keeps a stack it has left), and at the next call that cannot return (a
+ * longjmp, a thread's exit) asks glibc's pthread_getattr_np for the stack of a thread
+ * whose id the kernel does not know, which fails, and ASan stops the process. So in
+ * the ASan build the entry goes along at every switch, as malloc's cache does, into
+ * descriptors made here only. A kernel thread's own descriptor keeps its own entry:
+ * the first thread's may run on another kernel thread (the main green thread after a
+ * hand-off), and the shim answers the sanitizer on the first kernel thread from it
+ * (shim/tsd.c, gp_tls_on_carrier). Without the shim there is no hand-off. Nothing is
+ * passed in other builds.
+ */
+void gp_tls_pass_asan(void *from, void *to);
+
 #if defined(__x86_64__)
 extern bool gp__tls_fsgsbase;
 

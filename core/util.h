@@ -23,6 +23,15 @@
 #define gp_container_of(ptr, type, member) \
 	((type *)((char *)(ptr) - offsetof(type, member)))
 
+/* Built with AddressSanitizer: GCC says so with a macro, clang with a feature test. */
+#if defined(__SANITIZE_ADDRESS__)
+#define GP_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GP_ASAN 1
+#endif
+#endif
+
 /*
  * The runtime writes its messages with this function pointer so that they never pass
  * through an interposed write(2): shim/ points it at the real write, the unit tests keep
