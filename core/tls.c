@@ -595,6 +595,12 @@ static void robust_list_release(char *pd)
 	head[2] = NULL;
 }
 
+void gp_tls_release_robust(void *tp)
+{
+	if (gp_tls_per_thread && tp && gp_tls_is_green(tp))
+		robust_list_release(pd_of(tp));
+}
+
 void gp_tls_thread_end(void)
 {
 	if (!gp_tls_per_thread)
@@ -649,5 +655,6 @@ void *gp_tls_self(void *tp) { return tp; }
 void gp_tls_thread_start(void) {}
 void gp_tls_run_dtors(void) {}
 void gp_tls_thread_end(void) {}
+void gp_tls_release_robust(void *tp) { (void)tp; }
 
 #endif

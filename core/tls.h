@@ -121,6 +121,14 @@ void gp_tls_run_dtors(void);
 /* After every destructor: give back what glibc allocated for this thread. */
 void gp_tls_thread_end(void);
 
+/*
+ * What the kernel does with the robust list of a thread that ends, for the green thread
+ * whose thread pointer is tp: its robust mutexes are marked FUTEX_OWNER_DIED, a waiter
+ * of each woken (the process ends: shim/exit.c). Nothing for a kernel thread's own
+ * descriptor, whose list the kernel knows.
+ */
+void gp_tls_release_robust(void *tp);
+
 /* The carrier's own thread pointer (its kernel thread's TCB). */
 void *gp_tls_carrier_tp(void);
 

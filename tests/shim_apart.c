@@ -20,9 +20,6 @@ TestSuite(apart, .timeout = 180);
 
 /* Cases that do not behave under the library as natively yet (libgreenpatch(7), LIMITATIONS). */
 static const struct gp_pending pending[] = {
-	{ "mutex_robust_owner_thread_exits",
-	  "a robust mutex held by a green thread other than the first is not on the kernel "
-	  "thread's robust list: its process's death leaves it unmarked" },
 };
 
 GP_PENDING_REPORT(apart, pending)

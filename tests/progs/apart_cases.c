@@ -853,11 +853,20 @@ static int owner_thread_exits_body(void)
 	return 0;
 }
 
-static void case_mutex_robust_owner_thread_exits(void)
+/* The same, the other process ending by exit(3): its atexit handlers and destructors
+   run first, then the kernel's walk of its threads' robust lists. */
+static int owner_thread_exit3_body(void)
+{
+	start(lock_and_stay, NULL);
+	await_go();
+	exit(0);
+}
+
+static void robust_owner_thread_case(int (*body)(void))
 {
 	make_sync_area();
 	init_mutex(true);
-	struct other o = other_start(owner_thread_exits_body);
+	struct other o = other_start(body);
 	struct nudge n = { .sysno = SYS_futex, .other = &o };
 	pthread_mutex_t *m = &sync_area->mutex;
 
@@ -869,6 +878,16 @@ static void case_mutex_robust_owner_thread_exits(void)
 	printf("other process: exit %d\n", other_end(&o));
 	pthread_mutex_destroy(m);
 	drop_sync_area();
+}
+
+static void case_mutex_robust_owner_thread_exits(void)
+{
+	robust_owner_thread_case(owner_thread_exits_body);
+}
+
+static void case_mutex_robust_owner_process_calls_exit(void)
+{
+	robust_owner_thread_case(owner_thread_exit3_body);
 }
 
 /* Another thread of ours holds the mutex for HOLD_MS. */
@@ -1720,6 +1739,7 @@ static const struct prog_case cases[] = {
 	CASE(mutex_shared),
 	CASE(mutex_robust_owner_dies),
 	CASE(mutex_robust_owner_thread_exits),
+	CASE(mutex_robust_owner_process_calls_exit),
 	CASE(mutex_shared_kinds_between_threads),
 	CASE(cond_shared),
 	CASE(rwlock_shared),
