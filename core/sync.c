@@ -222,10 +222,14 @@ size_t gp_parked_on(const void *addr)
 /*
  * Wake-ups asked for from other kernel threads travel through a bounded lock-free
  * queue (Vyukov's bounded MPMC design, used here with one consumer) and the carrier's
- * ev_async. When the queue is full the request is not lost: a flag makes the carrier
- * wake every parked thread, and each re-checks what it waits for.
+ * ev_async. When the queue is full the request is not lost: it marks its address's
+ * class (OVERFLOW_BITS of the address's hash) and a flag, and the carrier wakes every
+ * thread parked on an address of a marked class, each of which looks again at what it
+ * waits for. Threads parked elsewhere sleep on: a burst of hand-offs that fills the
+ * queue wakes those that may have lost a wake-up, not every parked thread.
  */
 #define ASYNC_SLOTS 1024
+#define OVERFLOW_BITS 12
 
 struct async_slot {
 	_Atomic size_t seq;
@@ -236,7 +240,28 @@ static struct async_slot async_ring[ASYNC_SLOTS];
 static _Atomic size_t async_head;       /* next slot to fill */
 static size_t async_tail;               /* next slot to drain (carrier only) */
 static _Atomic int async_overflow;
+static _Atomic uint64_t overflow_marks[((size_t)1 << OVERFLOW_BITS) / 64];
 static _Atomic int async_ready;
+
+/* The class is marked before the flag is raised; the carrier lowers the flag before it
+ * takes the marks: a mark it misses comes with a flag it sees next time. */
+static void overflow_mark(const void *addr)
+{
+	size_t k = bucket_index(addr, OVERFLOW_BITS);
+	atomic_fetch_or(&overflow_marks[k / 64], (uint64_t)1 << (k % 64));
+	atomic_store(&async_overflow, 1);
+}
+
+size_t gp__sync_overflow_class(const void *addr)
+{
+	return bucket_index(addr, OVERFLOW_BITS);
+}
+
+static bool overflow_marked(const uint64_t *marks, const void *addr)
+{
+	size_t k = bucket_index(addr, OVERFLOW_BITS);
+	return marks[k / 64] & ((uint64_t)1 << (k % 64));
+}
 
 static void async_ring_init(void)
 {
@@ -292,7 +317,7 @@ static void unpark_async(const void *addr, bool all)
 	if (!c || !atomic_load_explicit(&async_ready, memory_order_acquire))
 		return;
 	if (async_push((const char *)addr + all) < 0)
-		atomic_store(&async_overflow, 1);
+		overflow_mark(addr);
 	ev_async_send(c->loop, &c->async);
 }
 
@@ -306,6 +331,23 @@ void gp_unpark_all_on_async(const void *addr)
 	unpark_async(addr, true);
 }
 
+/* After an overflow: every thread parked on an address of a marked class, woken to look
+ * again (gp_park_on: not a pick). Every bucket is stamped, as after any unpark: a thread
+ * that looked at such an address and is about to park looks again. */
+static void wake_marked(void)
+{
+	uint64_t marks[GP_ARRAY_LEN(overflow_marks)];
+	for (size_t i = 0; i < GP_ARRAY_LEN(overflow_marks); i++)
+		marks[i] = atomic_exchange(&overflow_marks[i], 0);
+	uint64_t stamp = gp_wake_stamp();
+	for (size_t i = 0; i < (size_t)1 << bits; i++) {
+		buckets[i].woken_at = stamp;
+		for (struct parked *p = buckets[i].head; p; p = p->next)
+			if (overflow_marked(marks, p->addr))
+				gp_unpark(p->g);
+	}
+}
+
 void gp__sync_drain_async(void)
 {
 	const void *tagged;
@@ -313,14 +355,8 @@ void gp__sync_drain_async(void)
 		uintptr_t a = (uintptr_t)tagged;
 		gp_unpark_on((const void *)(a & ~(uintptr_t)1), (a & 1) ? (size_t)-1 : 1);
 	}
-	if (atomic_exchange(&async_overflow, 0)) {
-		uint64_t stamp = gp_wake_stamp();
-		for (size_t i = 0; i < (size_t)1 << bits; i++) {
-			buckets[i].woken_at = stamp;
-			for (struct parked *p = buckets[i].head; p; p = p->next)
-				gp_unpark(p->g);
-		}
-	}
+	if (atomic_exchange(&async_overflow, 0))
+		wake_marked();
 }
 
 void gp_sync_reset(void)
@@ -333,5 +369,7 @@ void gp_sync_reset(void)
 	atomic_store(&async_head, 0);
 	async_tail = 0;
 	atomic_store(&async_overflow, 0);
+	for (size_t i = 0; i < GP_ARRAY_LEN(overflow_marks); i++)
+		atomic_store(&overflow_marks[i], 0);
 	async_ring_init();
 }

@@ -37,6 +37,10 @@ void gp_unpark_on_async(const void *addr);
 /* The same for every thread parked on addr (a broadcast). */
 void gp_unpark_all_on_async(const void *addr);
 
+/* Which class of addresses an overflow of the async queue wakes together (sync.c);
+   for the tests. */
+size_t gp__sync_overflow_class(const void *addr);
+
 /* For the scheduler: perform the wake-ups gp_unpark_on_async queued. */
 void gp__sync_drain_async(void);
 

@@ -271,26 +271,39 @@ Test(core_sync, picked_waiter_reports_wakeup_over_timeout, .timeout = UNIT_TIMEO
 }
 
 /*
- * More wake-ups from afar than the async queue holds: the carrier then wakes every
- * parked thread. A waiter nobody picked must hear "look again" (-EAGAIN), never 0,
- * which says a waker chose it: a barrier's waiter would leave before its round ended.
+ * More wake-ups from afar than the async queue holds: the one that does not fit makes
+ * the carrier wake every thread parked on an address like its own. A waiter nobody
+ * picked must hear "look again" (-EAGAIN), never 0, which says a waker chose it: a
+ * barrier's waiter would leave before its round ended. A thread parked on an address
+ * nobody asked to wake sleeps on.
  */
 Test(core_sync, overflow_wakeup_is_not_a_pick, .timeout = UNIT_TIMEOUT)
 {
 	unit_start();
-	static int obj, other;
-	struct parker p;
+	static int obj, other, quiets[8];
+	int *quiet = quiets;   /* one whose class is neither obj's nor other's */
+	while (gp__sync_overflow_class(quiet) == gp__sync_overflow_class(&obj) ||
+	       gp__sync_overflow_class(quiet) == gp__sync_overflow_class(&other))
+		quiet++;
+	struct parker p, q;
 	struct gp_green *g = spawn_parker(&p, &obj, 0, -1);
+	struct gp_green *h = spawn_parker(&q, quiet, 0, -1);
 	unit_settle();
 	unit_assert_state(g, GP_PARKED, "parked on obj");
+	unit_assert_state(h, GP_PARKED, "parked on quiet");
 	for (int i = 0; i < 4096; i++)   /* past the queue's capacity */
 		gp_unpark_on_async(&other);
+	gp_unpark_on_async(&obj);        /* lost in the overflow */
 	for (int i = 0; i < 100 && g->state == GP_PARKED; i++)
 		unit_run_loop();
 	unit_join(g);
 	cr_assert_eq(p.rc, -EAGAIN,
 		     "a waiter woken by the overflow, not picked, returned %d (0 = picked)", p.rc);
 	cr_assert_eq(gp_parked_on(&obj), 0, "the woken waiter is still queued");
+	unit_assert_state(h, GP_PARKED, "a waiter on an address nobody woke was woken");
+	gp_unpark_on(quiet, 1);
+	unit_join(h);
+	cr_assert_eq(q.rc, 0, "the quiet waiter, picked at last, returned %d", q.rc);
 }
 
 Test(core_sync, parked_on_counts, .timeout = UNIT_TIMEOUT)
