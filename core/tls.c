@@ -562,7 +562,11 @@ void gp_tls_run_dtors(void)
 static void robust_owner_died(uintptr_t entry, long futex_offset, uint32_t tid)
 {
 	uint32_t *word = (uint32_t *)((entry & ~(uintptr_t)1) + futex_offset);
-	uint32_t v = __atomic_load_n(word, __ATOMIC_RELAXED);
+	uint32_t v;
+	/* The kernel reads with get_user and passes over what faults: memory the program
+	 * unmapped while it held the mutex (at exit, an atexit handler's munmap). */
+	if (!gp_peek(word, &v, sizeof(v)))
+		return;
 	while ((v & FUTEX_TID_MASK) == tid) {
 		uint32_t died = (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
 		if (__atomic_compare_exchange_n(word, &v, died, false, __ATOMIC_SEQ_CST,
@@ -584,7 +588,9 @@ static void robust_list_release(char *pd)
 	uintptr_t pending = (uintptr_t)head[2];
 	uintptr_t e = (uintptr_t)head[0];
 	for (int n = 0; (e & ~(uintptr_t)1) != (uintptr_t)head && n < ROBUST_LIST_LIMIT; n++) {
-		uintptr_t next = *(uintptr_t *)(e & ~(uintptr_t)1);
+		uintptr_t next;
+		if (!gp_peek((void *)(e & ~(uintptr_t)1), &next, sizeof(next)))
+			break;   /* as the kernel: a list it cannot read ends there */
 		if (e != pending)
 			robust_owner_died(e, futex_offset, tid);
 		e = next;

@@ -890,6 +890,46 @@ static void case_mutex_robust_owner_process_calls_exit(void)
 	robust_owner_thread_case(owner_thread_exit3_body);
 }
 
+/*
+ * A process whose second thread holds a robust mutex in memory the process then unmaps,
+ * and which ends by exit(3): the kernel passes over what it cannot read, and the
+ * process ends with its own status.
+ */
+static pthread_mutex_t *unmapped_mutex;
+
+static void *__attribute__((noreturn)) lock_unmapped_and_stay(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(unmapped_mutex);
+	say_ready();
+	for (;;)
+		pause();
+}
+
+static int unmapped_at_exit_body(void)
+{
+	size_t len = (size_t)sysconf(_SC_PAGESIZE);
+	unmapped_mutex = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (unmapped_mutex == MAP_FAILED)
+		_exit(101);
+	pthread_mutexattr_t a;
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(unmapped_mutex, &a);
+	start(lock_unmapped_and_stay, NULL);
+	await_go();
+	munmap(unmapped_mutex, len);
+	exit(7);
+}
+
+static void case_mutex_robust_unmapped_at_exit(void)
+{
+	struct other o = other_start(unmapped_at_exit_body);
+	printf("other process, its robust mutex unmapped before exit(7): exit %d\n",
+	       other_end(&o));
+}
+
 /* Another thread of ours holds the mutex for HOLD_MS. */
 static volatile int holder_holds;
 
@@ -1740,6 +1780,7 @@ static const struct prog_case cases[] = {
 	CASE(mutex_robust_owner_dies),
 	CASE(mutex_robust_owner_thread_exits),
 	CASE(mutex_robust_owner_process_calls_exit),
+	CASE(mutex_robust_unmapped_at_exit),
 	CASE(mutex_shared_kinds_between_threads),
 	CASE(cond_shared),
 	CASE(rwlock_shared),
