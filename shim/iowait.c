@@ -299,7 +299,7 @@ static ssize_t transfer(struct gp_io *io)
 			return as_result(io->blocking(io));
 		}
 		if (io->continued && e->kind == GP_FD_SOCKET && gp__socket_error_pending(io->fd) &&
-		    !read_takes_error(io))
+		    (io->error_stays || !read_takes_error(io)))
 			return -EPIPE;   /* gp__io_rest reports the progress; the error stays */
 		/* A read known to find nothing is not tried: it waits for readiness first. Not
 		 * one for urgent data, which has its own answer (EINVAL when there is none), nor
@@ -338,11 +338,17 @@ static ssize_t transfer(struct gp_io *io)
 		bool nothing = !drained && io->asks_nothing && e->kind == GP_FD_SOCKET &&
 			       io->asks_nothing(io, true) &&
 			       socket_option(io->fd, SO_PROTOCOL) == IPPROTO_TCP;
-		int rc = gp__wait_fd_call(io->fd, e, io->events);
-		if (nothing && rc != -EBADF) {
+		if (nothing) {
+			/* One wait, never restarted: tcp_recvmsg returns 0 after a signal
+			 * too, SA_RESTART or not. */
+			int rc = gp__wait_fd(io->fd, io->events,
+					     gp__fd_wait_limit(io->fd, e, io->events));
+			if (rc < 0 && rc != -EINTR && rc != -ETIMEDOUT)
+				return rc;
 			io->replied_empty = true;
 			return io->empty_reply(io);
 		}
+		int rc = gp__wait_fd_call(io->fd, e, io->events);
 		if (rc < 0)
 			return rc == -ETIMEDOUT ? -EAGAIN : rc;
 		was_ready = true;

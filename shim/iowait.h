@@ -53,9 +53,10 @@ struct gp_io {
 	bool continued;      /* after some progress (gp__io_rest): a socket error ends it */
 	/*
 	 * A receive from a TCP socket that asks for 0 bytes and finds nothing waits for
-	 * anything to come (data, the end, an error, its timeout, a signal) and then returns
-	 * 0 without another look: tcp_recvmsg's loop ends on the length left, 0, as soon as
-	 * its wait does, and an error that came stays for the next call. (An AF_UNIX
+	 * anything to come (data, the end, an error, its timeout, a signal, with SA_RESTART
+	 * or not) and then returns 0 without another look: tcp_recvmsg's loop ends on the
+	 * length left, 0, as soon as its wait does, and an error that came stays for the
+	 * next call. (An AF_UNIX
 	 * stream looks again after its wait, as every other receive does.) asks_nothing says
 	 * whether this receive asks for 0 bytes; before an attempt has read its arguments
 	 * (checked false) it may answer "perhaps" (true) rather than read them. empty_reply
@@ -65,6 +66,8 @@ struct gp_io {
 	ssize_t (*empty_reply)(struct gp_io *io);
 	bool replied_empty;  /* empty_reply made this call's answer */
 	bool no_wait;        /* what comes without waiting: EAGAIN ends the call */
+	bool error_stays;    /* continued: an error ends it whatever the family (a later
+	                      * message of recvmmsg, which the kernel puts back) */
 	uint64_t since;      /* the runtime's wake_seq when the call began (iowait.c) */
 };
 

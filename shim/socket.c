@@ -240,11 +240,16 @@ static ssize_t recvfrom_empty_reply(struct gp_io *io)
 	return 0;
 }
 
-/* Read only once the kernel has read the msghdr and its iovec (checked): before, a bad
-   pointer must get the kernel's EFAULT, so the answer is "perhaps". */
+/*
+ * Read only once the kernel has read the msghdr and its iovec (checked). Before, a bad
+ * pointer must get the kernel's EFAULT, and reading costs a system call: a message read
+ * of a socket surely drained waits without trying (iowait.c), and if it asked for 0
+ * bytes, an error that comes during that wait is taken, where the kernel would have
+ * returned 0 and left it. One already there is taken in both.
+ */
 static bool msg_asks_nothing(const struct msghdr *msg, bool checked)
 {
-	return !checked || gp__iov_len(msg->msg_iov, (int)msg->msg_iovlen) == 0;
+	return checked && gp__iov_len(msg->msg_iov, (int)msg->msg_iovlen) == 0;
 }
 
 /* What ____sys_recvmsg writes back for a message of no bytes: an address of length 0
@@ -419,14 +424,15 @@ static ssize_t recvmmsg_blocking(struct gp_io *io)
 /*
  * MSG_WAITALL on a stream: the kernel fills each message whole (or up to the end or an
  * error) before it tries the next, one ___sys_recvmsg after another, and with
- * MSG_WAITFORONE only the first: the rest take what is there. Here recvmsg a message,
- * waiting green, once SO_ERROR has given an error already waiting. An error after the first message stays for the next call, as the
- * kernel puts it back; the time left is written back as the kernel does.
+ * MSG_WAITFORONE only the first: the rest take what is there. Here one transfer a
+ * message, waiting green, once SO_ERROR has given an error already waiting (do_recvmmsg
+ * takes it first). An error that comes before a later message's first byte stays for the
+ * next call, as the kernel puts it back (gp_io.error_stays); the time left is written
+ * back as the kernel does.
  */
 static int recvmmsg_each_whole(int fd, struct mmsghdr *vec, unsigned vlen, int flags,
 			       struct timespec *timeout, double deadline)
 {
-	/* Like any recvmmsg, first an error waiting on the socket (do_recvmmsg). */
 	int err = 0;
 	socklen_t len = sizeof(err);
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err) {
@@ -434,20 +440,34 @@ static int recvmmsg_each_whole(int fd, struct mmsghdr *vec, unsigned vlen, int f
 		return -1;
 	}
 	int saved_errno = errno;
+	struct gp_io io = { .fd = fd, .events = EV_READ, .nowait = recvmsg_nowait,
+			    .blocking = recvmsg_blocking, .asks_nothing = recvmsg_asks_nothing,
+			    .empty_reply = recvmsg_empty_reply };
 	unsigned got = 0;
 	while (got < vlen) {
-		int each = flags & ~MSG_WAITFORONE;
-		if (got > 0 && (flags & MSG_WAITFORONE))
-			each |= MSG_DONTWAIT;
-		if (got > 0 && gp__socket_error_pending(fd))
-			break;
-		ssize_t r = recvmsg(fd, &vec[got].msg_hdr, each);
+		bool rest_nowait = got > 0 && (flags & MSG_WAITFORONE);
+		io.flags = flags & ~MSG_WAITFORONE;
+		io.msg = &vec[got].msg_hdr;
+		io.iov = NULL;
+		io.iovcnt = 0;
+		io.no_wait = rest_nowait;
+		io.error_stays = got > 0;
+		ssize_t r = gp__io(&io);
+		if (r > 0 && !rest_nowait) {
+			/* The kernel has read the msghdr: it is safe to walk now. */
+			io.iov = io.msg->msg_iov;
+			io.iovcnt = (int)io.msg->msg_iovlen;
+			io.error_stays = false;   /* within a message, as one recvmsg */
+			r = gp__io_rest(&io, r);
+		}
 		if (r < 0) {
-			if (got == 0)
-				return -1;
-			break;
+			if (got > 0)
+				break;
+			errno = (int)-r;
+			return -1;
 		}
 		vec[got++].msg_len = (unsigned)r;
+		io.continued = true;   /* one call: a close meanwhile ends it (iowait.c) */
 		if ((vec[got - 1].msg_hdr.msg_flags & MSG_OOB) ||
 		    (timeout && gp_mono_now() >= deadline))
 			break;
@@ -470,7 +490,7 @@ int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct t
 	    (timeout && !gp_ts_valid(timeout)))
 		return GP_REAL(recvmmsg)(fd, vec, vlen, flags, timeout);
 	double deadline = timeout ? gp_mono_now() + gp_ts_seconds(timeout) : 0;
-	if (wants_all(fd, flags))
+	if (wants_all(fd, flags) && !real_call_answers(fd))
 		return recvmmsg_each_whole(fd, vec, vlen, flags, timeout, deadline);
 	struct gp_io io = { .fd = fd, .events = EV_READ, .nowait = recvmmsg_nowait,
 			    .blocking = recvmmsg_blocking, .addr = vec, .addrlen = timeout,

@@ -615,6 +615,21 @@ static void case_recvmmsg_nothing_then_more(void)
 	say(r, e, "len=%u,%u,%u", mm[0].msg_len, mm[1].msg_len, mm[2].msg_len);
 }
 
+/* Two messages of 8 bytes for recvmmsg, into b[0] and b[1]. */
+struct two_msgs {
+	char b[2][8];
+	struct iovec iov[2];
+	struct mmsghdr mm[2];
+};
+
+static void two_msgs_init(struct two_msgs *m)
+{
+	for (int i = 0; i < 2; i++) {
+		m->iov[i] = (struct iovec){ m->b[i], sizeof(m->b[i]) };
+		m->mm[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &m->iov[i], .msg_iovlen = 1 } };
+	}
+}
+
 /* recvmmsg with MSG_WAITALL on a stream fills each message before the next (with
    MSG_WAITFORONE, the first, and the rest take what is there); an error already waiting
    is its answer before any message, as for every recvmmsg. */
@@ -628,17 +643,16 @@ static void *late_write_8(void *arg)
 static void case_recvmmsg_waitall_fills_first(void)
 {
 	int fds[2];
-	char b[2][8];
-	struct iovec iov[2] = { { b[0], sizeof(b[0]) }, { b[1], sizeof(b[1]) } };
-	struct mmsghdr mm[2] = { { .msg_hdr = { .msg_iov = &iov[0], .msg_iovlen = 1 } },
-				 { .msg_hdr = { .msg_iov = &iov[1], .msg_iovlen = 1 } } };
+	struct two_msgs m;
 	pthread_t t;
+
+	two_msgs_init(&m);
 
 	tcp_pair(fds);
 	put(fds[1], "abc", 3);
 	pthread_create(&t, NULL, late_write_8, &fds[1]);
 	errno = 0;
-	long r = recvmmsg(fds[0], mm, 2, MSG_WAITALL | MSG_WAITFORONE, NULL);
+	long r = recvmmsg(fds[0], m.mm, 2, MSG_WAITALL | MSG_WAITFORONE, NULL);
 	int e = errno;
 	pthread_join(t, NULL);
 	close2(fds);
@@ -649,11 +663,11 @@ static void case_recvmmsg_waitall_fills_first(void)
 	close(fds[1]);
 	msleep(20);
 	errno = 0;
-	long rr = recvmmsg(fds[0], mm, 2, MSG_WAITALL, NULL);
+	long rr = recvmmsg(fds[0], m.mm, 2, MSG_WAITALL, NULL);
 	int er = errno;
 	close(fds[0]);
-	say(r, e, "len=%u,%u %.8s|%.3s; reset waiting: %ld %s", mm[0].msg_len, mm[1].msg_len, b[0],
-	    b[1], rr, errname(er));
+	say(r, e, "len=%u,%u %.8s|%.3s; reset waiting: %ld %s", m.mm[0].msg_len, m.mm[1].msg_len,
+	    m.b[0], m.b[1], rr, errname(er));
 }
 
 /* recvfrom with an address but no length, and MSG_WAITALL: the kernel receives all it
@@ -1796,6 +1810,57 @@ static void case_read_restart(void)
 	close2(p);
 }
 
+/* A recv of 0 bytes from TCP ends at the first signal that finds it waiting, with 0,
+   SA_RESTART or not: tcp_recvmsg's loop ends on the length left. extra: what was queued
+   when it returned (the data comes only after a few signals). */
+static int call_recv_nothing(struct interrupted *in)
+{
+	char b[1];
+	int r = (int)recv(in->fd, b, 0, 0), e = errno, queued = -1;
+
+	ioctl(in->fd, FIONREAD, &queued);
+	in->extra = queued;
+	errno = e;
+	return r;
+}
+
+static void case_recv_nothing_signal_restart(void)
+{
+	int fds[2];
+	struct interrupted in = { .call = call_recv_nothing };
+
+	tcp_pair(fds);
+	in.fd = fds[0];
+	interrupt(&in, true, 5, fds[1]);
+	close2(fds);
+	say(in.ret, in.err, "queued=%ld handled=%s", in.extra, handled > 0 ? "yes" : "no");
+}
+
+/* recvmmsg with MSG_WAITALL: the first message is whole, the peer resets while the
+   second waits: the call returns the first, and the reset is the next call's. */
+static void case_recvmmsg_waitall_reset_stays(void)
+{
+	int fds[2];
+	struct two_msgs m;
+	pthread_t t;
+
+	two_msgs_init(&m);
+
+	tcp_pair(fds);
+	put(fds[1], "abcdefgh", 8);
+	struct late_reset lr = { .fd = fds[1], .delay_ms = 20 };
+	pthread_create(&t, NULL, late_reset_main, &lr);
+	errno = 0;
+	long r = recvmmsg(fds[0], m.mm, 2, MSG_WAITALL, NULL);
+	int e = errno;
+	pthread_join(t, NULL);
+	errno = 0;
+	long next = recv(fds[0], m.b[1], sizeof(m.b[1]), 0);
+	int en = errno;
+	close(fds[0]);
+	say(r, e, "len0=%u next=%ld %s", m.mm[0].msg_len, next, errname(en));
+}
+
 /* poll is never restarted, SA_RESTART or not. */
 static void case_poll_eintr_restart(void)
 {
@@ -2188,6 +2253,8 @@ static const struct prog_case cases[] = {
 	CASE(recvmmsg_nothing_then_more),
 	CASE(recvmmsg_waitall_fills_first),
 	CASE(recvfrom_no_length),
+	CASE(recvmmsg_waitall_reset_stays),
+	CASE(recv_nothing_signal_restart),
 	CASE(recvmmsg_zero_timeout),
 	CASE(preadv2_unknown_flag),
 	CASE(recv_waitall_then_reset),
