@@ -37,35 +37,38 @@ static glob_fn first_glob(void)
 	return f;
 }
 
-static bool is_wildcard(char c, int flags)
+static bool is_wildcard(char c)
 {
-	return c == '*' || c == '?' || c == '[' || (c == '{' && (flags & GLOB_BRACE));
+	return c == '*' || c == '?' || c == '[';
 }
 
 /*
- * The directories the pattern starts with, before its first wildcard, into dir: "/" for
- * a pattern that starts with ~ (its home directory is looked up) and "." for one whose
- * first name has a wildcard. false when it does not fit, and the walk is taken from /.
+ * The directories the pattern starts with, before its first wildcard, into dir, its
+ * escapes taken out: "." for a pattern whose first name has a wildcard. false when the
+ * walk must be taken from /: a pattern that starts with ~ (a home directory is looked
+ * up), one with braces (GLOB_BRACE: each alternative is a pattern of its own, which
+ * may start anywhere), or one that does not fit.
  */
 static bool fixed_part(const char *pattern, int flags, char *dir, size_t size)
 {
-	size_t last_slash = 0, i = 0;
-	bool slash = false;
 	if (pattern[0] == '~' && (flags & (GLOB_TILDE | GLOB_TILDE_CHECK)))
 		return false;
-	for (; pattern[i] && !is_wildcard(pattern[i], flags); i++) {
+	if ((flags & GLOB_BRACE) && strchr(pattern, '{'))
+		return false;
+	size_t len = 0, at_slash = 0;
+	bool slash = false;
+	for (size_t i = 0; pattern[i] && !is_wildcard(pattern[i]); i++) {
 		if (pattern[i] == '\\' && !(flags & GLOB_NOESCAPE) && pattern[i + 1])
 			i++;
-		else if (pattern[i] == '/')
-			last_slash = i, slash = true;
+		if (len + 1 >= size)
+			return false;
+		if (pattern[i] == '/')
+			at_slash = len, slash = true;
+		dir[len++] = pattern[i];
 	}
 	if (!slash)
 		return snprintf(dir, size, ".") < (int)size;
-	size_t len = last_slash ? last_slash : 1;   /* "/x*": the root */
-	if (len >= size)
-		return false;
-	memcpy(dir, pattern, len);
-	dir[len] = '\0';
+	dir[at_slash ? at_slash : 1] = '\0';   /* "/x*": the root */
 	return true;
 }
 
@@ -74,7 +77,7 @@ static enum gp_path_class glob_class(const char *pattern, int flags)
 	if (gp_mounts_all_local() || !gp_cooperative_in(GP_FAM_PATH))
 		return GP_PATH_DIRECT;
 	if (!pattern || (flags & GLOB_ALTDIRFUNC))
-		return GP_PATH_DIRECT;   /* libc's EFAULT, or the program's own functions */
+		return GP_PATH_DIRECT;   /* libc's EINVAL, or the program's own functions */
 	char dir[PATH_MAX];
 	return gp_path_tree_class(fixed_part(pattern, flags, dir, sizeof(dir)) ? dir : "/");
 }

@@ -19,9 +19,10 @@ struct dynamic {
 	const uint32_t *hash, *gnu_hash;
 };
 
-/* The dynamic linker relocates some entries in place (DT_STRTAB, DT_SYMTAB, DT_VERSYM,
- * the hash tables) and not others (DT_VERNEED, which it reads through its own copy): an
- * address below the load base is still relative to it. */
+/* The dynamic linker relocates some entries in place where the dynamic section is
+ * writable (DT_STRTAB, DT_SYMTAB, DT_VERSYM, the hash tables: elf_get_dynamic_info):
+ * an address below the load base is still relative to it. DT_VERNEED it never does
+ * (dl-version.c adds l_addr when it reads it). */
 static const void *dyn_ptr(const struct dynamic *d, ElfW(Addr) p)
 {
 	return (const void *)(p < d->base ? p + d->base : p);
@@ -35,7 +36,7 @@ static bool dynamic_read(const struct link_map *lm, struct dynamic *d)
 		case DT_SYMTAB: d->symtab = dyn_ptr(d, e->d_un.d_ptr); break;
 		case DT_STRTAB: d->strtab = dyn_ptr(d, e->d_un.d_ptr); break;
 		case DT_VERSYM: d->versym = dyn_ptr(d, e->d_un.d_ptr); break;
-		case DT_VERNEED: d->verneed = dyn_ptr(d, e->d_un.d_ptr); break;
+		case DT_VERNEED: d->verneed = (const char *)(d->base + e->d_un.d_ptr); break;
 		case DT_VERNEEDNUM: d->verneed_count = e->d_un.d_val; break;
 		case DT_HASH: d->hash = dyn_ptr(d, e->d_un.d_ptr); break;
 		case DT_GNU_HASH: d->gnu_hash = dyn_ptr(d, e->d_un.d_ptr); break;
@@ -83,13 +84,11 @@ static const char *needed_version(const struct dynamic *d, ElfW(Half) ndx)
 	return NULL;
 }
 
-bool gp_symver_binds_older(const void *caller, const char *name, const char *alias,
-			   const char *current)
+static bool binds_older(const struct link_map *lm, const char *name, const char *alias,
+			const char *current)
 {
-	Dl_info info;
-	struct link_map *lm = NULL;
 	struct dynamic d;
-	if (!dladdr1(caller, &info, (void **)&lm, RTLD_DL_LINKMAP) || !lm || !dynamic_read(lm, &d))
+	if (!dynamic_read(lm, &d))
 		return false;
 	bool older = false;
 	size_t n = symbol_count(&d);
@@ -104,4 +103,16 @@ bool gp_symver_binds_older(const void *caller, const char *name, const char *ali
 		older = true;
 	}
 	return older;
+}
+
+/* One dladdr1 and one walk of the caller's symbols a call: glob reads directories, which
+   costs far more. */
+bool gp_symver_binds_older(const void *caller, const char *name, const char *alias,
+			   const char *current)
+{
+	Dl_info info;
+	struct link_map *lm = NULL;
+	if (!dladdr1(caller, &info, (void **)&lm, RTLD_DL_LINKMAP) || !lm)
+		return false;
+	return binds_older(lm, name, alias, current);
 }
