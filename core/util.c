@@ -104,6 +104,8 @@ bool gp_peek(const void *addr, void *out, size_t len)
 	       (long)len;
 }
 
+long (*gp__raw_syscall)(long number, ...) = syscall;
+
 void gp_block_program_signals(void)
 {
 	uint64_t all = GP_SIGMASK_LIBRARY_THREAD;

@@ -53,6 +53,14 @@ enum gp_log_level { GP_LOG_ERROR, GP_LOG_WARNING, GP_LOG_INFO, GP_LOG_DEBUG };
 void gp_block_program_signals(void);
 
 /*
+ * The C library's syscall, past the shim's hook of it (set by the shim; the unit tests
+ * have no hook). The hook takes a futex wake from a kernel thread for one a green thread
+ * may wait for, and wakes the event loop through its descriptor, which a kernel thread
+ * with a table of its own (procread.h) does not have.
+ */
+extern long (*gp__raw_syscall)(long number, ...);
+
+/*
  * Copy len bytes at addr without dereferencing it (process_vm_readv): memory another
  * kernel thread may give back meanwhile, or a word that only looks like a pointer, is
  * read without faulting. True if all of it was read.

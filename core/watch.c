@@ -34,6 +34,7 @@
 #include "kthread.h"
 #include "mounts.h"
 #include "offload.h"
+#include "procread.h"
 #include "sched.h"
 #include "tls.h"
 #include "util.h"
@@ -120,20 +121,33 @@ struct xmaps {
 	struct xmap m[MAX_XMAPS];
 };
 
-/* Raw system calls: these run on the monitor and in a signal handler. */
-static int raw_open(const char *path)
-{
-	return (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-}
-
+/* Raw system calls: these run on the monitor, its reader, and in a signal handler. */
 static long raw_read(int fd, char *buf, size_t len)
 {
 	return syscall(SYS_read, fd, buf, len);
 }
 
-static void raw_close(int fd)
+/* One read of a /proc file into buf (gp_proc_with), which says how much in n. */
+struct proc_buf {
+	char *buf;
+	size_t len;
+	long n;
+};
+
+static void read_once(int fd, void *arg)
 {
-	syscall(SYS_close, fd);
+	struct proc_buf *b = arg;
+	b->n = raw_read(fd, b->buf, b->len);
+}
+
+/* The file at path, read once into buf (NUL-terminated): its length, or <= 0. */
+static long proc_read(const char *path, char *buf, size_t size)
+{
+	struct proc_buf b = { buf, size - 1, -1 };
+	if (gp_proc_with(path, read_once, &b) < 0 || b.n <= 0)
+		return -1;
+	buf[b.n] = '\0';
+	return b.n;
 }
 
 static uintptr_t hex(const char **p)
@@ -178,12 +192,9 @@ static void xmap_line(struct xmaps *x, const char *line)
 	x->n++;
 }
 
-static void xmaps_load(struct xmaps *x)
+static void xmaps_read(int fd, void *arg)
 {
-	x->n = 0;
-	int fd = raw_open("/proc/self/maps");
-	if (fd < 0)
-		return;
+	struct xmaps *x = arg;
 	char buf[4096];
 	size_t have = 0;
 	for (;;) {
@@ -202,7 +213,16 @@ static void xmaps_load(struct xmaps *x)
 		if (have == sizeof(buf) - 1)
 			have = 0;   /* a line longer than the buffer: not one we need */
 	}
-	raw_close(fd);
+}
+
+/* here: opened in the caller's table (a signal handler's dump: procread.h). */
+static void xmaps_load(struct xmaps *x, bool here)
+{
+	x->n = 0;
+	if (here)
+		gp_proc_with_here("/proc/self/maps", xmaps_read, x);
+	else
+		gp_proc_with("/proc/self/maps", xmaps_read, x);
 }
 
 static const struct xmap *xmap_find(const struct xmaps *x, uintptr_t a)
@@ -434,14 +454,8 @@ static long read_task_syscall(int tid, unsigned long args[6], uintptr_t *sp, uin
 {
 	char path[64], buf[512];
 	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
-	int fd = raw_open(path);
-	if (fd < 0)
+	if (proc_read(path, buf, sizeof(buf)) <= 0)
 		return -1;
-	long n = raw_read(fd, buf, sizeof(buf) - 1);
-	raw_close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	if (strncmp(buf, "running", 7) == 0)
 		return -2;
 	char *p = buf, *end;
@@ -462,14 +476,8 @@ static char read_task_state(int tid)
 {
 	char path[64], buf[512];
 	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
-	int fd = raw_open(path);
-	if (fd < 0)
+	if (proc_read(path, buf, sizeof(buf)) <= 0)
 		return '?';
-	long n = raw_read(fd, buf, sizeof(buf) - 1);
-	raw_close(fd);
-	if (n <= 0)
-		return '?';
-	buf[n] = '\0';
 	char *paren = strrchr(buf, ')');   /* the command name may hold anything */
 	return paren && paren[1] == ' ' ? paren[2] : '?';
 }
@@ -511,7 +519,7 @@ static void stall_report(struct gp_carrier *c, struct gp_green *g, uint64_t sw,
 	long nr = read_task_syscall(tid, args, &sp, &pc);
 	int n = 0;
 	if (nr >= 0) {
-		xmaps_load(&wd.xmaps);
+		xmaps_load(&wd.xmaps, false);
 		if (pc)
 			frames[n++] = pc;
 		n += scan_stack(&wd.xmaps, sp, stack_top(g), frames + n, MAX_FRAMES - n, wd.page);
@@ -710,9 +718,8 @@ struct look {
  */
 static bool really_stuck(int tid, const struct look *l, long cpu, long min_cpu)
 {
-	/* Computing (or making calls that never wait): the CPU clock says so without a
-	 * descriptor. The look at /proc takes one, the lowest free number for a moment,
-	 * where a program that dup2()s over every number would meet EBUSY. */
+	/* Computing (or making calls that never wait): the CPU clock says so, at once. The
+	 * look at /proc is the reader's (procread.h). */
 	if (l->cpu_known && cpu - l->cpu_from >= min_cpu)
 		return true;
 	char state = read_task_state(tid);
@@ -937,7 +944,7 @@ void gp_dump_write(int fd)
 		dump_line(fd, "no green threads: the program has not created a thread");
 		return;
 	}
-	xmaps_load(&dump_xmaps);
+	xmaps_load(&dump_xmaps, true);
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	long now = ts.tv_sec * 1000000000L + ts.tv_nsec;

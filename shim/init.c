@@ -213,6 +213,7 @@ int gp__runtime_start(void)
 	gp__thread_main = thread_main;
 	gp__sigaction_init();
 	gp__offload_init();
+	gp__raw_syscall = GP_REAL(syscall);
 	gp_sched_start_carriers();
 	gp__overflow_watch();
 	if (gp_watch_start() < 0)

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MAX_KERNEL_THREADS (2 + gp_carriers()) /* see shim_sleep.c */
+#define MAX_KERNEL_THREADS (3 + gp_carriers()) /* see shim_sleep.c */
 
 struct echo {
 	bool server_shim, client_shim;

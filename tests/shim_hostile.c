@@ -19,6 +19,34 @@ Test(hostile, each_case_same)
 }
 
 /*
+ * The monitor reads /proc to tell a stuck thread, more often with a short hand-off: its
+ * opens never take a number of the program's (core/procread.h), where a dup2 over
+ * every number would meet EBUSY, or replace it and have the monitor close the
+ * program's file. Before, one run in three differed here.
+ */
+Test(hostile, dup2_over_all_while_the_monitor_looks)
+{
+	struct rlimit rl;
+	cr_assert(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+	rl.rlim_cur = 1024;
+	cr_assert(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+	struct gp_run native;
+	gp_run_prog("hostile", GP_ARGV("dup2_over_all"), false, 20, NULL, &native);
+	gp_expect_ok(&native);
+	for (int i = 0; i < 5; i++) {
+		struct gp_run shim;
+		struct gp_cmd cmd = { .prog = "hostile", .argv = GP_ARGV("dup2_over_all"),
+				      .shim = true, .timeout_s = 20,
+				      .env = GP_ARGV("GREENPATCH_HANDOFF=100us") };
+		gp_run(&cmd, &shim);
+		cr_expect_str_eq(shim.out, native.out, "run %d: natively\n%sunder the library\n%s",
+				 i, native.out, shim.out);
+		gp_run_free(&shim);
+	}
+	gp_run_free(&native);
+}
+
+/*
  * With the soft limit most systems start programs with: the library's descriptors are
  * then above it as well, where a dup2 onto them fails natively too.
  */

@@ -14,12 +14,13 @@
 
 /*
  * The runtime carries every green thread on its carriers (GREENPATCH_CARRIERS kernel
- * threads, main's among them), so "Threads:" should read their number. Two more are
- * accepted because the design allows a small offload pool of kernel threads for calls
- * that cannot be made non-blocking; what matters here is that 1,000 sleeping threads do
- * not need 1,000 kernel threads.
+ * threads, main's among them), so "Threads:" should read their number. Three more are
+ * accepted: the monitor, its reader of /proc (core/procread.h) once it has looked at a
+ * carrier that seemed stuck (a busy machine), and a small offload pool of kernel threads
+ * for calls that cannot be made non-blocking; what matters here is that 1,000 sleeping
+ * threads do not need 1,000 kernel threads.
  */
-#define MAX_KERNEL_THREADS (2 + gp_carriers())
+#define MAX_KERNEL_THREADS (3 + gp_carriers())
 
 /* The "Threads:" value the program copied to stderr, or fail. */
 static long kernel_threads(const struct gp_run *r)
