@@ -159,6 +159,26 @@ bool gp_asan_preloaded(void)
 	return pre && strstr(pre, "libasan");
 }
 
+const char *gp_asan_runtime(void)
+{
+	static char path[4096];
+	const char *pre = getenv("GP_TEST_PRELOAD");
+
+	if (!pre)
+		return NULL;
+	/* LD_PRELOAD's list is separated by colons or spaces. */
+	for (const char *p = pre; *p;) {
+		size_t n = strcspn(p, ": ");
+		if (n > 0 && n < sizeof(path) && memmem(p, n, "libasan", 7)) {
+			memcpy(path, p, n);
+			path[n] = '\0';
+			return path;
+		}
+		p += n + (p[n] != '\0');
+	}
+	return NULL;
+}
+
 char *gp_prog_path(const char *prog)
 {
 	char *path = strchr(prog, '/') ? xstrdup(prog)

@@ -71,6 +71,13 @@ const char *gp_env(const char *name);
 /* The library under test is the ASan build: ASan's runtime is preloaded with it. */
 bool gp_asan_preloaded(void);
 
+/*
+ * In the ASan build, the path of ASan's runtime as GP_TEST_PRELOAD names it; NULL in any
+ * other. For a native run that must carry what the runtime adds to a process (a pthread
+ * key, its reads of /proc at start-up) to be compared with a run under the library.
+ */
+const char *gp_asan_runtime(void);
+
 /* The carriers the library runs under the tests: GREENPATCH_CARRIERS, else one per CPU. */
 int gp_carriers(void);
 
