@@ -452,8 +452,9 @@ static int recvmmsg_each_whole(int fd, struct mmsghdr *vec, unsigned vlen, int f
 		io.iovcnt = 0;
 		io.no_wait = rest_nowait;
 		io.error_stays = got > 0;
-		ssize_t r = gp__io(&io);
-		if (r > 0 && !rest_nowait) {
+		bool peek = (io.flags & MSG_PEEK) && !rest_nowait;
+		ssize_t r = peek ? peek_all(&io) : gp__io(&io);
+		if (r > 0 && !rest_nowait && !peek) {
 			/* The kernel has read the msghdr: it is safe to walk now. */
 			io.iov = io.msg->msg_iov;
 			io.iovcnt = (int)io.msg->msg_iovlen;

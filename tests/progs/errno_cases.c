@@ -1836,6 +1836,29 @@ static void case_recv_nothing_signal_restart(void)
 	say(in.ret, in.err, "queued=%ld handled=%s", in.extra, handled > 0 ? "yes" : "no");
 }
 
+/* recvmmsg with MSG_PEEK | MSG_WAITALL: each message peeks from the start of the queue,
+   the first once the whole length can be peeked; nothing is taken. */
+static void case_recvmmsg_peek_waitall(void)
+{
+	int fds[2];
+	struct two_msgs m;
+	pthread_t t;
+	char after[8];
+
+	two_msgs_init(&m);
+	tcp_pair(fds);
+	put(fds[1], "abc", 3);
+	pthread_create(&t, NULL, late_write_8, &fds[1]);
+	errno = 0;
+	long r = recvmmsg(fds[0], m.mm, 2, MSG_PEEK | MSG_WAITALL, NULL);
+	int e = errno;
+	pthread_join(t, NULL);
+	long got = recv(fds[0], after, sizeof(after), 0);
+	close2(fds);
+	say(r, e, "len=%u,%u %.8s|%.8s then recv=%ld %.8s", m.mm[0].msg_len, m.mm[1].msg_len,
+	    m.b[0], m.b[1], got, after);
+}
+
 /* recvmmsg with MSG_WAITALL: the first message is whole, the peer resets while the
    second waits: the call returns the first, and the reset is the next call's. */
 static void case_recvmmsg_waitall_reset_stays(void)
@@ -2254,6 +2277,7 @@ static const struct prog_case cases[] = {
 	CASE(recvmmsg_waitall_fills_first),
 	CASE(recvfrom_no_length),
 	CASE(recvmmsg_waitall_reset_stays),
+	CASE(recvmmsg_peek_waitall),
 	CASE(recv_nothing_signal_restart),
 	CASE(recvmmsg_zero_timeout),
 	CASE(preadv2_unknown_flag),
