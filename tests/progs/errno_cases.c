@@ -640,21 +640,30 @@ static void *late_write_8(void *arg)
 	return NULL;
 }
 
-static void case_recvmmsg_waitall_fills_first(void)
+/* A TCP pair whose peer has sent "abc" and sends "defghijk" a moment later: recvmmsg of
+   two messages with flags meanwhile (fds stay open). */
+static long recvmmsg_abc_then_8(int *fds, struct two_msgs *m, int flags, int *e)
 {
-	int fds[2];
-	struct two_msgs m;
 	pthread_t t;
 
-	two_msgs_init(&m);
-
+	two_msgs_init(m);
 	tcp_pair(fds);
 	put(fds[1], "abc", 3);
 	pthread_create(&t, NULL, late_write_8, &fds[1]);
 	errno = 0;
-	long r = recvmmsg(fds[0], m.mm, 2, MSG_WAITALL | MSG_WAITFORONE, NULL);
-	int e = errno;
+	long r = recvmmsg(fds[0], m->mm, 2, flags, NULL);
+	*e = errno;
 	pthread_join(t, NULL);
+	return r;
+}
+
+static void case_recvmmsg_waitall_fills_first(void)
+{
+	int fds[2];
+	struct two_msgs m;
+	int e;
+	long r = recvmmsg_abc_then_8(fds, &m, MSG_WAITALL | MSG_WAITFORONE, &e);
+
 	close2(fds);
 
 	/* The peer closes with data unread: a reset waits on the socket. */
@@ -1842,17 +1851,9 @@ static void case_recvmmsg_peek_waitall(void)
 {
 	int fds[2];
 	struct two_msgs m;
-	pthread_t t;
 	char after[8];
-
-	two_msgs_init(&m);
-	tcp_pair(fds);
-	put(fds[1], "abc", 3);
-	pthread_create(&t, NULL, late_write_8, &fds[1]);
-	errno = 0;
-	long r = recvmmsg(fds[0], m.mm, 2, MSG_PEEK | MSG_WAITALL, NULL);
-	int e = errno;
-	pthread_join(t, NULL);
+	int e;
+	long r = recvmmsg_abc_then_8(fds, &m, MSG_PEEK | MSG_WAITALL, &e);
 	long got = recv(fds[0], after, sizeof(after), 0);
 	close2(fds);
 	say(r, e, "len=%u,%u %.8s|%.8s then recv=%ld %.8s", m.mm[0].msg_len, m.mm[1].msg_len,
