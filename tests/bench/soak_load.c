@@ -120,7 +120,9 @@
  * kernel preempted in the program's code, and keeps it, idle, to be used again
  * (libgreenpatch(7), Hand-off): a pool that GREENPATCH_MAX_THREADS bounds, as Go keeps the
  * threads it made for its system calls. How many there are depends on how many carriers
- * the machine's load preempted at once, not on the connections: they are counted apart.
+ * the machine's load preempted at once, not on the connections: they are counted apart,
+ * with the monitor's reader of /proc ("gp-procread", core/procread.h), which it starts the
+ * first time it looks at such a carrier.
  */
 
 enum kind { K_STREAM, K_EXCHANGE, K_SLOW_WRITER, K_SLOW_READER, K_PING, K_VANISH, K_COUNT };
@@ -971,7 +973,8 @@ static long spare_carriers(void)
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/comm", (int)srv.pid, e->d_name);
 		f = fopen(path, "r");
-		if (f && fgets(comm, sizeof(comm), f) && strcmp(comm, "gp-carrier\n") == 0)
+		if (f && fgets(comm, sizeof(comm), f) &&
+		    (strcmp(comm, "gp-carrier\n") == 0 || strcmp(comm, "gp-procread\n") == 0))
 			n++;
 		if (f)
 			fclose(f);
@@ -1271,7 +1274,7 @@ static int verdict(const struct sample *end_run, bool asked, bool exited, int st
 	       fail_if(end_fig.tasks - end_fig.spares > start_fig.tasks - start_fig.spares,
 		       &failures));
 	printf("  %-36sstart %ld, end %ld (idle, kept for reuse: not a leak)\n",
-	       "  of which spare carriers", start_fig.spares, end_fig.spares);
+	       "  of which spares and reader", start_fig.spares, end_fig.spares);
 	printf("  %-36sstart %ld, peak %ld, end %ld%s\n", "server connection threads",
 	       start_fig.live, peak(live_of), srv.live, fail_if(srv.live > 0, &failures));
 	printf("  %-36saccepted %ld, ended %ld, resets %ld, errors %ld, bytes echoed %llu%s\n",
