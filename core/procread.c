@@ -17,6 +17,10 @@
 
 enum { READER_NONE, READER_STARTING, READER_READY, READER_FAILED };
 
+/* Its deepest frame holds a 4 KiB buffer. It may start after the program lowered
+ * RLIMIT_AS, whose budget an 8 MiB default stack would come out of. */
+#define READER_STACK ((size_t)64 << 10)
+
 static struct {
 	_Atomic uint32_t lock;    /* one request at a time: 0 free, 1 held */
 	_Atomic uint32_t ask;     /* bumped for each request */
@@ -94,7 +98,7 @@ static bool reader_ready(void)
 		atomic_store(&pr.done, 0);
 		bool can = gp__create_kernel_thread != NULL;
 		atomic_store(&pr.state, can ? READER_STARTING : READER_FAILED);
-		if (can && gp__create_kernel_thread(reader_main, NULL, 0) != 0)
+		if (can && gp__create_kernel_thread(reader_main, NULL, READER_STACK) != 0)
 			atomic_store(&pr.state, READER_FAILED);
 	}
 	uint32_t s;
