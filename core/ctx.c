@@ -61,7 +61,7 @@ static inline void asan_finish(struct gp_ctx *self, int is_new) { (void)self, (v
 static inline void switch_tp(const struct gp_ctx *from, const struct gp_ctx *to)
 {
 	if (to->tp != from->tp) {
-		gp_tls_pass_tcache(from->tp, to->tp);
+		gp_tls_pass_malloc(from->tp, to->tp);
 #ifdef GP_ASAN
 		gp_tls_pass_asan(from->tp, to->tp);
 #endif

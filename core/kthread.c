@@ -1,5 +1,6 @@
 #include "kthread.h"
 
+#include <errno.h>
 #include <linux/futex.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -37,14 +38,19 @@ static struct gp_kthread **made;
 static _Atomic unsigned nmade;
 static unsigned made_cap;
 
+/* Called on green threads too (gp_handoff_self): their errno is the program's. */
 static void futex_wait(_Atomic uint32_t *word, uint32_t val)
 {
+	int saved = errno;
 	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+	errno = saved;
 }
 
 static void futex_wake(_Atomic uint32_t *word)
 {
+	int saved = errno;
 	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	errno = saved;
 }
 
 static void spare_push(struct gp_kthread *m)
@@ -123,6 +129,11 @@ static void *spare_main(void *arg)
 	struct gp_kthread *m = arg;
 	m->tid = gp_kernel_tid();
 	give_signal_stack();
+	/* The arena the hubs and green threads it runs allocate from (tls.c, find_arena),
+	 * taken while its maker waits: at a carrier's start, before the program goes on. */
+	gp_take_malloc_arena();
+	__atomic_store_n(&m->started, 1, __ATOMIC_RELEASE);
+	futex_wake(&m->started);
 	prctl(PR_SET_NAME, "gp-carrier");
 	gp_ctx_init_current(&m->idle.ctx);
 	m->idle.ctx.tp = gp_tp_get();
@@ -196,6 +207,8 @@ static struct gp_kthread *spare_take(void)
 		free(m);
 		return NULL;
 	}
+	while (!__atomic_load_n(&m->started, __ATOMIC_ACQUIRE))
+		futex_wait(&m->started, 0);
 	/* Running now: it is never freed, so a failed remember only hides it from reports. */
 	remember(m);
 	gp_tls_guard_setxid();

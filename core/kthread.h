@@ -38,6 +38,7 @@ struct gp_kthread {
 	struct gp_green idle;          /* its idle context: where it waits while a spare */
 	int tid;
 	bool made_idle;                /* the idle context runs on a stack of ours */
+	_Atomic uint32_t started;      /* futex word: 1 once it has its malloc arena */
 	_Atomic uint32_t assigned;     /* futex word: 1 once given a carrier */
 	struct gp_carrier *target;     /* the carrier it is given */
 	struct gp_green *rejoining;    /* the green thread it gives back to the carrier */

@@ -605,12 +605,24 @@ static void hub_poll(struct gp_runtime *rt, struct gp_carrier *c)
 		wake_idle(rt);
 }
 
+/* Where each hub's first steps return to (gp_sched_start). */
+static struct gp_ctx *hub_starter;
+
 static void hub_main(void *arg)
 {
 	struct gp_carrier *c = arg;
-	struct gp_runtime *rt = gp_rt;
+	/*
+	 * The first steps run at once, on the kernel thread that starts the runtime, before
+	 * the program goes on: a carrier's kernel thread may first run its hub much later,
+	 * after the program lowered RLIMIT_AS. Where malloc's arena goes along with the
+	 * kernel thread (tls.c, find_arena) the hub takes its kernel thread's; where it
+	 * does not, the hub's own would then take 64 MiB of the budget the program set for
+	 * its own threads.
+	 */
 	gp_tls_thread_start();
 	gp_take_malloc_arena();
+	gp_ctx_switch(&c->hub.ctx, hub_starter);
+	struct gp_runtime *rt = gp_rt;
 	if (!rt->errno_at)
 		gp__me = &c->hub;
 	bool woken = false;
@@ -967,6 +979,9 @@ int gp_sched_start(void)
 	count_mask(rt, m->sigmask, +1);
 	gp_ctx_init_current(&m->ctx);
 	m->ctx.tp = rt->errno_at ? NULL : gp_tls_carrier_tp();
+	hub_starter = &m->ctx;
+	for (unsigned i = 0; i < n; i++)
+		gp_ctx_switch(&m->ctx, &rt->carriers[i].hub.ctx);
 	all_add(rt, m);
 
 	gp_sync_reset();

@@ -47,6 +47,7 @@ extern __thread struct __res_state *__resp __attribute__((tls_model("initial-exe
 bool gp_tls_per_thread;
 bool gp__tls_fsgsbase;
 ptrdiff_t gp__tls_tcache_offset;
+ptrdiff_t gp__tls_arena_offset;
 void *(*gp__tls_kernel_tp)(void);
 
 #ifndef HWCAP2_FSGSBASE
@@ -69,6 +70,8 @@ static struct {
 	ptrdiff_t tcache;       /* malloc's per-thread cache pointer, from the thread
 				   pointer; 0 when not found */
 	void *carrier_tcache;
+	ptrdiff_t arena;        /* malloc's per-thread arena pointer, the same way */
+	void *carrier_arena;
 	ptrdiff_t res_from_tp;  /* our struct __res_state, from the thread pointer */
 	ptrdiff_t asan_key;     /* ASan's pthread key entry, from the thread pointer; 0
 				   when not an ASan build or not found */
@@ -160,6 +163,58 @@ static void find_tcache(void)
 			return;
 		}
 	}
+}
+
+/* Does the struct at w look like malloc's main arena: one of its first 32 words points
+ * to a chunk (its top) whose end is the program break? */
+static bool is_main_arena(uintptr_t w, uintptr_t brk)
+{
+	uintptr_t words[32];
+	if (!gp_peek((void *)w, words, sizeof(words)))
+		return false;
+	for (int i = 0; i < 32; i++) {
+		uintptr_t top = words[i], head[2];
+		if (top >= 4096 && !(top & 15) && gp_peek((void *)top, head, sizeof(head)) &&
+		    top + (head[1] & ~(uintptr_t)7) == brk)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * malloc also keeps the arena a thread allocates from in a static __thread pointer
+ * (thread_arena), which it sets at the thread's first malloc that its cache cannot
+ * serve: to a new arena (64 MiB of address space reserved) while there are fewer than
+ * 8 per CPU. It goes along with the cache, so that green threads and hubs allocate
+ * from their kernel thread's arena: without it, any green thread that grows one of
+ * libev's arrays as it parks, or a hub on its first run, reserved an arena at a moment
+ * the program does not choose, out of a budget it may have set with RLIMIT_AS for
+ * its threads' stacks. It is found in the carrier's static TLS as the one word that
+ * points to the main arena, a struct in the C library's data (near stdin's) whose top
+ * chunk ends at the program break. Not found (another malloc, a break moved by the
+ * program), each thread keeps its own, as glibc would give it.
+ */
+static void find_arena(void)
+{
+	void *volatile p = malloc(4096);   /* past the cache: the arena is set */
+	free(p);
+	uintptr_t brk = (uintptr_t)sbrk(0), near = (uintptr_t)stdin;
+	char *lo = static_lo(L.carrier_tp), *hi = static_hi(L.carrier_tp), *found = NULL;
+	for (char *q = lo; q + sizeof(void *) <= hi; q += sizeof(void *)) {
+		uintptr_t w;
+		memcpy(&w, q, sizeof(w));
+		if ((w & 7) || w + (1 << 20) < near || w > near + (1 << 20) ||
+		    !is_main_arena(w, brk))
+			continue;
+		if (found)
+			return;   /* two: neither is trusted */
+		found = q;
+	}
+	if (!found)
+		return;
+	L.arena = found - (char *)L.carrier_tp;
+	gp__tls_arena_offset = L.arena;
+	L.carrier_arena = *(void **)found;
 }
 
 /* glibc's first block of pthread key entries ({ seq, data }, keys 0 to 31) lies just
@@ -310,6 +365,8 @@ int gp_tls_init(char *why, size_t len)
 		L.carrier_tid = gp_kernel_tid();
 		if (L.tcache)
 			L.carrier_tcache = *(void **)((char *)L.carrier_tp + L.tcache);
+		if (L.arena)
+			L.carrier_arena = *(void **)((char *)L.carrier_tp + L.arena);
 		return 0;
 	}
 	if (gp_config.tls_shared) {
@@ -330,6 +387,7 @@ int gp_tls_init(char *why, size_t len)
 	if (rc < 0)
 		return rc;
 	find_tcache();
+	find_arena();
 	find_asan_key();
 	/*
 	 * glibc's pthread_create sets multiple_threads only in the creator's descriptor,
@@ -405,6 +463,8 @@ void *gp_tls_make(char *top, void *block, size_t block_size, size_t guard, char 
 		*(int *)(pd + L.rseq_cpu_id) = RSEQ_CPU_ID_REGISTRATION_FAILED;
 	if (L.tcache)
 		*(void **)(tp + L.tcache) = L.carrier_tcache;
+	if (L.arena)
+		*(void **)(tp + L.arena) = L.carrier_arena;
 	return tp;
 }
 

@@ -57,7 +57,9 @@
  *     pointer to thread pointer at each switch, so that green threads share it one at
  *     a time and two kernel threads never do (a handed-off thread keeps its kernel
  *     thread's, core/kthread.h): glibc frees a thread's cache only when a kernel thread
- *     exits, so a cache per green thread would leak one per thread.
+ *     exits, so a cache per green thread would leak one per thread. malloc's arena
+ *     goes along the same way (tls.c, find_arena): a kernel thread reserves one, not
+ *     each green thread that allocates.
  *   - The stack, the compiler and the switch: a green thread always resumes on its own
  *     TLS, so a TLS address (or __errno_location()) the compiler keeps in a register
  *     across a park stays right. The switch path itself keeps nothing of the TLS it
@@ -194,16 +196,20 @@ void gp_tls_set_tid(void *tp, int tid);
 /* The thread id glibc finds in the TCB at tp. */
 int gp_tls_tid(void *tp);
 
-/* Where malloc's per-thread cache pointer lies from a thread pointer; 0: unknown. */
-extern ptrdiff_t gp__tls_tcache_offset;
+/* Where malloc's per-thread cache and arena pointers lie from a thread pointer; 0:
+ * unknown. */
+extern ptrdiff_t gp__tls_tcache_offset, gp__tls_arena_offset;
 
 /*
  * A switch from the thread with thread pointer from to the one with to, on one kernel
- * thread: the kernel thread's malloc cache goes along (see above).
+ * thread: the kernel thread's malloc cache and arena go along (see above).
  */
-static inline void gp_tls_pass_tcache(void *from, void *to)
+static inline void gp_tls_pass_malloc(void *from, void *to)
 {
 	ptrdiff_t off = gp__tls_tcache_offset;
+	if (off)
+		*(void **)((char *)to + off) = *(void **)((char *)from + off);
+	off = gp__tls_arena_offset;
 	if (off)
 		*(void **)((char *)to + off) = *(void **)((char *)from + off);
 }

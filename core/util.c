@@ -93,7 +93,9 @@ _Noreturn void gp_panic(const char *fmt, ...)
 
 void gp_take_malloc_arena(void)
 {
-	void *volatile p = malloc(1);   /* volatile: the pair is not optimised away */
+	/* Larger than malloc's per-thread cache holds: a block the cache has would be
+	 * given without an arena. volatile: the pair is not optimised away. */
+	void *volatile p = malloc(4096);
 	free(p);
 }
 

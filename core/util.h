@@ -70,9 +70,10 @@ bool gp_peek(const void *addr, void *out, size_t len);
 /*
  * glibc gives each thread's first malloc an arena: 64 MiB of address space reserved.
  * A context of the library's own with its own TLS (a hub, the monitor) takes its arena
- * here, as it starts before main, rather than at a first malloc much later (libev
- * growing an array), where it would take 64 MiB from a budget the program set with
- * RLIMIT_AS for its own threads' stacks.
+ * here, as the runtime starts and before the program goes on (its starter waits for
+ * it), rather than at a first malloc much later (libev growing an array), where it
+ * would take 64 MiB from a budget the program set with RLIMIT_AS for its own threads'
+ * stacks.
  */
 void gp_take_malloc_arena(void);
 

@@ -608,6 +608,7 @@ static void stall_report(struct gp_carrier *c, struct gp_green *g, uint64_t sw,
 static struct {
 	_Atomic uint32_t asleep;        /* futex: the monitor sleeps until the hub wakes it */
 	_Atomic uint32_t retick;        /* futex: its tick between looks, cut short to re-time */
+	_Atomic uint32_t started;       /* futex: 1 once it has its malloc arena */
 } mon;
 
 /* Every carrier's hub waits, in the loop or idle: nothing can be stuck. */
@@ -839,6 +840,8 @@ static void *monitor_main(void *arg)
 	monitor_signals();
 	prctl(PR_SET_NAME, "gp-monitor");
 	gp_take_malloc_arena();
+	__atomic_store_n(&mon.started, 1, __ATOMIC_RELEASE);
+	gp__raw_syscall(SYS_futex, &mon.started, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 	struct watch_params p = { .threshold = (long)gp_config.stall_ms * 1000000L,
 				  .handoff = (long)gp_config.handoff_ns };
 	p.tick_ns = p.handoff ? p.handoff / 2 : p.threshold / 4;
@@ -897,11 +900,17 @@ int gp_watch_start(void)
 		return 0;
 	wd.pid = pid;
 	wd.nsites = 0;
+	__atomic_store_n(&mon.started, 0, __ATOMIC_RELAXED);
 	int rc = gp__create_kernel_thread(monitor_main, NULL, 0);
 	if (rc) {
 		wd.pid = 0;
 		return -rc;
 	}
+	/* Its arena taken before the program goes on, as the hubs' are (sched.c, hub_main). */
+	int saved = errno;
+	while (!__atomic_load_n(&mon.started, __ATOMIC_ACQUIRE))
+		gp__raw_syscall(SYS_futex, &mon.started, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+	errno = saved;
 	/* glibc's SIGSETXID handler exists now: the first kernel thread answers setuid made
 	 * elsewhere with its own descriptor, whichever green thread it runs (tls.h). */
 	gp_tls_guard_setxid();
