@@ -38,21 +38,6 @@ static struct gp_kthread **made;
 static _Atomic unsigned nmade;
 static unsigned made_cap;
 
-/* Called on green threads too (gp_handoff_self): their errno is the program's. */
-static void futex_wait(_Atomic uint32_t *word, uint32_t val)
-{
-	int saved = errno;
-	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
-	errno = saved;
-}
-
-static void futex_wake(_Atomic uint32_t *word)
-{
-	int saved = errno;
-	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-	errno = saved;
-}
-
 static void spare_push(struct gp_kthread *m)
 {
 	struct gp_kthread *head = __atomic_load_n(&spares, __ATOMIC_RELAXED);
@@ -90,7 +75,7 @@ static void idle_loop(struct gp_kthread *m, bool reserved)
 			spare_push(m);
 		reserved = false;
 		while (!__atomic_exchange_n(&m->assigned, 0, __ATOMIC_ACQUIRE))
-			futex_wait(&m->assigned, 0);
+			gp_futex_wait(&m->assigned, 0, -1);
 		gp__take_over(m);
 	}
 }
@@ -133,7 +118,7 @@ static void *spare_main(void *arg)
 	 * taken while its maker waits: at a carrier's start, before the program goes on. */
 	gp_take_malloc_arena();
 	__atomic_store_n(&m->started, 1, __ATOMIC_RELEASE);
-	futex_wake(&m->started);
+	gp_futex_wake(&m->started, 1);
 	prctl(PR_SET_NAME, "gp-carrier");
 	gp_ctx_init_current(&m->idle.ctx);
 	m->idle.ctx.tp = gp_tp_get();
@@ -175,13 +160,13 @@ static void take_lock(void)
 					__ATOMIC_RELAXED))
 		return;
 	while (__atomic_exchange_n(&taking_lock, 2, __ATOMIC_ACQUIRE) != 0)
-		futex_wait(&taking_lock, 2);
+		gp_futex_wait(&taking_lock, 2, -1);
 }
 
 static void take_unlock(void)
 {
 	if (__atomic_exchange_n(&taking_lock, 0, __ATOMIC_RELEASE) == 2)
-		futex_wake(&taking_lock);
+		gp_futex_wake(&taking_lock, 1);
 }
 
 /*
@@ -208,7 +193,7 @@ static struct gp_kthread *spare_take(void)
 		return NULL;
 	}
 	while (!__atomic_load_n(&m->started, __ATOMIC_ACQUIRE))
-		futex_wait(&m->started, 0);
+		gp_futex_wait(&m->started, 0, -1);
 	/* Running now: it is never freed, so a failed remember only hides it from reports. */
 	remember(m);
 	gp_tls_guard_setxid();
@@ -231,7 +216,7 @@ void gp_kthread_unused(struct gp_kthread *m)
 void gp_kthread_assign(struct gp_kthread *m)
 {
 	__atomic_store_n(&m->assigned, 1, __ATOMIC_RELEASE);
-	futex_wake(&m->assigned);
+	gp_futex_wake(&m->assigned, 1);
 }
 
 struct gp_kthread *gp_kthread_of_tid(int tid)

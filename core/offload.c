@@ -49,16 +49,6 @@ static void unlock(void)
 	atomic_flag_clear_explicit(&queue_lock, memory_order_release);
 }
 
-static void futex_wait(_Atomic unsigned *word, unsigned seen)
-{
-	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
-}
-
-static void futex_wake_one(_Atomic unsigned *word)
-{
-	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-}
-
 static struct job *take(void)
 {
 	lock();
@@ -83,7 +73,7 @@ static void *worker_main(void *arg)
 		struct job *j = take();
 		if (!j) {
 			atomic_fetch_add(&idle, 1);
-			futex_wait(&submitted, seen);
+			gp_futex_wait(&submitted, seen, -1);
 			atomic_fetch_sub(&idle, 1);
 			continue;
 		}
@@ -135,7 +125,7 @@ int gp_offload(gp_offload_fn fn, void *arg, bool unbounded)
 	unlock();
 	atomic_fetch_add(&calls, 1);
 	atomic_fetch_add(&submitted, 1);
-	futex_wake_one(&submitted);
+	gp_futex_wake(&submitted, 1);
 	/* Wakeable by the pool, like a descriptor: no deadlock while a call is out. */
 	while (!atomic_load_explicit(&j.done, memory_order_acquire)) {
 		gp_self()->wait_io = true;

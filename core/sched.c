@@ -390,24 +390,6 @@ static void schedule(struct gp_runtime *rt, struct gp_carrier *c)
 
 /* ---- several carriers ---- */
 
-/*
- * These run on a green thread's TLS (the one that takes the lock or wakes a carrier):
- * its errno is the program's, and a futex that says EAGAIN must not change it.
- */
-static void futex_wait_word(_Atomic uint32_t *word, uint32_t val)
-{
-	int saved = errno;
-	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
-	errno = saved;
-}
-
-static void futex_wake_word(_Atomic uint32_t *word, int n)
-{
-	int saved = errno;
-	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
-	errno = saved;
-}
-
 void gp__rt_lock_slow(void)
 {
 	_Atomic uint32_t *l = &gp_rt->lock;
@@ -422,12 +404,12 @@ void gp__rt_lock_slow(void)
 			return;
 	}
 	while (__atomic_exchange_n(l, 2, __ATOMIC_ACQUIRE) != 0)
-		futex_wait_word(l, 2);
+		gp_futex_wait(l, 2, -1);
 }
 
 void gp__rt_unlock_wake(void)
 {
-	futex_wake_word(&gp_rt->lock, 1);
+	gp_futex_wake(&gp_rt->lock, 1);
 }
 
 /* Wake one idle carrier, if any, to run what is queued. */
@@ -440,7 +422,7 @@ static void wake_idle(struct gp_runtime *rt)
 	rt->nidle--;
 	c->idle = false;
 	__atomic_store_n(&c->wake, 1, __ATOMIC_RELEASE);
-	futex_wake_word(&c->wake, 1);
+	gp_futex_wake(&c->wake, 1);
 }
 
 /*
@@ -527,7 +509,7 @@ static void idle_sleep(struct gp_runtime *rt, struct gp_carrier *c)
 	__atomic_store_n(&c->hub_waiting, 1, __ATOMIC_SEQ_CST);
 	gp_rt_unlock();
 	while (!__atomic_exchange_n(&c->wake, 0, __ATOMIC_ACQUIRE))
-		futex_wait_word(&c->wake, 0);
+		gp_futex_wait(&c->wake, 0, -1);
 	/* Its system call made before the lock is taken, not while others wait for it. */
 	__atomic_store_n(&c->hub_waiting, 0, __ATOMIC_SEQ_CST);
 	gp_monitor_wake();

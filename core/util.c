@@ -1,5 +1,7 @@
 #include "util.h"
 
+#include <errno.h>
+#include <linux/futex.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -107,6 +109,22 @@ bool gp_peek(const void *addr, void *out, size_t len)
 }
 
 long (*gp__raw_syscall)(long number, ...) = syscall;
+
+void gp_futex_wait(_Atomic uint32_t *word, uint32_t val, long timeout_ns)
+{
+	struct timespec ts = { timeout_ns / 1000000000L, timeout_ns % 1000000000L };
+	int saved = errno;
+	gp__raw_syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, timeout_ns < 0 ? NULL : &ts,
+			NULL, 0);
+	errno = saved;
+}
+
+void gp_futex_wake(_Atomic uint32_t *word, int n)
+{
+	int saved = errno;
+	gp__raw_syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+	errno = saved;
+}
 
 void gp_block_program_signals(void)
 {

@@ -10,9 +10,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/syscall.h>
 
-#include <stddef.h>
 
 
 #define GP_LIKELY(x)   __builtin_expect(!!(x), 1)
@@ -59,6 +59,18 @@ void gp_block_program_signals(void);
  * with a table of its own (procread.h) does not have.
  */
 extern long (*gp__raw_syscall)(long number, ...);
+
+/*
+ * The runtime's own futex waits and wakes (its lock, idle carriers, spares, the
+ * monitor, the offload pool): straight to the kernel through gp__raw_syscall, errno
+ * left as it was (they run on green threads' TLS too, where errno is the program's).
+ * Through the hook, each wake from a kernel thread also queued an unpark of the word
+ * for the event loop and woke it, and each from a green thread looked for green
+ * waiters on it: none ever parks on the runtime's words. wait: a relative timeout in
+ * nanoseconds, or < 0 for none.
+ */
+void gp_futex_wait(_Atomic uint32_t *word, uint32_t val, long timeout_ns);
+void gp_futex_wake(_Atomic uint32_t *word, int n);
 
 /*
  * Copy len bytes at addr without dereferencing it (process_vm_readv): memory another

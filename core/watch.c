@@ -624,9 +624,7 @@ static void monitor_sleep(struct gp_runtime *rt, long timeout_ns)
 {
 	__atomic_store_n(&mon.asleep, 1, __ATOMIC_SEQ_CST);
 	if (hubs_waiting(rt)) {
-		struct timespec ts = { timeout_ns / 1000000000L, timeout_ns % 1000000000L };
-		syscall(SYS_futex, &mon.asleep, FUTEX_WAIT_PRIVATE, 1,
-			timeout_ns > 0 ? &ts : NULL, NULL, 0);
+		gp_futex_wait(&mon.asleep, 1, timeout_ns > 0 ? timeout_ns : -1);
 	}
 	__atomic_store_n(&mon.asleep, 0, __ATOMIC_RELAXED);
 }
@@ -637,13 +635,13 @@ void gp_monitor_wake(void)
 	 * monitor that went to sleep; only then the exchange, so one wake-up is sent. */
 	if (__atomic_load_n(&mon.asleep, __ATOMIC_SEQ_CST) &&
 	    __atomic_exchange_n(&mon.asleep, 0, __ATOMIC_SEQ_CST))
-		syscall(SYS_futex, &mon.asleep, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+		gp_futex_wake(&mon.asleep, 1);
 }
 
 void gp_monitor_retick(void)
 {
 	__atomic_fetch_add(&mon.retick, 1, __ATOMIC_SEQ_CST);
-	syscall(SYS_futex, &mon.retick, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	gp_futex_wake(&mon.retick, 1);
 }
 
 struct handed_check {
@@ -698,8 +696,9 @@ static void check_handed_off(struct gp_kthread *m, void *arg)
 struct look {
 	uint64_t sw;
 	struct gp_green *g;
-	unsigned enters;              /* at the last look */
-	bool entered;                 /* it has called the library since `since` */
+	unsigned enters;              /* at the last look that read it */
+	bool enters_known;            /* enters was read (looks after the first) */
+	bool entered;                 /* it has called the library since a look read enters */
 	long yield_asked_ns;          /* when it was asked to yield; 0: not yet */
 	long since;
 	long cpu_from;                /* its CPU time at the first look that found it stuck */
@@ -780,18 +779,27 @@ static void look_at(struct gp_runtime *rt, struct gp_carrier *c, struct look *l,
 	struct gp_green *g = __atomic_load_n(&c->current, __ATOMIC_RELAXED);
 	bool in_program = false;
 	unsigned enters = 0;
-	if (g == &c->hub || !gp_sched_peek_thread(g, &in_program, &enters) ||
-	    sw != l->sw || g != l->g) {
-		*l = (struct look){ .sw = sw, .g = g, .enters = enters, .since = p->now,
+	/* A carrier that switched since the last look is not stuck: that is all the look
+	 * needs, and the common case of a busy carrier, so its thread is not read (three
+	 * process_vm_readv calls) until a look finds it still there. */
+	if (g == &c->hub || sw != l->sw || g != l->g) {
+		*l = (struct look){ .sw = sw, .g = g, .since = p->now,
 				    .reported_at = l->reported_at };
 		/* A yield asked of a thread that has switched since is moot. */
 		__atomic_store_n(&c->yield_request, 0, __ATOMIC_RELAXED);
 		return;
 	}
+	if (!gp_sched_peek_thread(g, &in_program, &enters)) {
+		l->sw = UINT64_MAX;   /* ended meanwhile: look afresh */
+		return;
+	}
 	/* Inside the library at this look: nothing to do until the next one. */
 	if (!in_program)
 		return;
-	if (enters != l->enters) {
+	if (!l->enters_known) {
+		l->enters = enters;
+		l->enters_known = true;
+	} else if (enters != l->enters) {
 		l->enters = enters;
 		l->entered = true;
 	}
@@ -841,7 +849,7 @@ static void *monitor_main(void *arg)
 	prctl(PR_SET_NAME, "gp-monitor");
 	gp_take_malloc_arena();
 	__atomic_store_n(&mon.started, 1, __ATOMIC_RELEASE);
-	gp__raw_syscall(SYS_futex, &mon.started, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	gp_futex_wake(&mon.started, 1);
 	struct watch_params p = { .threshold = (long)gp_config.stall_ms * 1000000L,
 				  .handoff = (long)gp_config.handoff_ns };
 	p.tick_ns = p.handoff ? p.handoff / 2 : p.threshold / 4;
@@ -851,9 +859,8 @@ static void *monitor_main(void *arg)
 		long tick_ns = p.tick_ns;
 		if (p.handoff && tick_ns > GP_MAYBE_SLOW_NS / 2 && gp_mounts_some_slow())
 			tick_ns = GP_MAYBE_SLOW_NS / 2;
-		struct timespec tick = { tick_ns / 1000000000L, tick_ns % 1000000000L };
 		uint32_t retick = __atomic_load_n(&mon.retick, __ATOMIC_SEQ_CST);
-		syscall(SYS_futex, &mon.retick, FUTEX_WAIT_PRIVATE, retick, &tick, NULL, 0);
+		gp_futex_wait(&mon.retick, retick, tick_ns);
 		struct gp_runtime *rt = __atomic_load_n(&gp_rt, __ATOMIC_ACQUIRE);
 		if (!rt)
 			continue;
@@ -907,10 +914,8 @@ int gp_watch_start(void)
 		return -rc;
 	}
 	/* Its arena taken before the program goes on, as the hubs' are (sched.c, hub_main). */
-	int saved = errno;
 	while (!__atomic_load_n(&mon.started, __ATOMIC_ACQUIRE))
-		gp__raw_syscall(SYS_futex, &mon.started, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
-	errno = saved;
+		gp_futex_wait(&mon.started, 0, -1);
 	/* glibc's SIGSETXID handler exists now: the first kernel thread answers setuid made
 	 * elsewhere with its own descriptor, whichever green thread it runs (tls.h). */
 	gp_tls_guard_setxid();
