@@ -517,6 +517,65 @@ static void idle_sleep(struct gp_runtime *rt, struct gp_carrier *c)
 	c->clock_ns = coarse_now();
 }
 
+/*
+ * Go's spinning M, which steals a running P's runnext: a thread woken into runnext
+ * waits for its waker to switch, which a waker that goes on computing does only at the
+ * monitor's nudge, a millisecond or more later, while another carrier sleeps. So when
+ * the waker leaves the runtime with runnext filled, an idle carrier is woken as a
+ * thief. The futex wake-up takes it tens of microseconds, Go's grace before a steal:
+ * a waker that parked meanwhile (a request, then the wait for its answer) has run the
+ * thread itself, and the thief finds nothing and sleeps again. One thief at a time: an
+ * idle carrier, or else the poller, told to come out of its wait.
+ *
+ * Two threads that hand a lock or a condition back and forth (each wakes the other,
+ * then waits) would wake a thief at every turn for nothing, a system call each and a
+ * wake-up of another CPU: after thieves that found nothing, offers are skipped, twice
+ * as many after each, up to 63 in 64, until a thief finds a thread to take again.
+ */
+#define THIEF_BACKOFF_MAX 6
+
+void gp__offer_runnext(struct gp_runtime *rt, struct gp_carrier *c)
+{
+	struct gp_carrier *thief = rt->idle ? rt->idle : rt->poller;
+	if (!thief || thief == c)
+		return;
+	if (rt->thief_skip) {
+		rt->thief_skip--;
+		return;
+	}
+	rt->thief_awake = true;
+	thief->thief = true;
+	if (thief == rt->idle)
+		wake_idle(rt);
+	else
+		gp_loop_changed();
+}
+
+/* For thief c, which found next to run (NULL: nothing): the runnext of a carrier that
+ * has not switched since it was filled, if next is NULL. */
+static struct gp_green *steal_runnext(struct gp_runtime *rt, struct gp_carrier *c,
+				      struct gp_green *next)
+{
+	c->thief = false;
+	rt->thief_awake = false;
+	if (next)
+		return next;
+	for (unsigned i = 0; i < rt->ncarriers; i++) {
+		struct gp_carrier *o = &rt->carriers[i];
+		struct gp_green *g = o->runnext;
+		if (o != c && g &&
+		    __atomic_load_n(&o->switches, __ATOMIC_RELAXED) == o->runnext_sw) {
+			o->runnext = NULL;
+			rt->thief_backoff = 0;
+			return g;
+		}
+	}
+	if (rt->thief_backoff < THIEF_BACKOFF_MAX)
+		rt->thief_backoff++;
+	rt->thief_skip = (1u << rt->thief_backoff) - 1;
+	return NULL;
+}
+
 void gp_sched_nudge(void)
 {
 	struct gp_runtime *rt = gp_rt;
@@ -616,6 +675,8 @@ static void hub_main(void *arg)
 			hub_poll(rt, c);
 		woken = false;
 		struct gp_green *next = take_runnable(rt, c);
+		if (GP_UNLIKELY(c->thief))
+			next = steal_runnext(rt, c, next);
 		if (next) {
 			switch_to(c, next);
 		} else if (rt->poller) {

@@ -53,6 +53,7 @@
 
 #include "green.h"
 #include "kthread.h"
+#include "util.h"
 
 /*
  * While threads keep the run queue busy, the loop is polled (one epoll_wait) once every
@@ -108,6 +109,7 @@ struct gp_carrier {
 	uint64_t kernel_sigmask;     /* its kernel thread's signal mask as the kernel has it */
 	_Atomic uint32_t wake;       /* futex word: 1 once an idle carrier is given work */
 	bool idle;                   /* its hub sleeps on wake, with nothing to run */
+	bool thief;                  /* woken to take another carrier's runnext */
 	struct gp_carrier *next_idle;
 	unsigned index;
 	struct gp_green *all;        /* the first carrier's: every thread object, for reports
@@ -133,6 +135,10 @@ struct gp_runtime {
 	_Atomic uint64_t poll_round; /* polls the poller has finished (gp_poll_round_wait) */
 	struct gp_carrier *idle;     /* carriers whose hubs sleep with nothing to run */
 	unsigned nidle;
+	bool thief_awake;            /* an idle carrier was woken to take a runnext
+	                              * (gp__offer_runnext) and has not looked yet */
+	unsigned thief_backoff;      /* thieves in a row that found nothing, up to a bound */
+	unsigned thief_skip;         /* offers still to skip after them */
 	struct gp_green *_Atomic rejoined;  /* given back by kernel threads that lost it */
 	uint64_t wake_seq;           /* unparks on an address so far (sync.h, left_at) */
 	bool handoff;                /* hand-off is on (GREENPATCH_HANDOFF, per-thread TLS) */
@@ -314,11 +320,22 @@ static inline uint64_t gp_wake_stamp(void)
 }
 
 /* Back to program code: the runtime lock goes (with more than one carrier). */
+/*
+ * The thread about to leave woke a thread into the runnext of its carrier c, and another
+ * carrier sleeps or waits in the loop: wake it to take that thread, should this one go
+ * on in program code (sched.c).
+ */
+void gp__offer_runnext(struct gp_runtime *rt, struct gp_carrier *c);
+
 static inline void gp_sched_leave(void)
 {
 	struct gp_runtime *rt = gp_rt;
 	if (rt->multi) {
-		gp_self()->left_at = rt->wake_seq;
+		struct gp_green *self = gp_self();
+		self->left_at = rt->wake_seq;
+		if (GP_UNLIKELY(self->on->runnext != NULL) && !rt->thief_awake &&
+		    (rt->idle || __atomic_load_n(&rt->poll_blocked, __ATOMIC_RELAXED)))
+			gp__offer_runnext(rt, self->on);
 		gp_rt_unlock();
 	}
 }
