@@ -193,6 +193,13 @@ int gp_park_on(const void *addr, double timeout, const char *what)
 	return rc == 0 ? -EAGAIN : rc;
 }
 
+void gp_park_forget_away(const void *addr, uint64_t seq)
+{
+	struct gp_green *self = gp_self();
+	if (self->rejoined && bucket_of(addr)->woken_at <= seq)
+		self->rejoined = false;
+}
+
 size_t gp_unpark_on(const void *addr, size_t n)
 {
 	struct bucket *b = bucket_of(addr);

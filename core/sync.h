@@ -13,6 +13,7 @@
 #define GP_SYNC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * Park the running thread on addr until gp_unpark_on(addr) picks it (0), the timeout
@@ -23,6 +24,15 @@
  * queue wakes every parked thread). Only 0 says that a waker chose this thread.
  */
 int gp_park_on(const void *addr, double timeout, const char *what);
+
+/*
+ * Whether the running thread, about to park on addr, must look again only because it
+ * was away (it rejoined, or yielded to the loop): not if nothing was unparked on addr's
+ * bucket since wake_seq seq, when it last looked. Then the mark is dropped, and the park
+ * waits. For a wait that looked at nothing before seq (a condition variable's), where
+ * looking again would end it for nothing. Under the runtime's lock.
+ */
+void gp_park_forget_away(const void *addr, uint64_t seq);
 
 /* Unpark up to n threads parked on addr, in their order; returns how many. */
 size_t gp_unpark_on(const void *addr, size_t n);

@@ -329,8 +329,19 @@ static int green_cond_wait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t cloc
 		return rc;
 	int woke = -ETIMEDOUT;
 	if (!abstime || left > 0) {
-		gp_self()->left_at = seen;
+		struct gp_green *self = gp_self();
+		self->left_at = seen;
 		gp_enter();
+		/*
+		 * A rejoin after a hand-off (here on the way in, when the thread computed
+		 * before it waits), or a yield the monitor asked for, marks the next park to
+		 * look again, in case what its hook saw went stale meanwhile. This wait saw
+		 * nothing: only a signal after seen is for it, and that stamps the bucket
+		 * (from afar too, once a carrier takes it). Without one, looking again would
+		 * end the wait with 0 where glibc's goes on waiting (condvar.c,
+		 * timedwait_after_compute).
+		 */
+		gp_park_forget_away(c, seen);
 		woke = gp_park_on(c, left, "cond");
 		gp_leave();
 	}

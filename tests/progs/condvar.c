@@ -181,6 +181,41 @@ static void section_timedwait_signalled(void)
 }
 
 /*
+ * A thread that computes for longer than the library's hand-off threshold (1 ms) is
+ * asked to yield, or handed off, and then waits on a condition variable nobody signals,
+ * with a short deadline: the wait times out, as glibc's does. Under the library such a
+ * thread's next park was told to look again, and the wait returned 0.
+ */
+enum { YIELD_ROUNDS = 10 };
+
+static pthread_mutex_t after_yield_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t after_yield_cv = PTHREAD_COND_INITIALIZER;
+
+static void *computes_then_waits(void *arg)
+{
+	int *timed_out = arg;
+	for (int i = 0; i < YIELD_ROUNDS; i++) {
+		struct timespec t0;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		while (elapsed_ms(t0) < 4)
+			;
+		struct timespec deadline = clock_after(CLOCK_REALTIME, 5);
+		pthread_mutex_lock(&after_yield_lock);
+		int r = pthread_cond_timedwait(&after_yield_cv, &after_yield_lock, &deadline);
+		pthread_mutex_unlock(&after_yield_lock);
+		*timed_out += r == ETIMEDOUT;
+	}
+	return NULL;
+}
+
+static void section_timedwait_after_compute(void)
+{
+	int timed_out = 0;
+	join(start(computes_then_waits, &timed_out));
+	printf("timedwait_after_compute: waits=%d timed_out=%d\n", YIELD_ROUNDS, timed_out);
+}
+
+/*
  * Many threads in timed waits at once, each on something nobody will give it: a condvar
  * (both clocks, timedwait and clockwait), a semaphore, a mutex and an rwlock that main
  * holds. Every wait must time out, none early; run in turn they would take
@@ -1256,6 +1291,7 @@ static const struct prog_case sections[] = {
 	SECTION(prodcons),
 	SECTION(timedwait),
 	SECTION(timedwait_signalled),
+	SECTION(timedwait_after_compute),
 	SECTION(timedwait_many),
 	SECTION(join),
 	SECTION(detach),
