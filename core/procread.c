@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/futex.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -33,17 +32,6 @@ static struct {
 	int rc;
 } pr;
 
-/* Past the shim's syscall hook (util.h): the reader has no event loop to wake. */
-static void futex_wait(_Atomic uint32_t *w, uint32_t v)
-{
-	gp__raw_syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0);
-}
-
-static void futex_wake(_Atomic uint32_t *w)
-{
-	gp__raw_syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
-}
-
 int gp_proc_with_here(const char *path, gp_proc_use_fn *use, void *arg)
 {
 	int fd = (int)gp__raw_syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
@@ -60,11 +48,11 @@ static void reader_serve(void)
 	for (;;) {
 		uint32_t ask;
 		while ((ask = atomic_load(&pr.ask)) == seen)
-			futex_wait(&pr.ask, seen);
+			gp_futex_wait(&pr.ask, seen, -1);
 		seen = ask;
 		pr.rc = gp_proc_with_here(pr.path, pr.use, pr.arg);
 		atomic_store(&pr.done, seen);
-		futex_wake(&pr.done);
+		gp_futex_wake(&pr.done, INT32_MAX);
 	}
 }
 
@@ -79,11 +67,11 @@ static void *reader_main(void *unused)
 	if (gp__raw_syscall(SYS_unshare, CLONE_FILES) != 0 ||
 	    gp__raw_syscall(SYS_close_range, 0U, ~0U, 0U) != 0) {
 		atomic_store(&pr.state, READER_FAILED);
-		futex_wake(&pr.state);
+		gp_futex_wake(&pr.state, INT32_MAX);
 		return NULL;
 	}
 	atomic_store(&pr.state, READER_READY);
-	futex_wake(&pr.state);
+	gp_futex_wake(&pr.state, INT32_MAX);
 	reader_serve();
 	return NULL;
 }
@@ -103,7 +91,7 @@ static bool reader_ready(void)
 	}
 	uint32_t s;
 	while ((s = atomic_load(&pr.state)) == READER_STARTING)
-		futex_wait(&pr.state, s);
+		gp_futex_wait(&pr.state, s, -1);
 	return s == READER_READY;
 }
 
@@ -115,7 +103,7 @@ int gp_proc_with(const char *path, gp_proc_use_fn *use, void *arg)
 		atomic_store(&pr.lock, 0);
 	uint32_t free_ = 0;
 	while (!atomic_compare_exchange_weak(&pr.lock, &free_, 1)) {
-		futex_wait(&pr.lock, 1);
+		gp_futex_wait(&pr.lock, 1, -1);
 		free_ = 0;
 	}
 	int rc;
@@ -125,14 +113,14 @@ int gp_proc_with(const char *path, gp_proc_use_fn *use, void *arg)
 		pr.arg = arg;
 		uint32_t ask = atomic_load(&pr.ask) + 1;
 		atomic_store(&pr.ask, ask);
-		futex_wake(&pr.ask);
+		gp_futex_wake(&pr.ask, INT32_MAX);
 		while (atomic_load(&pr.done) != ask)
-			futex_wait(&pr.done, atomic_load(&pr.done));
+			gp_futex_wait(&pr.done, atomic_load(&pr.done), -1);
 		rc = pr.rc;
 	} else {
 		rc = gp_proc_with_here(path, use, arg);
 	}
 	atomic_store(&pr.lock, 0);
-	futex_wake(&pr.lock);
+	gp_futex_wake(&pr.lock, INT32_MAX);
 	return rc;
 }

@@ -319,7 +319,6 @@ static inline uint64_t gp_wake_stamp(void)
 	return seq;
 }
 
-/* Back to program code: the runtime lock goes (with more than one carrier). */
 /*
  * The thread about to leave woke a thread into the runnext of its carrier c, and another
  * carrier sleeps or waits in the loop: wake it to take that thread, should this one go
@@ -327,6 +326,7 @@ static inline uint64_t gp_wake_stamp(void)
  */
 void gp__offer_runnext(struct gp_runtime *rt, struct gp_carrier *c);
 
+/* Back to program code: the runtime lock goes (with more than one carrier). */
 static inline void gp_sched_leave(void)
 {
 	struct gp_runtime *rt = gp_rt;

@@ -196,8 +196,7 @@ static bool is_main_arena(uintptr_t w, uintptr_t brk)
  */
 static void find_arena(void)
 {
-	void *volatile p = malloc(4096);   /* past the cache: the arena is set */
-	free(p);
+	gp_take_malloc_arena();   /* past the cache: thread_arena is set */
 	uintptr_t brk = (uintptr_t)sbrk(0), near = (uintptr_t)stdin;
 	char *lo = static_lo(L.carrier_tp), *hi = static_hi(L.carrier_tp), *found = NULL;
 	for (char *q = lo; q + sizeof(void *) <= hi; q += sizeof(void *)) {

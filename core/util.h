@@ -13,8 +13,6 @@
 #include <stdint.h>
 #include <sys/syscall.h>
 
-
-
 #define GP_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define GP_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define GP_HIDDEN      __attribute__((visibility("hidden")))

@@ -56,11 +56,11 @@ struct gp_io {
 	 * anything to come (data, the end, an error, its timeout, a signal, with SA_RESTART
 	 * or not) and then returns 0 without another look: tcp_recvmsg's loop ends on the
 	 * length left, 0, as soon as its wait does, and an error that came stays for the
-	 * next call. (An AF_UNIX
-	 * stream looks again after its wait, as every other receive does.) asks_nothing says
-	 * whether this receive asks for 0 bytes; before an attempt has read its arguments
-	 * (checked false) it may answer "perhaps" (true) rather than read them. empty_reply
-	 * makes the kernel's answer after the wait. Both NULL for every other call (socket.c).
+	 * next call. (An AF_UNIX stream looks again after its wait, as every other receive
+	 * does.) asks_nothing says whether this receive asks for 0 bytes; before an attempt
+	 * has read its arguments (checked false) it may answer "perhaps" (true) rather than
+	 * read them. empty_reply makes the kernel's answer after the wait. Both NULL for
+	 * every other call (socket.c).
 	 */
 	bool (*asks_nothing)(struct gp_io *io, bool checked);
 	ssize_t (*empty_reply)(struct gp_io *io);

@@ -152,13 +152,6 @@ const char *gp_env(const char *name)
 	return v;
 }
 
-bool gp_asan_preloaded(void)
-{
-	const char *pre = getenv("GP_TEST_PRELOAD");
-
-	return pre && strstr(pre, "libasan");
-}
-
 const char *gp_asan_runtime(void)
 {
 	static char path[4096];
@@ -177,6 +170,11 @@ const char *gp_asan_runtime(void)
 		p += n + (p[n] != '\0');
 	}
 	return NULL;
+}
+
+bool gp_asan_preloaded(void)
+{
+	return gp_asan_runtime() != NULL;
 }
 
 char *gp_prog_path(const char *prog)
