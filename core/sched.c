@@ -174,16 +174,32 @@ static inline void release_ended(struct gp_carrier *c)
 
 static void install_mask_on(struct gp_carrier *c, uint64_t mask)
 {
-	if (mask == c->kernel_sigmask)
+	uint64_t was = __atomic_load_n(&c->kernel_sigmask, __ATOMIC_RELAXED);
+	if (mask == was)
 		return;
-	/* Noted first: a handler that runs as the call returns may block one more signal
-	 * there for the rest of the wait (shim/sigaction.c), and notes that after. A raw
-	 * call: sigprocmask is the program's to interpose. 8 bytes: the kernel's set. */
-	__atomic_store_n(&c->kernel_sigmask, mask, __ATOMIC_RELAXED);
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	/*
+	 * A bit set here means the kernel blocks that signal (gp_carriers_block relies on
+	 * it): signals let in are noted before the call, signals blocked after it. A
+	 * handler that runs as the call returns may block one more signal there for the
+	 * rest of the wait (shim/sigaction.c) and notes it itself, which neither step
+	 * undoes. A raw call: sigprocmask is the program's to interpose. 8 bytes: the
+	 * kernel's set.
+	 */
+	__atomic_and_fetch(&c->kernel_sigmask, mask | ~was, __ATOMIC_SEQ_CST);
 	int saved = errno;
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, sizeof(mask));
 	errno = saved;
+	__atomic_or_fetch(&c->kernel_sigmask, mask, __ATOMIC_SEQ_CST);
+}
+
+bool gp_carriers_block(uint64_t bits)
+{
+	struct gp_runtime *rt = gp_rt;
+	for (unsigned i = 0; i < rt->ncarriers; i++)
+		if ((__atomic_load_n(&rt->carriers[i].kernel_sigmask, __ATOMIC_SEQ_CST) & bits) !=
+		    bits)
+			return false;
+	return true;
 }
 
 void gp_sigmask_install(uint64_t mask)

@@ -189,6 +189,9 @@ extern void (*gp__last_thread_ended)(void);
  */
 void gp_sigmask_install(uint64_t mask);
 
+/* Whether every carrier's kernel thread blocks all of bits now, in the kernel. */
+bool gp_carriers_block(uint64_t bits);
+
 /* g's mask becomes mask (g is the running thread): keeps the hub's mask right. */
 void gp_sigmask_set(struct gp_green *g, uint64_t mask);
 

@@ -469,6 +469,30 @@ static void discard_kept(int sig)
 		gp_leave();
 }
 
+/*
+ * A hub may have taken sig from the kernel a moment before the discarding action was
+ * set, while every green thread blocked it but the hub's mask (of when it began to wait)
+ * did not: it puts the signal back (pend_again) after the kernel's discard, where a
+ * handler installed since would run, which natively never sees it. Wait until every
+ * carrier's kernel thread blocks sig and no hub holds it (the poller told to look at
+ * its mask again), then set the action once more: the kernel discards what came back.
+ * Bounded like wait_for_hubs. Nothing to wait for when a green thread takes sig: a
+ * signal that reaches one before the action changes is taken, as natively.
+ */
+static void discard_from_hubs(int sig, const struct sigaction *act)
+{
+	if (sig > 64 || !gp_rt || wants_trampoline(sig, act) || !nobody_takes(sig))
+		return;
+	uint64_t bit = 1ull << (sig - 1);
+	for (int i = 0; i < 1000; i++) {
+		if (gp_carriers_block(bit) && !(atomic_load(&hub_holds) & bit))
+			break;
+		gp_loop_changed();
+		syscall(SYS_sched_yield);
+	}
+	GP_REAL(sigaction)(sig, act, NULL);
+}
+
 int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
 	if (sig <= 0 || sig >= NSIG)
@@ -498,8 +522,10 @@ int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 	if (act) {
 		a->sa = wanted;
 		a->wrapped = wants_trampoline(sig, &wanted);
-		if (discards(sig, &wanted))
+		if (discards(sig, &wanted)) {
+			discard_from_hubs(sig, &wanted);
 			discard_kept(sig);
+		}
 	}
 	return 0;
 }
