@@ -56,6 +56,27 @@ static struct gp_kthread *spare_pop(void)
 	return head;
 }
 
+void (*gp__thread_signals_to)(struct gp_green *g);
+
+/*
+ * A pthread_kill that found m carrying g signals m itself, as the kernel would g's own
+ * kernel thread; g may come back meanwhile, and the signal then waits here, blocked, for
+ * a green thread that is gone. Once nobody can find g here (Dekker's handshake on
+ * carrying and signalling, with pthread_kill), such signals go with g.
+ */
+static void give_signals_back(struct gp_kthread *m, struct gp_green *g)
+{
+	__atomic_store_n(&m->carrying, NULL, __ATOMIC_SEQ_CST);
+	for (unsigned spins = 0; __atomic_load_n(&m->signalling, __ATOMIC_SEQ_CST); spins++) {
+		if (spins < 1000)
+			gp_cpu_relax();
+		else
+			syscall(SYS_sched_yield);
+	}
+	if (__atomic_exchange_n(&m->signalled, false, __ATOMIC_ACQUIRE) && gp__thread_signals_to)
+		gp__thread_signals_to(g);
+}
+
 /*
  * Give back the thread it carried, if any, wait as a spare until assigned, run the
  * carrier until a thread it carried comes back; again. A kernel thread just made by the
@@ -67,8 +88,8 @@ static void idle_loop(struct gp_kthread *m, bool reserved)
 		struct gp_green *g = m->rejoining;
 		if (g) {
 			m->rejoining = NULL;
-			__atomic_store_n(&m->carrying, NULL, __ATOMIC_RELEASE);
 			gp_block_program_signals();   /* a spare runs no green code */
+			give_signals_back(m, g);
 			gp__give_back(g);
 		}
 		if (!reserved)

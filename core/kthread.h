@@ -43,6 +43,8 @@ struct gp_kthread {
 	struct gp_carrier *target;     /* the carrier it is given */
 	struct gp_green *rejoining;    /* the green thread it gives back to the carrier */
 	struct gp_green *_Atomic carrying;  /* the handed-off green thread it runs, or NULL */
+	_Atomic unsigned signalling;   /* pthread_kills between reading carrying and tgkill */
+	_Atomic bool signalled;        /* sent a program's signal while it carried a thread */
 	long carrying_since_ns;        /* monotonic time the carrier last switched to it */
 	bool stall_reported;
 	struct gp_kthread *next_spare;

@@ -179,6 +179,13 @@ extern void *(*gp__thread_main)(struct gp_green *g);
 /* Called by the loop when another thread or a signal handler sent it an ev_async. */
 extern void (*gp__async_extra)(void);
 
+/*
+ * Called on a kernel thread that gives its handed-off thread g back, with the program's
+ * signals blocked: the signals sent to this kernel thread for g (pthread_kill), still
+ * pending here, become g's.
+ */
+extern void (*gp__thread_signals_to)(struct gp_green *g);
+
 /* Called when the last thread ends (main included). Default: exit(0), as glibc does. */
 extern void (*gp__last_thread_ended)(void);
 

@@ -212,6 +212,7 @@ int gp__runtime_start(void)
 		return rc;
 	gp__thread_main = thread_main;
 	gp__sigaction_init();
+	gp__thread_signals_to = gp__signals_adopt;
 	gp__offload_init();
 	gp__raw_syscall = GP_REAL(syscall);
 	gp_sched_start_carriers();

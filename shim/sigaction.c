@@ -169,10 +169,12 @@ enum place { HERE, HERE_AS_GIVEN, ELSEWHERE, NEW };
 static enum place place_given(int sig, const siginfo_t *info, siginfo_t *given)
 {
 	struct gp_green *me = gp__me;
-	if (!gp_rt || sig > 64 || !me)
+	if (!gp_rt || sig > 64)
 		return NEW;
 	if (is_look(info)) {
-		if (!gp__in_user)
+		/* Never a signal by itself: a kernel thread that carries no green thread now
+		 * (it gave its thread back) has nothing to look at. */
+		if (!me || !gp__in_user)
 			return ELSEWHERE;   /* given at its next return to program code */
 		if (take_given(sig, me, given))
 			return HERE_AS_GIVEN;
@@ -186,7 +188,7 @@ static enum place place_given(int sig, const siginfo_t *info, siginfo_t *given)
 		given->si_uid = getuid();
 		return HERE_AS_GIVEN;
 	}
-	if (info && info->si_code == SI_TKILL && take_given(sig, me, given))
+	if (me && info && info->si_code == SI_TKILL && take_given(sig, me, given))
 		return HERE_AS_GIVEN;
 	return NEW;
 }

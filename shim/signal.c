@@ -50,10 +50,14 @@ static void deliver_pending(struct gp_green *g)
 	bool restart = true;
 	g->intr_given = false;
 	uint64_t ready;
-	/* Atomic: the trampoline may take a signal given to g (sigaction.c) meanwhile. */
+	/* Atomic: the trampoline may take a signal given to g (sigaction.c) meanwhile, a
+	 * signal of ours to look arriving between the load and the clear: it ran the
+	 * handler then, and the signal is not raised a second time. */
 	while ((ready = __atomic_load_n(&g->sig_pending, __ATOMIC_RELAXED) & ~g->sigmask)) {
 		int sig = __builtin_ctzll(ready) + 1;
-		__atomic_and_fetch(&g->sig_pending, ~(1ull << (sig - 1)), __ATOMIC_RELAXED);
+		uint64_t bit = 1ull << (sig - 1);
+		if (!(__atomic_fetch_and(&g->sig_pending, ~bit, __ATOMIC_RELAXED) & bit))
+			continue;
 		struct sigaction sa;
 		if (sigaction(sig, NULL, &sa) == 0 && !(sa.sa_flags & SA_RESTART))
 			restart = false;
@@ -98,12 +102,22 @@ int pthread_kill(pthread_t t, int sig)
 	uint64_t bit = 1ull << (sig - 1);
 	gp_enter();
 	struct gp_kthread *m = g->handed_off && !(g->sigmask & bit) ? g->m : NULL;
-	if (m && __atomic_load_n(&m->carrying, __ATOMIC_ACQUIRE) == g) {
+	if (m) {
 		/* It runs on a kernel thread of its own (handed off): the kernel delivers
 		 * the signal there, ending its system call as it would natively. One it
-		 * blocks stays pending on the green thread, which carries it along. */
-		gp_leave();
-		return GP_REAL(syscall)(SYS_tgkill, getpid(), m->tid, sig) == 0 ? 0 : errno;
+		 * blocks stays pending on the green thread, which carries it along. If g
+		 * comes back meanwhile, the kernel thread passes the signal on to it
+		 * (core/kthread.c, give_signals_back). */
+		__atomic_fetch_add(&m->signalling, 1, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&m->carrying, __ATOMIC_SEQ_CST) == g) {
+			gp_leave();
+			__atomic_store_n(&m->signalled, true, __ATOMIC_RELEASE);
+			long rc = GP_REAL(syscall)(SYS_tgkill, getpid(), m->tid, sig);
+			int err = rc == 0 ? 0 : errno;
+			__atomic_fetch_sub(&m->signalling, 1, __ATOMIC_RELEASE);
+			return err;
+		}
+		__atomic_fetch_sub(&m->signalling, 1, __ATOMIC_RELEASE);
 	}
 	__atomic_or_fetch(&g->sig_pending, bit, __ATOMIC_RELAXED);
 	if (!(g->sigmask & bit)) {
@@ -213,11 +227,13 @@ int sigpending(sigset_t *set)
 }
 
 /*
- * The signals pending for the first kernel thread alone when the runtime starts (sent
- * to the first thread while it blocked them) are its green thread's from then on: the
- * kernel thread becomes a carrier, which other green threads run on. They are taken
- * from the kernel (which hands a thread's own pending signals out before the
- * process's) and kept pending on the green thread. Runs once, in the bracket.
+ * The signals pending for the calling kernel thread alone become g's: taken from the
+ * kernel (which hands a thread's own pending signals out before the process's) and
+ * kept pending on the green thread. Two callers. When the runtime starts, the first
+ * kernel thread's (sent to the first thread while it blocked them): it becomes a
+ * carrier, which other green threads run on. And a kernel thread that gives back the
+ * thread it carried after a hand-off, with the signals sent to it for that thread
+ * (core/sched.h, gp__thread_signals_to).
  */
 void gp__signals_adopt(struct gp_green *g)
 {
@@ -238,6 +254,6 @@ void gp__signals_adopt(struct gp_green *g)
 		uint64_t one = 1ull << (sig - 1);
 		struct timespec zero = { 0, 0 };
 		if (syscall(SYS_rt_sigtimedwait, &one, NULL, &zero, sizeof(one)) == sig)
-			g->sig_pending |= one;
+			__atomic_or_fetch(&g->sig_pending, one, __ATOMIC_RELAXED);
 	}
 }

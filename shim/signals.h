@@ -31,7 +31,8 @@ void gp__sched_adopt(struct gp_green *main);
  */
 void gp__tell_signal(struct gp_green *g, int sig);
 
-/* The first kernel thread's own pending signals become g's, the first green thread's. */
+/* The calling kernel thread's own pending signals become g's (the first green thread's,
+ * or the one it gives back after a hand-off). */
 void gp__signals_adopt(struct gp_green *g);
 
 /*

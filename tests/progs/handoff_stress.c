@@ -22,7 +22,10 @@
  *     fgets from the other end of the pipe (natively glibc's stream lock keeps each
  *     fputs whole).
  *     So the library's own bookkeeping (green stream locks, recursive mutex owners,
- *     barriers) is exercised by threads that have just been handed off.
+ *     barriers) is exercised by threads that have just been handed off;
+ *   - a kicker sends a signal to a thread each time it ends a burst, KICKS times, and
+ *     waits until it has posted a semaphore: each signal reaches the thread on its own
+ *     kernel thread or as it comes back, and its handler runs once.
  *
  * Prints the totals, which do not depend on timing; a lost wake-up hangs the program
  * (alarm after 120 s), a double one or a race shows in the totals.
@@ -30,6 +33,7 @@
 #define PROG "handoff_stress"
 #include "progs.h"
 
+#include <semaphore.h>
 #include <stdatomic.h>
 
 #define PAIRS 4
@@ -154,6 +158,52 @@ static void *spinner(void *arg)
 	(void)arg;
 	while (!atomic_load_explicit(&flag, memory_order_acquire))
 		;
+	return NULL;
+}
+
+/* ---- signals to a thread that was just handed off --------------------------------------- */
+
+#define KICKS 100
+
+static sem_t kick_go, kick_done;
+static atomic_int kick_phase, kicks_handled;
+
+static void on_kick(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&kicks_handled, 1);
+}
+
+/* Computes a burst (handed off meanwhile), says so, and comes back at its next wait. */
+static void *kicked(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < KICKS; i++) {
+		while (sem_wait(&kick_go) != 0)
+			;
+		compute(2);
+		atomic_store(&kick_phase, 1);
+		sem_post(&kick_done);
+	}
+	while (sem_wait(&kick_go) != 0)   /* the last signal reaches it before it ends */
+		;
+	return NULL;
+}
+
+static void *kicker(void *arg)
+{
+	pthread_t target = *(pthread_t *)arg;
+
+	for (int i = 0; i < KICKS; i++) {
+		atomic_store(&kick_phase, 0);
+		sem_post(&kick_go);
+		while (!atomic_load(&kick_phase))
+			;
+		pthread_kill(target, SIGUSR1);
+		while (sem_wait(&kick_done) != 0)
+			;
+	}
+	sem_post(&kick_go);
 	return NULL;
 }
 
@@ -297,7 +347,7 @@ static void bookkeeping_report(pthread_t reader)
 
 int main(int argc, char **argv)
 {
-	pthread_t t[2 * PAIRS + 5 + LOGGERS + WRITERS + 1], reader;
+	pthread_t t[2 * PAIRS + 7 + LOGGERS + WRITERS + 1], reader;
 	struct side sides[2 * PAIRS];
 	long seen = 0;
 	int n = 0;
@@ -318,6 +368,13 @@ int main(int argc, char **argv)
 	t[n++] = start(worker, NULL);
 	t[n++] = start(worker, NULL);
 	t[n++] = start(churner, NULL);
+	struct sigaction kick = { .sa_handler = on_kick, .sa_flags = SA_RESTART };
+	sigaction(SIGUSR1, &kick, NULL);
+	sem_init(&kick_go, 0, 0);
+	sem_init(&kick_done, 0, 0);
+	t[n] = start(kicked, NULL);
+	t[n + 1] = start(kicker, &t[n]);
+	n += 2;
 	bookkeeping_start(t, &n, &reader);
 	for (int i = 0; i < n; i++)
 		join(t[i]);
@@ -329,6 +386,7 @@ int main(int argc, char **argv)
 	printf("bursts %ld churned %ld events seen %ld of %ld\n", bursts_done, churned, seen,
 	       expected_events);
 	printf("spinner ended: it saw the flag the last pair set\n");
+	printf("kicks handled %d of %d\n", atomic_load(&kicks_handled), KICKS);
 	bookkeeping_report(reader);
 	return 0;
 }
