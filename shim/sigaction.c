@@ -373,6 +373,49 @@ static void wait_for_hubs(uint64_t bits)
 		syscall(SYS_sched_yield);
 }
 
+/*
+ * A poller waits with the mask of when it began to wait, which may let in a signal that
+ * every green thread has blocked since: the kernel gives it the signal, which it puts
+ * back for the process a moment later (pend_again), and meanwhile neither sigpending
+ * nor a discarding action sees it. Until every carrier's kernel thread blocks bits and
+ * no hub holds one, the poller is told to look at its mask again (it does before it
+ * next waits). Bounded: a hub the kernel does not run for that long is not waited for.
+ */
+static void hubs_let_go(uint64_t bits)
+{
+	for (int i = 0; i < 1000; i++) {
+		if (gp_carriers_block(bits) && !(atomic_load(&hub_holds) & bits))
+			return;
+		gp_loop_changed();
+		syscall(SYS_sched_yield);
+	}
+}
+
+/*
+ * A signal the program sends its own process (kill, sigqueue) while every green thread
+ * blocks it stays pending for the process natively: sigpending shows it at once, from
+ * any thread, and an action that ignores it discards it. So no hub may take it.
+ */
+static void before_signalling(pid_t pid, int sig)
+{
+	if (!gp_rt || sig <= 0 || sig > 64 || !nobody_takes(sig))
+		return;
+	if (pid == 0 || pid == getpid() || (pid < -1 && -pid == getpgrp()))
+		hubs_let_go(1ull << (sig - 1));
+}
+
+int kill(pid_t pid, int sig)
+{
+	before_signalling(pid, sig);
+	return GP_REAL(kill)(pid, sig);
+}
+
+int sigqueue(pid_t pid, int sig, const union sigval value)
+{
+	before_signalling(pid, sig);
+	return GP_REAL(sigqueue)(pid, sig, value);
+}
+
 uint64_t gp__hub_held_signals(void)
 {
 	return atomic_load(&hub_holds);
@@ -473,25 +516,17 @@ static void discard_kept(int sig)
 
 /*
  * A hub may have taken sig from the kernel a moment before the discarding action was
- * set, while every green thread blocked it but the hub's mask (of when it began to wait)
- * did not: it puts the signal back (pend_again) after the kernel's discard, where a
- * handler installed since would run, which natively never sees it. Wait until every
- * carrier's kernel thread blocks sig and no hub holds it (the poller told to look at
- * its mask again), then set the action once more: the kernel discards what came back.
- * Bounded like wait_for_hubs. Nothing to wait for when a green thread takes sig: a
- * signal that reaches one before the action changes is taken, as natively.
+ * set: it puts the signal back (pend_again) after the kernel's discard, where a handler
+ * installed since would run, which natively never sees it. Once no hub can take or hold
+ * it, the action is set once more: the kernel discards what came back. Nothing to wait
+ * for when a green thread takes sig: a signal that reaches one before the action
+ * changes is taken, as natively.
  */
 static void discard_from_hubs(int sig, const struct sigaction *act)
 {
 	if (sig > 64 || !gp_rt || wants_trampoline(sig, act) || !nobody_takes(sig))
 		return;
-	uint64_t bit = 1ull << (sig - 1);
-	for (int i = 0; i < 1000; i++) {
-		if (gp_carriers_block(bit) && !(atomic_load(&hub_holds) & bit))
-			break;
-		gp_loop_changed();
-		syscall(SYS_sched_yield);
-	}
+	hubs_let_go(1ull << (sig - 1));
 	GP_REAL(sigaction)(sig, act, NULL);
 }
 
