@@ -89,6 +89,19 @@ static bool others_ran_since(long before)
 	return progress_now() - before >= MIN_PROGRESS;
 }
 
+/*
+ * On a kernel thread: let the runners tick twice MIN_PROGRESS times (a waiter that a
+ * busy machine started late would otherwise wait a moment only, and see too few), or
+ * give up after two seconds, which a wait that stops every thread of the process gets.
+ */
+static void await_progress(void)
+{
+	long before = progress_now();
+
+	for (int i = 0; i < 2000 && progress_now() - before < 2 * MIN_PROGRESS; i++)
+		msleep(1);
+}
+
 /* ---- kernel-thread jobs: timer_create(SIGEV_THREAD) callbacks --------------------------- */
 
 struct kjob {
@@ -222,7 +235,7 @@ static void *generation_waiter_main(void *arg)
 	return (void *)(intptr_t)rc;
 }
 
-/* Waits, as a kernel thread, until want threads wait; then wakes them. */
+/* Waits, as a kernel thread, until want threads wait, and a while more; then wakes them. */
 static void next_generation(struct kjob *j)
 {
 	int want = (int)(intptr_t)j->arg;
@@ -234,6 +247,9 @@ static void next_generation(struct kjob *j)
 		pthread_mutex_unlock(&cond.m);
 		msleep(1);
 	}
+	pthread_mutex_unlock(&cond.m);
+	await_progress();
+	pthread_mutex_lock(&cond.m);
 	cond.generation++;
 	if (want == 1)
 		pthread_cond_signal(&cond.cv);
