@@ -53,8 +53,8 @@ static bool plain_socket_io(const struct gp_io *io)
 static ssize_t readv_nowait(struct gp_io *io)
 {
 	if (plain_socket_io(io) && io->iov->iov_len)
-		return GP_REAL(recvfrom)(io->fd, io->iov->iov_base, io->iov->iov_len, MSG_DONTWAIT,
-					 NULL, NULL);
+		return gp__recvfrom_nowait(io->fd, io->iov->iov_base, io->iov->iov_len,
+					   MSG_DONTWAIT, NULL, NULL);
 	return GP_REAL(preadv2)(io->fd, io->iov, io->iovcnt, where(io), io->rwf | RWF_NOWAIT);
 }
 
@@ -70,8 +70,8 @@ static ssize_t readv_blocking(struct gp_io *io)
 static ssize_t writev_nowait(struct gp_io *io)
 {
 	if (plain_socket_io(io))
-		return GP_REAL(sendto)(io->fd, io->iov->iov_base, io->iov->iov_len, MSG_DONTWAIT,
-				       NULL, 0);
+		return gp__sendto_nowait(io->fd, io->iov->iov_base, io->iov->iov_len,
+					 MSG_DONTWAIT, NULL, 0);
 	return GP_REAL(pwritev2)(io->fd, io->iov, io->iovcnt, where(io), io->rwf | RWF_NOWAIT);
 }
 

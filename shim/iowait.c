@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 
 #include "hook.h"
@@ -215,6 +216,22 @@ static ssize_t file_transfer(struct gp_io *io, struct gp_fd *e)
 	if (err != EAGAIN && err != EOPNOTSUPP)
 		return -err;
 	return offloaded(io);
+}
+
+ssize_t gp__recvfrom_nowait(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
+			    socklen_t *len)
+{
+	if (gp_self()->is_main)
+		return GP_REAL(recvfrom)(fd, buf, n, flags, addr, len);
+	return gp__raw_syscall(SYS_recvfrom, fd, buf, n, flags, addr, len);
+}
+
+ssize_t gp__sendto_nowait(int fd, const void *buf, size_t n, int flags,
+			  const struct sockaddr *addr, socklen_t len)
+{
+	if (gp_self()->is_main)
+		return GP_REAL(sendto)(fd, buf, n, flags, addr, len);
+	return gp__raw_syscall(SYS_sendto, fd, buf, n, flags, addr, (long)len);
 }
 
 ssize_t gp__io(struct gp_io *io)

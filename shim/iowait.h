@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -70,6 +71,18 @@ struct gp_io {
 	                      * message of recvmmsg, which the kernel puts back) */
 	uint64_t since;      /* the runtime's wake_seq when the call began (iowait.c) */
 };
+
+/*
+ * recvfrom and sendto of one attempt, which flags make never block (MSG_DONTWAIT).
+ * glibc's own bracket the system call with its asynchronous cancellation, an atomic
+ * exchange on the thread's descriptor before and after: a green thread other than the
+ * first has the library's cancellation (cancel.c), which an attempt does not act on,
+ * and makes the system call alone.
+ */
+ssize_t gp__recvfrom_nowait(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
+			    socklen_t *len);
+ssize_t gp__sendto_nowait(int fd, const void *buf, size_t n, int flags,
+			  const struct sockaddr *addr, socklen_t len);
 
 /* One transfer, parking while it would block: >= 0 or -errno. */
 ssize_t gp__io(struct gp_io *io);

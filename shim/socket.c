@@ -154,8 +154,8 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
 
 static ssize_t recvfrom_nowait(struct gp_io *io)
 {
-	return GP_REAL(recvfrom)(io->fd, io->iov->iov_base, io->iov->iov_len,
-				 io->flags | MSG_DONTWAIT, io->addr, io->addrlen);
+	return gp__recvfrom_nowait(io->fd, io->iov->iov_base, io->iov->iov_len,
+				   io->flags | MSG_DONTWAIT, io->addr, io->addrlen);
 }
 
 static ssize_t recvfrom_blocking(struct gp_io *io)
@@ -360,8 +360,8 @@ ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 
 static ssize_t sendto_nowait(struct gp_io *io)
 {
-	return GP_REAL(sendto)(io->fd, io->iov->iov_base, io->iov->iov_len,
-			       io->flags | MSG_DONTWAIT, io->addr, *(socklen_t *)io->addrlen);
+	return gp__sendto_nowait(io->fd, io->iov->iov_base, io->iov->iov_len,
+				 io->flags | MSG_DONTWAIT, io->addr, *(socklen_t *)io->addrlen);
 }
 
 static ssize_t sendto_blocking(struct gp_io *io)
