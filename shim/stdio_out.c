@@ -150,33 +150,38 @@ static size_t green_fwrite(const void *buf, size_t size, size_t n, FILE *fp)
 	return done == want ? n : done / size;
 }
 
+/*
+ * Data that fits in the buffer is libc's at once, as for a character (green_putc): its
+ * call makes no system call, so it never parks, and needs no green lock (two trips
+ * through the runtime's lock, for a call that natively takes none, or glibc's alone).
+ */
 size_t fwrite(const void *buf, size_t size, size_t n, FILE *fp)
 {
-	if (!writes_green(fp))
+	if (!writes_green(fp) || fits(fp, buf, size * n))
 		return GP_REAL(fwrite)(buf, size, n, fp);
 	return green_fwrite(buf, size, n, fp);
 }
 
 size_t fwrite_unlocked(const void *buf, size_t size, size_t n, FILE *fp)
 {
-	if (!writes_green(fp))
+	if (!writes_green(fp) || fits(fp, buf, size * n))
 		return GP_REAL(fwrite_unlocked)(buf, size, n, fp);
 	return green_fwrite(buf, size, n, fp);
 }
 
 int fputs(const char *s, FILE *fp)
 {
-	if (!writes_green(fp))
+	size_t n;
+	if (!writes_green(fp) || fits(fp, s, n = strlen(s)))
 		return GP_REAL(fputs)(s, fp);
-	size_t n = strlen(s);
 	return green_put(fp, s, n) == n ? 1 : EOF;
 }
 
 int fputs_unlocked(const char *s, FILE *fp)
 {
-	if (!writes_green(fp))
+	size_t n;
+	if (!writes_green(fp) || fits(fp, s, n = strlen(s)))
 		return GP_REAL(fputs_unlocked)(s, fp);
-	size_t n = strlen(s);
 	return green_put(fp, s, n) == n ? 1 : EOF;
 }
 
