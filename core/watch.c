@@ -768,6 +768,30 @@ static void monitor_signals(void)
  * One look at carrier c (see above): hand it off, or report it, when its running thread
  * has been stuck long enough. l is what the last look saw of it.
  */
+/*
+ * Whether a green thread waits for a carrier that none can give it: one runnable, or
+ * one parked, whose wake-up (readiness, a timer, another kernel thread's) a carrier
+ * must poll for, while no carrier's hub waits in the loop or idle. A waiting hub polls,
+ * and is woken for a runnable thread (gp_sched_nudge), so handing off a computing
+ * thread would only give its carrier to a spare with nothing to do: a membarrier and
+ * two wake-ups for each stretch of computation of threads that compute on every
+ * carrier (sort --parallel). Read without the lock: a stale value delays a hand-off by
+ * one look.
+ */
+static bool others_wait(struct gp_runtime *rt)
+{
+	size_t here = __atomic_load_n(&rt->alive, __ATOMIC_RELAXED) -
+		      __atomic_load_n(&rt->away, __ATOMIC_RELAXED);
+	size_t running = 0;
+	for (unsigned i = 0; i < rt->ncarriers; i++) {
+		struct gp_carrier *c = &rt->carriers[i];
+		if (__atomic_load_n(&c->hub_waiting, __ATOMIC_SEQ_CST))
+			return false;
+		running += __atomic_load_n(&c->current, __ATOMIC_RELAXED) != &c->hub;
+	}
+	return here > running;
+}
+
 struct watch_params {
 	long now, threshold, handoff, tick_ns;
 };
@@ -810,6 +834,13 @@ static void look_at(struct gp_runtime *rt, struct gp_carrier *c, struct look *l,
 		l->cpu_known = true;
 	}
 	if (__atomic_load_n(&rt->alive, __ATOMIC_RELAXED) < 2)
+		return;
+	/* Computing (as really_stuck tells it) while nobody waits for its carrier: it
+	 * holds nobody. One stuck in a system call costs no CPU where it waits, and is
+	 * handed off all the same, so that as many kernel threads as carriers run green
+	 * code. */
+	long min_cpu = (p->handoff ? p->handoff : p->threshold) / 4;
+	if (cpu - l->cpu_from >= min_cpu && !others_wait(rt))
 		return;
 	/* In one call on a path taken as local since slow_since (watch.h). */
 	uint32_t seq = __atomic_load_n(&g->maybe_slow_seq, __ATOMIC_RELAXED);
