@@ -34,8 +34,12 @@ static int green_sleep(double seconds, double *left)
 	int rc = gp_sleep(seconds);
 	gp_leave();
 	gp__cancel_point();
+	/* The clock read once: read again, it could be past the deadline it was not at the
+	 * first reading, and a negative time left is EINVAL to the nanosleep that goes on
+	 * with it. */
+	double now = gp_mono_now();
 	if (left)
-		*left = rc == -EINTR && deadline > gp_mono_now() ? deadline - gp_mono_now() : 0;
+		*left = rc == -EINTR && deadline > now ? deadline - now : 0;
 	return rc;
 }
 
