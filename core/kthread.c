@@ -67,12 +67,8 @@ void (*gp__thread_signals_to)(struct gp_green *g);
 static void give_signals_back(struct gp_kthread *m, struct gp_green *g)
 {
 	__atomic_store_n(&m->carrying, NULL, __ATOMIC_SEQ_CST);
-	for (unsigned spins = 0; __atomic_load_n(&m->signalling, __ATOMIC_SEQ_CST); spins++) {
-		if (spins < 1000)
-			gp_cpu_relax();
-		else
-			syscall(SYS_sched_yield);
-	}
+	for (unsigned spins = 0; __atomic_load_n(&m->signalling, __ATOMIC_SEQ_CST); spins++)
+		gp_spin_step(spins, 1000);
 	if (__atomic_exchange_n(&m->signalled, false, __ATOMIC_ACQUIRE) && gp__thread_signals_to)
 		gp__thread_signals_to(g);
 }

@@ -210,12 +210,8 @@ void gp_fd_closed(int fd)
 	 * would wait for this carrier's lock, and this carrier for it. */
 	__atomic_store_n(&e->closed_at, gp_wake_stamp(), __ATOMIC_SEQ_CST);
 	for (unsigned spins = 0; __atomic_load_n(&e->inflight, __ATOMIC_SEQ_CST) && spins < 20000;
-	     spins++) {
-		if (spins < 1000)
-			gp_cpu_relax();
-		else
-			syscall(SYS_sched_yield);
-	}
+	     spins++)
+		gp_spin_step(spins, 1000);
 	if (ev_is_active(&e->io))
 		ev_io_stop(gp_rt->loop, &e->io);
 	e->fresh = 1;

@@ -480,12 +480,8 @@ void gp_poll_round_wait(uint64_t round)
 {
 	/* Bounded all the same: a poller that cannot run (stopped) must not hold a close. */
 	for (unsigned spins = 0; __atomic_load_n(&gp_rt->poll_round, __ATOMIC_ACQUIRE) < round &&
-				 spins < 20000; spins++) {
-		if (spins < 200)
-			gp_cpu_relax();
-		else
-			syscall(SYS_sched_yield);
-	}
+				 spins < 20000; spins++)
+		gp_spin_step(spins, 200);
 }
 
 /* libev calls these around its wait in the kernel: other carriers go on meanwhile. */
@@ -1390,12 +1386,8 @@ void gp__rejoin(void)
 	struct gp_green *g = gp__me;
 	struct gp_carrier *c = g->on;
 	/* The monitor decides within a membarrier; if it was preempted meanwhile, let it run. */
-	for (unsigned spins = 0; __atomic_load_n(&c->revoking, __ATOMIC_ACQUIRE); spins++) {
-		if (spins < 1000)
-			gp_cpu_relax();
-		else
-			syscall(SYS_sched_yield);
-	}
+	for (unsigned spins = 0; __atomic_load_n(&c->revoking, __ATOMIC_ACQUIRE); spins++)
+		gp_spin_step(spins, 1000);
 	if (__atomic_load_n(&c->current, __ATOMIC_RELAXED) == g) {
 		if (gp_rt->multi)
 			gp_rt_lock();

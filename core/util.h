@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #define GP_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define GP_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -97,6 +98,18 @@ static inline void gp_cpu_relax(void)
 #else
 	__asm__ __volatile__("" ::: "memory");
 #endif
+}
+
+/*
+ * One step of a spin-wait for another kernel thread: a pause for the first pauses steps,
+ * then the CPU yielded, in case the thread waited for needs it to get on.
+ */
+static inline void gp_spin_step(unsigned spins, unsigned pauses)
+{
+	if (spins < pauses)
+		gp_cpu_relax();
+	else
+		syscall(SYS_sched_yield);
 }
 
 /*

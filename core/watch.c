@@ -765,10 +765,6 @@ static void monitor_signals(void)
 }
 
 /*
- * One look at carrier c (see above): hand it off, or report it, when its running thread
- * has been stuck long enough. l is what the last look saw of it.
- */
-/*
  * Whether a green thread waits for a carrier that none can give it: one runnable, or
  * one parked, whose wake-up (readiness, a timer, another kernel thread's) a carrier
  * must poll for, while no carrier's hub waits in the loop or idle. A waiting hub polls,
@@ -792,6 +788,10 @@ static bool others_wait(struct gp_runtime *rt)
 	return here > running;
 }
 
+/*
+ * One look at carrier c (see above): hand it off, or report it, when its running thread
+ * has been stuck long enough. l is what the last look saw of it.
+ */
 struct watch_params {
 	long now, threshold, handoff, tick_ns;
 };
