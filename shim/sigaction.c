@@ -410,6 +410,14 @@ int kill(pid_t pid, int sig)
 	return GP_REAL(kill)(pid, sig);
 }
 
+/* glibc's killpg calls its kill inside libc, where no hook sees it. */
+int killpg(pid_t pgrp, int sig)
+{
+	if (pgrp >= 0)
+		before_signalling(-pgrp, sig);
+	return GP_REAL(killpg)(pgrp, sig);
+}
+
 int sigqueue(pid_t pid, int sig, const union sigval value)
 {
 	before_signalling(pid, sig);
