@@ -150,18 +150,20 @@ static size_t green_fwrite(const void *buf, size_t size, size_t n, FILE *fp)
 	return done == want ? n : done / size;
 }
 
-/*
- * Data that fits in the buffer is libc's at once, as for a character (green_putc): its
- * call makes no system call, so it never parks, and needs no green lock (two trips
- * through the runtime's lock, for a call that natively takes none, or glibc's alone).
- */
 size_t fwrite(const void *buf, size_t size, size_t n, FILE *fp)
 {
-	if (!writes_green(fp) || fits(fp, buf, size * n))
+	if (!writes_green(fp))
 		return GP_REAL(fwrite)(buf, size, n, fp);
 	return green_fwrite(buf, size, n, fp);
 }
 
+/*
+ * The _unlocked forms with data that fits in the buffer are libc's at once: its call
+ * makes no system call, so it never parks, and takes no lock, as natively (the green
+ * lock was two trips through the runtime's lock). Not the locked forms: glibc's lock
+ * there would not keep out a thread that holds the stream's green lock (flockfile), so
+ * another thread's locked section could be cut into.
+ */
 size_t fwrite_unlocked(const void *buf, size_t size, size_t n, FILE *fp)
 {
 	if (!writes_green(fp) || fits(fp, buf, size * n))
@@ -171,9 +173,9 @@ size_t fwrite_unlocked(const void *buf, size_t size, size_t n, FILE *fp)
 
 int fputs(const char *s, FILE *fp)
 {
-	size_t n;
-	if (!writes_green(fp) || fits(fp, s, n = strlen(s)))
+	if (!writes_green(fp))
 		return GP_REAL(fputs)(s, fp);
+	size_t n = strlen(s);
 	return green_put(fp, s, n) == n ? 1 : EOF;
 }
 
