@@ -1423,9 +1423,11 @@ bool gp_sched_peek_thread(const struct gp_green *g, bool *in_program, unsigned *
 	int flag;
 	const char *tp;
 	/* g itself may have ended and been freed since the caller read c->current. */
-	if (!gp_peek(&g->ctx.tp, &tp, sizeof(tp)) || !tp || !gp__enters_offset ||
-	    !gp_peek(tp + gp__in_user_offset, &flag, sizeof(flag)) ||
-	    !gp_peek(tp + gp__enters_offset, enters, sizeof(*enters)))
+	if (!gp_peek(&g->ctx.tp, &tp, sizeof(tp)) || !tp || !gp__enters_offset)
+		return false;
+	struct gp_peek_piece words[2] = { { tp + gp__in_user_offset, &flag, sizeof(flag) },
+					  { tp + gp__enters_offset, enters, sizeof(*enters) } };
+	if (!gp_peek_pieces(words, 2))
 		return false;
 	*in_program = flag != 0;
 	return true;

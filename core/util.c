@@ -101,11 +101,45 @@ void gp_take_malloc_arena(void)
 	free(p);
 }
 
+static _Atomic pid_t peek_pid;
+
+void gp_peek_after_fork(void)
+{
+	__atomic_store_n(&peek_pid, 0, __ATOMIC_RELAXED);
+}
+
+static pid_t own_pid(void)
+{
+	pid_t pid = __atomic_load_n(&peek_pid, __ATOMIC_RELAXED);
+	if (!pid) {
+		pid = (pid_t)syscall(SYS_getpid);
+		__atomic_store_n(&peek_pid, pid, __ATOMIC_RELAXED);
+	}
+	return pid;
+}
+
+#define PEEK_PIECES_MAX 4
+
+bool gp_peek_pieces(const struct gp_peek_piece *pieces, unsigned n)
+{
+	struct iovec local[PEEK_PIECES_MAX], remote[PEEK_PIECES_MAX];
+	long want = 0;
+	if (n > PEEK_PIECES_MAX)
+		return false;
+	for (unsigned i = 0; i < n; i++) {
+		local[i] = (struct iovec){ pieces[i].out, pieces[i].len };
+		remote[i] = (struct iovec){ (void *)pieces[i].addr, pieces[i].len };
+		want += (long)pieces[i].len;
+	}
+	/* The kernel stops at the first piece it cannot read: a short count. */
+	return syscall(SYS_process_vm_readv, (long)own_pid(), local, (unsigned long)n, remote,
+		       (unsigned long)n, 0ul) == want;
+}
+
 bool gp_peek(const void *addr, void *out, size_t len)
 {
-	struct iovec local = { out, len }, remote = { (void *)addr, len };
-	return syscall(SYS_process_vm_readv, (long)getpid(), &local, 1ul, &remote, 1ul, 0ul) ==
-	       (long)len;
+	struct gp_peek_piece piece = { addr, out, len };
+	return gp_peek_pieces(&piece, 1);
 }
 
 long (*gp__raw_syscall)(long number, ...) = syscall;

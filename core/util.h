@@ -74,9 +74,23 @@ void gp_futex_wake(_Atomic uint32_t *word, int n);
 /*
  * Copy len bytes at addr without dereferencing it (process_vm_readv): memory another
  * kernel thread may give back meanwhile, or a word that only looks like a pointer, is
- * read without faulting. True if all of it was read.
+ * read without faulting. True if all of it was read. One system call: the process's id
+ * it needs is kept from the first peek on (getpid is a system call of its own), and
+ * forgotten in the child of fork (gp_peek_after_fork).
  */
 bool gp_peek(const void *addr, void *out, size_t len);
+
+/* n pieces at once, in one system call, likewise: true if all of every one was read. */
+struct gp_peek_piece {
+	const void *addr;
+	void *out;
+	size_t len;
+};
+bool gp_peek_pieces(const struct gp_peek_piece *pieces, unsigned n);
+
+/* In the child of fork, before any peek: the id kept is the parent's, whose memory the
+ * next peek would read. */
+void gp_peek_after_fork(void);
 
 /*
  * glibc gives each thread's first malloc an arena: 64 MiB of address space reserved.

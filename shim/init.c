@@ -103,6 +103,7 @@ static void after_fork_in_parent(void)
 /* The child of fork runs its one thread as a plain process: see gp_sched_after_fork. */
 static void after_fork_in_child(void)
 {
+	gp_peek_after_fork();
 	gp__in_user = 0;
 	gp__file_locks_after_fork();
 	if (fork_entered) {

@@ -143,11 +143,17 @@ static bool select_is_green(int nfds, fd_set *rd, fd_set *wr, fd_set *ex)
 {
 	if (!gp_cooperative() || nfds < 0 || nfds > FD_SETSIZE)
 		return false;
-	fd_set *sets[3] = { rd, wr, ex }, scratch;
-	for (int i = 0; i < 3; i++)
-		if (sets[i] && !gp_peek(sets[i], &scratch, ((size_t)nfds + 7) / 8))
-			return false;
-	return true;
+	fd_set *sets[3] = { rd, wr, ex }, scratch[3];
+	struct gp_peek_piece pieces[3];
+	unsigned n = 0;
+	for (int i = 0; i < 3; i++) {
+		if (!sets[i])
+			continue;
+		pieces[n] = (struct gp_peek_piece){ sets[i], &scratch[n], ((size_t)nfds + 7) / 8 };
+		n++;
+	}
+	/* One system call for the three. */
+	return n == 0 || gp_peek_pieces(pieces, n);
 }
 
 static int green_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, double timeout,

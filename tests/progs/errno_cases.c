@@ -1656,6 +1656,44 @@ static void case_nanosleep_zero(void)
 	SAY(nanosleep(&ts, NULL), NULL);
 }
 
+/* The child of fork: its thread sleeps on a request its process changed, which is
+   still valid at the same address in the parent; its nanosleep must read the child's. */
+static struct timespec forked_request = { 0, 1000 };
+
+static void *sleep_on_forked_request(void *unused)
+{
+	(void)unused;
+	errno = 0;
+	long r = nanosleep(&forked_request, NULL);
+	return (void *)(intptr_t)(r == -1 && errno == EINVAL ? 0 : r == 0 ? 1 : 2);
+}
+
+static void case_nanosleep_in_fork_child(void)
+{
+	pthread_t t;
+	void *res;
+	int status;
+
+	if (nanosleep(&forked_request, NULL) != 0)   /* a request read in the parent first */
+		die("nanosleep");
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		forked_request.tv_nsec = 1000000000;
+		if (pthread_create(&t, NULL, sleep_on_forked_request, NULL) != 0 ||
+		    pthread_join(t, &res) != 0)
+			_exit(3);
+		_exit((int)(intptr_t)res);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		die("waitpid");
+	/* 0: EINVAL, as the child's request says; 1: it slept, on the parent's. */
+	say(0, 0, "child=%s", WIFEXITED(status) ? (const char *[]){ "EINVAL", "slept",
+		"other", "no thread" }[WEXITSTATUS(status) & 3] : "killed");
+}
+
 /* clock_nanosleep returns the error number and leaves errno alone. */
 static void case_clock_nanosleep_einval(void)
 {
@@ -2335,6 +2373,7 @@ static const struct prog_case cases[] = {
 	CASE(nanosleep_efault),
 	CASE(sleep_bad_request),
 	CASE(nanosleep_zero),
+	CASE(nanosleep_in_fork_child),
 	CASE(clock_nanosleep_einval),
 	CASE(clock_nanosleep_bad_clock),
 	CASE(clock_nanosleep_past),
