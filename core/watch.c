@@ -704,6 +704,7 @@ struct look {
 	long cpu_from;                /* its CPU time at the first look that found it stuck */
 	bool cpu_known;               /* cpu_from is taken */
 	bool at_bound;                /* the last hand-off found no spare */
+	long runnable_at;             /* when /proc last said it runs or waits for a CPU */
 	uint32_t slow_seq;            /* its maybe_slow_seq at the last look (green.h) */
 	long slow_since;              /* when a look first found it in that call */
 	uint64_t reported_at;         /* the switch count at its last report */
@@ -716,14 +717,23 @@ struct look {
  * middle of such work has had none: it is left, since a spare would wait for a CPU as
  * well.
  */
-static bool really_stuck(int tid, const struct look *l, long cpu, long min_cpu)
+static bool really_stuck(int tid, struct look *l, long cpu, long now, long handoff)
 {
 	/* Computing (or making calls that never wait): the CPU clock says so, at once. The
 	 * look at /proc is the reader's (procread.h). */
-	if (l->cpu_known && cpu - l->cpu_from >= min_cpu)
+	if (l->cpu_known && cpu - l->cpu_from >= handoff / 4)
 		return true;
+	/* Found waiting for a CPU less than a threshold ago: a machine that has none for
+	 * the carrier has little for the monitor's reads either, and a spare would wait as
+	 * well. A thread that went into a system call since is handed off a threshold
+	 * later than it would have been. */
+	if (l->runnable_at && now - l->runnable_at < handoff)
+		return false;
 	char state = read_task_state(tid);
-	return state == 'S' || state == 'D';
+	if (state == 'S' || state == 'D')
+		return true;
+	l->runnable_at = now;
+	return false;
 }
 
 /*
@@ -804,7 +814,7 @@ static void look_at(struct gp_runtime *rt, struct gp_carrier *c, struct look *l,
 	bool in_program = false;
 	unsigned enters = 0;
 	/* A carrier that switched since the last look is not stuck: that is all the look
-	 * needs, and the common case of a busy carrier, so its thread is not read (three
+	 * needs, and the common case of a busy carrier, so its thread is not read (two
 	 * process_vm_readv calls) until a look finds it still there. */
 	if (g == &c->hub || sw != l->sw || g != l->g) {
 		*l = (struct look){ .sw = sw, .g = g, .since = p->now,
@@ -813,6 +823,24 @@ static void look_at(struct gp_runtime *rt, struct gp_carrier *c, struct look *l,
 		__atomic_store_n(&c->yield_request, 0, __ATOMIC_RELAXED);
 		return;
 	}
+	/* In one call on a path taken as local since slow_since (watch.h). */
+	uint32_t seq = __atomic_load_n(&g->maybe_slow_seq, __ATOMIC_RELAXED);
+	if (!(seq & 1) || seq != l->slow_seq) {
+		l->slow_seq = seq;
+		l->slow_since = p->now;
+	}
+	bool maybe_slow = (seq & 1) && p->now - l->slow_since >= GP_MAYBE_SLOW_NS;
+	/*
+	 * Between the first look that finds it stuck, which takes what the later ones
+	 * compare with, and the first at which a hand-off or a report is due, nothing is
+	 * decided: no look at the thread, which costs system calls. On a machine with more
+	 * busy threads than CPUs a preempted carrier looks stuck for a few milliseconds at
+	 * a time, again and again.
+	 */
+	bool due = (p->handoff && (p->now - l->since >= p->handoff || maybe_slow)) ||
+		   (p->threshold && sw != l->reported_at && p->now - l->since >= p->threshold);
+	if (l->cpu_known && !due)
+		return;
 	if (!gp_sched_peek_thread(g, &in_program, &enters)) {
 		l->sw = UINT64_MAX;   /* ended meanwhile: look afresh */
 		return;
@@ -842,18 +870,11 @@ static void look_at(struct gp_runtime *rt, struct gp_carrier *c, struct look *l,
 	long min_cpu = (p->handoff ? p->handoff : p->threshold) / 4;
 	if (cpu - l->cpu_from >= min_cpu && !others_wait(rt))
 		return;
-	/* In one call on a path taken as local since slow_since (watch.h). */
-	uint32_t seq = __atomic_load_n(&g->maybe_slow_seq, __ATOMIC_RELAXED);
-	if (!(seq & 1) || seq != l->slow_seq) {
-		l->slow_seq = seq;
-		l->slow_since = p->now;
-	}
-	bool maybe_slow = (seq & 1) && p->now - l->slow_since >= GP_MAYBE_SLOW_NS;
 	/* Tried at every look: a spare may have come back since the bound was met. A
 	 * thread that calls the runtime is asked to yield first, and handed off only if
 	 * it has not a tick later. */
 	if (p->handoff && (p->now - l->since >= p->handoff || maybe_slow) &&
-	    really_stuck(tid, l, cpu, p->handoff / 4) &&
+	    really_stuck(tid, l, cpu, p->now, p->handoff) &&
 	    !asked_to_yield(c, l, p->now, p->tick_ns)) {
 		int rc = gp_handoff(c, g, sw, l->since);
 		if (rc == 1)
