@@ -6,12 +6,11 @@
 
 #include "loop.h"
 
-#define CHUNK_BITS 10
-#define CHUNK_SIZE (1 << CHUNK_BITS)
+#define CHUNK_SIZE (1 << GP_FD_CHUNK_BITS)
 #define MAX_FDS (1 << 30)
 
-static struct gp_fd **chunks;
-static size_t nchunks;
+struct gp_fd **gp__fd_chunks;
+size_t gp__fd_nchunks;
 
 static int table_init(void)
 {
@@ -24,8 +23,8 @@ static int table_init(void)
 	struct gp_fd **table = calloc(n, sizeof(*table)), **none = NULL;
 	if (!table)
 		return -1;
-	nchunks = n;   /* the same number, whoever wins */
-	if (!__atomic_compare_exchange_n(&chunks, &none, table, false, __ATOMIC_RELEASE,
+	gp__fd_nchunks = n;   /* the same number, whoever wins */
+	if (!__atomic_compare_exchange_n(&gp__fd_chunks, &none, table, false, __ATOMIC_RELEASE,
 					 __ATOMIC_ACQUIRE))
 		free(table);
 	return 0;
@@ -44,7 +43,7 @@ static struct gp_fd *chunk_new(size_t ci)
 	for (int i = 0; i < CHUNK_SIZE; i++)
 		gp__fd_init_watcher(&ch[i], (int)(ci * CHUNK_SIZE + i));
 	struct gp_fd *none = NULL;
-	if (!__atomic_compare_exchange_n(&chunks[ci], &none, ch, false, __ATOMIC_RELEASE,
+	if (!__atomic_compare_exchange_n(&gp__fd_chunks[ci], &none, ch, false, __ATOMIC_RELEASE,
 					 __ATOMIC_ACQUIRE)) {
 		free(ch);
 		return none;
@@ -52,29 +51,20 @@ static struct gp_fd *chunk_new(size_t ci)
 	return ch;
 }
 
-struct gp_fd *gp_fd_get(int fd)
+/* gp_fd_get found no entry: make the table, or fd's chunk. */
+struct gp_fd *gp__fd_get_slow(int fd)
 {
 	if (fd < 0)
 		return NULL;
-	if (!chunks && table_init() < 0)
+	if (!__atomic_load_n(&gp__fd_chunks, __ATOMIC_ACQUIRE) && table_init() < 0)
 		return NULL;
-	size_t ci = (size_t)fd >> CHUNK_BITS;
-	if (ci >= nchunks)
+	size_t ci = (size_t)fd >> GP_FD_CHUNK_BITS;
+	if (ci >= gp__fd_nchunks)
 		return NULL;
-	struct gp_fd *ch = __atomic_load_n(&chunks[ci], __ATOMIC_ACQUIRE);
+	struct gp_fd *ch = __atomic_load_n(&gp__fd_chunks[ci], __ATOMIC_ACQUIRE);
 	if (!ch && !(ch = chunk_new(ci)))
 		return NULL;
 	return &ch[fd & (CHUNK_SIZE - 1)];
-}
-
-struct gp_fd *gp_fd_peek(int fd)
-{
-	if (fd < 0 || !chunks)
-		return NULL;
-	size_t ci = (size_t)fd >> CHUNK_BITS;
-	if (ci >= nchunks || !chunks[ci])
-		return NULL;
-	return &chunks[ci][fd & (CHUNK_SIZE - 1)];
 }
 
 void gp_fd_set_nonblock(int fd, int nonblocking)
@@ -93,14 +83,14 @@ void gp_fd_set_kind(int fd, enum gp_fd_kind kind)
 
 unsigned gp_fd_table_size(void)
 {
-	return (unsigned)(nchunks * CHUNK_SIZE);
+	return (unsigned)(gp__fd_nchunks * CHUNK_SIZE);
 }
 
 void gp_fd_table_reset(void)
 {
-	if (!chunks)
+	if (!gp__fd_chunks)
 		return;
-	for (size_t ci = 0; ci < nchunks; ci++)
-		free(chunks[ci]);
-	memset(chunks, 0, nchunks * sizeof(*chunks));
+	for (size_t ci = 0; ci < gp__fd_nchunks; ci++)
+		free(gp__fd_chunks[ci]);
+	memset(gp__fd_chunks, 0, gp__fd_nchunks * sizeof(*gp__fd_chunks));
 }

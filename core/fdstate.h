@@ -20,6 +20,7 @@
 #define GP_FDSTATE_H
 
 #include <ev.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum gp_fd_kind {
@@ -57,6 +58,7 @@ struct gp_fd {
 	uint8_t shared;               /* another number names its open file (a dup): the
 	                               * program may set O_NONBLOCK through that one, so it
 	                               * is asked again where it decides (iowait.c) */
+	uint8_t idle;                 /* armed with nobody waiting until the next poll (loop.c) */
 	float timeo[2];               /* seconds a read [0] or write [1] may wait; 0: forever */
 	uint64_t drained_at;          /* loop.h: gp_fd_note_drained */
 	uint64_t closed_at;           /* the runtime's wake_seq when the number was last
@@ -64,11 +66,36 @@ struct gp_fd {
 	_Atomic uint32_t inflight;    /* attempts under way on other carriers (loop.c) */
 };
 
-/* The state of fd, created if needed; NULL if fd is negative or beyond the table. */
-struct gp_fd *gp_fd_get(int fd);
+/*
+ * The table (fdstate.c): chunks of 2^GP_FD_CHUNK_BITS entries, each published once. The
+ * lookups are inline: a hook looks a number up several times per call, and as a call
+ * into the slow path's frame each cost more than the work.
+ */
+#define GP_FD_CHUNK_BITS 10
+extern struct gp_fd **gp__fd_chunks;
+extern size_t gp__fd_nchunks;
+
+struct gp_fd *gp__fd_get_slow(int fd);
 
 /* The state of fd if it exists, else NULL. Never allocates. */
-struct gp_fd *gp_fd_peek(int fd);
+static inline struct gp_fd *gp_fd_peek(int fd)
+{
+	struct gp_fd **chunks = __atomic_load_n(&gp__fd_chunks, __ATOMIC_ACQUIRE);
+	if (fd < 0 || !chunks)
+		return NULL;
+	size_t ci = (size_t)fd >> GP_FD_CHUNK_BITS;
+	if (ci >= gp__fd_nchunks)
+		return NULL;
+	struct gp_fd *ch = __atomic_load_n(&chunks[ci], __ATOMIC_ACQUIRE);
+	return ch ? &ch[fd & ((1 << GP_FD_CHUNK_BITS) - 1)] : NULL;
+}
+
+/* The state of fd, created if needed; NULL if fd is negative or beyond the table. */
+static inline struct gp_fd *gp_fd_get(int fd)
+{
+	struct gp_fd *e = gp_fd_peek(fd);
+	return e ? e : gp__fd_get_slow(fd);
+}
 
 /* Record what the program set; no-op if the table does not hold fd. */
 void gp_fd_set_nonblock(int fd, int nonblocking);
