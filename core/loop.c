@@ -83,12 +83,51 @@ static void link_waiter(struct gp_fd *e, struct gp_fdwaiter *w)
 }
 
 /*
+ * Watchers whose last waiter left by readiness, to be stopped before the next poll
+ * unless a thread waits on them again first, as an echo server's does a few
+ * microseconds later: a stop then a start before the poll left libev's registration as
+ * it was, at the cost of both calls into libev and a change for the poll to look at,
+ * more than the rest of the wait. A poll finds every watcher as the stop at the leave
+ * would have left it. Bounded: past it, the watcher is stopped at once. No allocation:
+ * this runs under the runtime's lock, where the program's malloc must not be called.
+ */
+#define IDLE_MAX 4096
+static int idle_fds[IDLE_MAX];
+static unsigned idle_n;
+
+static void stop_before_poll(struct ev_loop *loop, struct gp_fd *e, int fd)
+{
+	if (idle_n == IDLE_MAX) {
+		ev_io_stop(loop, &e->io);
+		return;
+	}
+	e->idle = 1;
+	idle_fds[idle_n++] = fd;
+}
+
+void gp_loop_before_poll(struct ev_loop *loop)
+{
+	/* A number may be listed twice (waited on again, then left again): its second
+	 * entry finds it stopped. */
+	for (unsigned i = 0; i < idle_n; i++) {
+		struct gp_fd *e = gp_fd_peek(idle_fds[i]);
+		if (!e || !e->idle)
+			continue;
+		e->idle = 0;
+		if (!e->waiters && ev_is_active(&e->io))
+			ev_io_stop(loop, &e->io);
+	}
+	idle_n = 0;
+}
+
+/*
  * The last waiter to leave stops the watcher: no system call if the next wait comes
  * before the next poll (see arm), and libev then trusts the kernel's registration as it
  * is. That is right when the wait ended by readiness, which the registration itself
- * reported. A wait that ended otherwise (timeout, interrupt) proved nothing: the file
- * may have been closed and its number reused where no hook saw it, and the kernel then
- * dropped the registration. Mark the watcher fresh so the next wait registers anew.
+ * reported; the stop is then put off until the poll (stop_before_poll). A wait that
+ * ended otherwise (timeout, interrupt) proved nothing: the file may have been closed
+ * and its number reused where no hook saw it, and the kernel then dropped the
+ * registration. Mark the watcher fresh so the next wait registers anew.
  */
 static void unlink_waiter(struct ev_loop *loop, struct gp_fdwaiter *w)
 {
@@ -103,9 +142,12 @@ static void unlink_waiter(struct ev_loop *loop, struct gp_fdwaiter *w)
 		w->next->prev = w->prev;
 	w->linked = 0;
 	if (!e->waiters && ev_is_active(&e->io)) {
-		ev_io_stop(loop, &e->io);
-		if (!(w->revents & (EV_READ | EV_WRITE)))
+		if (w->revents & (EV_READ | EV_WRITE)) {
+			stop_before_poll(loop, e, w->fd);
+		} else {
+			ev_io_stop(loop, &e->io);
 			e->fresh = 1;
+		}
 	}
 }
 
@@ -120,9 +162,13 @@ static int add_waiter(struct ev_loop *loop, struct gp_fdwaiter *w)
 	/*
 	 * A watcher left armed with nobody waiting may describe a file that has since been
 	 * closed where no hook saw it (the kernel then dropped the registration): set it
-	 * again, which makes libev re-register it, at the cost of one epoll_ctl.
+	 * again, which makes libev re-register it, at the cost of one epoll_ctl. Unless
+	 * its stop was only put off, and no poll has come since: as a stop and a start
+	 * before the poll would (see unlink_waiter).
 	 */
-	if (armed && !e->waiters) {
+	if (e->idle) {
+		e->idle = 0;
+	} else if (armed && !e->waiters) {
 		e->fresh = 1;
 		armed = 0;
 	}
@@ -214,6 +260,7 @@ void gp_fd_closed(int fd)
 		gp_spin_step(spins, 1000);
 	if (ev_is_active(&e->io))
 		ev_io_stop(gp_rt->loop, &e->io);
+	e->idle = 0;
 	e->fresh = 1;
 	e->timeo_known = 0;
 	e->kind = GP_FD_UNKNOWN;

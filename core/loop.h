@@ -43,6 +43,10 @@ struct gp_fdwaiter {
  */
 int gp_wait_fds(struct gp_fdwaiter *w, int n, double timeout);
 
+/* Before each poll of the loop, under the runtime's lock: stop the watchers whose
+ * stop was put off (loop.c). */
+void gp_loop_before_poll(struct ev_loop *loop);
+
 /* One descriptor: events is EV_READ or EV_WRITE. */
 int gp_wait_fd(int fd, int events, double timeout);
 

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "debug.h"
 #include "fdstate.h"
+#include "loop.h"
 #include "mounts.h"
 #include "offload.h"
 #include "ownfd.h"
@@ -639,6 +640,7 @@ static void hub_poll(struct gp_runtime *rt, struct gp_carrier *c)
 	 * makes are the library's, as when the loop was made (ownfd.h).
 	 */
 	gp_own_fds_begin();
+	gp_loop_before_poll(rt->loop);
 	if (!wait) {
 		ev_run(rt->loop, EVRUN_NOWAIT);
 	} else {
