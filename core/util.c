@@ -1,6 +1,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <linux/futex.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -106,6 +107,19 @@ static _Atomic pid_t peek_pid;
 void gp_peek_after_fork(void)
 {
 	__atomic_store_n(&peek_pid, 0, __ATOMIC_RELAXED);
+}
+
+/*
+ * Forgotten in every child of fork, from the start: the shim's own child handler also
+ * forgets it first thing (its other steps may peek), and a program built on the core
+ * alone has only this one. A child made without the handlers (_Fork, a raw clone) keeps
+ * the parent's id, and its peeks read the parent's memory where ptrace's rules let it
+ * (YAMA's default does not); such a child has the parent's runtime too, which it
+ * cannot use either.
+ */
+__attribute__((constructor)) static void peek_fork_handler(void)
+{
+	pthread_atfork(NULL, NULL, gp_peek_after_fork);
 }
 
 static pid_t own_pid(void)
