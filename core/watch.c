@@ -837,9 +837,10 @@ static void look_at(struct gp_runtime *rt, struct gp_carrier *c, struct look *l,
 	 * busy threads than CPUs a preempted carrier looks stuck for a few milliseconds at
 	 * a time, again and again.
 	 */
-	bool due = (p->handoff && (p->now - l->since >= p->handoff || maybe_slow)) ||
-		   (p->threshold && sw != l->reported_at && p->now - l->since >= p->threshold);
-	if (l->cpu_known && !due)
+	bool handoff_due = p->handoff && (p->now - l->since >= p->handoff || maybe_slow);
+	bool report_due = p->threshold && sw != l->reported_at &&
+			  p->now - l->since >= p->threshold;
+	if (l->cpu_known && !handoff_due && !report_due)
 		return;
 	if (!gp_sched_peek_thread(g, &in_program, &enters)) {
 		l->sw = UINT64_MAX;   /* ended meanwhile: look afresh */
@@ -873,15 +874,14 @@ static void look_at(struct gp_runtime *rt, struct gp_carrier *c, struct look *l,
 	/* Tried at every look: a spare may have come back since the bound was met. A
 	 * thread that calls the runtime is asked to yield first, and handed off only if
 	 * it has not a tick later. */
-	if (p->handoff && (p->now - l->since >= p->handoff || maybe_slow) &&
-	    really_stuck(tid, l, cpu, p->now, p->handoff) &&
+	if (handoff_due && really_stuck(tid, l, cpu, p->now, p->handoff) &&
 	    !asked_to_yield(c, l, p->now, p->tick_ns)) {
 		int rc = gp_handoff(c, g, sw, l->since);
 		if (rc == 1)
 			return;
 		l->at_bound = rc == -EAGAIN;
 	}
-	if (sw == l->reported_at || !p->threshold || p->now - l->since < p->threshold)
+	if (!report_due)
 		return;
 	/* Computing, rather than waiting for a CPU on a busy machine? */
 	unsigned long args[6];

@@ -665,12 +665,9 @@ Test(launcher, stall_is_reported)
 /*
  * A thread that computes is named too (no system call, no stack: it is not stopped):
  * handed off, as information; with GREENPATCH_HANDOFF=0, holding the others, as a
- * warning.
- */
-/*
- * On one carrier, which the spinner keeps while the others wait for it: with two, the
- * other carrier serves them, the spinner holds nobody, and it is neither handed off nor
- * reported.
+ * warning. On one carrier, which the spinner keeps while the others wait for it: with
+ * two, the other carrier serves them, the spinner holds nobody, and it is neither
+ * handed off nor reported.
  */
 Test(launcher, computing_stall_is_reported)
 {
