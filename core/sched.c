@@ -589,13 +589,13 @@ static struct gp_green *steal_runnext(struct gp_runtime *rt, struct gp_carrier *
 	return NULL;
 }
 
-void gp_sched_nudge(void)
+bool gp_sched_nudge(void)
 {
 	struct gp_runtime *rt = gp_rt;
 	/* Nobody to give work to: every carrier runs a thread. */
 	if (!rt->multi || (!__atomic_load_n(&rt->nidle, __ATOMIC_RELAXED) &&
 			   !__atomic_load_n(&rt->poll_blocked, __ATOMIC_RELAXED)))
-		return;
+		return false;
 	gp_rt_lock();
 	bool moved = false;
 	for (unsigned i = 0; i < rt->ncarriers; i++) {
@@ -613,6 +613,7 @@ void gp_sched_nudge(void)
 	else if (!rt->poller && coarse_now() - rt->last_poll_tick > 1000000L)
 		wake_idle(rt);
 	gp_rt_unlock();
+	return moved;
 }
 
 /* Every other carrier sleeps with nothing to run: a deadlock may be seen. */

@@ -378,9 +378,10 @@ bool gp_handoff_self(void);
  * waits in a busy carrier's runnext (its waker computes on: the carrier has not
  * switched since the slot was filled, or since the last tick), or in the run queue, or
  * while nobody has polled the loop for a tick (every carrier busy in one computation),
- * wake one. Takes the lock.
+ * wake one. Takes the lock. True if a thread was taken from a runnext: its waker
+ * computes, and the monitor keeps looking every tick.
  */
-void gp_sched_nudge(void);
+bool gp_sched_nudge(void);
 
 /* A spare kernel thread m was given the carrier: run its hub until m is needed back. */
 void gp__take_over(struct gp_kthread *m);

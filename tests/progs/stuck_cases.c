@@ -4,13 +4,13 @@
  * One thread waits where no library can make it wait cooperatively: flock and
  * fcntl(F_SETLKW) on a file another process holds, a raw syscall(SYS_read) on an empty
  * pipe, io_uring_enter through liburing waiting for a read of an empty pipe, a
- * half-second computation, a spin on an atomic flag, a loop of calls that never wait
- * (an uncontended mutex), a spin while another thread calls setuid (which glibc makes
- * every kernel thread run), and computations while a timer signals the process every
- * half millisecond. Meanwhile a ticker thread sleeps
- * in 10 ms steps. Natively both run at once, each on its kernel thread. Each case
- * prints the waiting call's result and whether the ticker went on while it waited;
- * the ticker's worst lateness goes to stderr (a figure, not compared).
+ * half-second computation (also after a stretch of busy switching), a spin on an
+ * atomic flag, a loop of calls that never wait (an uncontended mutex), a spin while
+ * another thread calls setuid (which glibc makes every kernel thread run), and
+ * computations while a timer signals the process every half millisecond. Meanwhile a
+ * ticker thread sleeps in 10 ms steps. Natively both run at once, each on its kernel
+ * thread. Each case prints the waiting call's result and whether the ticker went on
+ * while it waited; the ticker's worst lateness goes to stderr (a figure, not compared).
  *
  * In the raw read, io_uring and spin cases, the thread that ends the wait is itself
  * one of the program's threads: if the wait froze the others, it would never end.
@@ -267,6 +267,74 @@ static void case_computation(void)
 	printf("computation: done, others ran meanwhile: %s\n", ticker_went_on(&wt, waited));
 }
 
+/*
+ * Two threads that hand a turn back and forth on a condition variable, which keeps a
+ * carrier switching and never idle, as a busy server does.
+ */
+struct turns {
+	pthread_mutex_t m;
+	pthread_cond_t cv;
+	int turn;                     /* whose: 0 or 1 */
+	bool stop;
+	unsigned long taken;
+};
+
+struct player {
+	struct turns *t;
+	int me;
+};
+
+static void *take_turns(void *arg)
+{
+	struct player *p = arg;
+	struct turns *t = p->t;
+
+	pthread_mutex_lock(&t->m);
+	while (!t->stop) {
+		if (t->turn != p->me) {
+			pthread_cond_wait(&t->cv, &t->m);
+			continue;
+		}
+		t->turn = !p->me;
+		t->taken++;
+		pthread_cond_signal(&t->cv);
+	}
+	pthread_mutex_unlock(&t->m);
+	return NULL;
+}
+
+/*
+ * A computation that begins after the program has kept a carrier busy switching for a
+ * while, and goes on meanwhile (the monitor looks less often then; libgreenpatch(7),
+ * Hand-off).
+ */
+static void case_computation_after_busy_stretch(void)
+{
+	struct turns t = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false, 0 };
+	struct player p0 = { &t, 0 }, p1 = { &t, 1 };
+	volatile unsigned long x = 1;
+
+	ticker_begin();
+	pthread_t a = start(take_turns, &p0), b = start(take_turns, &p1);
+	msleep(200);
+	struct watch wt = watch_begin();
+
+	while (watch_waited(&wt) < HOLD_MS)
+		for (int i = 0; i < 10000; i++)
+			x = x * 6364136223846793005UL + 1442695040888963407UL;
+	long waited = watch_waited(&wt);
+
+	pthread_mutex_lock(&t.m);
+	t.stop = true;
+	bool turns_taken = t.taken > 0;
+	pthread_cond_broadcast(&t.cv);
+	pthread_mutex_unlock(&t.m);
+	join(a);
+	join(b);
+	printf("computation after a busy stretch: done, turns taken: %s, others ran "
+	       "meanwhile: %s\n", yes(turns_taken), ticker_went_on(&wt, waited));
+}
+
 static atomic_int flag;
 
 static void *set_flag_later(void *arg)
@@ -409,6 +477,7 @@ static const struct prog_case cases[] = {
 	CASE(raw_read_pipe),
 	CASE(io_uring_wait),
 	CASE(computation),
+	CASE(computation_after_busy_stretch),
 	CASE(spin_on_flag),
 	CASE(setuid_while_spinning),
 	CASE(calls_that_never_wait),
