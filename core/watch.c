@@ -840,15 +840,26 @@ static bool act_on_stuck(struct gp_runtime *rt, struct gp_carrier *c, struct loo
 		l->sw = UINT64_MAX;   /* ended meanwhile: look afresh */
 		return false;
 	}
-	/* Inside the library at this look: nothing to do until the next one. */
-	if (!in_program)
-		return false;
 	if (!l->enters_known) {
 		l->enters = enters;
 		l->enters_known = true;
 	} else if (enters != l->enters) {
 		l->enters = enters;
 		l->entered = true;
+	}
+	/*
+	 * Inside the library at this look, where it is not handed off (gp_handoff wants it
+	 * in program code). One that keeps calling the library is asked to yield at its
+	 * next return from it instead: a loop whose library calls take far longer than its
+	 * own code (calls that fail at once, a sanitizer build) may be found inside at look
+	 * after look, hundreds of milliseconds in a row.
+	 */
+	if (!in_program) {
+		if (handoff_due && l->entered && __atomic_load_n(&rt->alive, __ATOMIC_RELAXED) >= 2) {
+			(void)asked_to_yield(c, l, p->now, p->tick_ns);
+			__atomic_store_n(&c->yield_request, 1, __ATOMIC_RELAXED);
+		}
+		return false;
 	}
 	int tid = c->owner->tid;
 	long cpu = now_ns(thread_cpu_clock(tid));
