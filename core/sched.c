@@ -346,12 +346,19 @@ static long coarse_now(void)
 	return ts.tv_sec * 1000000000L + ts.tv_nsec;
 }
 
+static long mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
 /*
  * Have the threads queued at the last poll all run, and has the loop gone unpolled for
- * a tick since? Looks at the clock every GP_POLL_CHECK calls. A poll before those
- * threads have run would find the descriptors they were woken for still ready and
- * report them again, once per poll while they wait their turn: with 10,000 threads
- * queued, many times each.
+ * GP_POLL_INTERVAL_NS since? Looks at the clock every GP_POLL_CHECK calls. A poll
+ * before those threads have run would find the descriptors they were woken for still
+ * ready and report them again, once per poll while they wait their turn: with 10,000
+ * threads queued, many times each.
  */
 static bool poll_due(struct gp_runtime *rt, struct gp_carrier *c)
 {
@@ -361,7 +368,7 @@ static bool poll_due(struct gp_runtime *rt, struct gp_carrier *c)
 		return false;
 	c->since_check = 0;
 	c->clock_ns = coarse_now();
-	return c->clock_ns != rt->last_poll_tick;
+	return mono_now() - rt->last_poll_ns >= GP_POLL_INTERVAL_NS;
 }
 
 /*
@@ -630,6 +637,7 @@ static void hub_poll(struct gp_runtime *rt, struct gp_carrier *c)
 		gp__deadlock_check(rt);
 	c->since_check = 0;
 	rt->last_poll_tick = c->clock_ns = coarse_now();
+	rt->last_poll_ns = mono_now();
 	rt->stats.polls++;
 	rt->poller = c;
 	/* The poller takes the process's signals (an idle carrier blocked them all). */

@@ -4,10 +4,10 @@
  * nothing to run.
  *
  * A thread that parks switches straight to the next runnable one; only when none is
- * runnable, or when the loop has not been polled for a clock tick (so that I/O is never
- * starved by threads that keep yielding), does it switch to its carrier's hub, which
- * polls the loop (blocking only when nothing is runnable) and resumes whatever the
- * loop's callbacks made runnable.
+ * runnable, or when the loop has not been polled for GP_POLL_INTERVAL_NS (so that I/O
+ * and timers are never starved by threads that keep yielding), does it switch to its
+ * carrier's hub, which polls the loop (blocking only when nothing is runnable) and
+ * resumes whatever the loop's callbacks made runnable.
  *
  * Every switch goes through one function, which saves and restores errno (per kernel
  * thread in glibc, per green thread here) and releases the stack of a thread that has
@@ -57,13 +57,17 @@
 
 /*
  * While threads keep the run queue busy, the loop is polled (one epoll_wait) once every
- * thread queued at the last poll has run and a clock tick has passed since, checked
- * every GP_POLL_CHECK switches with the coarse clock, which costs no system call: I/O
- * waits at most a turn of the run queue and a tick, as in an event loop that runs
- * every callback of a poll before polling again, and a switch costs no amortised
- * system call.
+ * thread queued at the last poll has run and GP_POLL_INTERVAL_NS has passed since,
+ * checked every GP_POLL_CHECK switches with the clock (from the vDSO, about 20 ns):
+ * I/O and timers wait at most a turn of the run queue and a millisecond, as in an event
+ * loop that runs every callback of a poll before polling again, and a switch costs no
+ * amortised system call. Two threads that keep each other runnable poll at most a
+ * thousand times a second, a microsecond or two each. (The coarse clock, which costs
+ * less, moves only at the kernel's tick: with HZ=250, a thread that slept 1 ms beside
+ * two that keep each other runnable woke up to 4 ms late.)
  */
 #define GP_POLL_CHECK 64
+#define GP_POLL_INTERVAL_NS 1000000L
 
 #define GP_STATS_REASONS 16
 
@@ -147,6 +151,7 @@ struct gp_runtime {
 	size_t runq_len;
 	struct gp_green *batch_last;  /* last thread queued at the last poll, until it runs */
 	long last_poll_tick;         /* coarse clock (ns) at the last poll */
+	long last_poll_ns;           /* CLOCK_MONOTONIC (ns) at the last poll */
 	size_t alive;                /* threads not yet ended, main included */
 	uint64_t next_id;
 	ev_async async;              /* keeps the loop alive; cross-thread wake-ups */
