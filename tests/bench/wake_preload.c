@@ -5,7 +5,8 @@
  * computing for 2 ms (the woken thread must run elsewhere: on another carrier, which
  * sleeps until it is woken, or natively on another CPU). A plain pthread program, run
  * natively and preloaded by scripts/bench: the median and the 99th percentile of the
- * wake-up, in microseconds.
+ * wake-up, in microseconds. Then how late a thread that sleeps 1 ms at a time wakes
+ * while two others keep each other runnable.
  */
 #include <pthread.h>
 #include <semaphore.h>
@@ -80,9 +81,64 @@ static void run(const char *mode, long compute_ns)
 	sem_destroy(&done);
 }
 
+/*
+ * Two threads that hand a turn back and forth on a condition variable, so that one of
+ * them is always runnable, and a third that sleeps 1 ms at a time: how late its sleeps
+ * end. Under the library its timer is seen at the next poll of the event loop, which a
+ * busy run queue makes about once a millisecond (core/sched.h).
+ */
+enum { SLEEPS = 500 };
+
+static pthread_mutex_t turn_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t turn_cv = PTHREAD_COND_INITIALIZER;
+static int turn;
+static atomic_int pair_stop;
+
+static void *take_turns(void *arg)
+{
+	int me = (int)(long)arg;
+
+	pthread_mutex_lock(&turn_lock);
+	while (!atomic_load(&pair_stop)) {
+		if (turn != me) {
+			pthread_cond_wait(&turn_cv, &turn_lock);
+			continue;
+		}
+		turn = !me;
+		pthread_cond_signal(&turn_cv);
+	}
+	pthread_mutex_unlock(&turn_lock);
+	return NULL;
+}
+
+static void run_sleeper_beside_pair(void)
+{
+	pthread_t a, b;
+	if (pthread_create(&a, NULL, take_turns, (void *)0L) != 0 ||
+	    pthread_create(&b, NULL, take_turns, (void *)1L) != 0) {
+		perror("pthread_create");
+		exit(1);
+	}
+	for (int i = 0; i < SLEEPS; i++) {
+		long t0 = now_ns();
+		usleep(1000);
+		lat_ns[i] = now_ns() - t0 - 1000000L;
+	}
+	atomic_store(&pair_stop, 1);
+	pthread_mutex_lock(&turn_lock);
+	pthread_cond_broadcast(&turn_cv);
+	pthread_mutex_unlock(&turn_lock);
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	qsort(lat_ns, SLEEPS, sizeof(lat_ns[0]), cmp_long);
+	printf("sleeps 1 ms beside a busy pair: late p50 %.1f us, p99 %.1f us (%d sleeps)\n",
+	       (double)lat_ns[SLEEPS / 2] / 1e3, (double)lat_ns[SLEEPS * 99 / 100] / 1e3, SLEEPS);
+}
+
 int main(void)
 {
 	run("waker then waits", 0);
 	run("waker computes 2 ms", 2000000L);
+	run_sleeper_beside_pair();
 	return 0;
 }
