@@ -900,7 +900,6 @@ static bool act_on_stuck(struct gp_runtime *rt, struct gp_carrier *c, struct loo
 	return true;
 }
 
-
 /* What a look found of a carrier, for the monitor's pace (struct pace). */
 enum look_found {
 	LOOK_QUIET,     /* switching, its hub waiting, or stuck waiting for a CPU */
