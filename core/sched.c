@@ -52,11 +52,15 @@ void (*gp__last_thread_ended)(void) = default_last_thread_ended;
 
 /* ---- run queue and the list of all threads ---- */
 
-/* Before the first thread of lower real-time priority: FIFO among equals. */
-static void runq_insert_by_priority(struct gp_runtime *c, struct gp_green *g, int prio)
+/*
+ * Before the first thread of lower real-time priority: FIFO among equals, or ahead of
+ * them (a thread interrupted for a signal, whose handler runs at once natively).
+ */
+static void runq_insert_by_priority(struct gp_runtime *c, struct gp_green *g, int prio,
+				    bool ahead)
 {
 	struct gp_green **at = &c->runq_head;
-	while (*at && gp_rt_priority(*at) >= prio)
+	while (*at && gp_rt_priority(*at) >= prio + ahead)
 		at = &(*at)->runq_next;
 	g->runq_next = *at;
 	*at = g;
@@ -69,7 +73,7 @@ static void runq_push(struct gp_runtime *c, struct gp_green *g)
 {
 	int prio = gp_rt_priority(g);
 	if (GP_UNLIKELY(prio > 0)) {
-		runq_insert_by_priority(c, g, prio);
+		runq_insert_by_priority(c, g, prio, false);
 		return;
 	}
 	g->runq_next = NULL;
@@ -1339,12 +1343,19 @@ int gp_park(double timeout, const char *what)
  * wake-up of another. A second one, and those the loop wakes, go to the run queue,
  * where idle carriers take them.
  */
-void gp_unpark(struct gp_green *g)
+/* Make parked g runnable: ahead of the queued threads of its priority if ahead. */
+static void unpark(struct gp_green *g, bool ahead)
 {
 	if (g->state != GP_PARKED)
 		return;
 	struct gp_runtime *rt = gp_rt;
 	g->state = GP_RUNNABLE;
+	if (ahead) {
+		runq_insert_by_priority(rt, g, gp_rt_priority(g), true);
+		if (!rt->multi || !gp_self()->is_hub)
+			work_queued(rt);
+		return;
+	}
 	if (rt->multi) {
 		struct gp_green *self = gp_self();
 		if (self->is_hub) {
@@ -1364,6 +1375,11 @@ void gp_unpark(struct gp_green *g)
 	work_queued(rt);
 }
 
+void gp_unpark(struct gp_green *g)
+{
+	unpark(g, false);
+}
+
 void gp_interrupt_now_or_next(struct gp_green *g)
 {
 	/* Not parked yet (it runs toward a park, perhaps on another carrier): the next
@@ -1378,7 +1394,7 @@ void gp_interrupt(struct gp_green *g)
 	if (g->state != GP_PARKED)
 		return;
 	g->wake = GP_WAKE_INTR;
-	gp_unpark(g);
+	unpark(g, true);
 }
 
 int gp_sleep(double seconds)

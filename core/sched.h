@@ -98,8 +98,9 @@ struct gp_carrier {
 	                              * the one that started the runtime) */
 	_Atomic int hub_waiting;     /* its hub waits (in the loop or idle): the monitor may
 	                              * sleep */
-	_Atomic int yield_request;   /* the monitor asks the running thread to let the
-	                              * others run at its next return from the runtime */
+	_Atomic int yield_request;   /* the monitor, or a signal kept for the loop to give
+	                              * (gp_sched_loop_soon), asks the running thread to let
+	                              * the loop run at its next return from the runtime */
 	struct gp_green hub;
 	struct gp_green *runnext;    /* woken by the thread running here: runs next here */
 	unsigned runnext_streak;     /* threads taken from runnext in a row */
@@ -434,6 +435,18 @@ static inline bool gp_yield_requested(void)
 }
 
 /*
+ * From a signal handler on a carrier, in a green thread: something the loop must act on
+ * has arrived (a signal kept for another thread, shim/sigaction.c). The loop is polled
+ * only when the run queue empties, or every GP_POLL_CHECK switches, which threads that
+ * compute between calls make once per hand-off: the running thread yields to the loop
+ * at its next return from the runtime instead.
+ */
+static inline void gp_sched_loop_soon(void)
+{
+	__atomic_store_n(&gp_here()->yield_request, 1, __ATOMIC_RELAXED);
+}
+
+/*
  * Honour it: to the back of the run queue, through the loop, which polls first. The
  * thread's next park on an address then looks again first (gp_park_on), as after a
  * rejoin.
@@ -455,7 +468,11 @@ extern void (*gp__describe_wait)(struct gp_green *g, char *buf, size_t len);
 /* Make a parked thread runnable. No effect on a thread that is not parked. */
 void gp_unpark(struct gp_green *g);
 
-/* End g's park with -EINTR. No effect on a thread that is not parked. */
+/*
+ * End g's park with -EINTR, queued ahead of the runnable threads of its priority: it is
+ * interrupted for a signal or a cancel, which natively act at once. No effect on a
+ * thread that is not parked.
+ */
 void gp_interrupt(struct gp_green *g);
 
 /*

@@ -250,6 +250,7 @@ static enum place place_new(int sig, const siginfo_t *info, ucontext_t *uctx)
 		return HERE;
 	if (!me->is_hub) {
 		keep(sig, info);
+		gp_sched_loop_soon();
 		return ELSEWHERE;
 	}
 	/* Until it is pending again or kept, a thread that unblocks it waits (below). */

@@ -447,6 +447,13 @@ static void *compute_and_lock(void *arg)
  * An interval timer sends SIGALRM to the process every half millisecond while two
  * threads compute: the handler runs on whichever kernel thread the kernel picks, one a
  * computing thread keeps under the library (handed off) included.
+ *
+ * Linux gives the signal to the first thread, parked in pthread_join: natively it
+ * handles nearly all of the 600. A signal the kernel brings to a carrier that runs a
+ * computing thread is kept for the first thread, and must reach it at the computing
+ * thread's next call into the library (its mutex, every millisecond or so), not at its
+ * next hand-off, every 10 ms: that gave about 30, one in twenty. At least one in six
+ * leaves room for a loaded machine (about 300 under three busy loops).
  */
 static void case_signals_while_computing(void)
 {
@@ -467,7 +474,7 @@ static void case_signals_while_computing(void)
 	sigaction(SIGALRM, &ign, NULL);
 	sigaction(SIGALRM, &old, NULL);
 	printf("signals while computing: both done, signals handled: %s\n",
-	       yes(atomic_load(&alarms) >= 10));
+	       yes(atomic_load(&alarms) >= 100));
 }
 
 static const struct prog_case cases[] = {
