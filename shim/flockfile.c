@@ -14,10 +14,18 @@
  * park in the middle of its call (a write that waits for the peer) holds the green
  * lock for the whole call (gp__file_hold), as glibc holds its own for every call: no
  * other green thread's call, or flockfile, comes between its parts. glibc's own lock is
- * then only ever taken inside one libc call, which never parks, so no green thread
+ * then only ever held across one libc call, which never parks, so no green thread
  * ever waits in the kernel for a lock another green thread holds. What is not
  * covered: a stdio function without a hook (fseek, ftell, ferror...) does not wait
  * for the green lock.
+ *
+ * With several carriers, a hook's look at the green lock and libc's call after it are
+ * apart in time, and a flockfile on another CPU could come in between: the call would
+ * then land inside that thread's locked section, and race its putc_unlocked on the
+ * buffer. So the hook looks while it holds glibc's lock of the stream, until the call
+ * ends (gp__file_turn), and whoever takes a green lock then waits for glibc's lock
+ * once (drain), for a call begun before: from then on every look sees the green lock.
+ * The table is read without the runtime's lock for this: its slots do not move.
  *
  * A lock the first thread took before the runtime started becomes a green lock of the
  * first thread when the runtime starts (gp__file_locks_adopt). A lock a kernel thread
@@ -25,6 +33,7 @@
  */
 #include <errno.h>
 #include <linux/futex.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -35,35 +44,83 @@
 #include "tls.h"
 
 struct held {
-	FILE *fp;
+	FILE *_Atomic fp;   /* NULL: a free slot */
 	struct gp_green *owner;
 	unsigned count;
 };
 
-/* The streams locked now: a handful at most, so a short array is searched. */
-static struct held *held;
-static size_t held_len, held_cap;
+/*
+ * The streams locked now: a handful at most. Slots are changed under the runtime's lock,
+ * and read without it (held_by_other); one in use stays where it is until released. A
+ * program that holds more streams at once than there are slots takes glibc's locks for
+ * the others, as a kernel thread would.
+ */
+#define HELD_SLOTS 256
+static struct held held[HELD_SLOTS];
+static _Atomic unsigned held_top;   /* slots at and past it are free */
+static _Atomic unsigned held_len;   /* slots in use */
 
 static struct held *find(const FILE *fp)
 {
-	for (size_t i = 0; i < held_len; i++)
-		if (held[i].fp == fp)
+	unsigned top = atomic_load_explicit(&held_top, memory_order_acquire);
+	for (unsigned i = 0; i < top; i++)
+		if (atomic_load_explicit(&held[i].fp, memory_order_acquire) == fp)
 			return &held[i];
 	return NULL;
 }
 
-static bool add(FILE *fp, struct gp_green *owner)
+static struct held *add(FILE *fp, struct gp_green *owner)
 {
-	if (held_len == held_cap) {
-		size_t cap = held_cap ? 2 * held_cap : 8;
-		struct held *h = realloc(held, cap * sizeof(*h));
-		if (!h)
-			return false;
-		held = h;
-		held_cap = cap;
-	}
-	held[held_len++] = (struct held){ fp, owner, 1 };
-	return true;
+	unsigned top = atomic_load_explicit(&held_top, memory_order_relaxed), i = 0;
+	while (i < top && atomic_load_explicit(&held[i].fp, memory_order_relaxed))
+		i++;
+	if (i == HELD_SLOTS)
+		return NULL;
+	held[i].owner = owner;
+	held[i].count = 1;
+	atomic_store_explicit(&held[i].fp, fp, memory_order_release);
+	if (i == top)
+		atomic_store_explicit(&held_top, top + 1, memory_order_release);
+	/* Changed under the runtime's lock only: no atomic increment needed. */
+	atomic_store_explicit(&held_len, atomic_load_explicit(&held_len, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	return &held[i];
+}
+
+static void remove_held(struct held *h)
+{
+	atomic_store_explicit(&h->fp, NULL, memory_order_release);
+	atomic_store_explicit(&held_len, atomic_load_explicit(&held_len, memory_order_relaxed) - 1,
+			      memory_order_relaxed);
+	unsigned top = atomic_load_explicit(&held_top, memory_order_relaxed);
+	while (top > 0 && !atomic_load_explicit(&held[top - 1].fp, memory_order_relaxed))
+		top--;
+	atomic_store_explicit(&held_top, top, memory_order_release);
+}
+
+/* __fsetlocking(FSETLOCKING_BYCALLER): glibc takes no lock for the stream's calls. */
+#define GP_IO_USER_LOCK 0x8000
+
+static bool has_glibc_lock(const FILE *fp)
+{
+	return !(fp->_flags & GP_IO_USER_LOCK) && fp->_lock;
+}
+
+/*
+ * This thread has just taken fp's green lock: wait for a libc call on fp that a thread
+ * on another CPU began before, holding glibc's lock since its look (gp__file_turn).
+ * Only another kernel thread can be in such a call: another carrier, or a thread handed
+ * off (counted away before the spare that runs this carrier starts). Never called
+ * inside the bracket: such a call may enter the runtime while it holds glibc's lock.
+ */
+static void drain(FILE *fp)
+{
+	struct gp_runtime *rt = gp_rt;
+	if (!has_glibc_lock(fp) ||
+	    (!rt->multi && !__atomic_load_n(&rt->away, __ATOMIC_RELAXED)))
+		return;
+	GP_REAL(flockfile)(fp);
+	GP_REAL(funlockfile)(fp);
 }
 
 /*
@@ -96,7 +153,7 @@ static bool release(FILE *fp, struct gp_green *self)
 	bool mine = h && h->owner == self;
 	bool freed = mine && --h->count == 0;
 	if (freed)
-		*h = held[--held_len];
+		remove_held(h);
 	/* Every waiter: a stdio hook only waits for the stream to be free, so waking one of
 	 * those alone would leave a flockfile behind it parked. */
 	if (freed && stream_waiters)
@@ -132,9 +189,10 @@ bool gp__file_hold(FILE *fp)
 	struct gp_green *holder;
 	while ((holder = try_take(fp, self)) != NULL) {
 		if (holder == self)
-			return false;   /* no memory for the table: unheld, as a stream can be */
+			return false;   /* no slot left: unheld, as a stream can be */
 		park_on_stream(self, fp);
 	}
+	drain(fp);
 	return true;
 }
 
@@ -145,11 +203,44 @@ void gp__file_release(FILE *fp)
 
 void gp__file_wait(FILE *fp)
 {
-	if (GP_LIKELY(held_len == 0) || !gp_on_green())
+	if (GP_LIKELY(atomic_load_explicit(&held_len, memory_order_relaxed) == 0) ||
+	    !gp_on_green())
 		return;
 	struct gp_green *self = gp_self();
 	while (park_on_stream(self, fp))
 		;
+}
+
+/* Does a green thread other than self hold fp's green lock? Without the runtime's lock. */
+static bool held_by_other(const FILE *fp, const struct gp_green *self)
+{
+	if (GP_LIKELY(atomic_load_explicit(&held_len, memory_order_relaxed) == 0))
+		return false;
+	const struct held *h = find(fp);
+	/* A slot released and taken for another stream meanwhile shows another owner: the
+	 * caller parks, finds the stream free, and looks again. */
+	return h && h->owner != self;
+}
+
+bool gp__file_turn(FILE *fp)
+{
+	if (!fp || !has_glibc_lock(fp) || !gp_on_green())
+		return false;
+	struct gp_green *self = gp_self();
+	for (;;) {
+		/* Taking glibc's lock orders this look after any drain that ended before: a
+		 * green lock taken before that drain is seen. */
+		GP_REAL(flockfile)(fp);
+		if (!held_by_other(fp, self))
+			return true;
+		GP_REAL(funlockfile)(fp);
+		park_on_stream(self, fp);
+	}
+}
+
+void gp__file_turn_end(FILE *fp)
+{
+	GP_REAL(funlockfile)(fp);
 }
 
 void flockfile(FILE *fp)
@@ -162,12 +253,13 @@ void flockfile(FILE *fp)
 	struct gp_green *holder;
 	while ((holder = try_take(fp, self)) != NULL) {
 		if (holder == self) {
-			/* No memory for the table: glibc's lock, as a kernel thread would. */
+			/* No slot left: glibc's lock, as a kernel thread would. */
 			GP_REAL(flockfile)(fp);
 			return;
 		}
 		park_on_stream(self, fp);
 	}
+	drain(fp);
 }
 
 int ftrylockfile(FILE *fp)
@@ -177,7 +269,10 @@ int ftrylockfile(FILE *fp)
 	struct gp_green *holder = try_take(fp, gp_self());
 	if (holder == gp_self())
 		return GP_REAL(ftrylockfile)(fp);
-	return holder ? EBUSY : 0;   /* glibc's answer for a stream another thread holds */
+	if (holder)
+		return EBUSY;   /* glibc's answer for a stream another thread holds */
+	drain(fp);   /* a libc call on another CPU ends in microseconds */
+	return 0;
 }
 
 void funlockfile(FILE *fp)
@@ -193,8 +288,6 @@ struct stream_lock {
 	void *owner;
 };
 
-#define GP_IO_USER_LOCK 0x8000   /* __fsetlocking(FSETLOCKING_BYCALLER): no lock */
-
 /* The list of every open stream, and its lock: exported by libc since 2.2.5. */
 extern FILE *_IO_list_all;
 extern void _IO_list_lock(void);
@@ -208,10 +301,11 @@ void gp__file_locks_adopt(struct gp_green *first)
 	_IO_list_lock();
 	for (FILE *fp = _IO_list_all; fp; fp = fp->_chain) {
 		struct stream_lock *lk = (struct stream_lock *)fp->_lock;
+		struct held *h;
 		if ((fp->_flags & GP_IO_USER_LOCK) || !lk || lk->owner != self || lk->cnt <= 0 ||
-		    !add(fp, first))
+		    !(h = add(fp, first)))
 			continue;
-		held[held_len - 1].count = (unsigned)lk->cnt;
+		h->count = (unsigned)lk->cnt;
 		lk->cnt = 0;
 		lk->owner = NULL;
 		/* As glibc unlocks: a kernel thread may be waiting. */
@@ -224,5 +318,8 @@ void gp__file_locks_adopt(struct gp_green *first)
 void gp__file_locks_after_fork(void)
 {
 	/* As glibc resets every stream lock in the child. */
-	held_len = 0;
+	for (unsigned i = 0; i < HELD_SLOTS; i++)
+		atomic_store_explicit(&held[i].fp, NULL, memory_order_relaxed);
+	atomic_store_explicit(&held_top, 0, memory_order_relaxed);
+	atomic_store_explicit(&held_len, 0, memory_order_relaxed);
 }

@@ -158,21 +158,24 @@ static int before_refill(FILE *fp)
 
 /* ---- characters ------------------------------------------------------------------- */
 
-#define GREEN_CHAR_READER(name, args, call)            \
+/* An _unlocked form's call: its caller holds the stream (flockfile), or is alone on it. */
+#define UNLOCKED_CALL(fp, call) (call)
+
+#define GREEN_CHAR_READER(name, args, call, made)      \
 	int name args                                  \
 	{                                              \
 		if (before_refill(fp) < 0)             \
 			return EOF;                    \
-		return GP_REAL(name) call;             \
+		return made(fp, GP_REAL(name) call);   \
 	}
 
-GREEN_CHAR_READER(fgetc, (FILE *fp), (fp))
-GREEN_CHAR_READER(getc, (FILE *fp), (fp))
-GREEN_CHAR_READER(_IO_getc, (FILE *fp), (fp))
-GREEN_CHAR_READER(fgetc_unlocked, (FILE *fp), (fp))
-GREEN_CHAR_READER(getc_unlocked, (FILE *fp), (fp))
-GREEN_CHAR_READER(__uflow, (FILE *fp), (fp))
-GREEN_CHAR_READER(__underflow, (FILE *fp), (fp))
+GREEN_CHAR_READER(fgetc, (FILE *fp), (fp), GP_FILE_CALL)
+GREEN_CHAR_READER(getc, (FILE *fp), (fp), GP_FILE_CALL)
+GREEN_CHAR_READER(_IO_getc, (FILE *fp), (fp), GP_FILE_CALL)
+GREEN_CHAR_READER(fgetc_unlocked, (FILE *fp), (fp), UNLOCKED_CALL)
+GREEN_CHAR_READER(getc_unlocked, (FILE *fp), (fp), UNLOCKED_CALL)
+GREEN_CHAR_READER(__uflow, (FILE *fp), (fp), UNLOCKED_CALL)
+GREEN_CHAR_READER(__underflow, (FILE *fp), (fp), UNLOCKED_CALL)
 
 int getchar(void)
 {
@@ -291,7 +294,7 @@ static char *held_fgets(char *buf, int n, FILE *fp)
 char *fgets(char *buf, int n, FILE *fp)
 {
 	if (!reads_green(fp))
-		return GP_REAL(fgets)(buf, n, fp);
+		return GP_FILE_CALL(fp, GP_REAL(fgets)(buf, n, fp));
 	return held_fgets(buf, n, fp);
 }
 
@@ -374,7 +377,7 @@ ssize_t getdelim(char **line, size_t *cap, int delim, FILE *fp)
 		return -1;
 	}
 	if (!reads_green(fp))
-		return GP_REAL(getdelim)(line, cap, delim, fp);
+		return GP_FILE_CALL(fp, GP_REAL(getdelim)(line, cap, delim, fp));
 	bool held = gp__file_hold(fp);
 	ssize_t r = green_getdelim(line, cap, delim, fp);
 	if (held)
@@ -455,7 +458,7 @@ static size_t green_fread(void *buf, size_t size, size_t n, FILE *fp)
 size_t fread(void *buf, size_t size, size_t n, FILE *fp)
 {
 	if (!reads_green(fp))
-		return GP_REAL(fread)(buf, size, n, fp);
+		return GP_FILE_CALL(fp, GP_REAL(fread)(buf, size, n, fp));
 	return green_fread(buf, size, n, fp);
 }
 
@@ -519,7 +522,7 @@ static int green_vfscanf(vfscanf_fn real, FILE *fp, const char *fmt, va_list ap)
 	if (before_refill(fp) < 0)
 		return EOF;
 	if (!reads_green(fp))
-		return real(fp, fmt, ap);
+		return GP_FILE_CALL(fp, real(fp, fmt, ap));
 	/* Waiting for the rest of the input may take as long as whoever sends it likes. */
 	struct scanf_call s = { .c = { .run = run_scanf, .unbounded = true },
 				.real = real, .fp = fp, .fmt = fmt };
@@ -654,7 +657,7 @@ int fflush(FILE *fp)
 		return GP_BLOCKING(GP_REAL(fflush)(fp));
 	if (gp__stdio_before_flush(fp) < 0)
 		return EOF;
-	return GP_REAL(fflush)(fp);
+	return GP_FILE_CALL(fp, GP_REAL(fflush)(fp));
 }
 
 int fflush_unlocked(FILE *fp)

@@ -11,6 +11,26 @@
 void gp__file_wait(FILE *fp);
 
 /*
+ * libc's own call on fp (a locked one: fputs, not fputs_unlocked) from a green thread,
+ * after the hook looked at fp's green lock: made holding glibc's lock of fp, under which
+ * the green lock is looked at again, so that no flockfile on another carrier comes in
+ * between (flockfile.c). gp__file_turn parks while another green thread holds the green
+ * lock; true if it took glibc's lock, which gp__file_turn_end gives back.
+ */
+bool gp__file_turn(FILE *fp);
+void gp__file_turn_end(FILE *fp);
+
+#define GP_FILE_CALL(fp, call)                          \
+	({                                              \
+		FILE *turn_fp_ = (fp);                  \
+		bool turn_ = gp__file_turn(turn_fp_);   \
+		__typeof__(call) turn_r_ = (call);      \
+		if (turn_)                              \
+			gp__file_turn_end(turn_fp_);    \
+		turn_r_;                                \
+	})
+
+/*
  * On a green thread: take fp's green lock for one stdio call that may park (parking
  * while another green thread holds it); true if taken, to be given back with
  * gp__file_release. Recursive: a thread that holds it through flockfile takes it again.

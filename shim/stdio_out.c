@@ -153,7 +153,7 @@ static size_t green_fwrite(const void *buf, size_t size, size_t n, FILE *fp)
 size_t fwrite(const void *buf, size_t size, size_t n, FILE *fp)
 {
 	if (!writes_green(fp))
-		return GP_REAL(fwrite)(buf, size, n, fp);
+		return GP_FILE_CALL(fp, GP_REAL(fwrite)(buf, size, n, fp));
 	return green_fwrite(buf, size, n, fp);
 }
 
@@ -174,7 +174,7 @@ size_t fwrite_unlocked(const void *buf, size_t size, size_t n, FILE *fp)
 int fputs(const char *s, FILE *fp)
 {
 	if (!writes_green(fp))
-		return GP_REAL(fputs)(s, fp);
+		return GP_FILE_CALL(fp, GP_REAL(fputs)(s, fp));
 	size_t n = strlen(s);
 	return green_put(fp, s, n) == n ? 1 : EOF;
 }
@@ -190,7 +190,7 @@ int fputs_unlocked(const char *s, FILE *fp)
 int puts(const char *s)
 {
 	if (!writes_green(stdout))
-		return GP_REAL(puts)(s);
+		return GP_FILE_CALL(stdout, GP_REAL(puts)(s));
 	size_t n = strlen(s);
 	bool held = gp__file_hold(stdout);   /* the line and its newline together */
 	bool ok = put_held(stdout, s, n) == n && put_held(stdout, "\n", 1) == 1;
@@ -203,26 +203,30 @@ int puts(const char *s)
 
 /* ---- characters -------------------------------------------------------------------- */
 
-/* One character: libc's call when it only fills the buffer, else green_put. */
-static int green_putc(int (*real)(int, FILE *), int c, FILE *fp)
+/*
+ * One character: libc's call when it only fills the buffer, else green_put. A locked
+ * form's call holds glibc's lock from the look at the green lock on (GP_FILE_CALL); an
+ * _unlocked form's caller holds the stream already.
+ */
+static int green_putc(int (*real)(int, FILE *), bool locked, int c, FILE *fp)
 {
 	unsigned char ch = (unsigned char)c;
 	if (!writes_green(fp) || fits(fp, (const char *)&ch, 1))
-		return real(c, fp);
+		return locked ? GP_FILE_CALL(fp, real(c, fp)) : real(c, fp);
 	return green_put(fp, (const char *)&ch, 1) == 1 ? ch : EOF;
 }
 
-#define GREEN_CHAR_WRITER(name)                          \
-	int name(int c, FILE *fp)                        \
-	{                                                \
-		return green_putc(GP_REAL(name), c, fp); \
+#define GREEN_CHAR_WRITER(name, locked)                          \
+	int name(int c, FILE *fp)                                \
+	{                                                        \
+		return green_putc(GP_REAL(name), locked, c, fp); \
 	}
 
-GREEN_CHAR_WRITER(fputc)
-GREEN_CHAR_WRITER(putc)
-GREEN_CHAR_WRITER(_IO_putc)
-GREEN_CHAR_WRITER(fputc_unlocked)
-GREEN_CHAR_WRITER(putc_unlocked)
+GREEN_CHAR_WRITER(fputc, true)
+GREEN_CHAR_WRITER(putc, true)
+GREEN_CHAR_WRITER(_IO_putc, true)
+GREEN_CHAR_WRITER(fputc_unlocked, false)
+GREEN_CHAR_WRITER(putc_unlocked, false)
 
 /*
  * What the inline putc macros call when the buffer is full (or to flush it, with EOF):
@@ -293,7 +297,7 @@ static int green_vfprintf(FILE *fp, int flag, const char *fmt, va_list ap)
 int vfprintf(FILE *fp, const char *fmt, va_list ap)
 {
 	if (!writes_green(fp))
-		return GP_REAL(vfprintf)(fp, fmt, ap);
+		return GP_FILE_CALL(fp, GP_REAL(vfprintf)(fp, fmt, ap));
 	return green_vfprintf(fp, -1, fmt, ap);
 }
 
@@ -323,7 +327,7 @@ int printf(const char *fmt, ...)
 int __vfprintf_chk(FILE *fp, int flag, const char *fmt, va_list ap)
 {
 	if (!writes_green(fp))
-		return GP_REAL(__vfprintf_chk)(fp, flag, fmt, ap);
+		return GP_FILE_CALL(fp, GP_REAL(__vfprintf_chk)(fp, flag, fmt, ap));
 	return green_vfprintf(fp, flag, fmt, ap);
 }
 

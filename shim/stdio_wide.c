@@ -113,7 +113,7 @@ bool gp__wide_flush_may_wait(FILE *fp)
 	{                                                                      \
 		FILE *fp_ = (stream);                                          \
 		if (!wide_green(fp_, GP_IO_NO_READS))                          \
-			return GP_REAL(name) args;                             \
+			return GP_FILE_CALL(fp_, GP_REAL(name) args);          \
 		bool held = gp__file_hold(fp_);                                \
 		wint_t r = wait_for_input(fp_) < 0 ? WEOF : GP_REAL(name) args; \
 		if (held)                                                      \
@@ -133,7 +133,7 @@ WIDE_CHAR_READER(getwchar_unlocked, (void), stdin, ())
 	wchar_t *name params                                                   \
 	{                                                                      \
 		if (!wide_green(fp, GP_IO_NO_READS) || newline_buffered(fp))   \
-			return GP_REAL(name) args;                             \
+			return GP_FILE_CALL(fp, GP_REAL(name) args);           \
 		bool held = gp__file_hold(fp);                                 \
 		wchar_t *r = wait_for_input(fp) < 0 ? NULL                     \
 						    : GP_BLOCKING(GP_REAL(name) args); \
@@ -234,7 +234,7 @@ int __isoc99_wscanf(const wchar_t *fmt, ...)
 	__extension__({                                                        \
 		type r_;                                                       \
 		if (!wide_green(fp, GP_IO_NO_WRITES) || wide_fits(fp, n)) {    \
-			r_ = (call);                                           \
+			r_ = GP_FILE_CALL(fp, call);                           \
 		} else {                                                       \
 			bool held_ = gp__file_hold(fp);                        \
 			r_ = GP_BLOCKING(call);                                \
@@ -297,8 +297,8 @@ extern int __vswprintf_chk(wchar_t *s, size_t n, int flag, size_t slen, const wc
 static int green_vfwprintf(FILE *fp, int flag, const wchar_t *fmt, va_list ap)
 {
 	if (!wide_green(fp, GP_IO_NO_WRITES))
-		return flag < 0 ? GP_REAL(vfwprintf)(fp, fmt, ap)
-				: GP_REAL(__vfwprintf_chk)(fp, flag, fmt, ap);
+		return flag < 0 ? GP_FILE_CALL(fp, GP_REAL(vfwprintf)(fp, fmt, ap))
+				: GP_FILE_CALL(fp, GP_REAL(__vfwprintf_chk)(fp, flag, fmt, ap));
 	wchar_t text[FORMAT_ROOM];
 	va_list copy;
 	va_copy(copy, ap);

@@ -14,6 +14,11 @@
  *   flockfile_before_threads
  *                   a stream the first thread locked before it created any thread: a
  *                   thread that writes to it waits until the first thread unlocks it.
+ *   flockfile_sections
+ *                   two threads write sections of three parts each under flockfile
+ *                   (fputs, putc_unlocked, fputs) to a file and to a pipe while two
+ *                   others write whole lines with fputs, all at once, on every CPU:
+ *                   no plain line lands inside a section.
  *   given_stack_res a thread on a stack the program gives (full of 0xff) starts with a
  *                   zeroed _res, as glibc's descriptor has it.
  *
@@ -187,6 +192,108 @@ static void case_flockfile_before_threads(void)
 	       WIFEXITED(status) ? WEXITSTATUS(status) : -1, buf);
 }
 
+/* ---- flockfile sections against plain writes, in parallel ------------------------------ */
+
+#define SECTION_ROUNDS 20000
+
+static void *section_writer(void *arg)
+{
+	FILE *f = arg;
+	for (int i = 0; i < SECTION_ROUNDS; i++) {
+		flockfile(f);
+		fputs("<", f);
+		putc_unlocked('-', f);
+		fputs(">\n", f);
+		funlockfile(f);
+	}
+	return NULL;
+}
+
+static void *line_writer(void *arg)
+{
+	FILE *f = arg;
+	for (int i = 0; i < SECTION_ROUNDS; i++)
+		fputs("x\n", f);
+	return NULL;
+}
+
+/* Lines of f's output that are neither a whole section nor a whole plain line. */
+static unsigned long broken_lines(FILE *in, unsigned long *lines)
+{
+	char line[64];
+	unsigned long broken = 0;
+	*lines = 0;
+	while (fgets(line, sizeof(line), in)) {
+		(*lines)++;
+		if (strcmp(line, "<->\n") != 0 && strcmp(line, "x\n") != 0)
+			broken++;
+	}
+	return broken;
+}
+
+static void *drain_pipe(void *arg)
+{
+	int *fds = arg;   /* read end, then the descriptor of a file to copy into */
+	char buf[4096];
+	ssize_t n;
+	while ((n = read(fds[0], buf, sizeof(buf))) > 0)
+		if (write(fds[1], buf, (size_t)n) != n)
+			die("write");
+	return NULL;
+}
+
+/* The four writers on f, then f closed and what it got read back from the file at fd. */
+static void sections_on(const char *what, FILE *f, int fd, pthread_t *reader)
+{
+	pthread_t t[4] = { start(section_writer, f), start(line_writer, f),
+			   start(section_writer, f), start(line_writer, f) };
+	for (int i = 0; i < 4; i++)
+		join(t[i]);
+	if (fclose(f) != 0)
+		die("fclose");
+	if (reader)
+		join(*reader);
+	FILE *in = fdopen(fd, "r");
+	if (!in || fseek(in, 0, SEEK_SET) != 0)
+		die("fdopen");
+	unsigned long lines, broken = broken_lines(in, &lines);
+	fclose(in);
+	printf("%s: %s: %lu lines, %lu cut into\n", current, what, lines, broken);
+}
+
+static FILE *temp_stream(int *fd)
+{
+	char path[] = "/tmp/gp-tls-sections-XXXXXX";
+	*fd = mkstemp(path);
+	if (*fd < 0)
+		die("mkstemp");
+	unlink(path);
+	FILE *f = fdopen(dup(*fd), "w");
+	if (!f)
+		die("fdopen");
+	return f;
+}
+
+static void case_flockfile_sections(void)
+{
+	int fd;
+	FILE *f = temp_stream(&fd);
+	sections_on("file", f, fd, NULL);
+
+	int p[2];
+	FILE *copy = temp_stream(&fd);
+	fclose(copy);
+	if (pipe(p) != 0)
+		die("pipe");
+	int fds[2] = { p[0], fd };
+	pthread_t reader = start(drain_pipe, fds);
+	FILE *w = fdopen(p[1], "w");
+	if (!w)
+		die("fdopen");
+	sections_on("pipe", w, fd, &reader);
+	close(p[0]);
+}
+
 /* ---- _res on a given stack ---------------------------------------------------------------- */
 
 static void *res_main(void *arg)
@@ -222,6 +329,7 @@ static const struct prog_case cases[] = {
 	CASE(setuid),
 	CASE(flockfile),
 	CASE(flockfile_before_threads),
+	CASE(flockfile_sections),
 	CASE(given_stack_res),
 };
 
