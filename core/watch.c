@@ -817,8 +817,17 @@ static bool act_on_stuck(struct gp_runtime *rt, struct gp_carrier *c, struct loo
 {
 	bool in_program = false;
 	unsigned enters = 0;
-	/* In one call on a path taken as local since slow_since (watch.h). */
-	uint32_t seq = __atomic_load_n(&g->maybe_slow_seq, __ATOMIC_RELAXED);
+	/*
+	 * In one call on a path taken as local since slow_since (watch.h)? Only while every
+	 * path is not known local do hooks mark such calls. g may have ended and been freed
+	 * since c->current was read, and its memory given back: read through gp_peek, one
+	 * system call, made only then.
+	 */
+	uint32_t seq = 0;
+	if (!gp_mounts_all_local() && !gp_peek(&g->maybe_slow_seq, &seq, sizeof(seq))) {
+		l->sw = UINT64_MAX;   /* ended meanwhile: look afresh */
+		return false;
+	}
 	if (!(seq & 1) || seq != l->slow_seq) {
 		l->slow_seq = seq;
 		l->slow_since = p->now;
