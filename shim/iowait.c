@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 
@@ -16,9 +17,27 @@
 #include "offcall.h"
 #include "signals.h"
 
-static enum gp_fd_kind kind_of_mode(mode_t mode)
+/*
+ * The memory devices whose calls never wait (/dev/null, /dev/zero, /dev/full,
+ * /dev/random and /dev/urandom, major 1): the real call, as for a directory, so that a
+ * daemon's stdio to /dev/null is not made green. Not /dev/kmsg, of the same major,
+ * whose reads wait for the next message.
+ */
+static bool never_waits(const struct stat *st)
 {
-	switch (mode & S_IFMT) {
+	if (!S_ISCHR(st->st_mode) || major(st->st_rdev) != 1)
+		return false;
+	switch (minor(st->st_rdev)) {
+	case 3: case 5: case 7: case 8: case 9: return true;
+	default: return false;
+	}
+}
+
+static enum gp_fd_kind kind_of(const struct stat *st)
+{
+	if (never_waits(st))
+		return GP_FD_PASS;
+	switch (st->st_mode & S_IFMT) {
 	case S_IFSOCK: return GP_FD_SOCKET;
 	case S_IFREG: return GP_FD_FILE;
 	case S_IFDIR:
@@ -37,7 +56,7 @@ struct gp_fd *gp__fd_learn(int fd)
 		/* A number that names nothing (EBADF) stays unknown: a file it names later,
 		 * made where no hook sees it, is learnt then. */
 		if (fstat(fd, &st) == 0)
-			e->kind = kind_of_mode(st.st_mode);
+			e->kind = kind_of(&st);
 		else if (errno != EBADF)
 			e->kind = GP_FD_PASS;
 	}
