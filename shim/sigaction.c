@@ -222,6 +222,16 @@ static void pend_again(int sig, const siginfo_t *info, ucontext_t *uctx)
 		syscall(SYS_kill, getpid(), sig);
 }
 
+/*
+ * ITIMER_PROF and ITIMER_VIRTUAL expire as the process uses CPU time, and Linux sends
+ * their signal to the thread whose CPU time made them expire, the one running: a
+ * profiler's handler reads the code it interrupted.
+ */
+static bool from_cpu_timer(int sig, const siginfo_t *info)
+{
+	return (sig == SIGPROF || sig == SIGVTALRM) && info && info->si_code == SI_KERNEL;
+}
+
 /* Where the handler of a signal the kernel delivered here for the first time runs. */
 static enum place place_new(int sig, const siginfo_t *info, ucontext_t *uctx)
 {
@@ -245,6 +255,14 @@ static enum place place_new(int sig, const siginfo_t *info, ucontext_t *uctx)
 	if ((info && info->si_code == SI_TKILL) || __atomic_load_n(&me->handed_off,
 								   __ATOMIC_RELAXED))
 		return HERE;
+	/* The running thread's CPU time: its handler runs here, or, from inside the
+	 * library, at its return to program code. */
+	if (from_cpu_timer(sig, info) && !me->is_hub) {
+		if (gp__in_user)
+			return HERE;
+		__atomic_or_fetch(&me->sig_pending, 1ull << (sig - 1), __ATOMIC_RELAXED);
+		return ELSEWHERE;
+	}
 	if (gp__in_user && !me->is_hub && (me->is_main || !first_thread_takes(sig)) &&
 	    atomic_load(&kept[sig].state) == FREE)
 		return HERE;

@@ -4,8 +4,8 @@
  * priorities get a lock; asynchronous cancellation of a thread that waits for a mutex; a
  * signal that reaches a thread in a wait which does not end with EINTR; what is pending
  * for a thread; its own CPU-time clock; a handle used after its thread was joined; its
- * kernel thread id; which thread runs the handler of a signal sent to the process;
- * pause() after a handler already ran; fork from a thread other than the first.
+ * kernel thread id; which thread runs the handler of a signal sent to the process,
+ * and of SIGPROF from a CPU-time timer; pause() after a handler already ran; fork from a thread other than the first.
  *
  * Each case prints only what is the same on every run natively: results and errno
  * names, and yes/no for facts such as "this thread's id differs from that one's".
@@ -13,8 +13,10 @@
 #define PROG "posix_cases"
 #include "progs.h"
 
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -685,6 +687,61 @@ static void fork_from_other_thread(void)
 	pthread_key_delete(fork_key);
 }
 
+/* ---- a CPU-time interval timer's signal ---- */
+
+/*
+ * ITIMER_PROF expires as the process uses CPU time, and Linux sends SIGPROF to the
+ * thread whose CPU time made it expire: a profiler's handler records the code of the
+ * thread it runs on. Two threads compute while the first thread waits in pthread_join:
+ * the samples are theirs, the first thread's none (bar the odd one as it starts).
+ */
+#define PROF_WORKERS 2
+#define PROF_OTHERS PROF_WORKERS
+
+static __thread int prof_who = PROF_OTHERS;
+static _Atomic unsigned prof_samples[PROF_WORKERS + 1];
+
+static void on_prof(int sig, siginfo_t *info, void *uctx)
+{
+	(void)sig, (void)info, (void)uctx;
+	atomic_fetch_add(&prof_samples[prof_who], 1);
+}
+
+/* A few hundred milliseconds of computation that never calls the library. */
+static void *profiled_worker(void *arg)
+{
+	volatile unsigned long x = 1;
+	prof_who = (int)(intptr_t)arg;
+	for (long i = 0; i < 300000000L; i++)
+		x = x * 6364136223846793005UL + 1442695040888963407UL;
+	return NULL;
+}
+
+static void cpu_timer_signal_thread(void)
+{
+	struct itimerval every = { { 0, 2000 }, { 0, 2000 } }, off = { { 0, 0 }, { 0, 0 } };
+	pthread_t t[PROF_WORKERS];
+	set_handler(SIGPROF, on_prof);
+	if (setitimer(ITIMER_PROF, &every, NULL) != 0)
+		die("setitimer");
+	for (int i = 0; i < PROF_WORKERS; i++)
+		t[i] = start(profiled_worker, (void *)(intptr_t)i);
+	for (int i = 0; i < PROF_WORKERS; i++)
+		join(t[i]);
+	setitimer(ITIMER_PROF, &off, NULL);
+	/* Ignored first: a signal still pending is discarded, not acted on by default. */
+	signal(SIGPROF, SIG_IGN);
+	signal(SIGPROF, SIG_DFL);
+	unsigned on_workers = 0, each = UINT_MAX, others = atomic_load(&prof_samples[PROF_OTHERS]);
+	for (int i = 0; i < PROF_WORKERS; i++) {
+		unsigned n = atomic_load(&prof_samples[i]);
+		on_workers += n;
+		each = n < each ? n : each;
+	}
+	printf("SIGPROF: each computing thread sampled: %s; nine in ten on them: %s\n",
+	       yes(each >= 10), yes(on_workers >= 9 * others && on_workers > 0));
+}
+
 static const struct prog_case cases[] = {
 	{ "sched_attributes", sched_attributes },
 	{ "rt_priority_lock_order", rt_priority_lock_order },
@@ -696,6 +753,7 @@ static const struct prog_case cases[] = {
 	{ "join_after_join", join_after_join },
 	{ "thread_ids", thread_ids },
 	{ "process_signal_handler_thread", process_signal_handler_thread },
+	{ "cpu_timer_signal_thread", cpu_timer_signal_thread },
 	{ "pause_after_earlier_handler", pause_after_earlier_handler },
 	{ "fork_from_other_thread", fork_from_other_thread },
 };
