@@ -54,6 +54,9 @@ struct gp_green {
 	struct gp_green *all_prev, *all_next;  /* every live object, for reports */
 	void *shim_data;             /* owned by the layer that interposes libc */
 	uint64_t sig_pending;        /* signals sent to this thread, delivered when it runs */
+	uint64_t sig_later;          /* SIGPROF or SIGVTALRM of its CPU time, come while it ran
+	                              * inside the library: their handlers run at its return
+	                              * to program code, ending no park (shim/sigaction.c) */
 	uint64_t sigmask;            /* its signal mask (bit n-1 for signal n) */
 	bool intr_restart;           /* the signals that ended its last park asked SA_RESTART */
 	bool intr_given;             /* a park ended at once for its pending signals, which

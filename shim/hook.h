@@ -252,7 +252,7 @@ static inline void gp_leave(void)
 	gp_sched_leave();
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	gp__in_user = 1;
-	if (GP_UNLIKELY(self->sig_pending))
+	if (GP_UNLIKELY(self->sig_pending | self->sig_later))
 		gp__deliver_signals();
 }
 

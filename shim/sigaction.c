@@ -256,11 +256,12 @@ static enum place place_new(int sig, const siginfo_t *info, ucontext_t *uctx)
 								   __ATOMIC_RELAXED))
 		return HERE;
 	/* The running thread's CPU time: its handler runs here, or, from inside the
-	 * library, at its return to program code. */
+	 * library, at its return to program code. Natively it would have run before the
+	 * call the thread was making, which it does not end: it ends no park. */
 	if (from_cpu_timer(sig, info) && !me->is_hub) {
 		if (gp__in_user)
 			return HERE;
-		__atomic_or_fetch(&me->sig_pending, 1ull << (sig - 1), __ATOMIC_RELAXED);
+		__atomic_or_fetch(&me->sig_later, 1ull << (sig - 1), __ATOMIC_RELAXED);
 		return ELSEWHERE;
 	}
 	if (gp__in_user && !me->is_hub && (me->is_main || !first_thread_takes(sig)) &&

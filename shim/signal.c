@@ -45,31 +45,45 @@ static bool ignored(int sig)
 	       (sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH || sig == SIGCONT);
 }
 
-static void deliver_pending(struct gp_green *g)
+/*
+ * Raise here each signal of *set that g does not block, taking it out of *set first:
+ * the kernel runs its handler before pthread_kill returns, on this stack. False if a
+ * handler installed without SA_RESTART ran.
+ */
+static bool raise_each(struct gp_green *g, uint64_t *set)
 {
 	bool restart = true;
-	g->intr_given = false;
 	uint64_t ready;
 	/* Atomic: the trampoline may take a signal given to g (sigaction.c) meanwhile, a
 	 * signal of ours to look arriving between the load and the clear: it ran the
 	 * handler then, and the signal is not raised a second time. */
-	while ((ready = __atomic_load_n(&g->sig_pending, __ATOMIC_RELAXED) & ~g->sigmask)) {
+	while ((ready = __atomic_load_n(set, __ATOMIC_RELAXED) & ~g->sigmask)) {
 		int sig = __builtin_ctzll(ready) + 1;
 		uint64_t bit = 1ull << (sig - 1);
-		if (!(__atomic_fetch_and(&g->sig_pending, ~bit, __ATOMIC_RELAXED) & bit))
+		if (!(__atomic_fetch_and(set, ~bit, __ATOMIC_RELAXED) & bit))
 			continue;
 		struct sigaction sa;
 		if (sigaction(sig, NULL, &sa) == 0 && !(sa.sa_flags & SA_RESTART))
 			restart = false;
-		/* The kernel runs the handler before this call returns, on this stack. */
 		GP_REAL(pthread_kill)(GP_REAL(pthread_self)(), sig);
 	}
-	g->intr_restart = restart;
+	return restart;
+}
+
+static void deliver_pending(struct gp_green *g)
+{
+	g->intr_given = false;
+	g->intr_restart = raise_each(g, &g->sig_pending);
 }
 
 void gp__deliver_signals(void)
 {
-	deliver_pending(gp_self());
+	struct gp_green *g = gp_self();
+	/* First what came first: the CPU-time signals, which end no park. */
+	if (g->sig_later & ~g->sigmask)
+		(void)raise_each(g, &g->sig_later);
+	if (g->sig_pending)
+		deliver_pending(g);
 }
 
 bool gp__signal_restarts(void)
@@ -185,6 +199,8 @@ static int green_sigmask(int how, const sigset_t *set, sigset_t *old)
 	if (old)
 		bits_set(old, cur);
 	/* Signals sent to this thread while it blocked them arrive now. */
+	if (g->sig_later & ~g->sigmask)
+		(void)raise_each(g, &g->sig_later);
 	if (g->sig_pending & ~g->sigmask)
 		deliver_pending(g);
 	return 0;
@@ -220,8 +236,10 @@ int sigpending(sigset_t *set)
 		return GP_REAL(sigpending)(set);
 	if (GP_REAL(sigpending)(set) != 0)
 		return -1;
-	uint64_t bits = set_bits(set) | __atomic_load_n(&gp_self()->sig_pending, __ATOMIC_RELAXED) |
-			gp__kept_signals() | gp__hub_held_signals();
+	struct gp_green *g = gp_self();
+	uint64_t bits = set_bits(set) | __atomic_load_n(&g->sig_pending, __ATOMIC_RELAXED) |
+			__atomic_load_n(&g->sig_later, __ATOMIC_RELAXED) | gp__kept_signals() |
+			gp__hub_held_signals();
 	memcpy(set, &bits, sizeof(bits));
 	return 0;
 }
