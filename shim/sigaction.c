@@ -257,12 +257,18 @@ static enum place place_new(int sig, const siginfo_t *info, ucontext_t *uctx)
 		return HERE;
 	/* The running thread's CPU time: its handler runs here, or, from inside the
 	 * library, at its return to program code. Natively it would have run before the
-	 * call the thread was making, which it does not end: it ends no park. */
-	if (from_cpu_timer(sig, info) && !me->is_hub) {
-		if (gp__in_user)
+	 * call the thread was making, which it does not end: it ends no park. The hub's
+	 * time is no thread's: the first thread takes the signal so, if it may; ending
+	 * its park would make its poll or epoll_wait fail with EINTR, where natively a
+	 * thread that waits uses no CPU time and is never sent one. */
+	if (from_cpu_timer(sig, info)) {
+		struct gp_green *to = !me->is_hub ? me : first_thread_takes(sig) ? gp_rt->main : NULL;
+		if (to == me && gp__in_user)
 			return HERE;
-		__atomic_or_fetch(&me->sig_later, 1ull << (sig - 1), __ATOMIC_RELAXED);
-		return ELSEWHERE;
+		if (to) {
+			__atomic_or_fetch(&to->sig_later, 1ull << (sig - 1), __ATOMIC_RELAXED);
+			return ELSEWHERE;
+		}
 	}
 	if (gp__in_user && !me->is_hub && (me->is_main || !first_thread_takes(sig)) &&
 	    atomic_load(&kept[sig].state) == FREE)

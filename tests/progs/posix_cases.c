@@ -14,6 +14,7 @@
 #include "progs.h"
 
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -692,14 +693,17 @@ static void fork_from_other_thread(void)
 /*
  * ITIMER_PROF expires as the process uses CPU time, and Linux sends SIGPROF to the
  * thread whose CPU time made it expire: a profiler's handler records the code of the
- * thread it runs on. Two threads compute while the first thread waits in pthread_join:
- * the samples are theirs, the first thread's none (bar the odd one as it starts).
+ * thread it runs on. Two threads compute, a third sleeps a millisecond at a time, and
+ * the first thread waits in poll on an empty pipe, four times 100 ms, then in
+ * pthread_join: the samples are the computing threads', and the first thread's polls,
+ * which use no CPU time, all time out (a sample given to it would end one with EINTR).
  */
 #define PROF_WORKERS 2
 #define PROF_OTHERS PROF_WORKERS
 
 static __thread int prof_who = PROF_OTHERS;
 static _Atomic unsigned prof_samples[PROF_WORKERS + 1];
+static atomic_int prof_done;
 
 static void on_prof(int sig, siginfo_t *info, void *uctx)
 {
@@ -717,17 +721,44 @@ static void *profiled_worker(void *arg)
 	return NULL;
 }
 
+static void *profiled_sleeper(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&prof_done))
+		msleep(1);
+	return NULL;
+}
+
+/* Polls of an empty pipe that timed out, of four. */
+static int first_thread_polls(void)
+{
+	int p[2], timed_out = 0;
+	if (pipe(p) != 0)
+		die("pipe");
+	for (int i = 0; i < 4; i++) {
+		struct pollfd pfd = { .fd = p[0], .events = POLLIN };
+		timed_out += poll(&pfd, 1, 100) == 0;
+	}
+	close(p[0]);
+	close(p[1]);
+	return timed_out;
+}
+
 static void cpu_timer_signal_thread(void)
 {
 	struct itimerval every = { { 0, 2000 }, { 0, 2000 } }, off = { { 0, 0 }, { 0, 0 } };
-	pthread_t t[PROF_WORKERS];
+	pthread_t t[PROF_WORKERS], sleeper;
 	set_handler(SIGPROF, on_prof);
 	if (setitimer(ITIMER_PROF, &every, NULL) != 0)
 		die("setitimer");
 	for (int i = 0; i < PROF_WORKERS; i++)
 		t[i] = start(profiled_worker, (void *)(intptr_t)i);
+	sleeper = start(profiled_sleeper, NULL);
+	int timed_out = first_thread_polls();
 	for (int i = 0; i < PROF_WORKERS; i++)
 		join(t[i]);
+	atomic_store(&prof_done, 1);
+	join(sleeper);
 	setitimer(ITIMER_PROF, &off, NULL);
 	/* Ignored first: a signal still pending is discarded, not acted on by default. */
 	signal(SIGPROF, SIG_IGN);
@@ -740,6 +771,7 @@ static void cpu_timer_signal_thread(void)
 	}
 	printf("SIGPROF: each computing thread sampled: %s; nine in ten on them: %s\n",
 	       yes(each >= 10), yes(on_workers >= 9 * others && on_workers > 0));
+	printf("SIGPROF: first thread's polls timed out: %d of 4\n", timed_out);
 }
 
 static const struct prog_case cases[] = {
