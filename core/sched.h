@@ -90,6 +90,14 @@ struct gp_stats {
  * threads in parallel, each with a hub of its own (where it goes when it has nothing to
  * run). The owner kernel thread runs it; a hand-off gives it to a spare (kthread.h).
  */
+/*
+ * Who asks a carrier's running thread to yield (yield_request): each takes back only
+ * its own request, so that the monitor, which takes its back once the carrier has
+ * switched, does not lose a signal's.
+ */
+#define GP_YIELD_MONITOR 1
+#define GP_YIELD_LOOP 2
+
 struct gp_carrier {
 	struct gp_green *current;    /* written by the owner, and by a hand-off (kthread.h) */
 	_Atomic int revoking;        /* a hand-off is being decided: wait for its outcome */
@@ -98,9 +106,10 @@ struct gp_carrier {
 	                              * the one that started the runtime) */
 	_Atomic int hub_waiting;     /* its hub waits (in the loop or idle): the monitor may
 	                              * sleep */
-	_Atomic int yield_request;   /* the monitor, or a signal kept for the loop to give
-	                              * (gp_sched_loop_soon), asks the running thread to let
-	                              * the loop run at its next return from the runtime */
+	_Atomic int yield_request;   /* the monitor (GP_YIELD_MONITOR), or a signal kept for
+	                              * the loop to give (GP_YIELD_LOOP), asks the running
+	                              * thread to let the loop run at its next return from
+	                              * the runtime */
 	struct gp_green hub;
 	struct gp_green *runnext;    /* woken by the thread running here: runs next here */
 	unsigned runnext_streak;     /* threads taken from runnext in a row */
@@ -443,7 +452,7 @@ static inline bool gp_yield_requested(void)
  */
 static inline void gp_sched_loop_soon(void)
 {
-	__atomic_store_n(&gp_here()->yield_request, 1, __ATOMIC_RELAXED);
+	__atomic_or_fetch(&gp_here()->yield_request, GP_YIELD_LOOP, __ATOMIC_RELAXED);
 }
 
 /*

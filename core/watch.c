@@ -755,7 +755,7 @@ static bool asked_to_yield(struct gp_carrier *c, struct look *l, long now, long 
 	if (!l->yield_asked_ns) {
 		l->yield_asked_ns = now;
 		last_asked = l->g;
-		__atomic_store_n(&c->yield_request, 1, __ATOMIC_RELAXED);
+		__atomic_or_fetch(&c->yield_request, GP_YIELD_MONITOR, __ATOMIC_RELAXED);
 	}
 	/* Again: the hand-off is tried at once, and the yield stands should it fail (the
 	 * thread may be inside the runtime at every look, on a busy machine). */
@@ -866,7 +866,7 @@ static bool act_on_stuck(struct gp_runtime *rt, struct gp_carrier *c, struct loo
 	if (!in_program) {
 		if (handoff_due && l->entered && __atomic_load_n(&rt->alive, __ATOMIC_RELAXED) >= 2) {
 			(void)asked_to_yield(c, l, p->now, p->tick_ns);
-			__atomic_store_n(&c->yield_request, 1, __ATOMIC_RELAXED);
+			__atomic_or_fetch(&c->yield_request, GP_YIELD_MONITOR, __ATOMIC_RELAXED);
 		}
 		return false;
 	}
@@ -928,7 +928,7 @@ static enum look_found look_at(struct gp_runtime *rt, struct gp_carrier *c, stru
 		*l = (struct look){ .sw = sw, .g = g, .since = p->now,
 				    .reported_at = l->reported_at };
 		/* A yield asked of a thread that has switched since is moot. */
-		__atomic_store_n(&c->yield_request, 0, __ATOMIC_RELAXED);
+		__atomic_and_fetch(&c->yield_request, ~GP_YIELD_MONITOR, __ATOMIC_RELAXED);
 		return LOOK_QUIET;
 	}
 	/* The last look that saw it switch may be several ticks old when the monitor had
