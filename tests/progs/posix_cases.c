@@ -5,7 +5,8 @@
  * signal that reaches a thread in a wait which does not end with EINTR; what is pending
  * for a thread; its own CPU-time clock; a handle used after its thread was joined; its
  * kernel thread id; which thread runs the handler of a signal sent to the process,
- * and of SIGPROF from a CPU-time timer; pause() after a handler already ran; fork from a thread other than the first.
+ * and of SIGPROF from a CPU-time timer; pause() after a handler already ran; fork from
+ * a thread other than the first.
  *
  * Each case prints only what is the same on every run natively: results and errno
  * names, and yes/no for facts such as "this thread's id differs from that one's".
