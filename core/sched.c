@@ -771,10 +771,16 @@ static void green_init(struct gp_runtime *c, struct gp_green *g)
  */
 static bool tls_start(void)
 {
-	static bool warned;
+	static bool warned, told;
 	char why[160];
-	if (gp_tls_init(why, sizeof(why)) == 0)
+	if (gp_tls_init(why, sizeof(why)) == 0) {
+		if (!told && strcmp(gp_tls_switch_kind(), "arch_prctl") == 0)
+			gp_log(GP_LOG_INFO, "this kernel does not let programs write the FS base "
+			       "(no FSGSBASE): each switch sets the thread pointer with arch_prctl, "
+			       "a system call");
+		told = true;
 		return true;
+	}
 	if (!warned && !gp_config.tls_shared)
 		gp_log(GP_LOG_WARNING, "green threads share thread-local storage: %s", why);
 	warned = true;

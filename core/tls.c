@@ -690,7 +690,23 @@ void gp_tls_thread_end(void)
 		res_nclose(res);
 }
 
+const char *gp_tls_switch_kind(void)
+{
+	if (!gp_tls_per_thread)
+		return "none (shared TLS)";
+#if defined(__x86_64__)
+	return gp__tls_fsgsbase ? "wrfsbase" : "arch_prctl";
+#else
+	return "tpidr_el0";
+#endif
+}
+
 #else /* no thread pointer switch on this architecture */
+
+const char *gp_tls_switch_kind(void)
+{
+	return "none (shared TLS)";
+}
 
 int gp_tls_init(char *why, size_t len)
 {

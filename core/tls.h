@@ -94,6 +94,14 @@ extern bool gp_tls_per_thread;
  */
 int gp_tls_init(char *why, size_t len);
 
+/*
+ * How a switch installs the next thread's thread pointer, for the statistics and the
+ * log: "wrfsbase" or "tpidr_el0" (one instruction), "arch_prctl" (x86_64 where the
+ * kernel does not let programs write the FS base: a system call at every switch, some
+ * microseconds in a virtual machine), or "none (shared TLS)".
+ */
+const char *gp_tls_switch_kind(void);
+
 /* Bytes at the top of a green thread's stack mapping that its TLS block may take. */
 size_t gp_tls_area_size(void);
 

@@ -1171,13 +1171,13 @@ void gp_stats_write(int fd)
 			 "greenpatch[%d]: stats: green threads created %llu, peak alive %llu; "
 			 "context switches %llu; parks %llu; loop polls %llu; offloaded calls %lu "
 			 "on %d pool threads; stalls %lu; calls passed to libc %llu; carriers %u; "
-			 "hand-offs %llu among %u kernel threads\n",
+			 "hand-offs %llu among %u kernel threads; thread pointer set by %s\n",
 			 (int)getpid(), (unsigned long long)st.created,
 			 (unsigned long long)st.peak_alive, (unsigned long long)st.switches,
 			 (unsigned long long)st.parks, (unsigned long long)st.polls,
 			 gp_offload_calls(), gp_offload_threads(), gp_stall_count(),
 			 (unsigned long long)st.passed, gp_rt ? gp_rt->ncarriers : 1,
-			 (unsigned long long)st.handoffs, gp_kthread_count());
+			 (unsigned long long)st.handoffs, gp_kthread_count(), gp_tls_switch_kind());
 	if (st.by_reason[0].what && n > 0 && (size_t)n < sizeof(buf)) {
 		n += snprintf(buf + n, sizeof(buf) - n, "greenpatch[%d]: stats: parks by reason:",
 			      (int)getpid());
