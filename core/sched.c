@@ -1254,13 +1254,17 @@ bool gp_handle_ended(uintptr_t handle)
 
 /* ---- parking ---- */
 
-void gp_yield(void)
+bool gp_yield(void)
 {
 	struct gp_runtime *rt = gp_rt;
 	struct gp_green *self = gp_self();
+	struct gp_carrier *c = self->on;
+	uint64_t before = c->switches;
 	self->state = GP_RUNNABLE;
 	runq_push(rt, self);
-	schedule(rt, self->on);
+	schedule(rt, c);
+	/* Resumed perhaps on another carrier: any switch of the one it left says others ran. */
+	return self->on != c || __atomic_load_n(&c->switches, __ATOMIC_RELAXED) != before;
 }
 
 void gp_yield_to_loop(void)

@@ -430,8 +430,8 @@ int gp_join(struct gp_green *g, void **retval);
 /* 0, or -EINVAL if g is already detached. An ended thread is freed at once. */
 int gp_detach(struct gp_green *g);
 
-/* Let the other runnable threads run; come back after them. */
-void gp_yield(void);
+/* Let the other runnable threads run; come back after them. False if there were none. */
+bool gp_yield(void);
 
 /*
  * The monitor saw the running thread hold the carrier past GREENPATCH_HANDOFF while it

@@ -227,8 +227,16 @@ int sched_yield(void)
 	if (!gp_cooperative())
 		return GP_REAL(sched_yield)();
 	gp_enter();
-	gp_yield();
+	bool others_ran = gp_yield();
 	gp_leave();
+	/*
+	 * No other green thread was ready here: the kernel's turn, as natively. Threads that
+	 * wait for each other with sched_yield may run on carriers that share a CPU (more
+	 * carriers than CPUs), and the other carrier runs only when this one gives the CPU
+	 * up: without this, every turn waited for the kernel to preempt a spinning carrier.
+	 */
+	if (!others_ran)
+		return GP_REAL(sched_yield)();
 	return 0;
 }
 
