@@ -772,7 +772,15 @@ static void cpu_timer_signal_thread(void)
 	}
 	printf("SIGPROF: each computing thread sampled: %s; nine in ten on them: %s\n",
 	       yes(each >= 10), yes(on_workers >= 9 * others && on_workers > 0));
-	printf("SIGPROF: first thread's polls timed out: %d of 4\n", timed_out);
+	/*
+	 * Natively the kernel gives the signal to the thread whose tick expired the timer,
+	 * unless that one already has a signal pending: then to another thread, now and
+	 * then the first, whose poll then ends early (seen once in about ten runs). A
+	 * library that gave the first thread every sample it took for the process would
+	 * interrupt all four.
+	 */
+	printf("SIGPROF: first thread's polls timed out, two of four at least: %s\n",
+	       yes(timed_out >= 2));
 }
 
 static const struct prog_case cases[] = {
