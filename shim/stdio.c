@@ -653,6 +653,8 @@ int gp__stdio_before_flush(FILE *fp)
 
 int fflush(FILE *fp)
 {
+	if (!fp)
+		gp__file_wait_all();
 	if (gp__wide_flush_may_wait(fp))
 		return GP_BLOCKING(GP_REAL(fflush)(fp));
 	if (gp__stdio_before_flush(fp) < 0)

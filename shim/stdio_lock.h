@@ -11,6 +11,14 @@
 void gp__file_wait(FILE *fp);
 
 /*
+ * fflush(NULL) flushes every stream under its lock (glibc's _IO_flush_all), so natively
+ * it waits for each stream another thread holds with flockfile. Here those are green
+ * locks, which glibc's does not see: park until each stream another green thread holds
+ * is released, one after another as glibc takes them.
+ */
+void gp__file_wait_all(void);
+
+/*
  * libc's own call on fp (a locked one: fputs, not fputs_unlocked) from a green thread,
  * after the hook looked at fp's green lock: made holding glibc's lock of fp, under which
  * the green lock is looked at again, so that no flockfile on another carrier comes in

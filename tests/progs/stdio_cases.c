@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <locale.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -844,6 +845,41 @@ static void case_long_line_to_slow_pipe(void)
 	}
 }
 
+/*
+ * fflush(NULL) while another thread holds a stream with flockfile: glibc flushes each
+ * stream under its lock, so the call returns only once that thread's section has ended.
+ */
+static atomic_int section_state;   /* 0: not begun, 1: inside, 2: ended */
+
+static void *hold_stream_a_while(void *arg)
+{
+	FILE *f = arg;
+	flockfile(f);
+	fputs_unlocked("inside the section", f);
+	atomic_store(&section_state, 1);
+	usleep(100 * 1000);
+	atomic_store(&section_state, 2);
+	funlockfile(f);
+	return NULL;
+}
+
+static void case_fflush_all_waits_for_flockfile(void)
+{
+	FILE *f = fopen("/dev/null", "w");
+	if (!f)
+		die("fopen /dev/null");
+	atomic_store(&section_state, 0);
+	pthread_t t = start(hold_stream_a_while, f);
+	while (atomic_load(&section_state) == 0)
+		usleep(1000);
+	int bad = fflush(NULL) != 0;
+	int when = atomic_load(&section_state);
+	join(t);
+	bad |= fclose(f) != 0;
+	printf("fflush(NULL) during another thread's flockfile: ok=%s returned after the "
+	       "section=%s\n", yes(!bad), yes(when == 2));
+}
+
 #define CASE(n) { #n, case_##n }
 static const struct prog_case cases[] = {
 	CASE(fgets_pipe_pieces),
@@ -864,6 +900,7 @@ static const struct prog_case cases[] = {
 	CASE(fgets_nonblocking),
 	CASE(eof_is_sticky),
 	CASE(fflush_socket_full),
+	CASE(fflush_all_waits_for_flockfile),
 	CASE(writers_to_slow_reader),
 	CASE(stdout_pipe_full),
 	CASE(long_line_to_slow_pipe),
