@@ -215,12 +215,11 @@ void gp__file_wait_all(void)
 	if (GP_LIKELY(atomic_load_explicit(&held_len, memory_order_relaxed) == 0) ||
 	    !gp_on_green())
 		return;
-	struct gp_green *self = gp_self();
 	unsigned top = atomic_load_explicit(&held_top, memory_order_acquire);
 	for (unsigned i = 0; i < top; i++) {
 		FILE *fp = atomic_load_explicit(&held[i].fp, memory_order_acquire);
-		while (fp && park_on_stream(self, fp))
-			;
+		if (fp)
+			gp__file_wait(fp);
 	}
 }
 
