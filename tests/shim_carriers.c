@@ -16,20 +16,33 @@
 
 TestSuite(carriers, .timeout = 240);
 
+/*
+ * A stress run takes about 6 s natively and 7 s green. Under the ASan build, ASan asks
+ * for its thread's record at every switch (shim/tsd.c, from_sanitizer) and every green
+ * thread's creation poisons and unpoisons its stack: 100,000 create/join alone take
+ * about 30 s on a 2-CPU machine, and the whole run most of a minute.
+ */
+static double stress_timeout_s(void)
+{
+	return gp_asan_preloaded() ? 180 : 60;
+}
+
 Test(carriers, stress_at_two)
 {
-	gp_compare_cases_env("carrier_stress", NULL, 0, GP_ARGV("GREENPATCH_CARRIERS=2"), 60);
+	gp_compare_cases_env("carrier_stress", NULL, 0, GP_ARGV("GREENPATCH_CARRIERS=2"),
+			     stress_timeout_s());
 }
 
 Test(carriers, stress_at_four)
 {
-	gp_compare_cases_env("carrier_stress", NULL, 0, GP_ARGV("GREENPATCH_CARRIERS=4"), 60);
+	gp_compare_cases_env("carrier_stress", NULL, 0, GP_ARGV("GREENPATCH_CARRIERS=4"),
+			     stress_timeout_s());
 }
 
 Test(carriers, stress_at_four_fortify)
 {
 	gp_compare_cases_env("carrier_stress.fortify", NULL, 0, GP_ARGV("GREENPATCH_CARRIERS=4"),
-			     60);
+			     stress_timeout_s());
 }
 
 Test(carriers, stuck_at_one)
