@@ -138,11 +138,29 @@ static long accept_affinity(size_t size, const void *want)
 	return -1;
 }
 
+/*
+ * The first thread's move of its own carrier (tid 0), made inside the runtime, where the
+ * monitor hands no carrier off (core/watch.c). The kernel moves the calling thread
+ * before the call returns, which on a loaded machine takes long enough for a hand-off;
+ * the green threads would then go on on a spare that the move never reached.
+ */
+static long move_own_carrier(size_t size, const void *set)
+{
+	gp_enter();
+	long rc = GP_REAL(syscall)(SYS_sched_setaffinity, 0, size, set);
+	int err = errno;
+	gp_leave();
+	errno = err;
+	return rc;
+}
+
 long gp__sched_setaffinity_call(pid_t tid, size_t size, const void *set)
 {
 	bool alive;
 	if (!green_target(tid, &alive))
-		return GP_REAL(syscall)(SYS_sched_setaffinity, tid, size, set);
+		return tid == 0 && gp_on_green()
+			       ? move_own_carrier(size, set)
+			       : GP_REAL(syscall)(SYS_sched_setaffinity, tid, size, set);
 	if (!alive) {
 		errno = ESRCH;
 		return -1;
