@@ -414,7 +414,10 @@ static inline int run_cases(int argc, char **argv, const struct prog_case *cases
 	}
 	if (!all_known(cases, n, argc, argv))
 		return 2;
-	alarm(60); /* a case that hangs must not hold up whoever runs us for ever */
+	/* A case that hangs must not hold up whoever runs us for ever: a minute, or
+	 * GP_PROG_ALARM_S seconds for a slower build (a test under ASan). */
+	const char *a = getenv("GP_PROG_ALARM_S");
+	alarm(a && atoi(a) > 0 ? (unsigned)atoi(a) : 60);
 	for (size_t i = 0; i < n; i++) {
 		if (argc > 1 && !named(cases[i].name, argc, argv))
 			continue;
