@@ -1,6 +1,6 @@
 /*
  * Path calls on slow file systems (tests/progs/path_cases.c). A FUSE file system that
- * answers each request after 200 ms (tests/fuse/slowfs.c) is mounted in a temporary
+ * answers each request after 100 ms (tests/fuse/slowfs.c) is mounted in a temporary
  * directory; one thread makes each path call there while a ticker thread ticks. Natively
  * the ticker is a kernel thread of its own and never late; under the library it is a
  * green thread, and it is on time only if the call left the carrier to it. The library
@@ -30,7 +30,7 @@ static void unmount_all(void);
 /* A test that fails or asserts still unmounts what it mounted and stops its daemons. */
 TestSuite(paths, .timeout = 300, .fini = unmount_all);
 
-#define DELAY_MS "200"
+#define DELAY_MS "100"
 /* A case late once may have met a busy machine; a carrier held by the call is late
  * every time. */
 #define TRIES 4
