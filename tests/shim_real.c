@@ -172,8 +172,9 @@ static struct gp_run perl_expected(const struct gp_run *n, size_t *run_len)
 	*run_len = last;
 	e.out_len = PERL_RUNS * last + (n->out_len - last);
 	e.out = malloc(e.out_len + 1);
-	e.err = strdup(n->err);
+	e.err = malloc(n->err_len + 1);
 	cr_assert(e.out && e.err, "out of memory");
+	memcpy(e.err, n->err, n->err_len + 1);   /* it may hold NULs */
 	for (int i = 0; i < PERL_RUNS; i++)
 		memcpy(e.out + i * last, n->out, last);
 	memcpy(e.out + PERL_RUNS * last, n->out + last, n->out_len - last + 1);
