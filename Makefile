@@ -221,8 +221,12 @@ TEST_ENV := GP_TEST_LIB=$(abspath $(LIB)) GP_TEST_PRELOAD=$(abspath $(LIB))$(ASA
             GP_TEST_PROGS=$(abspath $(B)/progs) GP_TEST_ROOT=$(CURDIR) \
             ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0:handle_segv=0:$(ASAN_OPTIONS)
 
+# The build before the tests runs a job a CPU, unless make was given -j itself.
+BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+BUILD_PAR   = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(BUILD_JOBS))
+
 test: deps
-	@$(MAKE) --no-print-directory $(LIB) $(LAUNCHER) progs $(TEST_BINS)
+	@$(MAKE) --no-print-directory $(BUILD_PAR) $(LIB) $(LAUNCHER) progs $(TEST_BINS)
 	@set -e; for t in $(TEST_BINS); do \
 	    echo "== $$t"; $(TEST_ENV) GREENPATCH_CARRIERS=2 $$t --jobs 2 --short-filename; done
 	@echo "== $(B)/tests/shim, one carrier"
