@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,10 +144,41 @@ static void *spare_main(void *arg)
 	return NULL;
 }
 
+/* The CPUs the process may run on when the runtime started: where a kernel thread that
+ * ran a moved carrier goes back to. */
+static cpu_set_t process_cpus;
+
+void gp_kthread_moved(struct gp_carrier *c, const void *set, size_t size)
+{
+	CPU_ZERO(&c->cpus);
+	memcpy(&c->cpus, set, size < sizeof(c->cpus) ? size : sizeof(c->cpus));
+	c->moved = true;
+	c->owner->moved = true;
+}
+
+/* A raw call: from inside the runtime, the hook would take it for the program's. */
+static void move_to(const cpu_set_t *set)
+{
+	syscall(SYS_sched_setaffinity, 0, sizeof(*set), set);
+}
+
+void gp_kthread_follow(struct gp_kthread *m, struct gp_carrier *c)
+{
+	if (c->moved) {
+		move_to(&c->cpus);
+		m->moved = true;
+	} else if (m->moved) {
+		move_to(&process_cpus);
+		m->moved = false;
+	}
+}
+
 void gp_kthread_init_first(struct gp_kthread *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->tid = gp_kernel_tid();
+	if (sched_getaffinity(0, sizeof(process_cpus), &process_cpus) != 0)
+		memset(&process_cpus, 0xff, sizeof(process_cpus));
 	__atomic_store_n(&first, m, __ATOMIC_RELEASE);
 }
 

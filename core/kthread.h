@@ -28,6 +28,7 @@
 #define GP_KTHREAD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "green.h"
@@ -46,6 +47,8 @@ struct gp_kthread {
 	_Atomic unsigned signalling;   /* pthread_kills between reading carrying and tgkill */
 	_Atomic bool signalled;        /* sent a program's signal while it carried a thread */
 	long carrying_since_ns;        /* monotonic time the carrier last switched to it */
+	bool moved;                    /* runs on a moved carrier's CPUs (gp_kthread_follow),
+	                                * not on the process's */
 	bool stall_reported;
 	struct gp_kthread *next_spare;
 };
@@ -62,6 +65,18 @@ void gp_kthread_init_first(struct gp_kthread *m);
  * by a carrier about to block (gp_handoff_self).
  */
 struct gp_kthread *gp_kthread_spare(void);
+
+/*
+ * The program moved carrier c's kernel thread to set (sched_setaffinity of the first
+ * thread's own, shim/tid.c), inside the runtime. A kernel thread that takes c over
+ * later, at a hand-off, moves there too (gp_kthread_follow): the green threads c runs
+ * stay where the program put them, as they do while c keeps its kernel thread.
+ */
+void gp_kthread_moved(struct gp_carrier *c, const void *set, size_t size);
+
+/* m is about to run c: onto c's CPUs if the program moved c, else back onto the
+ * process's if m ran a moved carrier before. */
+void gp_kthread_follow(struct gp_kthread *m, struct gp_carrier *c);
 
 /* Give an unused spare back (the hand-off did not happen). */
 void gp_kthread_unused(struct gp_kthread *m);

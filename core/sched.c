@@ -1567,6 +1567,7 @@ void gp__take_over(struct gp_kthread *m)
 {
 	struct gp_carrier *c = m->target;
 	c->owner = m;
+	gp_kthread_follow(m, c);
 	c->kernel_sigmask = GP_SIGMASK_LIBRARY_THREAD;   /* what a spare blocks */
 	if (gp_rt->multi)
 		gp_rt_lock();

@@ -47,6 +47,7 @@
 #define GP_SCHED_H
 
 #include <ev.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -128,6 +129,9 @@ struct gp_carrier {
 	unsigned index;
 	struct gp_green *all;        /* the first carrier's: every thread object, for reports
 	                              * (gp_all); the others' stay empty */
+	bool moved;                  /* the program moved its kernel thread to cpus
+	                              * (gp_kthread_moved): whoever takes it over follows */
+	cpu_set_t cpus;
 };
 
 /*

@@ -142,13 +142,17 @@ static long accept_affinity(size_t size, const void *want)
  * The first thread's move of its own carrier (tid 0), made inside the runtime, where the
  * monitor hands no carrier off (core/watch.c). The kernel moves the calling thread
  * before the call returns, which on a loaded machine takes long enough for a hand-off;
- * the green threads would then go on on a spare that the move never reached.
+ * the green threads would then go on on a spare that the move never reached. A
+ * hand-off later gives the carrier to a kernel thread that moves there first
+ * (gp_kthread_moved).
  */
 static long move_own_carrier(size_t size, const void *set)
 {
 	gp_enter();
 	long rc = GP_REAL(syscall)(SYS_sched_setaffinity, 0, size, set);
 	int err = errno;
+	if (rc == 0)
+		gp_kthread_moved(gp_self()->on, set, size);
 	gp_leave();
 	errno = err;
 	return rc;

@@ -12,7 +12,9 @@
  * moves to another CPU with the raw system call, which no library sees (under the library
  * main's move takes the carrier, and so every green thread, along); then every thread's
  * answer must be the new CPU: an rseq area copied before the move would still say the
- * first. With one CPU allowed, migrated stays on it and prints the same.
+ * first. With one CPU allowed, migrated stays on it and prints the same. handed_off
+ * checks that main's move holds for the threads after it while one of them waits in a
+ * call the library does not see (their carrier is handed to another kernel thread).
  *
  * Each case prints one line of counts; no CPU number is printed.
  */
@@ -121,12 +123,94 @@ static void case_migrated(void)
 	close2(moved);
 }
 
+/* ---- handed_off ---------------------------------------------------------------------- */
+
+/*
+ * main moves to second_cpu with the raw system call; threads started after it are
+ * there too (natively they inherit its set; green, they run on its carrier). One of
+ * them then waits in a raw read, which no library sees: under the library its carrier
+ * is handed to another kernel thread, which must have moved to second_cpu first, since
+ * the others, sleeping and asking meanwhile, must still run there and may run nowhere
+ * else (sched_getaffinity answers a green thread's carrier's CPUs). With one CPU
+ * allowed it stays on it and prints the same.
+ */
+#define ASKERS 20
+#define ASKS 50
+
+static int held[2]; /* a pipe: the raw read waits on it until main writes */
+
+static void *holder_main(void *arg)
+{
+	char b;
+
+	(void)arg;
+	if (syscall(SYS_read, held[0], &b, 1) != 1)
+		die("read");
+	return THREAD_OK;
+}
+
+/* The CPUs the calling thread may run on are cpu alone. */
+static bool allowed_only(int cpu)
+{
+	cpu_set_t set;
+
+	return sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) == 1 &&
+	       CPU_ISSET(cpu, &set);
+}
+
+static void *asker_main(void *arg)
+{
+	bool ok = true;
+
+	(void)arg;
+	for (int i = 0; i < ASKS; i++) {
+		usleep(1000);
+		ok = ok && answers(second_cpu) && allowed_only(second_cpu);
+	}
+	return ok ? THREAD_OK : THREAD_BAD;
+}
+
+/* A thread waits in the raw read for 20 ms: under the library, kernel threads other than
+ * main's exist from then on, made before main moves. */
+static void hold_once(void)
+{
+	pthread_t holder = start(holder_main, NULL);
+
+	msleep(20);
+	if (write(held[1], "x", 1) != 1)
+		die("write");
+	join(holder);
+}
+
+static void case_handed_off(void)
+{
+	pthread_t holder, t[ASKERS];
+	int bad = 0;
+
+	make_pipe(held, 0);
+	hold_once();
+	pin(second_cpu);
+	holder = start(holder_main, NULL);
+	msleep(20); /* it waits in the read */
+	for (int i = 0; i < ASKERS; i++)
+		t[i] = start(asker_main, NULL);
+	for (int i = 0; i < ASKERS; i++)
+		bad += join(t[i]) != THREAD_OK;
+	if (write(held[1], "x", 1) != 1)
+		die("write");
+	join(holder);
+	printf("%s: threads=%d wrong=%d main_right=%s\n", current, ASKERS, bad,
+	       yes(answers(second_cpu)));
+	close2(held);
+}
+
 /* ---- table and driver ---------------------------------------------------------------- */
 
 #define CASE(n) { #n, case_##n }
 static const struct prog_case cases[] = {
 	CASE(pinned),
 	CASE(migrated),
+	CASE(handed_off),
 };
 
 int main(int argc, char **argv)
