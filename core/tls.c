@@ -39,6 +39,7 @@ extern const uint32_t _thread_db_pthread_cancelhandling[3] __attribute__((weak))
 extern void __ctype_init(void) __attribute__((weak));
 extern void __call_tls_dtors(void) __attribute__((weak));
 extern const ptrdiff_t __rseq_offset __attribute__((weak));
+extern const unsigned int __rseq_size __attribute__((weak));
 extern void *__libc_stack_end __attribute__((weak));
 /* The resolver state of the running thread: glibc's start_thread points it into the
  * new thread's descriptor. Exported by libc for libresolv. */
@@ -57,6 +58,14 @@ void *(*gp__tls_kernel_tp)(void);
 /* glibc's value in a thread whose rseq registration failed: sched_getcpu then asks the
  * kernel. A green thread is not registered (the kernel knows only the carrier). */
 #define RSEQ_CPU_ID_REGISTRATION_FAILED (-2)
+
+/* For rseq(2) (sys/rseq.h, which glibc before 2.35 has not). */
+#define GP_RSEQ_FLAG_UNREGISTER 1
+#if defined(__x86_64__)
+#define GP_RSEQ_SIG 0x53053053
+#elif defined(__aarch64__)
+#define GP_RSEQ_SIG 0xd428bc00
+#endif
 
 /* Where things are, learnt once by gp_tls_init (offsets in struct pthread). */
 static struct {
@@ -356,6 +365,29 @@ static int learn_layout(void *tp, char *why, size_t len)
 	return 0;
 }
 
+/*
+ * The first thread's descriptor goes with the first green thread, which may run on any
+ * kernel thread from now on (a hand-off), while the kernel would go on writing the CPU
+ * of the first kernel thread into the rseq area it registered there: sched_getcpu would
+ * answer another thread's CPU. The registration ends, and the area says so, as a green
+ * thread's does; sched_getcpu then asks the kernel (the vDSO's getcpu). Left as it is if
+ * glibc did not register (__rseq_size 0) or the kernel refuses.
+ */
+static void end_first_rseq(void)
+{
+#ifdef GP_RSEQ_SIG
+	if (!L.have_rseq || !&__rseq_size || !__rseq_size)
+		return;
+	/* It must be given the length glibc registered: 32 bytes (the original area), though
+	 * glibc 2.35 and 2.36 say 20 in __rseq_size; or a larger one, which it then says. */
+	void *area = (char *)L.carrier_tp + __rseq_offset;
+	unsigned len = __rseq_size > 32 ? __rseq_size : 32;
+	if (syscall(SYS_rseq, area, len, GP_RSEQ_FLAG_UNREGISTER, GP_RSEQ_SIG) != 0)
+		return;
+	*(int *)((char *)pd_of(L.carrier_tp) + L.rseq_cpu_id) = RSEQ_CPU_ID_REGISTRATION_FAILED;
+#endif
+}
+
 int gp_tls_init(char *why, size_t len)
 {
 	if (gp_tls_per_thread) {
@@ -409,6 +441,7 @@ int gp_tls_init(char *why, size_t len)
 	L.res_from_tp = -(ptrdiff_t)((below_tp() + sizeof(struct __res_state) + 63) &
 				     ~(size_t)63);
 	L.area = block + L.align + sizeof(struct __res_state) + 64;
+	end_first_rseq();
 	gp_tls_per_thread = true;
 	return 0;
 }

@@ -15,6 +15,7 @@
  * first. With one CPU allowed, migrated stays on it and prints the same. handed_off
  * checks that main's move holds for the threads after it while one of them waits in a
  * call the library does not see (their carrier is handed to another kernel thread).
+ * main_handed_off checks main's own answer after it waited in such a call.
  *
  * Each case prints one line of counts; no CPU number is printed.
  */
@@ -204,6 +205,39 @@ static void case_handed_off(void)
 	close2(held);
 }
 
+/* ---- main_handed_off --------------------------------------------------------------- */
+
+/*
+ * main, on first_cpu, waits in a raw read until another thread writes: under the library
+ * its carrier goes to another kernel thread meanwhile, and main comes back to it at its
+ * next call. It then moves to second_cpu and asks: its descriptor's rseq area must not
+ * answer for the kernel thread main began on, which stayed on first_cpu.
+ */
+static void *writer_main(void *arg)
+{
+	(void)arg;
+	msleep(20);
+	if (write(held[1], "x", 1) != 1)
+		die("write");
+	return THREAD_OK;
+}
+
+static void case_main_handed_off(void)
+{
+	pthread_t writer;
+	char b;
+
+	pin(first_cpu);
+	make_pipe(held, 0);
+	writer = start(writer_main, NULL);
+	if (syscall(SYS_read, held[0], &b, 1) != 1)
+		die("read");
+	join(writer);
+	pin(second_cpu);
+	printf("%s: main_right=%s\n", current, yes(answers(second_cpu)));
+	close2(held);
+}
+
 /* ---- table and driver ---------------------------------------------------------------- */
 
 #define CASE(n) { #n, case_##n }
@@ -211,6 +245,7 @@ static const struct prog_case cases[] = {
 	CASE(pinned),
 	CASE(migrated),
 	CASE(handed_off),
+	CASE(main_handed_off),
 };
 
 int main(int argc, char **argv)
