@@ -112,6 +112,26 @@ ParameterizedTestParameters(real, same)
 }
 
 /*
+ * A case whose two runs differ is run again, both ways, once: on a loaded machine the
+ * native run is starved too (python_timers' 2,000 native threads have run 3 s late,
+ * out of the order the case checks). What the first try printed stays in the log; a
+ * library that gets a case wrong most of the time still fails it.
+ */
+static void again_if_differs(const char *name, struct gp_run *n, struct gp_run *s)
+{
+	char *diff = gp_diff_runs(n, s);
+	if (!diff)
+		return;
+	/* Not cr_log_warn: a warning makes the whole run end with status 1. */
+	fprintf(stderr, "[RETRY] real: %s differs (try 1), again:\n%s", name, diff);
+	free(diff);
+	gp_run_free(n);
+	gp_run_free(s);
+	run_case(name, "native", false, n);
+	run_case(name, "shim", false, s);
+}
+
+/*
  * An ASan-built library preloaded into Debian's programs (built without ASan) deadlocks
  * curl, wget and openssl in setlocale before they do anything: glibc's
  * __libc_setlocale_lock is found with its reader count below zero. Known, not understood
@@ -139,6 +159,7 @@ ParameterizedTest(const struct real_case *c, real, same)
 			gp_expect_still_differs(c->name, differs);
 		free(diff);
 	} else {
+		again_if_differs(c->name, &n, &s);
 		gp_expect_same(&n, &s);
 		gp_expect_ok(&s);
 	}
