@@ -417,7 +417,8 @@ static inline int run_cases(int argc, char **argv, const struct prog_case *cases
 	/* A case that hangs must not hold up whoever runs us for ever: a minute, or
 	 * GP_PROG_ALARM_S seconds for a slower build (a test under ASan). */
 	const char *a = getenv("GP_PROG_ALARM_S");
-	alarm(a && atoi(a) > 0 ? (unsigned)atoi(a) : 60);
+	int secs = a ? atoi(a) : 0;
+	alarm(secs > 0 ? (unsigned)secs : 60);
 	for (size_t i = 0; i < n; i++) {
 		if (argc > 1 && !named(cases[i].name, argc, argv))
 			continue;
