@@ -85,43 +85,58 @@ long gp__tkill(pid_t tid, int sig)
 }
 
 /*
- * A green thread's id: the CPUs its carrier may run on. The caller's id, or 0, on a
- * green thread other than the first: the same, with the carrier left as it is.
+ * The caller's own id means the caller, as 0 does. For the first thread that id is the
+ * process id, the first kernel thread's, which after a hand-off runs some other green
+ * thread or none: main must move, and be answered for, where it runs now.
  */
-static bool green_target(pid_t tid, bool *alive)
+static pid_t own_id_as_zero(pid_t tid)
+{
+	return tid != 0 && gp_rt && gp_in_program() && tid == gettid() ? 0 : tid;
+}
+
+/*
+ * A green thread's id: the CPUs its carrier may run on. 0, or the caller's own id made 0
+ * (*tid), on a green thread other than the first: the same, with the carrier left as it
+ * is. The first thread's 0 is its carrier's kernel thread, as the kernel takes it.
+ */
+static bool green_target(pid_t *tid, bool *alive)
 {
 	struct gp_green *self = green_self();
-	if (tid == 0 || (self && tid == gp_green_tid(self))) {
+	*tid = own_id_as_zero(*tid);
+	if (*tid == 0) {
 		*alive = true;
 		return self != NULL;
 	}
-	if (!gp_tls_tid_is_green(tid) || !names_green(tid))
+	if (!gp_tls_tid_is_green(*tid) || !names_green(*tid))
 		return false;
-	*alive = handle_of_tid(tid) != 0;
+	*alive = handle_of_tid(*tid) != 0;
 	return true;
 }
 
 long gp__sched_getaffinity_call(pid_t tid, size_t size, void *set)
 {
 	bool alive;
-	if (green_target(tid, &alive) && !alive) {
-		errno = ESRCH;
-		return -1;
+	if (green_target(&tid, &alive)) {
+		if (!alive) {
+			errno = ESRCH;
+			return -1;
+		}
+		tid = 0;
 	}
-	return GP_REAL(syscall)(SYS_sched_getaffinity, green_target(tid, &alive) ? 0 : tid,
-				size, set);
+	return GP_REAL(syscall)(SYS_sched_getaffinity, tid, size, set);
 }
 
 int sched_getaffinity(pid_t tid, size_t size, cpu_set_t *set)
 {
 	bool alive;
-	if (!green_target(tid, &alive))
-		return GP_REAL(sched_getaffinity)(tid, size, set);
-	if (!alive) {
-		errno = ESRCH;
-		return -1;
+	if (green_target(&tid, &alive)) {
+		if (!alive) {
+			errno = ESRCH;
+			return -1;
+		}
+		tid = 0;
 	}
-	return GP_REAL(sched_getaffinity)(0, size, set);
+	return GP_REAL(sched_getaffinity)(tid, size, set);
 }
 
 /* Accepted as the kernel would accept it (a CPU the process may use), and not applied. */
@@ -161,7 +176,7 @@ static long move_own_carrier(size_t size, const void *set)
 long gp__sched_setaffinity_call(pid_t tid, size_t size, const void *set)
 {
 	bool alive;
-	if (!green_target(tid, &alive))
+	if (!green_target(&tid, &alive))
 		return tid == 0 && gp_on_green()
 			       ? move_own_carrier(size, set)
 			       : GP_REAL(syscall)(SYS_sched_setaffinity, tid, size, set);

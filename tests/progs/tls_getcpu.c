@@ -15,7 +15,8 @@
  * first. With one CPU allowed, migrated stays on it and prints the same. handed_off
  * checks that main's move holds for the threads after it while one of them waits in a
  * call the library does not see (their carrier is handed to another kernel thread).
- * main_handed_off checks main's own answer after it waited in such a call.
+ * main_handed_off checks main's own answer after it waited in such a call; main_by_pid
+ * the same when main moves itself by the process id, which names the first thread.
  *
  * Each case prints one line of counts; no CPU number is printed.
  */
@@ -222,7 +223,8 @@ static void *writer_main(void *arg)
 	return THREAD_OK;
 }
 
-static void case_main_handed_off(void)
+/* main, on first_cpu, waits in the raw read: under the library it comes back handed off. */
+static void wait_unseen_on_first_cpu(void)
 {
 	pthread_t writer;
 	char b;
@@ -233,8 +235,43 @@ static void case_main_handed_off(void)
 	if (syscall(SYS_read, held[0], &b, 1) != 1)
 		die("read");
 	join(writer);
+}
+
+static void case_main_handed_off(void)
+{
+	wait_unseen_on_first_cpu();
 	pin(second_cpu);
 	printf("%s: main_right=%s\n", current, yes(answers(second_cpu)));
+	close2(held);
+}
+
+/* ---- main_by_pid -------------------------------------------------------------------- */
+
+/* Only cpu, as sched_getaffinity answers for who. */
+static bool allowed_just(pid_t who, int cpu)
+{
+	cpu_set_t set;
+
+	return sched_getaffinity(who, sizeof(set), &set) == 0 && CPU_COUNT(&set) == 1 &&
+	       CPU_ISSET(cpu, &set);
+}
+
+/*
+ * As main_handed_off, but main moves with sched_setaffinity(getpid(), ...): the process
+ * id is the first thread's id, so this moves main wherever it runs, as 0 does, and
+ * sched_getaffinity(getpid(), ...) answers for it.
+ */
+static void case_main_by_pid(void)
+{
+	cpu_set_t set;
+
+	wait_unseen_on_first_cpu();
+	CPU_ZERO(&set);
+	CPU_SET(second_cpu, &set);
+	if (sched_setaffinity(getpid(), sizeof(set), &set) != 0)
+		die("sched_setaffinity");
+	printf("%s: main_right=%s allowed_right=%s\n", current, yes(answers(second_cpu)),
+	       yes(allowed_just(getpid(), second_cpu)));
 	close2(held);
 }
 
@@ -246,6 +283,7 @@ static const struct prog_case cases[] = {
 	CASE(migrated),
 	CASE(handed_off),
 	CASE(main_handed_off),
+	CASE(main_by_pid),
 };
 
 int main(int argc, char **argv)
