@@ -156,6 +156,13 @@ bool gp_peek(const void *addr, void *out, size_t len)
 	return gp_peek_pieces(&piece, 1);
 }
 
+bool gp_poke(void *addr, const void *in, size_t len)
+{
+	struct iovec local = { (void *)in, len }, remote = { addr, len };
+	return syscall(SYS_process_vm_writev, (long)own_pid(), &local, 1ul, &remote, 1ul, 0ul) ==
+	       (long)len;
+}
+
 long (*gp__raw_syscall)(long number, ...) = syscall;
 
 void gp_futex_wait(_Atomic uint32_t *word, uint32_t val, long timeout_ns)

@@ -80,6 +80,9 @@ void gp_futex_wake(_Atomic uint32_t *word, int n);
  */
 bool gp_peek(const void *addr, void *out, size_t len);
 
+/* Write len bytes at addr the same way (process_vm_writev): true if all were written. */
+bool gp_poke(void *addr, const void *in, size_t len);
+
 /* n pieces at once, in one system call, likewise: true if all of every one was read. */
 struct gp_peek_piece {
 	const void *addr;

@@ -415,17 +415,55 @@ ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 
 /* ---- several messages ---- */
 
-/* With the program's timeout: the kernel looks at it after each message, and one that
- * has passed (or is zero) ends the call after the first, whatever is queued. */
+/*
+ * The program's timeout (NULL: none) and when it ends, counted from the call. The kernel
+ * looks at it after each message: one that has passed (or is zero) ends the call after
+ * the first, whatever is queued. Each attempt gives the kernel the time left then, not
+ * the whole timeout again after a green wait, and the time left when the call ends is
+ * written back once the call has a message, as do_recvmmsg does.
+ */
+struct mmsg_time {
+	struct timespec *user;
+	double deadline;
+};
+
+/* The time left in *ts (0 once passed); NULL without a timeout. */
+static struct timespec *mmsg_time_left(const struct mmsg_time *t, struct timespec *ts)
+{
+	if (!t->user)
+		return NULL;
+	double left = t->deadline - gp_mono_now();
+	*ts = left > 0 ? gp_ts_of_seconds(left) : (struct timespec){ 0, 0 };
+	return ts;
+}
+
+/*
+ * got messages: the time left goes to the program, written as the kernel writes it, so
+ * that a timeout the program cannot write gets EFAULT (the messages are gone), not a
+ * fault in the library.
+ */
+static int mmsg_end(const struct mmsg_time *t, int got)
+{
+	struct timespec left;
+	if (got > 0 && t->user && !gp_poke(t->user, mmsg_time_left(t, &left), sizeof(left))) {
+		errno = EFAULT;
+		return -1;
+	}
+	return got;
+}
+
 static ssize_t recvmmsg_nowait(struct gp_io *io)
 {
+	struct timespec ts;
 	return GP_REAL(recvmmsg)(io->fd, io->addr, (unsigned)io->iovcnt, io->flags | MSG_DONTWAIT,
-				 io->addrlen);
+				 mmsg_time_left(io->addrlen, &ts));
 }
 
 static ssize_t recvmmsg_blocking(struct gp_io *io)
 {
-	return GP_REAL(recvmmsg)(io->fd, io->addr, (unsigned)io->iovcnt, io->flags, io->addrlen);
+	struct timespec ts;
+	return GP_REAL(recvmmsg)(io->fd, io->addr, (unsigned)io->iovcnt, io->flags,
+				 mmsg_time_left(io->addrlen, &ts));
 }
 
 /*
@@ -438,7 +476,7 @@ static ssize_t recvmmsg_blocking(struct gp_io *io)
  * back as the kernel does.
  */
 static int recvmmsg_each_whole(int fd, struct mmsghdr *vec, unsigned vlen, int flags,
-			       struct timespec *timeout, double deadline)
+			       const struct mmsg_time *t)
 {
 	int err = 0;
 	socklen_t len = sizeof(err);
@@ -477,15 +515,11 @@ static int recvmmsg_each_whole(int fd, struct mmsghdr *vec, unsigned vlen, int f
 		vec[got++].msg_len = (unsigned)r;
 		io.continued = true;   /* one call: a close meanwhile ends it (iowait.c) */
 		if ((vec[got - 1].msg_hdr.msg_flags & MSG_OOB) ||
-		    (timeout && gp_mono_now() >= deadline))
+		    (t->user && gp_mono_now() >= t->deadline))
 			break;
 	}
-	if (timeout) {
-		double left = deadline - gp_mono_now();
-		*timeout = left > 0 ? gp_ts_of_seconds(left) : (struct timespec){ 0, 0 };
-	}
 	errno = saved_errno;
-	return (int)got;
+	return mmsg_end(t, (int)got);
 }
 
 /*
@@ -494,14 +528,17 @@ static int recvmmsg_each_whole(int fd, struct mmsghdr *vec, unsigned vlen, int f
  */
 int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct timespec *timeout)
 {
+	/* The timeout is read as the kernel reads it: one it cannot read, or a bad one, is
+	 * the kernel's EFAULT or EINVAL, before anything is received. */
+	struct timespec asked;
 	if (!gp_cooperative() || (flags & GP_RECV_AS_IS) || vlen == 0 ||
-	    (timeout && !gp_ts_valid(timeout)))
+	    (timeout && (!gp_peek(timeout, &asked, sizeof(asked)) || !gp_ts_valid(&asked))))
 		return GP_REAL(recvmmsg)(fd, vec, vlen, flags, timeout);
-	double deadline = timeout ? gp_mono_now() + gp_ts_seconds(timeout) : 0;
+	struct mmsg_time t = { timeout, timeout ? gp_mono_now() + gp_ts_seconds(&asked) : 0 };
 	if (wants_all(fd, flags) && !real_call_answers(fd))
-		return recvmmsg_each_whole(fd, vec, vlen, flags, timeout, deadline);
+		return recvmmsg_each_whole(fd, vec, vlen, flags, &t);
 	struct gp_io io = { .fd = fd, .events = EV_READ, .nowait = recvmmsg_nowait,
-			    .blocking = recvmmsg_blocking, .addr = vec, .addrlen = timeout,
+			    .blocking = recvmmsg_blocking, .addr = vec, .addrlen = &t,
 			    .iovcnt = (int)vlen, .flags = flags,
 			    .asks_nothing = recvmmsg_asks_nothing,
 			    .empty_reply = recvmmsg_empty_reply };
@@ -509,7 +546,7 @@ int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct t
 	/* MSG_WAITFORONE: the first attempt took all there was, unless the first message
 	 * asked for 0 bytes and got them after a wait; the rest then without waiting. */
 	if (r <= 0 || ((flags & MSG_WAITFORONE) && !io.replied_empty))
-		return (int)gp_ret(r);
+		return mmsg_end(&t, (int)gp_ret(r));
 	io.no_wait = flags & MSG_WAITFORONE;
 	unsigned got = (unsigned)r;
 	int saved_errno = errno;
@@ -517,7 +554,7 @@ int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct t
 	 * the next call: the attempts for the rest stop before a pending error instead of
 	 * taking it (gp__io after progress). */
 	io.continued = true;
-	while (got < vlen && !(timeout && gp_mono_now() >= deadline)) {
+	while (got < vlen && !(timeout && gp_mono_now() >= t.deadline)) {
 		io.addr = vec + got;
 		io.iovcnt = (int)(vlen - got);
 		r = gp__io(&io);
@@ -526,7 +563,7 @@ int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct t
 		got += (unsigned)r;
 	}
 	errno = saved_errno;
-	return (int)got;
+	return mmsg_end(&t, (int)got);
 }
 
 /*

@@ -730,6 +730,71 @@ static void case_recvmmsg_zero_timeout(void)
 	close2(sv);
 }
 
+/* recvmmsg with a timeout writes back the time left once it has a message: counted
+   from the call, waits included. Two datagrams come 100 and 200 ms after a call with
+   1 s, so about 800 ms are left. */
+static void *two_late_dgrams(void *arg)
+{
+	for (int i = 0; i < 2; i++) {
+		msleep(100);
+		put(*(int *)arg, "dgram", 5);
+	}
+	return NULL;
+}
+
+static void case_recvmmsg_time_left(void)
+{
+	int sv[2];
+	struct two_msgs m;
+	struct timespec ts = { 1, 0 };
+	pthread_t t;
+
+	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) != 0)
+		die("socketpair");
+	two_msgs_init(&m);
+	pthread_create(&t, NULL, two_late_dgrams, &sv[1]);
+	long r = recvmmsg(sv[0], m.mm, 2, 0, &ts);
+	int e = errno;
+	pthread_join(t, NULL);
+	long left_ms = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	say(r, e, "left_under_900ms=%s left_over_0=%s", yes(left_ms < 900), yes(left_ms > 0));
+	close2(sv);
+}
+
+/* A timeout recvmmsg cannot read is EFAULT before anything is received; one it cannot
+   write back is EFAULT after, with the message gone. Both while the message is late. */
+static void *late_dgram(void *arg)
+{
+	msleep(20);
+	put(*(int *)arg, "dgram", 5);
+	return NULL;
+}
+
+static void case_recvmmsg_timeout_fault(void)
+{
+	static const struct timespec read_only = { 1, 0 };
+	int sv[2], e[2];
+	long r[2];
+	struct two_msgs m;
+	pthread_t t;
+
+	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) != 0)
+		die("socketpair");
+	two_msgs_init(&m);
+	for (int i = 0; i < 2; i++) {
+		pthread_create(&t, NULL, late_dgram, &sv[1]);
+		errno = 0;
+		r[i] = recvmmsg(sv[0], m.mm, 2, 0,
+				i ? (struct timespec *)&read_only : (struct timespec *)16);
+		e[i] = errno;
+		pthread_join(t, NULL);
+	}
+	long left = recv(sv[0], m.b[0], sizeof(m.b[0]), MSG_DONTWAIT);
+	say(left, errno, "unreadable=%ld %s read_only=%ld %s; then", r[0], errname(e[0]), r[1],
+	    errname(e[1]));
+	close2(sv);
+}
+
 /* preadv2 with an RWF_* flag the kernel does not know: EOPNOTSUPP, the kernel's answer
    to the flag, not a sign that the pipe cannot be read without waiting (the library then
    waited for the pipe's read end to be writable in the writev that follows). */
@@ -2319,6 +2384,8 @@ static const struct prog_case cases[] = {
 	CASE(recvmmsg_peek_waitall),
 	CASE(recv_nothing_signal_restart),
 	CASE(recvmmsg_zero_timeout),
+	CASE(recvmmsg_time_left),
+	CASE(recvmmsg_timeout_fault),
 	CASE(preadv2_unknown_flag),
 	CASE(recv_waitall_then_reset),
 	CASE(nonblock_through_dup),
