@@ -13,6 +13,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -252,14 +255,56 @@ static bool msg_asks_nothing(const struct msghdr *msg, bool checked)
 	return checked && gp__iov_len(msg->msg_iov, (int)msg->msg_iovlen) == 0;
 }
 
-/* What ____sys_recvmsg writes back for a message of no bytes: an address of length 0
-   where one was asked for, no ancillary data, and of the flags only MSG_CMSG_CLOEXEC. */
-static void empty_msg(struct msghdr *msg, int flags)
+
+/*
+ * A TCP socket with TCP_INQ on: tcp_recvmsg adds its TCP_CM_INQ message to every answer,
+ * the empty one after a wait too. It holds tcp_inq_hint: the bytes queued, and one more
+ * once the peer's FIN came (SIOCINQ leaves the FIN out; RCV_SHUTDOWN, seen as POLLRDHUP,
+ * says it came). Written as put_cmsg writes it: cut short to the room there is, with
+ * MSG_CTRUNC, and no room at all is MSG_CTRUNC alone; a buffer that cannot be written
+ * gets nothing. One system call for every empty reply, three with TCP_INQ on: only a
+ * receive of 0 bytes that waited pays them.
+ */
+static void empty_msg_inq(int fd, struct msghdr *msg, size_t room)
 {
+	int on = 0, inq = 0;
+	socklen_t len = sizeof(on);
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INQ, &on, &len) != 0 || !on ||
+	    GP_REAL(ioctl)(fd, SIOCINQ, &inq) != 0)
+		return;
+	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+	if (GP_REAL(poll)(&p, 1, 0) == 1 && (p.revents & POLLRDHUP))
+		inq++;
+	if (!msg->msg_control || room < sizeof(struct cmsghdr)) {
+		msg->msg_flags |= MSG_CTRUNC;
+		return;
+	}
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} c = { .h = { .cmsg_len = CMSG_LEN(sizeof(int)), .cmsg_level = IPPROTO_TCP,
+		       .cmsg_type = TCP_CM_INQ } };
+	memcpy(CMSG_DATA(&c.h), &inq, sizeof(inq));
+	size_t put = c.h.cmsg_len;
+	if (room < put) {
+		msg->msg_flags |= MSG_CTRUNC;
+		put = c.h.cmsg_len = room;
+	}
+	if (gp_poke(msg->msg_control, c.b, put))
+		msg->msg_controllen = room < sizeof(c.b) ? room : sizeof(c.b);
+}
+
+/* What ____sys_recvmsg writes back for a message of no bytes: an address of length 0
+   where one was asked for, no ancillary data but TCP_INQ's, and of the flags only
+   MSG_CMSG_CLOEXEC (and MSG_CTRUNC). */
+static void empty_msg(int fd, struct msghdr *msg, int flags)
+{
+	size_t room = msg->msg_controllen;
 	if (msg->msg_name)
 		msg->msg_namelen = 0;
 	msg->msg_controllen = 0;
 	msg->msg_flags = flags & MSG_CMSG_CLOEXEC;
+	empty_msg_inq(fd, msg, room);
 }
 
 static bool recvmsg_asks_nothing(struct gp_io *io, bool checked)
@@ -269,7 +314,7 @@ static bool recvmsg_asks_nothing(struct gp_io *io, bool checked)
 
 static ssize_t recvmsg_empty_reply(struct gp_io *io)
 {
-	empty_msg(io->msg, io->flags);
+	empty_msg(io->fd, io->msg, io->flags);
 	return 0;
 }
 
@@ -282,7 +327,7 @@ static bool recvmmsg_asks_nothing(struct gp_io *io, bool checked)
 static ssize_t recvmmsg_empty_reply(struct gp_io *io)
 {
 	struct mmsghdr *first = io->addr;
-	empty_msg(&first->msg_hdr, io->flags);
+	empty_msg(io->fd, &first->msg_hdr, io->flags);
 	first->msg_len = 0;
 	return 1;
 }

@@ -20,6 +20,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -589,6 +590,73 @@ static void case_recvmsg_nothing_waits(void)
 	    (size_t)mh.msg_controllen, (unsigned)mh.msg_flags, r2, errname(e2), rm, errname(em),
 	    mm[0].msg_len, (unsigned)mm[0].msg_hdr.msg_namelen, mm[1].msg_len, r3, errname(e3),
 	    ru, errname(eu));
+}
+
+/* With TCP_INQ on, a receive of 0 bytes that waited still carries the kernel's
+   TCP_CM_INQ message: the bytes queued, or 1 after the peer's FIN with none; cut short
+   with MSG_CTRUNC where there is less room (none: the flag alone). */
+struct inq_reply {
+	long r;
+	int e, inq, flags;
+	size_t controllen;
+};
+
+static void inq_wait(int fd, size_t room, struct inq_reply *out)
+{
+	char buf[1];
+	union {
+		struct cmsghdr align;
+		char b[CMSG_SPACE(sizeof(int))];
+	} control;
+	struct iovec iov = { buf, 0 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = room ? control.b : NULL, .msg_controllen = room };
+
+	memset(&control, 0, sizeof(control));
+	errno = 0;
+	out->r = recvmsg(fd, &mh, 0);
+	out->e = errno;
+	out->controllen = mh.msg_controllen;
+	out->flags = mh.msg_flags;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	out->inq = c && c->cmsg_level == IPPROTO_TCP && c->cmsg_type == TCP_CM_INQ &&
+			   c->cmsg_len == CMSG_LEN(sizeof(int)) ? *(int *)CMSG_DATA(c) : -1;
+}
+
+/* A byte from the peer of fd after 20 ms, while fd waits for it, then read. */
+static void inq_wait_for_byte(int *fds, size_t room, struct inq_reply *out)
+{
+	pthread_t t;
+	struct late_write lw = { fds[1], 20 };
+	char b[16];
+
+	pthread_create(&t, NULL, late_write_main, &lw);
+	inq_wait(fds[0], room, out);
+	pthread_join(t, NULL);
+	if (recv(fds[0], b, sizeof(b), 0) <= 0)
+		die("recv");
+}
+
+static void case_recvmsg_nothing_inq(void)
+{
+	int fds[2], one = 1;
+	struct inq_reply w[4];
+	pthread_t t;
+
+	tcp_pair(fds);
+	setsockopt(fds[0], IPPROTO_TCP, TCP_INQ, &one, sizeof(one));
+	inq_wait_for_byte(fds, CMSG_SPACE(sizeof(int)), &w[0]);
+	inq_wait_for_byte(fds, sizeof(struct cmsghdr), &w[1]);
+	inq_wait_for_byte(fds, 0, &w[2]);
+	pthread_create(&t, NULL, late_close_main, &fds[1]);
+	inq_wait(fds[0], CMSG_SPACE(sizeof(int)), &w[3]);
+	pthread_join(t, NULL);
+	close(fds[0]);
+	printf("%s:", current);
+	for (int i = 0; i < 4; i++)
+		printf(" %ld %s controllen=%zu flags=%#x inq=%d;", w[i].r, errname(w[i].e),
+		       w[i].controllen, (unsigned)w[i].flags, w[i].inq);
+	printf("\n");
 }
 
 /* recvmmsg with MSG_WAITFORONE whose first buffer has length 0, on TCP: the first
@@ -2376,6 +2444,7 @@ static const struct prog_case cases[] = {
 	CASE(recv_peek_waitall),
 	CASE(recvmmsg_error_after_progress),
 	CASE(recv_nothing_waits),
+	CASE(recvmsg_nothing_inq),
 	CASE(recvmsg_nothing_waits),
 	CASE(recvmmsg_nothing_then_more),
 	CASE(recvmmsg_waitall_fills_first),
