@@ -57,6 +57,9 @@ struct gp_green {
 	uint64_t sig_later;          /* SIGPROF or SIGVTALRM of its CPU time, come while it ran
 	                              * inside the library: their handlers run at its return
 	                              * to program code, ending no park (shim/sigaction.c) */
+	uint64_t raising;            /* signals it is raising on itself now (shim/signal.c) */
+	uint64_t raise_stood_in;     /* of those, signals a look delivered in the raise's place
+	                              * (shim/sigaction.c, place_given) */
 	uint64_t sigmask;            /* its signal mask (bit n-1 for signal n) */
 	bool intr_restart;           /* the signals that ended its last park asked SA_RESTART */
 	bool intr_given;             /* a park ended at once for its pending signals, which

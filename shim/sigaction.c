@@ -162,6 +162,35 @@ static bool first_thread_takes(int sig)
 enum place { HERE, HERE_AS_GIVEN, ELSEWHERE, NEW };
 
 /*
+ * A look that comes while the thread raises the same signal on itself (signal.c,
+ * raise_each) stands in for the raise: the thread took the signal from its pending set
+ * first, so the look finds nothing there, and the raise's own instance, if the kernel
+ * queued one, is dropped (below). A look pending on the kernel thread when the raise is
+ * made swallows it (a signal below SIGRTMIN is pending once): the raise must not be
+ * lost with it. Natively the two instances are one signal too.
+ */
+static bool stands_in_for_raise(struct gp_green *me, uint64_t bit)
+{
+	if (!(__atomic_load_n(&me->raising, __ATOMIC_RELAXED) & bit))
+		return false;
+	__atomic_and_fetch(&me->raising, ~bit, __ATOMIC_RELAXED);
+	__atomic_or_fetch(&me->raise_stood_in, bit, __ATOMIC_RELAXED);
+	return true;
+}
+
+/*
+ * The raise's own instance: dropped, once, when a look stood in for it; else delivered,
+ * and a look that comes after it is a late one, as before the raise.
+ */
+static bool raise_stood_in(struct gp_green *me, uint64_t bit)
+{
+	if (__atomic_fetch_and(&me->raise_stood_in, ~bit, __ATOMIC_RELAXED) & bit)
+		return true;
+	__atomic_and_fetch(&me->raising, ~bit, __ATOMIC_RELAXED);
+	return false;
+}
+
+/*
  * A signal given to this thread before (by the loop), which the kernel brings back
  * here (a raise of ours, or our signal to look): HERE_AS_GIVEN with its siginfo in
  * *given, or ELSEWHERE for a look that came too late. NEW for any other.
@@ -171,15 +200,17 @@ static enum place place_given(int sig, const siginfo_t *info, siginfo_t *given)
 	struct gp_green *me = gp__me;
 	if (!gp_rt || sig > 64)
 		return NEW;
+	uint64_t bit = 1ull << (sig - 1);
 	if (is_look(info)) {
 		/* Never a signal by itself: a kernel thread that carries no green thread now
 		 * (it gave its thread back) has nothing to look at. */
 		if (!me || !gp__in_user)
 			return ELSEWHERE;   /* given at its next return to program code */
+		bool stands_in = stands_in_for_raise(me, bit);
 		if (take_given(sig, me, given))
 			return HERE_AS_GIVEN;
-		uint64_t bit = 1ull << (sig - 1);
-		if (!(__atomic_fetch_and(&me->sig_pending, ~bit, __ATOMIC_RELAXED) & bit))
+		if (!(__atomic_fetch_and(&me->sig_pending, ~bit, __ATOMIC_RELAXED) & bit) &&
+		    !stands_in)
 			return ELSEWHERE;
 		/* Sent to this thread by pthread_kill while it ran on this carrier. */
 		me->intr_given = false;
@@ -188,8 +219,12 @@ static enum place place_given(int sig, const siginfo_t *info, siginfo_t *given)
 		given->si_uid = getuid();
 		return HERE_AS_GIVEN;
 	}
-	if (me && info && info->si_code == SI_TKILL && take_given(sig, me, given))
-		return HERE_AS_GIVEN;
+	if (me && info && info->si_code == SI_TKILL) {
+		if (info->si_pid == getpid() && raise_stood_in(me, bit))
+			return ELSEWHERE;
+		if (take_given(sig, me, given))
+			return HERE_AS_GIVEN;
+	}
 	return NEW;
 }
 
