@@ -166,12 +166,15 @@ enum place { HERE, HERE_AS_GIVEN, ELSEWHERE, NEW };
  * raise_each) stands in for the raise: the thread took the signal from its pending set
  * first, so the look finds nothing there, and the raise's own instance, if the kernel
  * queued one, is dropped (below). A look pending on the kernel thread when the raise is
- * made swallows it (a signal below SIGRTMIN is pending once): the raise must not be
- * lost with it. Natively the two instances are one signal too.
+ * made swallows it (a signal below the kernel's first real-time one, 32, is pending
+ * once): the raise must not be lost with it. Natively the two instances are one signal
+ * too. Real-time signals queue: the kernel keeps both, and a late look is just late.
  */
-static bool stands_in_for_raise(struct gp_green *me, uint64_t bit)
+#define KERNEL_SIGRTMIN 32
+
+static bool stands_in_for_raise(struct gp_green *me, int sig, uint64_t bit)
 {
-	if (!(__atomic_load_n(&me->raising, __ATOMIC_RELAXED) & bit))
+	if (sig >= KERNEL_SIGRTMIN || !(__atomic_load_n(&me->raising, __ATOMIC_RELAXED) & bit))
 		return false;
 	__atomic_and_fetch(&me->raising, ~bit, __ATOMIC_RELAXED);
 	__atomic_or_fetch(&me->raise_stood_in, bit, __ATOMIC_RELAXED);
@@ -206,7 +209,7 @@ static enum place place_given(int sig, const siginfo_t *info, siginfo_t *given)
 		 * (it gave its thread back) has nothing to look at. */
 		if (!me || !gp__in_user)
 			return ELSEWHERE;   /* given at its next return to program code */
-		bool stands_in = stands_in_for_raise(me, bit);
+		bool stands_in = stands_in_for_raise(me, sig, bit);
 		if (take_given(sig, me, given))
 			return HERE_AS_GIVEN;
 		if (!(__atomic_fetch_and(&me->sig_pending, ~bit, __ATOMIC_RELAXED) & bit) &&
