@@ -530,19 +530,37 @@ static __attribute__((noinline)) long call_keeping_errno(long (*call)(const long
 	return r;
 }
 
-long gp_tls_on_carrier(long (*call)(const long *a), const long *a)
+/* The running kernel thread's own TCB, with tp installed. */
+static void *kernel_own_tp(void *tp)
 {
-	void *tp = gp_tp_get();
 	/* A spare's own TCB, or NULL on the first kernel thread and on threads that run no
 	 * green code, whose own TCB is installed unless a green thread's is. */
 	void *own = gp__tls_kernel_tp ? gp__tls_kernel_tp() : NULL;
-	if (!own) {
-		if (!gp_tls_is_green(tp))
-			return call(a);
-		own = L.carrier_tp;
-	} else if (own == tp) {
+	if (!own)
+		own = gp_tls_is_green(tp) ? L.carrier_tp : tp;
+	return own;
+}
+
+bool gp_tls_asan_get(unsigned key, void **value)
+{
+	if (!L.asan_key || key >= KEY_BLOCK)
+		return false;
+	void *own = kernel_own_tp(gp_tp_get());
+	char *entry = key_entries(own) + key * KEY_ENTRY;
+	if (entry != (char *)own + L.asan_key)
+		return false;
+	/* glibc answers the data of an entry whose sequence matches the key's; ASan's key
+	 * is never deleted, so its entry's always does. */
+	memcpy(value, entry + sizeof(void *), sizeof(*value));
+	return true;
+}
+
+long gp_tls_on_carrier(long (*call)(const long *a), const long *a)
+{
+	void *tp = gp_tp_get();
+	void *own = kernel_own_tp(tp);
+	if (own == tp)
 		return call(a);
-	}
 	int err = 0;
 	gp_tp_set(own);
 	long r = call_keeping_errno(call, a, &err);
@@ -756,6 +774,7 @@ void *gp_tls_make(char *top, void *block, size_t block_size, size_t guard, char 
 
 void gp_tls_release(void *tp) { (void)tp; }
 void gp_tls_pass_asan(void *from, void *to) { (void)from, (void)to; }
+bool gp_tls_asan_get(unsigned key, void **value) { (void)key, (void)value; return false; }
 long gp_tls_on_carrier(long (*call)(const long *a), const long *a) { return call(a); }
 void gp_tls_guard_setxid(void) {}
 void gp_tls_learn_on(void *tp) { (void)tp; }

@@ -234,10 +234,19 @@ static inline void gp_tls_pass_malloc(void *from, void *to)
  * descriptors made here only. A kernel thread's own descriptor keeps its own entry:
  * the first thread's may run on another kernel thread (the main green thread after a
  * hand-off), and the shim answers the sanitizer on the first kernel thread from it
- * (shim/tsd.c, gp_tls_on_carrier). Without the shim there is no hand-off. Nothing is
- * passed in other builds.
+ * (shim/tsd.c: gp_tls_asan_get, gp_tls_on_carrier). Without the shim there is no
+ * hand-off. Nothing is passed in other builds.
  */
 void gp_tls_pass_asan(void *from, void *to);
+
+/*
+ * pthread_getspecific(key) as the running kernel thread's own TCB answers it, when key
+ * is ASan's: read from that TCB's entry, which gp_tls_on_carrier would answer from
+ * after installing it, two thread-pointer installs (system calls where the kernel does
+ * not allow wrfsbase) at each of the sanitizer's switch annotations. False for any
+ * other key.
+ */
+bool gp_tls_asan_get(unsigned key, void **value);
 
 #if defined(__x86_64__)
 extern bool gp__tls_fsgsbase;

@@ -156,8 +156,11 @@ static struct gp_green *green_owner(pthread_key_t key)
 
 void *pthread_getspecific(pthread_key_t key)
 {
+	void *value;
 	if (FROM_SANITIZER())
-		return (void *)gp_tls_on_carrier(real_getspecific, (long[]){ (long)key });
+		return gp_tls_asan_get(key, &value)
+			       ? value
+			       : (void *)gp_tls_on_carrier(real_getspecific, (long[]){ (long)key });
 	struct gp_green *g = green_owner(key);
 	if (!g)
 		return GP_REAL(pthread_getspecific)(key);
