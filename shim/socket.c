@@ -255,7 +255,6 @@ static bool msg_asks_nothing(const struct msghdr *msg, bool checked)
 	return checked && gp__iov_len(msg->msg_iov, (int)msg->msg_iovlen) == 0;
 }
 
-
 /*
  * A TCP socket with TCP_INQ on: tcp_recvmsg adds its TCP_CM_INQ message to every answer,
  * the empty one after a wait too. It holds tcp_inq_hint: the bytes queued, and one more
@@ -599,7 +598,7 @@ int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct t
 	 * the next call: the attempts for the rest stop before a pending error instead of
 	 * taking it (gp__io after progress). */
 	io.continued = true;
-	while (got < vlen && !(timeout && gp_mono_now() >= t.deadline)) {
+	while (got < vlen && !(t.user && gp_mono_now() >= t.deadline)) {
 		io.addr = vec + got;
 		io.iovcnt = (int)(vlen - got);
 		r = gp__io(&io);

@@ -113,29 +113,32 @@ static bool green_target(pid_t *tid, bool *alive)
 	return true;
 }
 
-long gp__sched_getaffinity_call(pid_t tid, size_t size, void *set)
+/* The id sched_getaffinity asks the kernel about in *tid (0 for a green thread's
+ * carrier); false, with ESRCH, for a green thread that has ended. */
+static bool affinity_asked_of(pid_t *tid)
 {
 	bool alive;
-	if (green_target(&tid, &alive)) {
-		if (!alive) {
-			errno = ESRCH;
-			return -1;
-		}
-		tid = 0;
+	if (!green_target(tid, &alive))
+		return true;
+	if (!alive) {
+		errno = ESRCH;
+		return false;
 	}
+	*tid = 0;
+	return true;
+}
+
+long gp__sched_getaffinity_call(pid_t tid, size_t size, void *set)
+{
+	if (!affinity_asked_of(&tid))
+		return -1;
 	return GP_REAL(syscall)(SYS_sched_getaffinity, tid, size, set);
 }
 
 int sched_getaffinity(pid_t tid, size_t size, cpu_set_t *set)
 {
-	bool alive;
-	if (green_target(&tid, &alive)) {
-		if (!alive) {
-			errno = ESRCH;
-			return -1;
-		}
-		tid = 0;
-	}
+	if (!affinity_asked_of(&tid))
+		return -1;
 	return GP_REAL(sched_getaffinity)(tid, size, set);
 }
 
