@@ -905,6 +905,7 @@ static void case_fork_child_threads(void)
 
 struct reader {
 	int fd;
+	int about_to_read; /* set just before the read, so that the closer waits less by chance */
 	ssize_t ret;
 	int err;
 };
@@ -914,6 +915,7 @@ static void *read_one(void *arg)
 	struct reader *r = arg;
 	char c;
 
+	__atomic_store_n(&r->about_to_read, 1, __ATOMIC_RELEASE);
 	r->ret = read(r->fd, &c, 1);
 	r->err = errno;
 	return NULL;
@@ -923,6 +925,11 @@ static void *read_one(void *arg)
  * Natively the reader keeps its file until the peer writes; under the shim it is woken
  * with EBADF at once. Either way the new socket that takes the number works, and the
  * reader ends: that is what is printed; stderr says which ending it was.
+ *
+ * The reader must be in its read before the close. A reader the machine has not run yet
+ * would read the new socket that took the number, and take the byte meant for this thread:
+ * so this thread waits until the reader is about to read, then 30 ms more, and gives up its
+ * own read after 2 s rather than wait for ever if the machine was that slow even so.
  */
 static void case_close_wakes_reader(void)
 {
@@ -932,6 +939,8 @@ static void case_close_wakes_reader(void)
 	socket_pair(a);
 	r.fd = a[0];
 	pthread_t t = start(read_one, &r);
+	while (!__atomic_load_n(&r.about_to_read, __ATOMIC_ACQUIRE))
+		msleep(1);
 	msleep(30);
 	int peer = a[1];
 	close(a[0]);
@@ -940,7 +949,8 @@ static void case_close_wakes_reader(void)
 	if (write(b[1], "n", 1) != 1)
 		die("write");
 	char c = 0;
-	ssize_t n = read(b[0], &c, 1);
+	struct pollfd readable = { .fd = b[0], .events = POLLIN };
+	ssize_t n = poll(&readable, 1, 2000) == 1 ? read(b[0], &c, 1) : -2;
 	msleep(30);
 	send(peer, "x", 1, MSG_NOSIGNAL);   /* natively, this is what ends the reader */
 	join(t);

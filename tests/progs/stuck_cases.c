@@ -460,7 +460,8 @@ static void *compute_and_lock(void *arg)
  * computing thread is kept for the first thread, and must reach it at the computing
  * thread's next call into the library (its mutex, every millisecond or so), not at its
  * next hand-off, every 10 ms: that gave about 30, one in twenty. At least one in six
- * leaves room for a loaded machine (about 300 under three busy loops).
+ * leaves room for a loaded machine (about 300 under three busy loops); a native run that
+ * handles fewer was starved, and says so for the harness to run the comparison again.
  */
 static void case_signals_while_computing(void)
 {
@@ -480,8 +481,11 @@ static void case_signals_while_computing(void)
 	/* Ignored first: a signal still pending is discarded, not acted on by default. */
 	sigaction(SIGALRM, &ign, NULL);
 	sigaction(SIGALRM, &old, NULL);
-	printf("signals while computing: both done, signals handled: %s\n",
-	       yes(atomic_load(&alarms) >= 100));
+	int handled = atomic_load(&alarms);
+	/* Natively only a machine too busy to run the parked thread handles fewer. */
+	fprintf(stderr, "%s: %d of about 600 signals handled%s\n", current, handled,
+		handled < 100 ? " (starved)" : "");
+	printf("signals while computing: both done, signals handled: %s\n", yes(handled >= 100));
 }
 
 static const struct prog_case cases[] = {
