@@ -704,8 +704,14 @@ static void on_sem_signal(int sig)
 struct sem_poke {
 	pthread_t waiter;
 	bool post;
+	int woken; /* set by the waiter once its wait ended */
 };
 
+/*
+ * Without a post, a waiter the machine had not yet run into its wait when the signal
+ * came would wait for ever: it is sent the signal again every 100 ms until it woke, 5 s
+ * at most, and the count of signals handled then shows it.
+ */
 static void *sem_poker(void *arg)
 {
 	struct sem_poke *p = arg;
@@ -716,6 +722,13 @@ static void *sem_poker(void *arg)
 		msleep(50);
 		sem_post(&sem_items);
 	}
+	for (int ms = 0; !p->post && ms < 5000; ms += 10) {
+		if (__atomic_load_n(&p->woken, __ATOMIC_ACQUIRE))
+			break;
+		msleep(10);
+		if (ms % 100 == 90)
+			pthread_kill(p->waiter, SIGUSR1);
+	}
 	return NULL;
 }
 
@@ -723,7 +736,7 @@ static void *sem_poker(void *arg)
 static const char *interrupted_sem_wait(int flags, bool timed, bool post, char *buf, size_t len)
 {
 	struct sigaction sa = { .sa_handler = on_sem_signal, .sa_flags = flags };
-	struct sem_poke p = { pthread_self(), post };
+	struct sem_poke p = { pthread_self(), post, 0 };
 	struct timespec deadline = clock_after(CLOCK_REALTIME, 2000);
 
 	sigaction(SIGUSR1, &sa, NULL);
@@ -731,6 +744,7 @@ static const char *interrupted_sem_wait(int flags, bool timed, bool post, char *
 	errno = 0;
 	int rc = timed ? sem_timedwait(&sem_items, &deadline) : sem_wait(&sem_items);
 	snprintf(buf, len, "%d/%s", rc, errname(rc ? errno : 0));
+	__atomic_store_n(&p.woken, 1, __ATOMIC_RELEASE);
 	join(t);
 	signal(SIGUSR1, SIG_DFL);
 	return buf;

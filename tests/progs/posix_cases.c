@@ -653,7 +653,14 @@ static void process_signal_handler_thread(void)
 	msleep(50);
 	kill(getpid(), SIGUSR1);
 	bool ran = await_flag(&handler_ran);
-	join(t);
+	/* A reader the machine stopped between its flag and its read would read for ever:
+	 * after 2 s it is given a byte, and prints read=1. */
+	struct timespec deadline = clock_after(CLOCK_REALTIME, 2000);
+	if (pthread_timedjoin_np(t, NULL, &deadline) != 0) {
+		if (write(p[1], "x", 1) != 1)
+			die("write");
+		join(t);
+	}
 	printf("read=%zd %s\n", reader_got, errname(reader_err));
 	printf("handler_on_this_stack=%s\n", yes(handler_on_reader_stack));
 	printf("handler_ran=%s\n", yes(ran));
@@ -692,10 +699,17 @@ static void pause_after_earlier_handler(void)
 	struct timespec t0 = mono();
 	while (alarms == 0 && elapsed_ms(t0) < 5000)
 		;
-	struct itimerval it = { .it_value = { 0, 50000 } };
+	/*
+	 * Again every second: a pause the machine was slower than 50 ms to reach would
+	 * otherwise wait for ever. It then ends a second later, and prints one more alarm.
+	 */
+	struct itimerval it = { .it_interval = { 1, 0 }, .it_value = { 0, 50000 } },
+			 off = { { 0, 0 }, { 0, 0 } };
 	setitimer(ITIMER_REAL, &it, NULL);
 	int rc = pause();
-	printf("pause=%d %s alarms=%d\n", rc, errname(errno), alarms);
+	int e = errno;
+	setitimer(ITIMER_REAL, &off, NULL);
+	printf("pause=%d %s alarms=%d\n", rc, errname(e), alarms);
 	if (write(p[1], "x", 1) != 1)
 		die("write");
 	join(t);

@@ -317,15 +317,27 @@ static void on_alarm(int sig)
 struct poke {
 	pthread_t target;
 	long after_ms;
+	const int *woken; /* if not NULL: sent again every 100 ms until this is set */
 };
 
-/* Sends SIGALRM to one thread after a pause (a process signal could go to any thread). */
+/*
+ * Sends SIGALRM to one thread after a pause (a process signal could go to any thread).
+ * A target the machine had not yet run into its read when the signal came would then
+ * read for ever: sent again until it says it woke, 5 s at most.
+ */
 static void *poke(void *arg)
 {
-	struct poke *p = arg;
+	const struct poke *p = arg;
 
 	msleep(p->after_ms);
 	pthread_kill(p->target, SIGALRM);
+	for (int ms = 0; p->woken && ms < 5000; ms += 10) {
+		if (__atomic_load_n(p->woken, __ATOMIC_ACQUIRE))
+			break;
+		msleep(10);
+		if (ms % 100 == 90)
+			pthread_kill(p->target, SIGALRM);
+	}
 	return NULL;
 }
 
@@ -334,15 +346,18 @@ static void case_fgets_eintr(void)
 	int p[2];
 	FILE *f = open_pipe_read(p);
 	struct sigaction sa = { .sa_handler = on_alarm }; /* no SA_RESTART */
-	struct poke pk = { pthread_self(), 50 };
+	int woken = 0;
+	struct poke pk = { pthread_self(), 50, &woken };
 	char line[16];
 
 	sigaction(SIGALRM, &sa, NULL);
 	pthread_t t = start(poke, &pk);
 	errno = 0;
 	char *r = fgets(line, sizeof(line), f);
+	int e = errno;
+	__atomic_store_n(&woken, 1, __ATOMIC_RELEASE);
 	join(t);
-	printf("fgets interrupted: %s errno=%s error=%d\n", r ? "line" : "NULL", errname(errno),
+	printf("fgets interrupted: %s errno=%s error=%d\n", r ? "line" : "NULL", errname(e),
 	       ferror(f));
 	signal(SIGALRM, SIG_DFL);
 	fclose(f);
@@ -354,7 +369,7 @@ static void case_fgets_restart(void)
 	int p[2];
 	FILE *f = open_pipe_read(p);
 	struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = SA_RESTART };
-	struct poke pk = { pthread_self(), 30 };
+	struct poke pk = { pthread_self(), 30, NULL };
 	struct feeder fd = { p[1], 80, { "after\n", "" } };
 	char line[16];
 
