@@ -35,10 +35,14 @@
 
 /*
  * The cleanup buffer holds only the jmp_buf and the mask flag (always 0 there) of a
- * sigjmp_buf, so siglongjmp never reads the signal mask part that the buffer lacks.
- * Declared by hand: the header's prototype asks for a whole sigjmp_buf.
+ * sigjmp_buf, so glibc's siglongjmp never reads the signal mask part that the buffer
+ * lacks. The real one: the hook (signal.c) has no mask to restore here.
  */
-extern _Noreturn void gp__siglongjmp(void *env, int val) __asm__("siglongjmp");
+static _Noreturn void jump_to_cleanup(void *cancel_jmp_buf)
+{
+	GP_REAL(siglongjmp)((struct __jmp_buf_tag *)cancel_jmp_buf, 1);
+	__builtin_unreachable();
+}
 
 /* The green thread whose cancellation we keep: not the first thread, not a kernel thread. */
 static struct gp_green *cancel_owner(void)
@@ -73,7 +77,7 @@ static _Noreturn void unwind_from(struct gp_green *g, __pthread_unwind_buf_t *bu
 	if (!buf)
 		finish(g);
 	g->cleanup_top = buf->__pad[0];
-	gp__siglongjmp(buf->__cancel_jmp_buf, 1);
+	jump_to_cleanup(buf->__cancel_jmp_buf);
 }
 
 static _Noreturn void act(struct gp_green *g)

@@ -26,6 +26,7 @@
 #include <resolv.h>
 #include <sched.h>
 #include <semaphore.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <signal.h>

@@ -40,9 +40,6 @@ TestSuite(tls, .timeout = 240);
  * jmp_pending_still_pending, which fails once one passes: then delete its line.
  */
 static const struct gp_pending jmp_pending[] = {
-	{ "siglongjmp_restores_mask",
-	  "siglongjmp restores the saved mask with glibc's internal rt_sigprocmask, which the "
-	  "shim does not see: pthread_sigmask still shows the green thread's old mask" },
 };
 
 GP_PENDING_REPORT(tls, jmp_pending)

@@ -125,6 +125,81 @@ static void case_siglongjmp_restores_mask(void)
 	       run_threads(THREADS, sigjumper_block_usr2));
 }
 
+/*
+ * A handler that leaves with siglongjmp, for a signal another thread sends while this
+ * one waits in read: the read is left, the mask saved by sigsetjmp(env, 1) comes back
+ * (without the handled signal, which the kernel blocks while its handler runs), and the
+ * next signal is handled again. Whether a signal comes before or during the read, the
+ * handler jumps: the outcome does not depend on timing.
+ */
+#define OUT_OF_HANDLER_THREADS 50
+
+static __thread sigjmp_buf *jump_env;
+
+static void jump_out(int sig)
+{
+	(void)sig;
+	siglongjmp(*jump_env, 1);
+}
+
+struct jumped_reader {
+	pthread_t self;
+	int armed; /* the round the reader waits in, from 1 */
+};
+
+static void *send_each_round(void *arg)
+{
+	struct jumped_reader *r = arg;
+
+	for (int round = 1; round <= ROUNDS; round++) {
+		while (__atomic_load_n(&r->armed, __ATOMIC_ACQUIRE) < round)
+			msleep(1);
+		pthread_kill(r->self, SIGUSR1);
+	}
+	return NULL;
+}
+
+static void *reader_jumped_out(void *arg)
+{
+	struct jumped_reader r = { pthread_self(), 0 };
+	volatile int arrivals = 0, masked = 0;
+	sigjmp_buf env;
+	sigset_t now;
+	int p[2];
+	char c;
+
+	(void)arg;
+	make_pipe(p, O_CLOEXEC);
+	jump_env = &env;
+	pthread_barrier_wait(&all_started);
+	pthread_t sender = start(send_each_round, &r);
+	if (sigsetjmp(env, 1) != 0) {
+		arrivals++;
+		pthread_sigmask(SIG_SETMASK, NULL, &now);
+		masked += sigismember(&now, SIGUSR1);
+	}
+	if (arrivals < ROUNDS) {
+		__atomic_store_n(&r.armed, arrivals + 1, __ATOMIC_RELEASE);
+		ssize_t n = read(p[0], &c, 1);
+		fail("read returned %zd (%s), where the handler jumps out of it", n,
+		     n < 0 ? strerror(errno) : "no error");
+	}
+	join(sender);
+	close2(p);
+	return arrivals == ROUNDS && masked == 0 ? THREAD_OK : THREAD_BAD;
+}
+
+static void case_siglongjmp_out_of_handler(void)
+{
+	struct sigaction sa = { .sa_handler = jump_out }, old;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, &old);
+	printf("%s: threads=%d wrong=%d\n", current, OUT_OF_HANDLER_THREADS,
+	       run_threads(OUT_OF_HANDLER_THREADS, reader_jumped_out));
+	sigaction(SIGUSR1, &old, NULL);
+}
+
 /* ---- the pointer guard ----------------------------------------------------------------- */
 
 /*
@@ -208,6 +283,7 @@ static const struct prog_case cases[] = {
 	CASE(longjmp_across_park),
 	CASE(siglongjmp_across_park),
 	CASE(siglongjmp_restores_mask),
+	CASE(siglongjmp_out_of_handler),
 	CASE(mangling),
 	CASE(exit_from_thread), /* last: it ends the process */
 };
