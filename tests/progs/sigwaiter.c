@@ -49,7 +49,14 @@ int main(void)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	pthread_t waiter = start(waiter_main, NULL);
 	pthread_t ticker = start(ticker_main, NULL);
-	msleep(100);
+	/* Sent once the ticker has ticked twice (5 s at most), not after a fixed time,
+	 * which a loaded machine may not give it natively. A waiter that stopped the
+	 * others would stop this thread too: no signal, and the alarm ends the process. */
+	struct timespec t0 = mono();
+	do
+		msleep(10);
+	while (ticks < 2 && elapsed_ms(t0) < 5000);
+	msleep(20);
 	kill(getpid(), SIGUSR1);
 	join(waiter);
 	join(ticker);
