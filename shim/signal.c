@@ -20,7 +20,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <pthread.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -223,6 +222,11 @@ int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 	return green_sigmask(how, set, old);
 }
 
+void gp__sigmask_restore(const sigset_t *set)
+{
+	(void)green_sigmask(SIG_SETMASK, set, NULL);
+}
+
 int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 {
 	if (!gp_on_green())
@@ -233,45 +237,6 @@ int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 		return -1;
 	}
 	return 0;
-}
-
-/*
- * A jump to a buffer that saved the mask (sigsetjmp(env, 1)) restores it with glibc's
- * own sigprocmask, which no hook sees: the green thread's mask would stay as it was. So
- * the mask is set here first, as pthread_sigmask sets it; as natively, a pending signal
- * it lets in is handled before the jump. glibc then sets the kernel's mask again, which
- * is still needed: out of a handler, the kernel blocks the handled signal, and the
- * runtime's record of the kernel's mask (which the first step checks) does not know it.
- * longjmp, _longjmp and siglongjmp are one function in glibc, and __longjmp_chk
- * (_FORTIFY_SOURCE) the same with a check of the stack.
- */
-static _Noreturn void jump(struct __jmp_buf_tag env[1], int val,
-			   void (*real)(struct __jmp_buf_tag[1], int))
-{
-	if (env->__mask_was_saved && gp_on_green())
-		(void)green_sigmask(SIG_SETMASK, &env->__saved_mask, NULL);
-	real(env, val);
-	__builtin_unreachable();
-}
-
-void siglongjmp(sigjmp_buf env, int val)
-{
-	jump(env, val, GP_REAL(siglongjmp));
-}
-
-void longjmp(jmp_buf env, int val)
-{
-	jump(env, val, GP_REAL(longjmp));
-}
-
-void _longjmp(jmp_buf env, int val)
-{
-	jump(env, val, GP_REAL(_longjmp));
-}
-
-void __longjmp_chk(struct __jmp_buf_tag env[1], int val)
-{
-	jump(env, val, GP_REAL(__longjmp_chk));
 }
 
 /*

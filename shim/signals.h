@@ -1,6 +1,7 @@
 #ifndef GP_SHIM_SIGNAL_H
 #define GP_SHIM_SIGNAL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -40,6 +41,12 @@ void gp__signals_adopt(struct gp_green *g);
  * a thread unblocks them (in the bracket).
  */
 void gp__take_kept_signals(struct gp_green *g, uint64_t unblocked);
+
+/*
+ * The calling green thread's mask becomes *set, as pthread_sigmask(SIG_SETMASK) makes
+ * it: for a jump that restores a saved mask (longjmp.c).
+ */
+void gp__sigmask_restore(const sigset_t *set);
 
 /* Signals for the process a hub has just taken, on their way back (sigaction.c). */
 uint64_t gp__hub_held_signals(void);
