@@ -75,6 +75,29 @@ void gp__rejoin_at_hook(void);
 extern __thread int gp__in_handler __attribute__((tls_model("initial-exec")));
 
 /*
+ * A handler may leave with siglongjmp, past the decrement of gp__in_handler: the thread
+ * would then never rejoin after a hand-off. So where each handler began (its first
+ * frame) is kept, for GP_HANDLER_FRAMES nested handlers: stacks grow down, and code
+ * that runs above that frame has left the handler. A handler installed with SA_ONSTACK
+ * may run on a signal stack that lies anywhere: its entry is marked (GP_HANDLER_ONSTACK)
+ * and never counted as left, nor are the ones below it; nor is a handler nested deeper
+ * than the table. Such a handler left by a jump keeps the old outcome: the thread keeps
+ * its kernel thread. What this cannot tell is a handler that itself moves to a stack
+ * above its first frame (a scheduler of the program's own that switches contexts from a
+ * handler): code there would count as outside.
+ */
+#define GP_HANDLER_FRAMES 8
+#define GP_HANDLER_ONSTACK ((uintptr_t)1)
+extern __thread uintptr_t gp__handler_frame[GP_HANDLER_FRAMES]
+	__attribute__((tls_model("initial-exec")));
+
+/* Forget the handlers a jump has left, seen from the frame at sp: how many still run. */
+int gp__handlers_running(uintptr_t sp);
+
+/* Does a handler still run on this thread, seen from the caller? */
+bool gp__in_handler_now(void);
+
+/*
  * In program code on a green thread: the question every hook asks first. A green thread
  * whose carrier was handed off (core/kthread.h) ran on outside it, which is all a hand-off
  * is for; at its next call into the library it rejoins the carrier first, as a Go thread
@@ -90,7 +113,7 @@ static inline bool gp_on_green(void)
 	if (!gp_in_program())
 		return false;
 	if (GP_UNLIKELY(__atomic_load_n(&gp_self()->handed_off, __ATOMIC_RELAXED))) {
-		if (gp__in_handler)
+		if (gp__in_handler && gp__in_handler_now())
 			return false;
 		gp__rejoin_at_hook();
 	}

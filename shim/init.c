@@ -26,6 +26,25 @@
 __thread int gp__in_user __attribute__((tls_model("initial-exec")));
 __thread unsigned gp__enters __attribute__((tls_model("initial-exec")));
 __thread int gp__in_handler __attribute__((tls_model("initial-exec")));
+__thread uintptr_t gp__handler_frame[GP_HANDLER_FRAMES] __attribute__((tls_model("initial-exec")));
+
+int gp__handlers_running(uintptr_t sp)
+{
+	/* Stacks grow down: a handler's frames all lie below the frame it began in. A
+	 * marked frame is never below sp here: its low bit is set and sp's is not. */
+	while (gp__in_handler > 0 && gp__in_handler <= GP_HANDLER_FRAMES) {
+		uintptr_t frame = gp__handler_frame[gp__in_handler - 1];
+		if ((frame & GP_HANDLER_ONSTACK) || frame >= sp)
+			break;
+		gp__in_handler--;
+	}
+	return gp__in_handler;
+}
+
+__attribute__((noinline)) bool gp__in_handler_now(void)
+{
+	return gp__handlers_running((uintptr_t)__builtin_frame_address(0)) > 0;
+}
 
 void gp__wake_from_afar(const void *addr, size_t n)
 {

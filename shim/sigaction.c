@@ -331,12 +331,22 @@ static void run_handler(int sig, siginfo_t *info, void *uctx)
 {
 	struct program_action *a = &actions[sig];
 	atomic_fetch_add_explicit(&gp__handlers_ran, 1, memory_order_relaxed);
-	gp__in_handler++;
+	/* Without the handlers a jump left, seen from here; from a signal stack, which
+	 * may lie above the thread's, nothing can be told (hook.h). */
+	uintptr_t frame = (uintptr_t)__builtin_frame_address(0);
+	bool onstack = a->sa.sa_flags & SA_ONSTACK;
+	int depth = onstack ? gp__in_handler : gp__handlers_running(frame);
+	if (depth < GP_HANDLER_FRAMES)
+		gp__handler_frame[depth] = frame | (onstack ? GP_HANDLER_ONSTACK : 0);
+	gp__in_handler = depth + 1;
 	if (a->sa.sa_flags & SA_SIGINFO)
 		a->sa.sa_sigaction(sig, info, uctx);
 	else if (a->sa.sa_handler != SIG_IGN && a->sa.sa_handler != SIG_DFL)
 		a->sa.sa_handler(sig);
-	gp__in_handler--;
+	/* Never below 0: under GREENPATCH_TLS=shared the green threads of a kernel thread
+	 * share the count, and one's handler may take back another's entry. */
+	if (gp__in_handler > 0)
+		gp__in_handler--;
 	if (a->sa.sa_flags & SA_RESETHAND) {
 		a->sa.sa_handler = SIG_DFL;
 		a->sa.sa_flags &= ~SA_SIGINFO;

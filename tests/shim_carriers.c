@@ -86,6 +86,41 @@ Test(carriers, yield_with_more_carriers_than_cpus)
 			       NULL, NULL);
 }
 
+/*
+ * The number after "sleep" in the statistics' parks by reason, or -1 if none.
+ */
+static long sleep_parks(const char *err)
+{
+	const char *line = strstr(err, "parks by reason:");
+	const char *end = line ? strchr(line, '\n') : NULL;
+	const char *at = line ? strstr(line, " sleep ") : NULL;
+	return at && (!end || at < end) ? strtol(at + 7, NULL, 10) : -1;
+}
+
+/*
+ * Threads that left a signal handler with siglongjmp, then computed until handed off,
+ * rejoin at their next call: their 10 sleeps each park (stuck_cases'
+ * sleep_after_handler_jump). A thread taken to be still in its handler would keep a
+ * kernel thread of its own instead, and its sleeps would park nobody.
+ */
+Test(carriers, rejoin_after_handler_jump)
+{
+	struct gp_cmd cmd = { .prog = "stuck_cases", .argv = GP_ARGV("sleep_after_handler_jump"),
+			      .shim = true, .timeout_s = 60,
+			      .env = GP_ARGV("GREENPATCH_CARRIERS=1", "GREENPATCH_STATS=1") };
+	struct gp_run r;
+
+	gp_compare_env("stuck_cases", GP_ARGV("sleep_after_handler_jump"),
+		       GP_ARGV("GREENPATCH_CARRIERS=1"), 60, NULL, NULL);
+	gp_run(&cmd, &r);
+	gp_assert_ok(&r);
+	long parks = sleep_parks(r.err);
+	cr_expect(parks >= 4 * 10,
+		  "the 4 threads' 40 sleeps should park them, after their hand-off: "
+		  "sleep parks %ld; stderr:\n%s", parks, r.err);
+	gp_run_free(&r);
+}
+
 /* Under the ASan build, ASan's malloc is preloaded with the library: one carrier then. */
 Test(carriers, nopie_program_taking_malloc_address)
 {

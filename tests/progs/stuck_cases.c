@@ -20,6 +20,7 @@
 
 #include <fcntl.h>
 #include <liburing.h>
+#include <setjmp.h>
 #include <stdatomic.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -488,6 +489,60 @@ static void case_signals_while_computing(void)
 	printf("signals while computing: both done, signals handled: %s\n", yes(handled >= 100));
 }
 
+/*
+ * Threads that leave a signal handler with siglongjmp, then compute long enough to be
+ * handed off, then sleep. Natively there is nothing to see but that all of them jumped.
+ * Under the library each must rejoin a carrier at its first call after the computation,
+ * so that its sleeps park it (carriers::rejoin_after_handler_jump counts them): a thread
+ * taken to be still in its handler would keep a kernel thread of its own instead.
+ */
+#define JUMPERS 4
+#define JUMPER_SLEEPS 10
+
+static __thread sigjmp_buf *jumper_env;
+
+static void jump_from_handler(int sig)
+{
+	(void)sig;
+	siglongjmp(*jumper_env, 1);
+}
+
+static void *jump_compute_sleep(void *arg)
+{
+	sigjmp_buf env;
+	volatile unsigned long x = 1;
+
+	(void)arg;
+	jumper_env = &env;
+	if (sigsetjmp(env, 1) == 0) {
+		raise(SIGUSR1);
+		return NULL;   /* the handler did not jump */
+	}
+	struct timespec t0 = mono();
+	while (elapsed_ms(t0) < 30)
+		x = x * 6364136223846793005UL + 1442695040888963407UL;
+	for (int i = 0; i < JUMPER_SLEEPS; i++)
+		msleep(1);
+	return (void *)1;
+}
+
+static void case_sleep_after_handler_jump(void)
+{
+	struct sigaction sa = { .sa_handler = jump_from_handler }, old;
+	pthread_t t[JUMPERS];
+	int jumped = 0;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, &old);
+	for (int i = 0; i < JUMPERS; i++)
+		t[i] = start(jump_compute_sleep, NULL);
+	for (int i = 0; i < JUMPERS; i++)
+		jumped += join(t[i]) != NULL;
+	sigaction(SIGUSR1, &old, NULL);
+	printf("sleep after a handler's jump: %d of %d threads jumped, computed and slept\n",
+	       jumped, JUMPERS);
+}
+
 static const struct prog_case cases[] = {
 #define CASE(n) { #n, case_##n }
 	CASE(flock_held_elsewhere),
@@ -500,6 +555,7 @@ static const struct prog_case cases[] = {
 	CASE(setuid_while_spinning),
 	CASE(calls_that_never_wait),
 	CASE(signals_while_computing),
+	CASE(sleep_after_handler_jump),
 #undef CASE
 };
 
