@@ -36,7 +36,7 @@
 /*
  * The cleanup buffer holds only the jmp_buf and the mask flag (always 0 there) of a
  * sigjmp_buf, so glibc's siglongjmp never reads the signal mask part that the buffer
- * lacks. The real one: the hook (signal.c) has no mask to restore here.
+ * lacks. The real one: the hook (longjmp.c) has no mask to restore here.
  */
 static _Noreturn void jump_to_cleanup(void *cancel_jmp_buf)
 {
