@@ -26,12 +26,13 @@
 __thread int gp__in_user __attribute__((tls_model("initial-exec")));
 __thread unsigned gp__enters __attribute__((tls_model("initial-exec")));
 __thread int gp__in_handler __attribute__((tls_model("initial-exec")));
-__thread uintptr_t gp__handler_frame[GP_HANDLER_FRAMES] __attribute__((tls_model("initial-exec")));
+__thread uintptr_t gp__handler_frame[GP_HANDLER_FRAMES]
+	__attribute__((tls_model("initial-exec")));
 
 int gp__handlers_running(uintptr_t sp)
 {
 	/* Stacks grow down: a handler's frames all lie below the frame it began in. A
-	 * marked frame is never below sp here: its low bit is set and sp's is not. */
+	 * marked one (SA_ONSTACK) is never taken as left. */
 	while (gp__in_handler > 0 && gp__in_handler <= GP_HANDLER_FRAMES) {
 		uintptr_t frame = gp__handler_frame[gp__in_handler - 1];
 		if ((frame & GP_HANDLER_ONSTACK) || frame >= sp)

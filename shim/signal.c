@@ -66,9 +66,9 @@ static bool raise_each(struct gp_green *g, uint64_t *set)
 		if (sigaction(sig, NULL, &sa) == 0 && !(sa.sa_flags & SA_RESTART))
 			restart = false;
 		/* A look sent for this signal may be pending on this kernel thread already: a
-		 * second instance of a signal below the real-time ones is then dropped, and the look is
-		 * delivered in the raise's place (sigaction.c, place_given). The kernel
-		 * delivers what is due before the call returns. */
+		 * second instance of a signal below the real-time ones is then dropped, and
+		 * the look is delivered in the raise's place (sigaction.c, place_given). The
+		 * kernel delivers what is due before the call returns. */
 		__atomic_or_fetch(&g->raising, bit, __ATOMIC_RELAXED);
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		GP_REAL(pthread_kill)(GP_REAL(pthread_self)(), sig);

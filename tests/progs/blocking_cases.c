@@ -547,36 +547,20 @@ struct poke {
 	int sig;
 	long after_ms;
 	bool process;
-	const int *woken; /* if not NULL: sent again each second until this is set, 5 times at most */
+	const int *woken; /* if not NULL: the target is sent it again until this is set */
 };
 
-static void poke_send(const struct poke *p)
-{
-	if (p->process)
-		kill(getpid(), p->sig);
-	else
-		pthread_kill(p->target, p->sig);
-}
-
-/*
- * A target the machine had not yet run into its wait when the signal came handles it and
- * then waits for ever: a second signal ends that wait, and the case prints that it
- * handled two, a difference the harness compares again, instead of hanging.
- */
 static void *poke(void *arg)
 {
 	const struct poke *p = arg;
 
 	msleep(p->after_ms);
-	poke_send(p);
-	for (int again = 0; p->woken && again < 5; again++) {
-		for (int ms = 0; ms < 1000; ms += 10) {
-			if (__atomic_load_n(p->woken, __ATOMIC_ACQUIRE))
-				return NULL;
-			msleep(10);
-		}
-		poke_send(p);
-	}
+	if (p->process)
+		kill(getpid(), p->sig);
+	else
+		pthread_kill(p->target, p->sig);
+	if (p->woken)
+		signal_until_woken(p->target, p->sig, p->woken);
 	return NULL;
 }
 

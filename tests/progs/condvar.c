@@ -707,11 +707,7 @@ struct sem_poke {
 	int woken; /* set by the waiter once its wait ended */
 };
 
-/*
- * Without a post, a waiter the machine had not yet run into its wait when the signal
- * came would wait for ever: it is sent the signal again every 100 ms until it woke, 5 s
- * at most, and the count of signals handled then shows it.
- */
+/* Without a post, the signal is what ends the wait: sent again until it did. */
 static void *sem_poker(void *arg)
 {
 	struct sem_poke *p = arg;
@@ -721,13 +717,8 @@ static void *sem_poker(void *arg)
 	if (p->post) {
 		msleep(50);
 		sem_post(&sem_items);
-	}
-	for (int ms = 0; !p->post && ms < 5000; ms += 10) {
-		if (__atomic_load_n(&p->woken, __ATOMIC_ACQUIRE))
-			break;
-		msleep(10);
-		if (ms % 100 == 90)
-			pthread_kill(p->waiter, SIGUSR1);
+	} else {
+		signal_until_woken(p->waiter, SIGUSR1, &p->woken);
 	}
 	return NULL;
 }

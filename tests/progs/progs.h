@@ -210,6 +210,23 @@ static inline void msleep(long ms)
 		;
 }
 
+/*
+ * After a signal sent to t for a wait it should end: sends it again each second until
+ * *woken is set, 5 times at most. On a loaded machine the first one may come before t
+ * waits, run its handler there, and leave t waiting for ever; the extra signals end
+ * that wait instead, and a case that prints its handler's count shows they were needed.
+ */
+static inline void signal_until_woken(pthread_t t, int sig, const int *woken)
+{
+	for (int ms = 10; ms <= 5000; ms += 10) {
+		if (__atomic_load_n(woken, __ATOMIC_ACQUIRE))
+			return;
+		msleep(10);
+		if (ms % 1000 == 0)
+			pthread_kill(t, sig);
+	}
+}
+
 /* ---- a thread that shows the others ran ------------------------------------------- */
 
 static volatile int ticker_on, ticker_ticks;

@@ -317,27 +317,18 @@ static void on_alarm(int sig)
 struct poke {
 	pthread_t target;
 	long after_ms;
-	const int *woken; /* if not NULL: sent again every 100 ms until this is set */
+	const int *woken; /* if not NULL: sent again until this is set */
 };
 
-/*
- * Sends SIGALRM to one thread after a pause (a process signal could go to any thread).
- * A target the machine had not yet run into its read when the signal came would then
- * read for ever: sent again until it says it woke, 5 s at most.
- */
+/* Sends SIGALRM to one thread after a pause (a process signal could go to any thread). */
 static void *poke(void *arg)
 {
 	const struct poke *p = arg;
 
 	msleep(p->after_ms);
 	pthread_kill(p->target, SIGALRM);
-	for (int ms = 0; p->woken && ms < 5000; ms += 10) {
-		if (__atomic_load_n(p->woken, __ATOMIC_ACQUIRE))
-			break;
-		msleep(10);
-		if (ms % 100 == 90)
-			pthread_kill(p->target, SIGALRM);
-	}
+	if (p->woken)
+		signal_until_woken(p->target, SIGALRM, p->woken);
 	return NULL;
 }
 
