@@ -61,6 +61,9 @@ struct gp_green {
 	uint64_t raise_stood_in;     /* of those, signals a look delivered in the raise's place
 	                              * (shim/sigaction.c, place_given) */
 	uint64_t sigmask;            /* its signal mask (bit n-1 for signal n) */
+	uint64_t sigmask_at_rejoin;  /* its mask from its rejoin on, when mask_at_rejoin: set
+	                              * while handed off in a handler (gp_sigmask_at_rejoin) */
+	bool mask_at_rejoin;
 	bool intr_restart;           /* the signals that ended its last park asked SA_RESTART */
 	bool intr_given;             /* a park ended at once for its pending signals, which
 	                              * have not been delivered since (gp_park) */

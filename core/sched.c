@@ -212,6 +212,25 @@ void gp_sigmask_install(uint64_t mask)
 	install_mask_on(gp_here(), mask);
 }
 
+void gp_sigmask_by_kernel(uint64_t mask, bool done)
+{
+	struct gp_carrier *c = gp_here();
+	/* The record's rule: a bit set only where the kernel blocks the signal. A signal
+	 * the kernel is about to block is blocked now, which takes a call: only when a
+	 * handler unblocked what its return blocks again. */
+	if (!done && (mask & ~__atomic_load_n(&c->kernel_sigmask, __ATOMIC_RELAXED)))
+		install_mask_on(c, mask);
+	else
+		__atomic_store_n(&c->kernel_sigmask, mask, __ATOMIC_SEQ_CST);
+}
+
+void gp_sigmask_at_rejoin(uint64_t mask)
+{
+	struct gp_green *g = gp_self();
+	g->sigmask_at_rejoin = mask;
+	__atomic_store_n(&g->mask_at_rejoin, true, __ATOMIC_RELEASE);
+}
+
 /* Count g's blocked signals in or out of blocked_by. */
 static void count_mask(struct gp_runtime *rt, uint64_t mask, int delta)
 {
@@ -1443,20 +1462,25 @@ void gp__rejoin(void)
 	if (__atomic_load_n(&c->current, __ATOMIC_RELAXED) == g) {
 		if (gp_rt->multi)
 			gp_rt_lock();
-		return;
+	} else {
+		/* Off to this kernel thread's idle context, which gives g back once g is
+		 * saved; no handler of the program's may run there, on the idle context's
+		 * TLS. */
+		gp_block_program_signals();
+		if (g->cpu_since) {   /* its time on this kernel thread ends here */
+			g->cpu_ns += gp_thread_cpu_ns(0) - g->cpu_since;
+			g->cpu_since = 0;
+		}
+		g->m->rejoining = g;
+		gp_ctx_switch(&g->ctx, &g->m->idle.ctx);
+		/* Resumed by a carrier, on the kernel thread that owns it now, under the lock. */
+		release_ended(g->on);
+		g->rejoined = true;
 	}
-	/* Off to this kernel thread's idle context, which gives g back once g is saved; no
-	 * handler of the program's may run there, on the idle context's TLS. */
-	gp_block_program_signals();
-	if (g->cpu_since) {   /* its time on this kernel thread ends here */
-		g->cpu_ns += gp_thread_cpu_ns(0) - g->cpu_since;
-		g->cpu_since = 0;
+	if (GP_UNLIKELY(__atomic_load_n(&g->mask_at_rejoin, __ATOMIC_ACQUIRE))) {
+		g->mask_at_rejoin = false;
+		gp_sigmask_set(g, g->sigmask_at_rejoin);
 	}
-	g->m->rejoining = g;
-	gp_ctx_switch(&g->ctx, &g->m->idle.ctx);
-	/* Resumed by a carrier, on the kernel thread that owns it now, under the lock. */
-	release_ended(g->on);
-	g->rejoined = true;
 }
 
 void gp__give_back(struct gp_green *g)

@@ -222,6 +222,21 @@ bool gp_carriers_block(uint64_t bits);
 void gp_sigmask_set(struct gp_green *g, uint64_t mask);
 
 /*
+ * The kernel sets the carrier's mask itself as a handler of the program's begins (the
+ * mask of the interrupted code, the action's sa_mask and the signal: done by the time
+ * the handler runs, done true) or ends (the ucontext's mask, restored by sigreturn: about
+ * to be, done false). Told before the running thread's own mask follows (gp_sigmask_set),
+ * which then makes no system call where they agree. Inside the bracket.
+ */
+void gp_sigmask_by_kernel(uint64_t mask, bool done);
+
+/*
+ * The running thread, handed off in a handler, cannot take the runtime's lock there (it
+ * would rejoin): its mask becomes mask when it rejoins (gp__rejoin).
+ */
+void gp_sigmask_at_rejoin(uint64_t mask);
+
+/*
  * The loop was changed (a watcher or a timer started) from a carrier that does not poll
  * it: the poller, if it waits in the kernel, polls again with the change.
  */
@@ -329,6 +344,25 @@ static inline void gp_sched_check_owner(void)
 		gp__rejoin();   /* resumed by a carrier, which holds the lock for it */
 	else if (gp_rt->multi)
 		gp_rt_lock();
+}
+
+/*
+ * gp_sched_check_owner for code that must not rejoin: a handler of the program's, which
+ * must end on the kernel thread it began on (shim/hook.h, gp__in_handler). True with the
+ * carrier owned, as gp_sched_check_owner leaves it; false, changing nothing, where the
+ * carrier was handed off.
+ */
+static inline bool gp_sched_own_unless_handed_off(void)
+{
+	struct gp_green *self = gp_self();
+	struct gp_carrier *c = self->on;
+	for (unsigned spins = 0; __atomic_load_n(&c->revoking, __ATOMIC_ACQUIRE); spins++)
+		gp_spin_step(spins, 1000);
+	if (__atomic_load_n(&c->current, __ATOMIC_RELAXED) != self)
+		return false;
+	if (gp_rt->multi)
+		gp_rt_lock();
+	return true;
 }
 
 /*

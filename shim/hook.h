@@ -256,6 +256,22 @@ static inline void gp_enter(void)
 }
 
 /*
+ * gp_enter in a handler of the program's, which must end on the kernel thread it began
+ * on: false, back in program code, where the carrier was handed off, instead of
+ * rejoining there.
+ */
+static inline bool gp_enter_in_handler(void)
+{
+	gp__in_user = 0;
+	gp__enters++;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (gp_sched_own_unless_handed_off())
+		return true;
+	gp__in_user = 1;
+	return false;
+}
+
+/*
  * Back to program code. Signals sent to this green thread while it was parked are
  * delivered here, once the runtime's state is settled and in program context, so a
  * handler may call anything, longjmp out, or end the thread.

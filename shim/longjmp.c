@@ -4,9 +4,10 @@
  * A jump to a buffer that saved the mask (sigsetjmp(env, 1)) restores it with glibc's
  * own sigprocmask, which no hook sees: the green thread's mask would stay as it was. So
  * the mask is set here first, as pthread_sigmask sets it; as natively, a pending signal
- * it lets in is handled before the jump. glibc then sets the kernel's mask again, which
- * is still needed: out of a handler, the kernel blocks the handled signal, and the
- * runtime's record of the kernel's mask (which the first step checks) does not know it.
+ * it lets in is handled before the jump. A thread handed off in a handler takes it at
+ * its rejoin (signal.c). glibc then sets the kernel's mask again, which is still needed
+ * where the runtime does not follow the kernel's mask: on such a thread's kernel thread,
+ * and with shared TLS, where a handler cannot tell its green thread.
  *
  * longjmp, _longjmp and siglongjmp are one function in glibc, and __longjmp_chk
  * (_FORTIFY_SOURCE) the same with a check of the stack. With _FORTIFY_SOURCE,
@@ -24,7 +25,7 @@
 static _Noreturn void jump(struct __jmp_buf_tag env[1], int val,
 			   void (*real)(struct __jmp_buf_tag[1], int))
 {
-	if (env->__mask_was_saved && gp_on_green())
+	if (env->__mask_was_saved && gp_rt)
 		gp__sigmask_restore(&env->__saved_mask);
 	real(env, val);
 	__builtin_unreachable();

@@ -327,6 +327,43 @@ static enum place place_new(int sig, const siginfo_t *info, ucontext_t *uctx)
 	return ELSEWHERE;
 }
 
+/* Signals 1 to 64 of a set, as the kernel keeps them; SIGKILL and SIGSTOP never block. */
+static uint64_t kernel_bits(const sigset_t *set)
+{
+	uint64_t bits;
+	memcpy(&bits, set, sizeof(bits));
+	return bits & ~((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1)));
+}
+
+/*
+ * As a handler begins, the kernel blocks the action's sa_mask and the signal (unless
+ * SA_NODEFER) on top of the interrupted code's mask, and sigreturn restores that mask,
+ * the one in the ucontext (which the handler may change), as it ends. So a handler
+ * sees its signal blocked, a mask it sets lasts until it returns, and a handler left
+ * with longjmp leaves the signal blocked. The green thread's mask follows, where a
+ * handler runs on a green thread in program code on its carrier, whose mask in the
+ * kernel the runtime records. On a thread handed off before the signal came, the kernel
+ * thread's own mask answers (its hooks act as a kernel thread's in a handler, hook.h).
+ */
+static bool handler_mask_begins(int sig, const struct sigaction *sa, const ucontext_t *uc)
+{
+	struct gp_green *me = gp__me;
+	if (!me || !uc || !gp__in_user || me->is_hub ||
+	    __atomic_load_n(&me->handed_off, __ATOMIC_RELAXED))
+		return false;
+	uint64_t added = kernel_bits(&sa->sa_mask);
+	if (!(sa->sa_flags & SA_NODEFER))
+		added |= 1ull << (sig - 1);
+	gp__handler_mask(me->sigmask | added, kernel_bits(&uc->uc_sigmask) | added, true);
+	return true;
+}
+
+static void handler_mask_ends(const ucontext_t *uc)
+{
+	uint64_t after = kernel_bits(&uc->uc_sigmask);
+	gp__handler_mask(after, after, false);
+}
+
 static void run_handler(int sig, siginfo_t *info, void *uctx)
 {
 	struct program_action *a = &actions[sig];
@@ -339,10 +376,13 @@ static void run_handler(int sig, siginfo_t *info, void *uctx)
 	if (depth < GP_HANDLER_FRAMES)
 		gp__handler_frame[depth] = frame | (onstack ? GP_HANDLER_ONSTACK : 0);
 	gp__in_handler = depth + 1;
+	bool masks = has_handler(&a->sa) && handler_mask_begins(sig, &a->sa, uctx);
 	if (a->sa.sa_flags & SA_SIGINFO)
 		a->sa.sa_sigaction(sig, info, uctx);
 	else if (a->sa.sa_handler != SIG_IGN && a->sa.sa_handler != SIG_DFL)
 		a->sa.sa_handler(sig);
+	if (masks)
+		handler_mask_ends(uctx);
 	/* Never below 0: under GREENPATCH_TLS=shared the green threads of a kernel thread
 	 * share the count, and one's handler may take back another's entry. */
 	if (gp__in_handler > 0)

@@ -185,6 +185,47 @@ static void bits_set(sigset_t *set, uint64_t bits)
 /* SIGKILL and SIGSTOP cannot be blocked; glibc keeps its own two (32, 33) open too. */
 #define UNBLOCKABLE ((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1)) | (3ull << 31))
 
+/*
+ * Into the bracket to change the running thread's mask: false where the thread was
+ * handed off while in a handler, which must not rejoin there (hook.h).
+ */
+static bool enter_for_mask(void)
+{
+	if (!gp__in_handler) {
+		gp_enter();
+		return true;
+	}
+	return gp_enter_in_handler();
+}
+
+/*
+ * Inside the bracket, g's mask becomes next (g runs), with what follows from it: signals
+ * for the process kept until a thread unblocks them are given to g. kernel, when not
+ * NULL, is the carrier's mask as the kernel sets it around a handler, told first
+ * (gp_sigmask_by_kernel), so that setting g's own makes no call where the two agree.
+ * Leaves the bracket.
+ */
+static void mask_becomes(struct gp_green *g, uint64_t next, const uint64_t *kernel, bool done)
+{
+	uint64_t cur = g->sigmask;
+	if (kernel)
+		gp_sigmask_by_kernel(*kernel, done);
+	gp_sigmask_set(g, next & ~UNBLOCKABLE);
+	if (cur & ~g->sigmask)
+		gp__take_kept_signals(g, cur & ~g->sigmask);
+	gp_sched_leave();
+	gp__in_user = 1;
+}
+
+/* Signals sent to g while it blocked them, which it no longer blocks, arrive now. */
+static void deliver_unblocked(struct gp_green *g)
+{
+	if (g->sig_later & ~g->sigmask)
+		(void)raise_each(g, &g->sig_later);
+	if (g->sig_pending & ~g->sigmask)
+		deliver_pending(g);
+}
+
 static int green_sigmask(int how, const sigset_t *set, sigset_t *old)
 {
 	struct gp_green *g = gp_self();
@@ -197,21 +238,23 @@ static int green_sigmask(int how, const sigset_t *set, sigset_t *old)
 		case SIG_SETMASK: next = bits; break;
 		default: return EINVAL;
 		}
-		gp_enter();
-		gp_sigmask_set(g, next & ~UNBLOCKABLE);
-		/* Signals for the process that waited for a thread to unblock them. */
-		if (cur & ~g->sigmask)
-			gp__take_kept_signals(g, cur & ~g->sigmask);
-		gp_sched_leave();
-		gp__in_user = 1;
+		if (enter_for_mask()) {
+			mask_becomes(g, next, NULL, false);
+		} else {
+			/* Handed off in a handler: its kernel thread's mask now, its own at
+			 * its rejoin. */
+			sigset_t kernel;
+			bits_set(&kernel, next & ~UNBLOCKABLE);
+			GP_REAL(pthread_sigmask)(SIG_SETMASK, &kernel, NULL);
+			gp_sigmask_at_rejoin(next & ~UNBLOCKABLE);
+			if (old)
+				bits_set(old, cur);
+			return 0;
+		}
 	}
 	if (old)
 		bits_set(old, cur);
-	/* Signals sent to this thread while it blocked them arrive now. */
-	if (g->sig_later & ~g->sigmask)
-		(void)raise_each(g, &g->sig_later);
-	if (g->sig_pending & ~g->sigmask)
-		deliver_pending(g);
+	deliver_unblocked(g);
 	return 0;
 }
 
@@ -224,7 +267,22 @@ int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 
 void gp__sigmask_restore(const sigset_t *set)
 {
-	(void)green_sigmask(SIG_SETMASK, set, NULL);
+	struct gp_green *me = gp__me;
+	if (gp_on_green())
+		(void)green_sigmask(SIG_SETMASK, set, NULL);
+	else if (me && gp__in_user && __atomic_load_n(&me->handed_off, __ATOMIC_RELAXED))
+		gp_sigmask_at_rejoin(set_bits(set) & ~UNBLOCKABLE);   /* in a handler */
+}
+
+void gp__handler_mask(uint64_t green, uint64_t kernel, bool done)
+{
+	struct gp_green *g = gp__me;
+	if (!gp_enter_in_handler()) {
+		gp_sigmask_at_rejoin(green & ~UNBLOCKABLE);
+		return;
+	}
+	mask_becomes(g, green, &kernel, done);
+	deliver_unblocked(g);
 }
 
 int sigprocmask(int how, const sigset_t *set, sigset_t *old)

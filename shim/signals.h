@@ -44,9 +44,18 @@ void gp__take_kept_signals(struct gp_green *g, uint64_t unblocked);
 
 /*
  * The calling green thread's mask becomes *set, as pthread_sigmask(SIG_SETMASK) makes
- * it: for a jump that restores a saved mask (longjmp.c).
+ * it: for a jump that restores a saved mask (longjmp.c). A handed-off thread's, leaving
+ * a handler, at its rejoin.
  */
 void gp__sigmask_restore(const sigset_t *set);
+
+/*
+ * A handler of the program's begins (done: the kernel has set kernel, the carrier's
+ * mask, as it does for a handler) or ends (sigreturn is about to set kernel) on the
+ * calling green thread, in program code on its carrier: its own mask becomes green, and
+ * what that unblocks arrives. A thread handed off meanwhile takes green at its rejoin.
+ */
+void gp__handler_mask(uint64_t green, uint64_t kernel, bool done);
 
 /* Signals for the process a hub has just taken, on their way back (sigaction.c). */
 uint64_t gp__hub_held_signals(void);

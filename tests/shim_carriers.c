@@ -121,6 +121,35 @@ Test(carriers, rejoin_after_handler_jump)
 	gp_run_free(&r);
 }
 
+/*
+ * Threads whose handlers compute until handed off there, then return or siglongjmp to a
+ * buffer that saved the mask (stuck_cases' masks_after_handler_handoff): the mask after
+ * is the one the return or the jump restores, as natively. Such a thread cannot take
+ * its own mask in the handler, which must end on its kernel thread: it takes it at its
+ * rejoin. The runs must have handed off, or they would prove nothing.
+ */
+Test(carriers, mask_after_handoff_in_handler)
+{
+	struct gp_cmd cmd = { .prog = "stuck_cases",
+			      .argv = GP_ARGV("masks_after_handler_handoff"), .shim = true,
+			      .timeout_s = 60,
+			      .env = GP_ARGV("GREENPATCH_CARRIERS=1", "GREENPATCH_STATS=1") };
+	struct gp_run r;
+
+	gp_compare_env("stuck_cases", GP_ARGV("masks_after_handler_handoff"),
+		       GP_ARGV("GREENPATCH_CARRIERS=1"), 60, NULL, NULL);
+	gp_run(&cmd, &r);
+	gp_assert_ok(&r);
+	const char *h = strstr(r.err, "; hand-offs ");
+	long handoffs = h ? strtol(h + strlen("; hand-offs "), NULL, 10) : -1;
+	cr_expect(handoffs >= 4,
+		  "the 4 threads' handlers compute 30 ms each, twice, and should be handed "
+		  "off: hand-offs %ld; stderr:\n%s", handoffs, r.err);
+	cr_expect(strstr(r.out, "restored at return 4 of 4, by the jump 4 of 4") != NULL,
+		  "every thread's mask should be restored; stdout:\n%s", r.out);
+	gp_run_free(&r);
+}
+
 /* Under the ASan build, ASan's malloc is preloaded with the library: one carrier then. */
 Test(carriers, nopie_program_taking_malloc_address)
 {

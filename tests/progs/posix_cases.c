@@ -6,7 +6,8 @@
  * for a thread; its own CPU-time clock; a handle used after its thread was joined; its
  * kernel thread id; which thread runs the handler of a signal sent to the process,
  * and of SIGPROF from a CPU-time timer; pause() after a handler already ran; fork from
- * a thread other than the first.
+ * a thread other than the first; the mask while a handler runs, at its return, and after
+ * a longjmp out of it.
  *
  * Each case prints only what is the same on every run natively: results and errno
  * names, and yes/no for facts such as "this thread's id differs from that one's".
@@ -18,6 +19,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <semaphore.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
@@ -883,6 +885,123 @@ static void cpu_timer_signal_thread(void)
 	       yes(timed_out >= 2));
 }
 
+/* ---- the mask in a handler ---- */
+
+#define MASK_THREADS 20
+
+static __thread int mask_runs;          /* handler runs on this thread */
+static __thread bool mask_seen_inside;  /* the first run saw SIGUSR1 and its sa_mask blocked */
+
+/*
+ * Blocks SIGWINCH, which its return undoes; parks (and may come back on another
+ * carrier); raises its own signal once more, which waits for its return.
+ */
+static void mask_handler(int sig, siginfo_t *info, void *uctx)
+{
+	(void)sig, (void)info, (void)uctx;
+	if (mask_runs++ > 0)
+		return;
+	mask_seen_inside = signal_blocked(SIGUSR1) && signal_blocked(SIGUSR2) && !signal_blocked(SIGWINCH);
+	block_signal(SIGWINCH, SIG_BLOCK);
+	if (poll(NULL, 0, 2) != 0)
+		die("poll");
+	raise(SIGUSR1);
+	if (mask_runs != 1)
+		mask_seen_inside = false;   /* it did not wait */
+}
+
+static void *mask_in_handler_thread(void *arg)
+{
+	(void)arg;
+	raise(SIGUSR1);
+	bool restored = !signal_blocked(SIGUSR1) && !signal_blocked(SIGUSR2) && !signal_blocked(SIGWINCH);
+	return (void *)(uintptr_t)(mask_seen_inside | restored << 1 | (mask_runs == 2) << 2);
+}
+
+/*
+ * A handler runs with its signal and its sa_mask blocked, on top of the thread's mask,
+ * and its return restores the thread's mask, whatever the handler set meanwhile; the
+ * signal it raised on itself meanwhile arrives right after.
+ */
+static void mask_in_handler(void)
+{
+	struct sigaction sa = { .sa_sigaction = mask_handler, .sa_flags = SA_SIGINFO }, old;
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGUSR2);
+	if (sigaction(SIGUSR1, &sa, &old) != 0)
+		die("sigaction");
+	pthread_t t[MASK_THREADS];
+	int inside = 0, restored = 0, twice = 0;
+	for (int i = 0; i < MASK_THREADS; i++)
+		t[i] = start(mask_in_handler_thread, NULL);
+	for (int i = 0; i < MASK_THREADS; i++) {
+		uintptr_t r = (uintptr_t)join(t[i]);
+		inside += r & 1;
+		restored += (r >> 1) & 1;
+		twice += (r >> 2) & 1;
+	}
+	sigaction(SIGUSR1, &old, NULL);
+	printf("threads=%d usr1_and_sa_mask_blocked_inside=%d restored_at_return=%d "
+	       "raised_inside_ran_after=%d\n", MASK_THREADS, inside, restored, twice);
+}
+
+static __thread jmp_buf *mask_jump_env;
+static volatile int plain_runs;
+
+/* Jumps out where the thread set a buffer; else counts. */
+static void jump_out_or_count(int sig)
+{
+	(void)sig;
+	if (mask_jump_env)
+		longjmp(*mask_jump_env, 1);
+	__atomic_fetch_add(&plain_runs, 1, __ATOMIC_RELAXED);
+}
+
+static void *jump_out_thread(void *arg)
+{
+	jmp_buf env;
+	(void)arg;
+	mask_jump_env = &env;
+	if (setjmp(env) == 0) {
+		raise(SIGUSR1);
+		return NULL;   /* the handler did not jump */
+	}
+	mask_jump_env = NULL;
+	bool blocked = signal_blocked(SIGUSR1);
+	block_signal(SIGUSR1, SIG_UNBLOCK);
+	raise(SIGUSR1);
+	return (void *)(uintptr_t)(1 | blocked << 1);
+}
+
+/*
+ * longjmp out of a handler, to a buffer that saved no mask, leaves the handler's signal
+ * blocked in the thread that jumped, and only there. Once it unblocks it, a raise runs
+ * the handler again.
+ */
+static void longjmp_keeps_handler_mask(void)
+{
+	struct sigaction sa = { .sa_handler = jump_out_or_count }, old;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGUSR1, &sa, &old) != 0)
+		die("sigaction");
+	plain_runs = 0;
+	pthread_t t[MASK_THREADS];
+	int jumped = 0, still_blocked = 0;
+	for (int i = 0; i < MASK_THREADS; i++)
+		t[i] = start(jump_out_thread, NULL);
+	for (int i = 0; i < MASK_THREADS; i++) {
+		uintptr_t r = (uintptr_t)join(t[i]);
+		jumped += r & 1;
+		still_blocked += (r >> 1) & 1;
+	}
+	bool here_blocked = signal_blocked(SIGUSR1);
+	raise(SIGUSR1);
+	printf("threads=%d jumped=%d blocked_after_jump=%d blocked_in_others=%s "
+	       "raises_after_unblock_ran=%d\n", MASK_THREADS, jumped, still_blocked,
+	       yes(here_blocked), plain_runs);
+	sigaction(SIGUSR1, &old, NULL);
+}
+
 static const struct prog_case cases[] = {
 	{ "sched_attributes", sched_attributes },
 	{ "rt_priority_lock_order", rt_priority_lock_order },
@@ -898,6 +1017,8 @@ static const struct prog_case cases[] = {
 	{ "cpu_timer_signal_thread", cpu_timer_signal_thread },
 	{ "pause_after_earlier_handler", pause_after_earlier_handler },
 	{ "fork_from_other_thread", fork_from_other_thread },
+	{ "mask_in_handler", mask_in_handler },
+	{ "longjmp_keeps_handler_mask", longjmp_keeps_handler_mask },
 };
 
 int main(int argc, char **argv)

@@ -131,6 +131,17 @@ static inline void block_signal(int sig, int how)
 		die("pthread_sigmask");
 }
 
+/* Whether the calling thread blocks sig. */
+static inline bool signal_blocked(int sig)
+{
+	sigset_t set;
+
+	errno = pthread_sigmask(SIG_BLOCK, NULL, &set);
+	if (errno)
+		die("pthread_sigmask");
+	return sigismember(&set, sig) == 1;
+}
+
 /* ---- seeded random numbers ---------------------------------------------------------- */
 
 /* splitmix64: the same numbers from the same rng_state on any machine and C library. */

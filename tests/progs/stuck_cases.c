@@ -7,7 +7,8 @@
  * half-second computation (also after a stretch of busy switching), a spin on an
  * atomic flag, a loop of calls that never wait (an uncontended mutex), a spin while
  * another thread calls setuid (which glibc makes every kernel thread run), and
- * computations while a timer signals the process every half millisecond. Meanwhile a
+ * computations while a timer signals the process every half millisecond, handlers that
+ * compute long enough to be handed off and then return or jump out. Meanwhile a
  * ticker thread sleeps in 10 ms steps. Natively both run at once, each on its kernel
  * thread. Each case prints the waiting call's result and whether the ticker went on
  * while it waited; the ticker's worst lateness goes to stderr (a figure, not compared).
@@ -543,6 +544,66 @@ static void case_sleep_after_handler_jump(void)
 	       jumped, JUMPERS);
 }
 
+/*
+ * Threads whose handler computes long enough to be handed off there, then returns, or
+ * leaves with siglongjmp to a buffer that saved the mask: the mask after is the one
+ * sigreturn or the jump restores, as natively. Under the library the thread cannot
+ * take its mask while handed off in the handler: it takes it when it rejoins.
+ */
+static __thread sigjmp_buf *compute_env;
+
+static void compute_in_handler(int sig)
+{
+	volatile unsigned long x = 1;
+	(void)sig;
+	struct timespec t0 = mono();
+	while (elapsed_ms(t0) < 30)
+		x = x * 6364136223846793005UL + 1442695040888963407UL;
+	if (compute_env)
+		siglongjmp(*compute_env, 1);
+}
+
+static void *masks_after_handoff(void *arg)
+{
+	sigjmp_buf env;
+	(void)arg;
+	compute_env = NULL;
+	raise(SIGUSR1);
+	bool returned = !signal_blocked(SIGUSR1) && !signal_blocked(SIGUSR2);
+	block_signal(SIGWINCH, SIG_BLOCK);
+	if (sigsetjmp(env, 1) == 0) {
+		block_signal(SIGWINCH, SIG_UNBLOCK);
+		compute_env = &env;
+		raise(SIGUSR1);
+		return NULL;   /* the handler did not jump */
+	}
+	compute_env = NULL;
+	bool jumped = signal_blocked(SIGWINCH) && !signal_blocked(SIGUSR1) && !signal_blocked(SIGUSR2);
+	block_signal(SIGWINCH, SIG_UNBLOCK);
+	return (void *)(uintptr_t)(returned | jumped << 1);
+}
+
+static void case_masks_after_handler_handoff(void)
+{
+	struct sigaction sa = { .sa_handler = compute_in_handler }, old;
+	pthread_t t[JUMPERS];
+	int returned = 0, jumped = 0;
+
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGUSR2);
+	sigaction(SIGUSR1, &sa, &old);
+	for (int i = 0; i < JUMPERS; i++)
+		t[i] = start(masks_after_handoff, NULL);
+	for (int i = 0; i < JUMPERS; i++) {
+		uintptr_t r = (uintptr_t)join(t[i]);
+		returned += r & 1;
+		jumped += (r >> 1) & 1;
+	}
+	sigaction(SIGUSR1, &old, NULL);
+	printf("masks after computing handlers: restored at return %d of %d, by the jump "
+	       "%d of %d\n", returned, JUMPERS, jumped, JUMPERS);
+}
+
 static const struct prog_case cases[] = {
 #define CASE(n) { #n, case_##n }
 	CASE(flock_held_elsewhere),
@@ -556,6 +617,7 @@ static const struct prog_case cases[] = {
 	CASE(calls_that_never_wait),
 	CASE(signals_while_computing),
 	CASE(sleep_after_handler_jump),
+	CASE(masks_after_handler_handoff),
 #undef CASE
 };
 
