@@ -258,20 +258,42 @@ static int green_sigmask(int how, const sigset_t *set, sigset_t *old)
 	return 0;
 }
 
+/* A green thread handed off while in a handler (its hooks act as a kernel thread's). */
+static bool handed_off_in_handler(void)
+{
+	struct gp_green *me = gp__me;
+	return me && gp__in_user && __atomic_load_n(&me->handed_off, __ATOMIC_RELAXED);
+}
+
+/*
+ * Its kernel thread's mask was changed: the green thread's becomes the same at its
+ * rejoin, unless the handler's return or a jump sets another first. One more call, in
+ * a handler on a handed-off thread only.
+ */
+static void kernel_mask_changed(void)
+{
+	sigset_t now;
+	if (handed_off_in_handler() && GP_REAL(pthread_sigmask)(SIG_BLOCK, NULL, &now) == 0)
+		gp_sigmask_at_rejoin(set_bits(&now) & ~UNBLOCKABLE);
+}
+
 int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 {
-	if (!gp_on_green())
-		return GP_REAL(pthread_sigmask)(how, set, old);
+	if (!gp_on_green()) {
+		int rc = GP_REAL(pthread_sigmask)(how, set, old);
+		if (rc == 0 && set)
+			kernel_mask_changed();
+		return rc;
+	}
 	return green_sigmask(how, set, old);
 }
 
 void gp__sigmask_restore(const sigset_t *set)
 {
-	struct gp_green *me = gp__me;
 	if (gp_on_green())
 		(void)green_sigmask(SIG_SETMASK, set, NULL);
-	else if (me && gp__in_user && __atomic_load_n(&me->handed_off, __ATOMIC_RELAXED))
-		gp_sigmask_at_rejoin(set_bits(set) & ~UNBLOCKABLE);   /* in a handler */
+	else if (handed_off_in_handler())
+		gp_sigmask_at_rejoin(set_bits(set) & ~UNBLOCKABLE);
 }
 
 void gp__handler_mask(uint64_t green, uint64_t kernel, bool done)
@@ -287,8 +309,12 @@ void gp__handler_mask(uint64_t green, uint64_t kernel, bool done)
 
 int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 {
-	if (!gp_on_green())
-		return GP_REAL(sigprocmask)(how, set, old);
+	if (!gp_on_green()) {
+		int rc = GP_REAL(sigprocmask)(how, set, old);
+		if (rc == 0 && set)
+			kernel_mask_changed();
+		return rc;
+	}
 	int rc = green_sigmask(how, set, old);
 	if (rc) {
 		errno = rc;
