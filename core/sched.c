@@ -1478,10 +1478,15 @@ void gp__rejoin(void)
 		g->rejoined = true;
 	}
 	if (GP_UNLIKELY(__atomic_load_n(&g->mask_at_rejoin, __ATOMIC_ACQUIRE))) {
+		uint64_t was = g->sigmask;
 		g->mask_at_rejoin = false;
 		gp_sigmask_set(g, g->sigmask_at_rejoin);
+		if ((was & ~g->sigmask) && gp__rejoin_unblocked)
+			gp__rejoin_unblocked(g, was & ~g->sigmask);
 	}
 }
+
+void (*gp__rejoin_unblocked)(struct gp_green *g, uint64_t unblocked);
 
 void gp__give_back(struct gp_green *g)
 {

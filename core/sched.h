@@ -205,6 +205,13 @@ extern void (*gp__async_extra)(void);
  */
 extern void (*gp__thread_signals_to)(struct gp_green *g);
 
+/*
+ * g, rejoining with the mask it took while handed off (gp_sigmask_at_rejoin), unblocked
+ * the signals unblocked: the shim gives it those kept for the process until a thread
+ * unblocks them. Inside the bracket.
+ */
+extern void (*gp__rejoin_unblocked)(struct gp_green *g, uint64_t unblocked);
+
 /* Called when the last thread ends (main included). Default: exit(0), as glibc does. */
 extern void (*gp__last_thread_ended)(void);
 

@@ -234,6 +234,7 @@ int gp__runtime_start(void)
 	gp__thread_main = thread_main;
 	gp__sigaction_init();
 	gp__thread_signals_to = gp__signals_adopt;
+	gp__rejoin_unblocked = gp__take_kept_signals;
 	gp__offload_init();
 	gp__raw_syscall = GP_REAL(syscall);
 	gp_sched_start_carriers();
