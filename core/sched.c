@@ -215,10 +215,13 @@ void gp_sigmask_install(uint64_t mask)
 void gp_sigmask_by_kernel(uint64_t mask, bool done)
 {
 	struct gp_carrier *c = gp_here();
-	/* The record's rule: a bit set only where the kernel blocks the signal. A signal
-	 * the kernel is about to block is blocked now, which takes a call: only when a
-	 * handler unblocked what its return blocks again. */
-	if (!done && (mask & ~__atomic_load_n(&c->kernel_sigmask, __ATOMIC_RELAXED)))
+	/*
+	 * At a handler's end the kernel keeps the handler's mask until sigreturn, while
+	 * program code runs: a signal the handler's mask lets in may be handled there, and
+	 * that handler's return would restore the handler's mask, taking it for the
+	 * thread's. So the mask sigreturn sets is set now, one call where it differs.
+	 */
+	if (!done)
 		install_mask_on(c, mask);
 	else
 		__atomic_store_n(&c->kernel_sigmask, mask, __ATOMIC_SEQ_CST);

@@ -231,9 +231,9 @@ void gp_sigmask_set(struct gp_green *g, uint64_t mask);
 /*
  * The kernel sets the carrier's mask itself as a handler of the program's begins (the
  * mask of the interrupted code, the action's sa_mask and the signal: done by the time
- * the handler runs, done true) or ends (the ucontext's mask, restored by sigreturn: about
- * to be, done false). Told before the running thread's own mask follows (gp_sigmask_set),
- * which then makes no system call where they agree. Inside the bracket.
+ * the handler runs, done true: noted, no call) or ends (the ucontext's mask, restored
+ * by sigreturn: about to be, done false: set at once). Told before the running thread's
+ * own mask follows (gp_sigmask_set), which then makes no system call. Inside the bracket.
  */
 void gp_sigmask_by_kernel(uint64_t mask, bool done);
 
@@ -242,6 +242,17 @@ void gp_sigmask_by_kernel(uint64_t mask, bool done);
  * would rejoin): its mask becomes mask when it rejoins (gp__rejoin).
  */
 void gp_sigmask_at_rejoin(uint64_t mask);
+
+/*
+ * The mask g runs with now: for a handed-off thread that took a new one in a handler
+ * (gp_sigmask_at_rejoin), that one, which its kernel thread has.
+ */
+static inline uint64_t gp_sigmask_now(const struct gp_green *g)
+{
+	if (__builtin_expect(__atomic_load_n(&g->mask_at_rejoin, __ATOMIC_ACQUIRE), 0))
+		return __atomic_load_n(&g->sigmask_at_rejoin, __ATOMIC_RELAXED);
+	return g->sigmask;
+}
 
 /*
  * The loop was changed (a watcher or a timer started) from a carrier that does not poll

@@ -341,27 +341,37 @@ static uint64_t kernel_bits(const sigset_t *set)
  * the one in the ucontext (which the handler may change), as it ends. So a handler
  * sees its signal blocked, a mask it sets lasts until it returns, and a handler left
  * with longjmp leaves the signal blocked. The green thread's mask follows, where a
- * handler runs on a green thread in program code on its carrier, whose mask in the
- * kernel the runtime records. On a thread handed off before the signal came, the kernel
- * thread's own mask answers (its hooks act as a kernel thread's in a handler, hook.h).
+ * handler runs on a green thread in program code: on its carrier, whose mask in the
+ * kernel the runtime records, at once; on a thread handed off before the signal came
+ * (whose hooks act as a kernel thread's in a handler, hook.h), at its rejoin.
  */
-static bool handler_mask_begins(int sig, const struct sigaction *sa, const ucontext_t *uc)
+enum handler_masks { MASKS_NONE, MASKS_CARRIER, MASKS_AT_REJOIN };
+
+static enum handler_masks handler_mask_begins(int sig, const struct sigaction *sa,
+					      const ucontext_t *uc)
 {
 	struct gp_green *me = gp__me;
-	if (!me || !uc || !gp__in_user || me->is_hub ||
-	    __atomic_load_n(&me->handed_off, __ATOMIC_RELAXED))
-		return false;
+	if (!me || !uc || !gp__in_user || me->is_hub || sig > 64)
+		return MASKS_NONE;
 	uint64_t added = kernel_bits(&sa->sa_mask);
 	if (!(sa->sa_flags & SA_NODEFER))
 		added |= 1ull << (sig - 1);
-	gp__handler_mask(me->sigmask | added, kernel_bits(&uc->uc_sigmask) | added, true);
-	return true;
+	uint64_t kernel = kernel_bits(&uc->uc_sigmask) | added;
+	if (__atomic_load_n(&me->handed_off, __ATOMIC_RELAXED)) {
+		gp_sigmask_at_rejoin(kernel & ~GP_UNBLOCKABLE);
+		return MASKS_AT_REJOIN;
+	}
+	gp__handler_mask(me->sigmask | added, kernel, true);
+	return MASKS_CARRIER;
 }
 
-static void handler_mask_ends(const ucontext_t *uc)
+static void handler_mask_ends(enum handler_masks masks, const ucontext_t *uc)
 {
 	uint64_t after = kernel_bits(&uc->uc_sigmask);
-	gp__handler_mask(after, after, false);
+	if (masks == MASKS_AT_REJOIN)
+		gp_sigmask_at_rejoin(after & ~GP_UNBLOCKABLE);
+	else if (masks == MASKS_CARRIER)
+		gp__handler_mask(after, after, false);
 }
 
 static void run_handler(int sig, siginfo_t *info, void *uctx)
@@ -376,13 +386,13 @@ static void run_handler(int sig, siginfo_t *info, void *uctx)
 	if (depth < GP_HANDLER_FRAMES)
 		gp__handler_frame[depth] = frame | (onstack ? GP_HANDLER_ONSTACK : 0);
 	gp__in_handler = depth + 1;
-	bool masks = has_handler(&a->sa) && handler_mask_begins(sig, &a->sa, uctx);
+	enum handler_masks masks = has_handler(&a->sa) ? handler_mask_begins(sig, &a->sa, uctx)
+						       : MASKS_NONE;
 	if (a->sa.sa_flags & SA_SIGINFO)
 		a->sa.sa_sigaction(sig, info, uctx);
 	else if (a->sa.sa_handler != SIG_IGN && a->sa.sa_handler != SIG_DFL)
 		a->sa.sa_handler(sig);
-	if (masks)
-		handler_mask_ends(uctx);
+	handler_mask_ends(masks, uctx);
 	/* Never below 0: under GREENPATCH_TLS=shared the green threads of a kernel thread
 	 * share the count, and one's handler may take back another's entry. */
 	if (gp__in_handler > 0)
@@ -418,7 +428,7 @@ static struct gp_green *target_for(int sig)
 	if (first_thread_takes(sig))
 		return gp_rt->main;
 	for (struct gp_green *g = gp_all(); g; g = g->all_next)
-		if (g->state != GP_DONE && !g->is_main && !(g->sigmask & bit))
+		if (g->state != GP_DONE && !g->is_main && !(gp_sigmask_now(g) & bit))
 			return g;
 	return NULL;
 }

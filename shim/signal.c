@@ -124,7 +124,7 @@ int pthread_kill(pthread_t t, int sig)
 		return 0;
 	uint64_t bit = 1ull << (sig - 1);
 	gp_enter();
-	struct gp_kthread *m = g->handed_off && !(g->sigmask & bit) ? g->m : NULL;
+	struct gp_kthread *m = g->handed_off && !(gp_sigmask_now(g) & bit) ? g->m : NULL;
 	if (m) {
 		/* It runs on a kernel thread of its own (handed off): the kernel delivers
 		 * the signal there, ending its system call as it would natively. One it
@@ -143,7 +143,7 @@ int pthread_kill(pthread_t t, int sig)
 		__atomic_fetch_sub(&m->signalling, 1, __ATOMIC_RELEASE);
 	}
 	__atomic_or_fetch(&g->sig_pending, bit, __ATOMIC_RELAXED);
-	if (!(g->sigmask & bit)) {
+	if (!(gp_sigmask_now(g) & bit)) {
 		if (g->state == GP_PARKED)
 			gp_interrupt(g);
 		else if (g->state == GP_RUNNING)   /* on another carrier: at once, as natively */
@@ -182,8 +182,6 @@ static void bits_set(sigset_t *set, uint64_t bits)
 	memcpy(set, &bits, sizeof(bits));
 }
 
-/* SIGKILL and SIGSTOP cannot be blocked; glibc keeps its own two (32, 33) open too. */
-#define UNBLOCKABLE ((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1)) | (3ull << 31))
 
 /*
  * Into the bracket to change the running thread's mask: false where the thread was
@@ -210,7 +208,7 @@ static void mask_becomes(struct gp_green *g, uint64_t next, const uint64_t *kern
 	uint64_t cur = g->sigmask;
 	if (kernel)
 		gp_sigmask_by_kernel(*kernel, done);
-	gp_sigmask_set(g, next & ~UNBLOCKABLE);
+	gp_sigmask_set(g, next & ~GP_UNBLOCKABLE);
 	if (cur & ~g->sigmask)
 		gp__take_kept_signals(g, cur & ~g->sigmask);
 	gp_sched_leave();
@@ -244,9 +242,9 @@ static int green_sigmask(int how, const sigset_t *set, sigset_t *old)
 			/* Handed off in a handler: its kernel thread's mask now, its own at
 			 * its rejoin. */
 			sigset_t kernel;
-			bits_set(&kernel, next & ~UNBLOCKABLE);
+			bits_set(&kernel, next & ~GP_UNBLOCKABLE);
 			GP_REAL(pthread_sigmask)(SIG_SETMASK, &kernel, NULL);
-			gp_sigmask_at_rejoin(next & ~UNBLOCKABLE);
+			gp_sigmask_at_rejoin(next & ~GP_UNBLOCKABLE);
 			if (old)
 				bits_set(old, cur);
 			return 0;
@@ -274,7 +272,7 @@ static void kernel_mask_changed(void)
 {
 	sigset_t now;
 	if (handed_off_in_handler() && GP_REAL(pthread_sigmask)(SIG_BLOCK, NULL, &now) == 0)
-		gp_sigmask_at_rejoin(set_bits(&now) & ~UNBLOCKABLE);
+		gp_sigmask_at_rejoin(set_bits(&now) & ~GP_UNBLOCKABLE);
 }
 
 int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
@@ -293,14 +291,14 @@ void gp__sigmask_restore(const sigset_t *set)
 	if (gp_on_green())
 		(void)green_sigmask(SIG_SETMASK, set, NULL);
 	else if (handed_off_in_handler())
-		gp_sigmask_at_rejoin(set_bits(set) & ~UNBLOCKABLE);
+		gp_sigmask_at_rejoin(set_bits(set) & ~GP_UNBLOCKABLE);
 }
 
 void gp__handler_mask(uint64_t green, uint64_t kernel, bool done)
 {
 	struct gp_green *g = gp__me;
 	if (!gp_enter_in_handler()) {
-		gp_sigmask_at_rejoin(green & ~UNBLOCKABLE);
+		gp_sigmask_at_rejoin(green & ~GP_UNBLOCKABLE);
 		return;
 	}
 	mask_becomes(g, green, &kernel, done);

@@ -42,6 +42,9 @@ void gp__signals_adopt(struct gp_green *g);
  */
 void gp__take_kept_signals(struct gp_green *g, uint64_t unblocked);
 
+/* SIGKILL and SIGSTOP cannot be blocked; glibc keeps its own two (32, 33) open too. */
+#define GP_UNBLOCKABLE ((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1)) | (3ull << 31))
+
 /*
  * The calling green thread's mask becomes *set, as pthread_sigmask(SIG_SETMASK) makes
  * it: for a jump that restores a saved mask (longjmp.c). A handed-off thread's, leaving

@@ -151,6 +151,10 @@ Test(carriers, mask_after_handoff_in_handler)
 		  "every thread should end each handler with the mask it ends with natively; "
 		  "stdout:\n%s", r.out);
 	gp_run_free(&r);
+	/* Until it rejoins, the mask a handed-off thread took is the one a signal sent to
+	 * it meets (and a handler that began there restores its own at its return). */
+	gp_compare_env("stuck_cases", GP_ARGV("signal_after_handler_handoff"),
+		       GP_ARGV("GREENPATCH_CARRIERS=1"), 60, NULL, NULL);
 }
 
 /* Under the ASan build, ASan's malloc is preloaded with the library: one carrier then. */

@@ -1002,6 +1002,49 @@ static void longjmp_keeps_handler_mask(void)
 	sigaction(SIGUSR1, &old, NULL);
 }
 
+/*
+ * A handler's end while a CPU-time timer fires every 50 us: natively sigreturn restores
+ * the thread's mask in one step. A signal handled between the end of a handler and its
+ * sigreturn sees the handler's mask as the one to restore; a library that took that for
+ * the thread's left the handled signal blocked for good in one to three of four threads.
+ */
+static void empty_handler(int sig)
+{
+	(void)sig;
+}
+
+static void *raise_many(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 20000; i++) {
+		raise(SIGUSR1);
+		if (i % 500 == 0)
+			sched_yield();
+	}
+	return (void *)(uintptr_t)signal_blocked(SIGUSR1);
+}
+
+static void handler_end_under_cpu_timer(void)
+{
+	struct sigaction sa = { .sa_handler = empty_handler }, old_usr1, old_prof;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGUSR1, &sa, &old_usr1) != 0 || sigaction(SIGPROF, &sa, &old_prof) != 0)
+		die("sigaction");
+	struct itimerval every = { { 0, 50 }, { 0, 50 } }, off = { { 0, 0 }, { 0, 0 } };
+	if (setitimer(ITIMER_PROF, &every, NULL) != 0)
+		die("setitimer");
+	pthread_t t[4];
+	int blocked = 0;
+	for (int i = 0; i < 4; i++)
+		t[i] = start(raise_many, NULL);
+	for (int i = 0; i < 4; i++)
+		blocked += join(t[i]) != NULL;
+	setitimer(ITIMER_PROF, &off, NULL);
+	sigaction(SIGPROF, &old_prof, NULL);
+	sigaction(SIGUSR1, &old_usr1, NULL);
+	printf("threads left with the handled signal blocked: %d of 4\n", blocked);
+}
+
 static const struct prog_case cases[] = {
 	{ "sched_attributes", sched_attributes },
 	{ "rt_priority_lock_order", rt_priority_lock_order },
@@ -1019,6 +1062,7 @@ static const struct prog_case cases[] = {
 	{ "fork_from_other_thread", fork_from_other_thread },
 	{ "mask_in_handler", mask_in_handler },
 	{ "longjmp_keeps_handler_mask", longjmp_keeps_handler_mask },
+	{ "handler_end_under_cpu_timer", handler_end_under_cpu_timer },
 };
 
 int main(int argc, char **argv)

@@ -8,7 +8,8 @@
  * atomic flag, a loop of calls that never wait (an uncontended mutex), a spin while
  * another thread calls setuid (which glibc makes every kernel thread run), and
  * computations while a timer signals the process every half millisecond, handlers that
- * compute long enough to be handed off and then return or jump out. Meanwhile a
+ * compute long enough to be handed off and then return or jump out (and a signal sent
+ * to such a thread after its handler returned). Meanwhile a
  * ticker thread sleeps in 10 ms steps. Natively both run at once, each on its kernel
  * thread. Each case prints the waiting call's result and whether the ticker went on
  * while it waited; the ticker's worst lateness goes to stderr (a figure, not compared).
@@ -631,6 +632,61 @@ static void case_masks_after_handler_handoff(void)
 	       jumped, JUMPERS, kept, JUMPERS);
 }
 
+/*
+ * A thread whose handler computes until handed off, then returns, and which computes on
+ * without calling anything: a second signal sent to it then runs its handler at once,
+ * as natively (its mask no longer blocks it), and a pthread_sigmask that handler makes
+ * is undone by its return. The spin is bounded by a count, not the clock: a call would
+ * end the hand-off.
+ */
+static volatile int second_handled, first_done;
+static pthread_t computing_thread;
+
+static void compute_then_note(int sig)
+{
+	(void)sig;
+	if (!first_done) {
+		volatile unsigned long x = 1;
+		struct timespec t0 = mono();
+		while (elapsed_ms(t0) < 30)
+			x = x * 6364136223846793005UL + 1442695040888963407UL;
+		first_done = 1;
+		return;
+	}
+	sigset_t none;
+	sigemptyset(&none);
+	pthread_sigmask(SIG_BLOCK, &none, NULL);
+	second_handled = 1;
+}
+
+static void *compute_until_second(void *arg)
+{
+	(void)arg;
+	raise(SIGUSR1);
+	for (unsigned long i = 0; i < 4000000000UL && !second_handled; i++)
+		__asm__ volatile("" ::: "memory");
+	bool in_time = second_handled;
+	return (void *)(uintptr_t)(in_time | !signal_blocked(SIGUSR1) << 1);
+}
+
+static void case_signal_after_handler_handoff(void)
+{
+	struct sigaction sa = { .sa_handler = compute_then_note }, old;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, &old);
+	first_done = second_handled = 0;
+	computing_thread = start(compute_until_second, NULL);
+	struct timespec t0 = mono();
+	while (!first_done && elapsed_ms(t0) < 5000)
+		msleep(1);
+	pthread_kill(computing_thread, SIGUSR1);
+	uintptr_t r = (uintptr_t)join(computing_thread);
+	sigaction(SIGUSR1, &old, NULL);
+	printf("a second signal reached the computing thread in time: %s, its mask restored: %s\n",
+	       yes(r & 1), yes(r & 2));
+}
+
 static const struct prog_case cases[] = {
 #define CASE(n) { #n, case_##n }
 	CASE(flock_held_elsewhere),
@@ -645,6 +701,7 @@ static const struct prog_case cases[] = {
 	CASE(signals_while_computing),
 	CASE(sleep_after_handler_jump),
 	CASE(masks_after_handler_handoff),
+	CASE(signal_after_handler_handoff),
 #undef CASE
 };
 
