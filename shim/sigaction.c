@@ -156,7 +156,7 @@ static void keep(int sig, const siginfo_t *info)
 static bool first_thread_takes(int sig)
 {
 	struct gp_green *m = gp_rt->main;
-	return m->state != GP_DONE && !(m->sigmask & (1ull << (sig - 1)));
+	return m->state != GP_DONE && !(gp_sigmask_now(m) & (1ull << (sig - 1)));
 }
 
 enum place { HERE, HERE_AS_GIVEN, ELSEWHERE, NEW };
@@ -365,13 +365,19 @@ static enum handler_masks handler_mask_begins(int sig, const struct sigaction *s
 	return MASKS_CARRIER;
 }
 
+/*
+ * A thread that began the handler handed off may have rejoined in it, against the rule
+ * (a mutex call in a handler, hook.h): it ends it on a carrier then.
+ */
 static void handler_mask_ends(enum handler_masks masks, const ucontext_t *uc)
 {
 	uint64_t after = kernel_bits(&uc->uc_sigmask);
-	if (masks == MASKS_AT_REJOIN)
+	if (masks == MASKS_AT_REJOIN && __atomic_load_n(&gp__me->handed_off, __ATOMIC_RELAXED)) {
+		gp__kernel_thread_mask(after);
 		gp_sigmask_at_rejoin(after & ~GP_UNBLOCKABLE);
-	else if (masks == MASKS_CARRIER)
+	} else if (masks != MASKS_NONE) {
 		gp__handler_mask(after, after, false);
+	}
 }
 
 static void run_handler(int sig, siginfo_t *info, void *uctx)

@@ -124,13 +124,14 @@ int pthread_kill(pthread_t t, int sig)
 		return 0;
 	uint64_t bit = 1ull << (sig - 1);
 	gp_enter();
-	struct gp_kthread *m = g->handed_off && !(gp_sigmask_now(g) & bit) ? g->m : NULL;
+	struct gp_kthread *m = g->handed_off ? g->m : NULL;
 	if (m) {
 		/* It runs on a kernel thread of its own (handed off): the kernel delivers
-		 * the signal there, ending its system call as it would natively. One it
-		 * blocks stays pending on the green thread, which carries it along. If g
-		 * comes back meanwhile, the kernel thread passes the signal on to it
-		 * (core/kthread.c, give_signals_back). */
+		 * the signal there, ending its system call as it would natively, or keeps
+		 * it pending there while that kernel thread blocks it (which a handler's
+		 * return or a jump may undo, where no hook sees it). If g comes back
+		 * meanwhile, the kernel thread passes the signal on to it (core/kthread.c,
+		 * give_signals_back). */
 		__atomic_fetch_add(&m->signalling, 1, __ATOMIC_SEQ_CST);
 		if (__atomic_load_n(&m->carrying, __ATOMIC_SEQ_CST) == g) {
 			gp_leave();
@@ -189,7 +190,7 @@ static void bits_set(sigset_t *set, uint64_t bits)
  */
 static bool enter_for_mask(void)
 {
-	if (!gp__in_handler) {
+	if (!gp__in_handler || !gp__in_handler_now()) {
 		gp_enter();
 		return true;
 	}
@@ -256,6 +257,11 @@ static int green_sigmask(int how, const sigset_t *set, sigset_t *old)
 	return 0;
 }
 
+void gp__kernel_thread_mask(uint64_t mask)
+{
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, sizeof(mask));
+}
+
 /* A green thread handed off while in a handler (its hooks act as a kernel thread's). */
 static bool handed_off_in_handler(void)
 {
@@ -298,6 +304,8 @@ void gp__handler_mask(uint64_t green, uint64_t kernel, bool done)
 {
 	struct gp_green *g = gp__me;
 	if (!gp_enter_in_handler()) {
+		if (!done)
+			gp__kernel_thread_mask(kernel);
 		gp_sigmask_at_rejoin(green & ~GP_UNBLOCKABLE);
 		return;
 	}

@@ -60,6 +60,13 @@ void gp__sigmask_restore(const sigset_t *set);
  */
 void gp__handler_mask(uint64_t green, uint64_t kernel, bool done);
 
+/*
+ * The calling kernel thread's mask in the kernel becomes mask, as sigreturn is about to
+ * make it, on a handed-off thread at a handler's end: a signal handled before the
+ * sigreturn then sees the thread's mask, not the handler's.
+ */
+void gp__kernel_thread_mask(uint64_t mask);
+
 /* Signals for the process a hub has just taken, on their way back (sigaction.c). */
 uint64_t gp__hub_held_signals(void);
 

@@ -144,7 +144,7 @@ Test(carriers, mask_after_handoff_in_handler)
 	const char *h = strstr(r.err, "; hand-offs ");
 	long handoffs = h ? strtol(h + strlen("; hand-offs "), NULL, 10) : -1;
 	cr_expect(handoffs >= 4,
-		  "the 4 threads' handlers compute 30 ms each, twice, and should be handed "
+		  "the 4 threads' handlers compute 30 ms each, three times, and should be handed "
 		  "off: hand-offs %ld; stderr:\n%s", handoffs, r.err);
 	cr_expect(strstr(r.out, "restored at return 4 of 4, by the jump 4 of 4, the handler's "
 				"kept by a plain jump 4 of 4") != NULL,
