@@ -343,7 +343,10 @@ static uint64_t kernel_bits(const sigset_t *set)
  * with longjmp leaves the signal blocked. The green thread's mask follows, where a
  * handler runs on a green thread in program code: on its carrier, whose mask in the
  * kernel the runtime records, at once; on a thread handed off before the signal came
- * (whose hooks act as a kernel thread's in a handler, hook.h), at its rejoin.
+ * (whose hooks act as a kernel thread's in a handler, hook.h), at its rejoin. At the
+ * handler's end the restored mask is set in the kernel first (one call), so that a
+ * signal handled before sigreturn restores the thread's mask at its own end, not the
+ * handler's.
  */
 enum handler_masks { MASKS_NONE, MASKS_CARRIER, MASKS_AT_REJOIN };
 
