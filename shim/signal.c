@@ -183,7 +183,6 @@ static void bits_set(sigset_t *set, uint64_t bits)
 	memcpy(set, &bits, sizeof(bits));
 }
 
-
 /*
  * Into the bracket to change the running thread's mask: false where the thread was
  * handed off while in a handler, which must not rejoin there (hook.h).
@@ -237,19 +236,16 @@ static int green_sigmask(int how, const sigset_t *set, sigset_t *old)
 		case SIG_SETMASK: next = bits; break;
 		default: return EINVAL;
 		}
-		if (enter_for_mask()) {
-			mask_becomes(g, next, NULL, false);
-		} else {
+		if (!enter_for_mask()) {
 			/* Handed off in a handler: its kernel thread's mask now, its own at
 			 * its rejoin. */
-			sigset_t kernel;
-			bits_set(&kernel, next & ~GP_UNBLOCKABLE);
-			GP_REAL(pthread_sigmask)(SIG_SETMASK, &kernel, NULL);
+			gp__kernel_thread_mask(next & ~GP_UNBLOCKABLE);
 			gp_sigmask_at_rejoin(next & ~GP_UNBLOCKABLE);
 			if (old)
 				bits_set(old, cur);
 			return 0;
 		}
+		mask_becomes(g, next, NULL, false);
 	}
 	if (old)
 		bits_set(old, cur);

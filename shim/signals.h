@@ -61,9 +61,10 @@ void gp__sigmask_restore(const sigset_t *set);
 void gp__handler_mask(uint64_t green, uint64_t kernel, bool done);
 
 /*
- * The calling kernel thread's mask in the kernel becomes mask, as sigreturn is about to
- * make it, on a handed-off thread at a handler's end: a signal handled before the
- * sigreturn then sees the thread's mask, not the handler's.
+ * The calling kernel thread's mask in the kernel becomes mask, for a thread handed off
+ * in a handler, whose own mask waits for its rejoin: at the handler's end, as sigreturn
+ * is about to make it (a signal handled before the sigreturn then sees the thread's
+ * mask, not the handler's), and for pthread_sigmask there.
  */
 void gp__kernel_thread_mask(uint64_t mask);
 
