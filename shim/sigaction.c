@@ -137,7 +137,32 @@ static void wake_loop(void)
 	gp__in_user = in_user;
 }
 
-/* Keep sig for the loop to give; merged with an instance already kept. */
+/*
+ * Whether the trampoline is sig's action: read by keep on any kernel thread while
+ * sigaction changes it, sequentially consistent with the kept signal's state.
+ */
+static bool is_wrapped(int sig)
+{
+	return __atomic_load_n(&actions[sig].wrapped, __ATOMIC_SEQ_CST);
+}
+
+static void set_wrapped(int sig, bool wrapped)
+{
+	__atomic_store_n(&actions[sig].wrapped, wrapped, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * Keep sig for the loop to give; merged with an instance already kept.
+ *
+ * The kernel may have delivered it here just before the program replaced the handler:
+ * a trampoline the kernel thread had not yet run when sigaction returned. An action
+ * that discards the signal (SIG_IGN) must find it and drop it, as the kernel drops what
+ * it holds; keeping it after that would give it later under whatever action comes
+ * next, the default one included, which kills the process for SIGALRM (seen: a timer
+ * stopped, SIG_IGN, then SIG_DFL). So the state is published first, then the action
+ * read: either this sees the trampoline gone and takes the signal back, or sigaction,
+ * which changes the action before it looks at the state (discard_kept), sees it kept.
+ */
 static void keep(int sig, const siginfo_t *info)
 {
 	int expect = FREE;
@@ -147,6 +172,11 @@ static void keep(int sig, const siginfo_t *info)
 		else
 			kept[sig].info = (siginfo_t){ .si_signo = sig, .si_code = SI_KERNEL };
 		atomic_store(&kept[sig].state, KEPT);
+		if (!is_wrapped(sig)) {
+			expect = KEPT;
+			atomic_compare_exchange_strong(&kept[sig].state, &expect, FREE);
+			return;
+		}
 	}
 	atomic_fetch_or(&arrived, 1ull << (sig - 1));
 	wake_loop();
@@ -409,7 +439,7 @@ static void run_handler(int sig, siginfo_t *info, void *uctx)
 	if (a->sa.sa_flags & SA_RESETHAND) {
 		a->sa.sa_handler = SIG_DFL;
 		a->sa.sa_flags &= ~SA_SIGINFO;
-		a->wrapped = sig == gp_config.dump_signal;
+		set_wrapped(sig, sig == gp_config.dump_signal);
 	}
 }
 
@@ -455,12 +485,30 @@ void gp__tell_signal(struct gp_green *g, int sig)
 	syscall(SYS_rt_tgsigqueueinfo, getpid(), m->tid, sig, &si);
 }
 
-/* Give kept signal sig to g, inside the bracket. */
+/* Discards of each signal by a discarding action (discard_kept), for give. */
+static _Atomic unsigned discarded_count[65];
+
+/*
+ * Give kept signal sig to g, inside the bracket: claimed first, since the loop and a
+ * thread that unblocks it may try at once. Marked given before it is made pending on
+ * g, which may raise it at once on another carrier and must find it given. A
+ * discarding action set meanwhile on another kernel thread (discard_kept) frees it and
+ * clears it from every thread: made pending on g after that, it is taken back here.
+ */
 static void give(int sig, struct gp_green *g)
 {
+	uint64_t bit = 1ull << (sig - 1);
+	unsigned discarded = atomic_load(&discarded_count[sig]);
+	int expect = KEPT;
+	if (!atomic_compare_exchange_strong(&kept[sig].state, &expect, WRITING))
+		return;
 	kept[sig].to = g;
 	atomic_store(&kept[sig].state, GIVEN);
-	g->sig_pending |= 1ull << (sig - 1);
+	__atomic_or_fetch(&g->sig_pending, bit, __ATOMIC_SEQ_CST);
+	if (atomic_load(&discarded_count[sig]) != discarded) {
+		__atomic_and_fetch(&g->sig_pending, ~bit, __ATOMIC_SEQ_CST);
+		return;
+	}
 	if (g->state == GP_PARKED) {
 		g->intr_restart = (actions[sig].sa.sa_flags & SA_RESTART) != 0;
 		gp_interrupt(g);
@@ -620,7 +668,7 @@ void gp__dump_signal_init(void)
 		return;
 	}
 	actions[sig].sa = dfl;
-	actions[sig].wrapped = true;
+	set_wrapped(sig, true);
 }
 
 /* An action that makes the kernel discard the signal, pending instances included. */
@@ -646,11 +694,18 @@ static void discard_kept(int sig)
 	bool entered = gp_on_green();
 	if (entered)
 		gp_enter();
+	/* Being kept or given on another kernel thread: a few instructions, unless that
+	 * thread is preempted in them (bounded all the same). */
+	atomic_fetch_add(&discarded_count[sig], 1);
 	int state = atomic_load(&kept[sig].state);
+	for (unsigned spins = 0; state == WRITING && spins < 20000; spins++) {
+		gp_spin_step(spins, 200);
+		state = atomic_load(&kept[sig].state);
+	}
 	if (state == KEPT || state == GIVEN)
 		atomic_compare_exchange_strong(&kept[sig].state, &state, FREE);
 	for (struct gp_green *g = entered ? gp_all() : NULL; g; g = g->all_next)
-		__atomic_and_fetch(&g->sig_pending, ~bit, __ATOMIC_RELAXED);
+		__atomic_and_fetch(&g->sig_pending, ~bit, __ATOMIC_SEQ_CST);
 	if (entered)
 		gp_leave();
 }
@@ -699,7 +754,7 @@ int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 	}
 	if (act) {
 		a->sa = wanted;
-		a->wrapped = wants_trampoline(sig, &wanted);
+		set_wrapped(sig, wants_trampoline(sig, &wanted));
 		if (discards(sig, &wanted)) {
 			discard_from_hubs(sig, &wanted);
 			discard_kept(sig);

@@ -1045,6 +1045,80 @@ static void handler_end_under_cpu_timer(void)
 	printf("threads left with the handled signal blocked: %d of 4\n", blocked);
 }
 
+/*
+ * A program that stops its interval timer and resets SIGALRM to the default action,
+ * through SIG_IGN so that a signal still pending is dropped, must not be killed by a
+ * last one: natively the timer sends nothing after setitimer returns, and the kernel
+ * drops what SIG_IGN finds. Two threads compute meanwhile, so that under the library
+ * the kernel brings the signal to carriers that run them, where it is kept for the
+ * first thread: a keep just before SIG_IGN, given just after SIG_DFL, once killed the
+ * process in three runs of five at 2 carriers.
+ */
+#define RESET_ROUNDS 400
+
+static atomic_int reset_alarms, reset_stop;
+
+static void count_reset_alarm(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&reset_alarms, 1);
+}
+
+static void *compute_until_stopped(void *arg)
+{
+	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	volatile unsigned long x = 1;
+
+	(void)arg;
+	while (!atomic_load(&reset_stop)) {
+		for (int i = 0; i < 20000; i++)
+			x = x * 6364136223846793005UL + 1442695040888963407UL;
+		pthread_mutex_lock(&m);
+		pthread_mutex_unlock(&m);
+	}
+	return NULL;
+}
+
+/* Sleeps of half a millisecond for ms milliseconds: a signal ends each early. */
+static void sleep_through_signals(long ms)
+{
+	struct timespec from, now;
+	clock_gettime(CLOCK_MONOTONIC, &from);
+	do {
+		struct timespec half = { 0, 500000 };
+		nanosleep(&half, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while ((now.tv_sec - from.tv_sec) * 1000 + (now.tv_nsec - from.tv_nsec) / 1000000 < ms);
+}
+
+static void timer_reset_to_default(void)
+{
+	struct sigaction sa = { .sa_handler = count_reset_alarm }, ign = { .sa_handler = SIG_IGN },
+			 dfl = { .sa_handler = SIG_DFL };
+	struct itimerval every = { { 0, 100 }, { 0, 100 } }, off = { { 0, 0 }, { 0, 0 } };
+
+	sigemptyset(&sa.sa_mask);
+	atomic_store(&reset_stop, 0);
+	pthread_t a = start(compute_until_stopped, NULL), b = start(compute_until_stopped, NULL);
+	for (int i = 0; i < RESET_ROUNDS; i++) {
+		if (sigaction(SIGALRM, &sa, NULL) != 0 || setitimer(ITIMER_REAL, &every, NULL) != 0)
+			die("setitimer");
+		sleep_through_signals(2);
+		setitimer(ITIMER_REAL, &off, NULL);
+		sigaction(SIGALRM, &ign, NULL);
+		sigaction(SIGALRM, &dfl, NULL);
+		/* Running, then parked: a signal given late would be raised or sent here. */
+		for (volatile int spin = 0; spin < 100000; spin++)
+			;
+		msleep(1);
+	}
+	atomic_store(&reset_stop, 1);
+	join(a);
+	join(b);
+	printf("timer stopped and SIGALRM reset %d times: alive, handlers ran: %s\n",
+	       RESET_ROUNDS, atomic_load(&reset_alarms) > 0 ? "yes" : "no");
+}
+
 static const struct prog_case cases[] = {
 	{ "sched_attributes", sched_attributes },
 	{ "rt_priority_lock_order", rt_priority_lock_order },
@@ -1063,6 +1137,7 @@ static const struct prog_case cases[] = {
 	{ "mask_in_handler", mask_in_handler },
 	{ "longjmp_keeps_handler_mask", longjmp_keeps_handler_mask },
 	{ "handler_end_under_cpu_timer", handler_end_under_cpu_timer },
+	{ "timer_reset_to_default", timer_reset_to_default },
 };
 
 int main(int argc, char **argv)
