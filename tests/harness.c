@@ -17,6 +17,7 @@
 #include <criterion/hooks.h>
 #include <criterion/options.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -455,6 +456,76 @@ static bool pump(struct session *s, double deadline)
 	}
 }
 
+/* ---- a run past its time ------------------------------------------------------------ */
+
+/* The first line of /proc/PID/task/TID/NAME, without its newline; "?" if unreadable. */
+static void task_line(pid_t pid, const char *tid, const char *name, char *out, size_t size)
+{
+	char path[96];
+	snprintf(path, sizeof(path), "/proc/%d/task/%s/%s", (int)pid, tid, name);
+	FILE *f = fopen(path, "r");
+	if (!f || !fgets(out, (int)size, f))
+		snprintf(out, size, "?");
+	if (f)
+		fclose(f);
+	out[strcspn(out, "\n")] = '\0';
+}
+
+/*
+ * For the log of a run that hung: each of its kernel threads, with its state, where
+ * the kernel has it wait and the system call it is in (number first), as /proc says.
+ */
+static void describe_tasks(pid_t pid, struct buf *err)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return;
+	const char *head = "\n[harness] at the timeout, its kernel threads:\n";
+	buf_append(err, head, strlen(head));
+	for (struct dirent *e; (e = readdir(d));) {
+		if (e->d_name[0] == '.')
+			continue;
+		char comm[64], stat[512], wchan[64], sc[128], line[512];
+		task_line(pid, e->d_name, "comm", comm, sizeof(comm));
+		task_line(pid, e->d_name, "stat", stat, sizeof(stat));
+		task_line(pid, e->d_name, "wchan", wchan, sizeof(wchan));
+		task_line(pid, e->d_name, "syscall", sc, sizeof(sc));
+		/* The state follows the command's closing parenthesis. */
+		const char *paren = strrchr(stat, ')');
+		char state = paren && paren[1] == ' ' ? paren[2] : '?';
+		sc[strcspn(sc, " ")] = '\0';
+		int n = snprintf(line, sizeof(line), "[harness]   %s %s: %c, in %s, system call %s\n",
+				 e->d_name, comm, state, wchan[0] ? wchan : "-", sc);
+		buf_append(err, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	}
+	closedir(d);
+}
+
+/* The number cmd sets GREENPATCH_DUMP_SIGNAL to in its environment, or 0. */
+static int dump_signal_of(const struct gp_cmd *cmd)
+{
+	static const char key[] = "GREENPATCH_DUMP_SIGNAL=";
+	for (char *const *e = cmd->env; cmd->shim && e && *e; e++)
+		if (strncmp(*e, key, strlen(key)) == 0)
+			return atoi(*e + strlen(key));
+	return 0;
+}
+
+/*
+ * A run past its time is described before it is killed, so that a hang seen once says
+ * where it was: its kernel threads, and where the run set a dump signal (by number),
+ * the library's dump of its green threads, written to its standard error.
+ */
+static void describe_hang(const struct gp_cmd *cmd, struct session *s)
+{
+	describe_tasks(s->pid, &s->ebuf);
+	int sig = dump_signal_of(cmd);
+	if (sig > 0 && kill(s->pid, sig) == 0)
+		(void)pump(s, gp_now() + 2);
+}
+
 int gp_run(const struct gp_cmd *cmd, struct gp_run *r)
 {
 	double timeout = cmd->timeout_s > 0 ? cmd->timeout_s : DEFAULT_TIMEOUT_S;
@@ -494,6 +565,7 @@ int gp_run(const struct gp_cmd *cmd, struct gp_run *r)
 
 	if (!pump(&s, r->elapsed_s + timeout)) {
 		r->timed_out = true;
+		describe_hang(cmd, &s);
 		kill_and_reap(s.pid, &r->status);
 	} else {
 		reap(s.pid, &r->status);
