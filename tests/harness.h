@@ -159,6 +159,14 @@ void gp_compare(const char *prog, char *const argv[], double timeout_s, struct g
 		struct gp_run *shim);
 
 /*
+ * For the shim_env of a run that may hang (a stress test): a run killed at its timeout
+ * is described first (gp_run), and with this set the library's dump of its green
+ * threads is part of it. SIGRTMIN+6, by number: for programs that do not use it, whose
+ * own alarm (GP_PROG_ALARM_S, tests/progs/progs.h) comes after the harness's bound.
+ */
+#define GP_DUMP_ON_HANG "GREENPATCH_DUMP_SIGNAL=40"
+
+/*
  * The same, with shim_env (NAME=VALUE entries, NULL-terminated; may be NULL) added to the
  * environment of the run under the shim: a setting of the library the comparison needs.
  */

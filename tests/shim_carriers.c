@@ -28,10 +28,11 @@ static double stress_timeout_s(void)
 }
 
 /* The environment of the stress run at n carriers; the program's own alarm
- * (tests/progs/progs.h) as long as the harness's bound. */
-#define STRESS_ENV(n)                                                               \
-	(gp_asan_preloaded() ? GP_ARGV("GREENPATCH_CARRIERS=" #n, "GP_PROG_ALARM_S=180") \
-			     : GP_ARGV("GREENPATCH_CARRIERS=" #n))
+ * (tests/progs/progs.h) after the harness's bound, which describes a hang first. */
+#define STRESS_ENV(n)                                                                    \
+	(gp_asan_preloaded()                                                             \
+		 ? GP_ARGV("GREENPATCH_CARRIERS=" #n, "GP_PROG_ALARM_S=200", GP_DUMP_ON_HANG) \
+		 : GP_ARGV("GREENPATCH_CARRIERS=" #n, "GP_PROG_ALARM_S=75", GP_DUMP_ON_HANG))
 
 Test(carriers, stress_at_two)
 {

@@ -128,26 +128,21 @@ Test(stuck, bad_values_are_refused)
  * or others compute in bursts and are handed off and rejoin again and again
  * (tests/progs/handoff_stress.c): the totals are the program's own, natively, with the
  * default threshold, and with the smallest one, which hands off as often as it can.
- * Lines two handed-off threads write on one stream at once come out whole.
- */
-/*
- * Killed by the harness before its own alarm (120 s), so that a hang is described: with
- * a dump signal (SIGRTMIN+6, which the program does not use), the library writes where
- * each green thread was (harness.c, describe_hang).
+ * Lines two handed-off threads write on one stream at once come out whole. Killed by
+ * the harness before the program's own alarm (120 s), so that a hang is described.
  */
 #define STRESS_TIMEOUT_S 100
-#define STRESS_DUMP "GREENPATCH_DUMP_SIGNAL=40"
 
 Test(stuck, wake_ups_across_handoffs)
 {
 	struct gp_run native, shim;
 
-	gp_compare_env("handoff_stress", NULL, GP_ARGV(STRESS_DUMP), STRESS_TIMEOUT_S, &native,
+	gp_compare_env("handoff_stress", NULL, GP_ARGV(GP_DUMP_ON_HANG), STRESS_TIMEOUT_S, &native,
 		       &shim);
 	struct gp_cmd cmd = { .prog = "handoff_stress", .shim = true,
 			      .timeout_s = STRESS_TIMEOUT_S,
 			      .env = GP_ARGV("GREENPATCH_HANDOFF=50us", "GREENPATCH_STATS=1",
-					     STRESS_DUMP) };
+					     GP_DUMP_ON_HANG) };
 	struct gp_run fast;
 
 	gp_run(&cmd, &fast);
