@@ -492,8 +492,10 @@ static _Atomic unsigned discarded_count[65];
  * Give kept signal sig to g, inside the bracket: claimed first, since the loop and a
  * thread that unblocks it may try at once. Marked given before it is made pending on
  * g, which may raise it at once on another carrier and must find it given. A
- * discarding action set meanwhile on another kernel thread (discard_kept) frees it and
- * clears it from every thread: made pending on g after that, it is taken back here.
+ * discarding action set meanwhile on another kernel thread (discard_kept) waits for the
+ * claim to end, frees the signal and clears it from every thread: made pending on g
+ * after that, it is taken back here. A discard counted since the claim began that left
+ * the signal given to g came before the claim, and freed an earlier instance.
  */
 static void give(int sig, struct gp_green *g)
 {
@@ -505,7 +507,9 @@ static void give(int sig, struct gp_green *g)
 	kept[sig].to = g;
 	atomic_store(&kept[sig].state, GIVEN);
 	__atomic_or_fetch(&g->sig_pending, bit, __ATOMIC_SEQ_CST);
-	if (atomic_load(&discarded_count[sig]) != discarded) {
+	if (atomic_load(&discarded_count[sig]) != discarded &&
+	    (atomic_load(&kept[sig].state) != GIVEN || kept[sig].to != g)) {
+		/* Discarded (or taken by g already, which cleared it first). */
 		__atomic_and_fetch(&g->sig_pending, ~bit, __ATOMIC_SEQ_CST);
 		return;
 	}
@@ -694,9 +698,10 @@ static void discard_kept(int sig)
 	bool entered = gp_on_green();
 	if (entered)
 		gp_enter();
-	/* Being kept or given on another kernel thread: a few instructions, unless that
-	 * thread is preempted in them (bounded all the same). */
 	atomic_fetch_add(&discarded_count[sig], 1);
+	/* Being kept or given on another kernel thread: a few instructions, unless that
+	 * thread is preempted in them (bounded all the same: past the bound, a signal being
+	 * given is delivered). */
 	int state = atomic_load(&kept[sig].state);
 	for (unsigned spins = 0; state == WRITING && spins < 20000; spins++) {
 		gp_spin_step(spins, 200);
