@@ -199,7 +199,7 @@ $(B)/tests/core-ucontext: $(UNIT_SRC) $(CORE_UC_O) tests/unit.h
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -DGP_CTX_UCONTEXT $(filter %.c,$^) $(CORE_UC_O) $(SAN_LDFLAGS) -o $@ -lcriterion -lev -lpthread
 
-$(B)/tests/shim: $(SHIM_TEST_SRC) tests/harness.c tests/harness.h shim/syms.def core/config.def
+$(B)/tests/shim: $(SHIM_TEST_SRC) tests/harness.c tests/harness.h tests/native_runs.c tests/native_runs.h shim/syms.def core/config.def
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) $(filter %.c,$^) -o $@ -lcriterion
 
@@ -225,12 +225,19 @@ TEST_ENV := GP_TEST_LIB=$(abspath $(LIB)) GP_TEST_PRELOAD=$(abspath $(LIB))$(ASA
 BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 BUILD_PAR   = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(BUILD_JOBS))
 
+# The native side of each comparison runs in the first pass of the behaviour tests and
+# is kept here for the second (tests/native_runs.h); made afresh by every make test.
+NATIVE_RUNS := $(abspath $(B)/native-runs)
+
 test: deps
 	@$(MAKE) --no-print-directory $(BUILD_PAR) $(LIB) $(LAUNCHER) progs $(TEST_BINS)
+	@rm -rf $(NATIVE_RUNS) && mkdir -p $(NATIVE_RUNS)
 	@set -e; for t in $(TEST_BINS); do \
-	    echo "== $$t"; $(TEST_ENV) GREENPATCH_CARRIERS=2 $$t --jobs 2 --short-filename; done
+	    echo "== $$t"; $(TEST_ENV) GP_TEST_NATIVE_RUNS=$(NATIVE_RUNS) GREENPATCH_CARRIERS=2 \
+	    $$t --jobs 2 --short-filename; done
 	@echo "== $(B)/tests/shim, one carrier"
-	@$(TEST_ENV) GREENPATCH_CARRIERS=1 $(B)/tests/shim --jobs 2 --short-filename
+	@$(TEST_ENV) GP_TEST_NATIVE_RUNS=$(NATIVE_RUNS) GREENPATCH_CARRIERS=1 \
+	    $(B)/tests/shim --jobs 2 --short-filename
 	@$(if $(SANITIZE),,tests/package/run)
 check: test
 

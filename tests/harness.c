@@ -13,6 +13,7 @@
  * and a child that exits while a grandchild still holds its pipes is still noticed.
  */
 #include "harness.h"
+#include "native_runs.h"
 
 #include <criterion/hooks.h>
 #include <criterion/options.h>
@@ -266,10 +267,9 @@ static void free_strv(char **v)
  * "echo_server 1000 rw (shim)". A long argument list is cut ("...") so that the mode at
  * the end, which tells the two runs of a comparison apart, always shows.
  */
-static void make_label(const struct gp_cmd *cmd, char *label, size_t size)
+static void make_label_as(const struct gp_cmd *cmd, const char *mode, char *label, size_t size)
 {
 	const char *base = strrchr(cmd->prog, '/') ? strrchr(cmd->prog, '/') + 1 : cmd->prog;
-	const char *mode = cmd->shim ? " (shim)" : " (native)";
 	size_t room = size - strlen(mode) - strlen(" ...") - 1;
 	size_t len = strlen(base) < room ? strlen(base) : room - 1;
 
@@ -282,6 +282,11 @@ static void make_label(const struct gp_cmd *cmd, char *label, size_t size)
 		len += (size_t)snprintf(label + len, size - len, " %s", *a);
 	}
 	snprintf(label + len, size - len, "%s", mode);
+}
+
+static void make_label(const struct gp_cmd *cmd, char *label, size_t size)
+{
+	make_label_as(cmd, cmd->shim ? " (shim)" : " (native)", label, size);
 }
 
 /* ---- starting a child ------------------------------------------------------------- */
@@ -589,6 +594,32 @@ int gp_run(const struct gp_cmd *cmd, struct gp_run *r)
 	if (cmd->shim)
 		check_preloaded(r);
 	return 0;
+}
+
+/*
+ * A program that times its own threads prints this on stderr when the machine's load
+ * starved one natively (tests/progs/stuck_cases.c): the native run is then no reference,
+ * and the comparison is made again, up to STARVED_TRIES times in all.
+ */
+#define STARVED_MARK "(starved)"
+#define STARVED_TRIES 3
+
+bool gp_run_native(const struct gp_cmd *cmd, struct gp_run *r)
+{
+	char *path = gp_prog_path(cmd->prog);
+
+	*r = (struct gp_run){ 0 };
+	bool kept = !cmd->shim && gp_native_run_load(path, cmd, r);
+	if (kept) {
+		make_label_as(cmd, " (native, kept from an earlier pass)", r->label,
+			      sizeof(r->label));
+	} else {
+		gp_run(cmd, r);
+		if (!cmd->shim)
+			gp_native_run_save(path, cmd, r, STARVED_MARK);
+	}
+	free(path);
+	return kept;
 }
 
 int gp_run_prog(const char *prog, char *const argv[], bool shim, double timeout_s,
@@ -996,25 +1027,32 @@ bool gp_kv_long(const char *text, const char *key, long *val)
 
 /* ---- comparisons -------------------------------------------------------------------- */
 
-/*
- * A program that times its own threads prints this on stderr when the machine's load
- * starved one natively (tests/progs/stuck_cases.c): the native run is then no reference,
- * and the comparison is made again, up to STARVED_TRIES times in all.
- */
-#define STARVED_MARK "(starved)"
-#define STARVED_TRIES 3
 
-/* Runs prog with argv natively, and under the shim with shim_env added (may be NULL). */
+/*
+ * Runs prog with argv natively, and under the shim with shim_env added (may be NULL). The
+ * native run may be one kept from an earlier pass (native_runs.h) unless fresh; where the
+ * two differ, the native one is made again, so that a kept run never decides alone.
+ */
 static void run_both(const char *prog, char *const argv[], char *const *shim_env,
-		     double timeout_s, struct gp_run *n, struct gp_run *s)
+		     double timeout_s, bool fresh, struct gp_run *n, struct gp_run *s)
 {
 	struct gp_cmd native = { .prog = prog, .argv = argv, .timeout_s = timeout_s };
 	struct gp_cmd shim = { .prog = prog, .argv = argv, .shim = true, .timeout_s = timeout_s,
 			       .env = shim_env };
 
 	for (int tries = 1;; tries++) {
-		gp_run(&native, n);
+		bool kept = false;
+		if (fresh || tries > 1)
+			gp_run(&native, n);
+		else
+			kept = gp_run_native(&native, n);
 		gp_run(&shim, s);
+		char *kept_diff = kept ? gp_diff_runs(n, s) : NULL;
+		if (kept_diff) {
+			free(kept_diff);
+			gp_run_free(n);
+			gp_run(&native, n);
+		}
 		if (tries == STARVED_TRIES || !n->err || !strstr(n->err, STARVED_MARK))
 			return;
 		char *diff = gp_diff_runs(n, s);
@@ -1034,7 +1072,7 @@ void gp_compare_env(const char *prog, char *const argv[], char *const *shim_env,
 {
 	struct gp_run n, s;
 
-	run_both(prog, argv, shim_env, timeout_s, &n, &s);
+	run_both(prog, argv, shim_env, timeout_s, false, &n, &s);
 	gp_expect_same(&n, &s);
 	if (native)
 		*native = n;
@@ -1155,7 +1193,7 @@ struct case_tally {
 static char *compare_case_twice(const char *prog, char *name, char *const *shim_env,
 				double timeout_s, struct gp_run *n, struct gp_run *s)
 {
-	run_both(prog, GP_ARGV(name), shim_env, timeout_s, n, s);
+	run_both(prog, GP_ARGV(name), shim_env, timeout_s, false, n, s);
 	char *diff = gp_diff_runs(n, s);
 	if (!diff || n->timed_out || s->timed_out)
 		return diff;
@@ -1164,7 +1202,7 @@ static char *compare_case_twice(const char *prog, char *name, char *const *shim_
 	free(diff);
 	gp_run_free(n);
 	gp_run_free(s);
-	run_both(prog, GP_ARGV(name), shim_env, timeout_s, n, s);
+	run_both(prog, GP_ARGV(name), shim_env, timeout_s, true, n, s);
 	return gp_diff_runs(n, s);
 }
 

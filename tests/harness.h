@@ -92,6 +92,13 @@ char *gp_prog_path(const char *prog);
  */
 int gp_run(const struct gp_cmd *cmd, struct gp_run *r);
 
+/*
+ * gp_run for the native side of a comparison: with GP_TEST_NATIVE_RUNS set, the run kept
+ * from an earlier pass when there is one, labelled so (and true); else gp_run, and the
+ * run is kept (native_runs.h). A shim cmd is simply run.
+ */
+bool gp_run_native(const struct gp_cmd *cmd, struct gp_run *r);
+
 /* Shorthand for the common case. */
 int gp_run_prog(const char *prog, char *const argv[], bool shim, double timeout_s,
 		const char *stdin_data, struct gp_run *r);

@@ -79,10 +79,13 @@ static char *script(void)
 	return s;
 }
 
-/* Runs case name of the script in mode ("native" or "shim"). */
-/* run_case with one more NAME=VALUE (or NULL) in the environment. */
-static void run_case_env(const char *name, const char *mode, bool is_pending, const char *extra,
-			 struct gp_run *r)
+/*
+ * Runs case name of the script in mode ("native" or "shim"), with one more NAME=VALUE (or
+ * NULL) in the environment. A native run may be one kept from an earlier pass if
+ * may_keep (native_runs.h).
+ */
+static void run_case_how(const char *name, const char *mode, bool is_pending, const char *extra,
+			 bool may_keep, struct gp_run *r)
 {
 	char *s = script();
 	char *env = gp_asprintf("GP_REAL_CMD_SECS=%s", is_pending ? PENDING_CMD_SECS : CMD_SECS);
@@ -93,17 +96,28 @@ static void run_case_env(const char *name, const char *mode, bool is_pending, co
 		.timeout_s = is_pending ? PENDING_TIMEOUT_S : RUN_TIMEOUT_S,
 		.env = GP_ARGV(env, (char *)extra),
 	};
+	bool kept = false;
 
 	gp_env("GP_TEST_PRELOAD");
-	gp_run(&cmd, r);
-	snprintf(r->label, sizeof(r->label), "real %s (%s)", name, mode);
+	if (may_keep && strcmp(mode, "native") == 0)
+		kept = gp_run_native(&cmd, r);
+	else
+		gp_run(&cmd, r);
+	snprintf(r->label, sizeof(r->label), "real %s (%s)", name,
+		 kept ? "native, kept from an earlier pass" : mode);
 	free(env);
 	free(s);
 }
 
+static void run_case_env(const char *name, const char *mode, bool is_pending, const char *extra,
+			 struct gp_run *r)
+{
+	run_case_how(name, mode, is_pending, extra, false, r);
+}
+
 static void run_case(const char *name, const char *mode, bool is_pending, struct gp_run *r)
 {
-	run_case_env(name, mode, is_pending, NULL, r);
+	run_case_how(name, mode, is_pending, NULL, false, r);
 }
 
 ParameterizedTestParameters(real, same)
@@ -147,7 +161,7 @@ ParameterizedTest(const struct real_case *c, real, same)
 	bool differs = false;
 	char *diff;
 
-	run_case(c->name, "native", p != NULL, &n);
+	run_case_how(c->name, "native", p != NULL, NULL, true, &n);
 	gp_expect_ok(&n);
 	run_case(c->name, "shim", p != NULL, &s);
 	if (p) {
