@@ -189,6 +189,17 @@ $(B)/progs/tls_rust: tests/progs/tls_rust.rs
 
 progs: $(TLS_EXTRA)
 
+# Preloaded after the ASan runtime in a sanitizer build (tests/progs/mod/swift_stub.c).
+ASAN_STUB := $(B)/progs/libswift_stub.so
+
+$(ASAN_STUB): tests/progs/mod/swift_stub.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -Wall -Wextra -Werror -O2 -fPIC -shared -o $@ $<
+
+ifeq ($(SANITIZE),address)
+progs: $(ASAN_STUB)
+endif
+
 TEST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -g -D_GNU_SOURCE -iquote core -iquote shim -iquote tests -iquote $(B)
 
 $(B)/tests/core: $(UNIT_SRC) $(CORE_O) tests/unit.h
@@ -216,7 +227,9 @@ $(B)/bench-progs/%: tests/bench/%.c tests/bench/bench.h
 # otherwise wrap every green thread's start routine as if it were a new kernel thread.
 # With the shim first, our hooks call ASan's interceptors as their "real" functions.
 # handle_segv=0: the guard-page tests expect the SIGSEGV itself, not ASan's report of it.
-ASAN_RT := $(if $(filter address,$(SANITIZE)),:$(shell $(CC) -print-file-name=libasan.so))
+# After the runtime, a stub without which the runtime deadlocks Debian's programs that
+# link p11-kit as it starts (tests/progs/mod/swift_stub.c).
+ASAN_RT := $(if $(filter address,$(SANITIZE)),:$(shell $(CC) -print-file-name=libasan.so):$(abspath $(ASAN_STUB)))
 TEST_ENV := GP_TEST_LIB=$(abspath $(LIB)) GP_TEST_PRELOAD=$(abspath $(LIB))$(ASAN_RT) \
             GP_TEST_PROGS=$(abspath $(B)/progs) GP_TEST_ROOT=$(CURDIR) \
             ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0:handle_segv=0:$(ASAN_OPTIONS)
