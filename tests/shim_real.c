@@ -158,7 +158,8 @@ ParameterizedTest(const struct real_case *c, real, same)
 	char *diff;
 
 	run_case_how(c->name, "native", p != NULL, NULL, true, &n);
-	gp_expect_ok(&n);
+	if (p)
+		gp_expect_ok(&n);
 	run_case(c->name, "shim", p != NULL, &s);
 	if (p) {
 		diff = gp_diff_runs(&n, &s);
@@ -169,7 +170,11 @@ ParameterizedTest(const struct real_case *c, real, same)
 			gp_expect_still_differs(c->name, differs);
 		free(diff);
 	} else {
+		/* A native run that fails a check of its own (a sampler the machine starved
+		 * saw 984 of 1,000 threads) differs from the library's, and both are run
+		 * again: the native run must pass its checks then. */
 		again_if_differs(c->name, &n, &s);
+		gp_expect_ok(&n);
 		gp_expect_same(&n, &s);
 		gp_expect_ok(&s);
 	}
