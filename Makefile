@@ -194,7 +194,7 @@ ASAN_STUB := $(B)/progs/libswift_stub.so
 
 $(ASAN_STUB): tests/progs/mod/swift_stub.c
 	@mkdir -p $(@D)
-	$(CC) -std=gnu11 -Wall -Wextra -Werror -O2 -fPIC -shared -o $@ $<
+	$(CC) $(PROG_CFLAGS) -fPIC -shared -o $@ $<
 
 ifeq ($(SANITIZE),address)
 progs: $(ASAN_STUB)

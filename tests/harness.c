@@ -609,14 +609,13 @@ bool gp_run_native(const struct gp_cmd *cmd, struct gp_run *r)
 	char *path = gp_prog_path(cmd->prog);
 
 	*r = (struct gp_run){ 0 };
-	bool kept = !cmd->shim && gp_native_run_load(path, cmd, r);
+	bool kept = gp_native_run_load(path, cmd, r);
 	if (kept) {
 		make_label_as(cmd, " (native, kept from an earlier pass)", r->label,
 			      sizeof(r->label));
 	} else {
 		gp_run(cmd, r);
-		if (!cmd->shim)
-			gp_native_run_save(path, cmd, r, STARVED_MARK);
+		gp_native_run_save(path, cmd, r, STARVED_MARK);
 	}
 	free(path);
 	return kept;
@@ -1026,7 +1025,6 @@ bool gp_kv_long(const char *text, const char *key, long *val)
 }
 
 /* ---- comparisons -------------------------------------------------------------------- */
-
 
 /*
  * Runs prog with argv natively, and under the shim with shim_env added (may be NULL). The

@@ -95,7 +95,8 @@ int gp_run(const struct gp_cmd *cmd, struct gp_run *r);
 /*
  * gp_run for the native side of a comparison: with GP_TEST_NATIVE_RUNS set, the run kept
  * from an earlier pass when there is one, labelled so (and true); else gp_run, and the
- * run is kept (native_runs.h). A shim cmd is simply run.
+ * run is kept (native_runs.h). cmd runs no library of ours: a native run, or a script
+ * that preloads the library itself only in a mode of its own (tests/real/run).
  */
 bool gp_run_native(const struct gp_cmd *cmd, struct gp_run *r);
 

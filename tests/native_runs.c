@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define MAGIC "gp-native-run 1\n"
@@ -27,22 +26,6 @@ struct text {
 	char *p;
 	size_t len;
 };
-
-static void text_add(struct text *t, const char *s, size_t n)
-{
-	char *p = realloc(t->p, t->len + n + 1);
-	cr_assert(p, "native runs: out of memory");
-	memcpy(p + t->len, s, n);
-	t->p = p;
-	t->len += n;
-	t->p[t->len] = '\0';
-}
-
-/* Each part followed by a NUL, so that ("a", "bc") and ("ab", "c") differ. */
-static void text_add_str(struct text *t, const char *s)
-{
-	text_add(t, s, strlen(s) + 1);
-}
 
 /*
  * What tells one native run from another: the binary, its arguments, the environment
@@ -53,15 +36,19 @@ static void text_add_str(struct text *t, const char *s)
 static struct text command_of(const char *path, const struct gp_cmd *cmd)
 {
 	struct text t = { 0 };
+	FILE *f = open_memstream(&t.p, &t.len);
 
-	text_add_str(&t, path);
+	cr_assert(f, "native runs: out of memory");
+	/* Each part followed by a NUL, so that ("a", "bc") and ("ab", "c") differ. */
+	fprintf(f, "%s%c", path, 0);
 	for (char *const *a = cmd->argv; a && *a; a++)
-		text_add_str(&t, *a);
-	text_add_str(&t, "--env");
+		fprintf(f, "%s%c", *a, 0);
+	fprintf(f, "--env%c", 0);
 	for (char *const *e = cmd->env; e && *e; e++)
-		text_add_str(&t, *e);
-	text_add_str(&t, cmd->env_only ? "--env-only" : "--inherit");
-	text_add_str(&t, cmd->stdin_data ? cmd->stdin_data : "--no-input");
+		fprintf(f, "%s%c", *e, 0);
+	fprintf(f, "%s%c", cmd->env_only ? "--env-only" : "--inherit", 0);
+	fprintf(f, "%s%c", cmd->stdin_data ? cmd->stdin_data : "--no-input", 0);
+	cr_assert(fclose(f) == 0, "native runs: out of memory");
 	return t;
 }
 
@@ -153,8 +140,10 @@ bool gp_native_run_load(const char *path, const struct gp_cmd *cmd, struct gp_ru
  */
 static bool worth_keeping(const struct gp_run *r, const char *starved_mark)
 {
-	return !r->timed_out && WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0 &&
-	       !(r->err && strstr(r->err, starved_mark));
+	char *bad = gp_check_ok(r, 0);
+
+	free(bad);
+	return !bad && !(r->err && strstr(r->err, starved_mark));
 }
 
 void gp_native_run_save(const char *path, const struct gp_cmd *cmd, const struct gp_run *r,
