@@ -1,5 +1,6 @@
 #include "ownfd.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/resource.h>
@@ -7,7 +8,7 @@
 #include <unistd.h>
 
 /* Where the numbers go: the top of the first TOP numbers, above select()'s range. */
-#define TOP 4096
+#define TOP GP_OWN_FD_TOP
 #define SELECT_RANGE 1024
 
 int gp__own_fd_low = INT_MAX;
@@ -87,10 +88,69 @@ static int move_high(int fd)
 	return (int)high;
 }
 
+/* The kernel's smallest table, on 64-bit (BITS_PER_LONG numbers, NR_OPEN_DEFAULT). */
+#define TABLE_MIN 64
+
+/* gp_program_fd_table's answer once learnt; 0 before. */
+static int table_size;
+
+/* Is fd open? (A raw call: the hooks are not wanted here.) */
+static bool fd_open(int fd)
+{
+	return syscall(SYS_fcntl, fd, F_GETFD) >= 0;
+}
+
+bool gp_fd_table_ends_by(int k)
+{
+	const unsigned per = 8 * sizeof(unsigned long);
+	unsigned long bits[2 * TOP / (8 * sizeof(unsigned long))] = { 0 };
+	if (k < 0 || k >= 2 * TOP)
+		return false;
+	int saved = errno;
+	bool past = false;
+	if (!fd_open(k)) {
+		bits[k / per] = 1UL << (k % per);
+		struct timespec zero = { 0, 0 };
+		past = syscall(SYS_pselect6, k + 1, bits, NULL, NULL, &zero, NULL) >= 0;
+	}
+	errno = saved;
+	return past;
+}
+
+/* Where the kernel's table ends now: at most a dozen system calls, once. */
+static int table_end(void)
+{
+	for (int k = TABLE_MIN; k < TOP; k *= 2)
+		if (gp_fd_table_ends_by(k))
+			return k;
+	return TOP;
+}
+
+int gp_program_fd_table(void)
+{
+	int n = __atomic_load_n(&table_size, __ATOMIC_RELAXED);
+	return n && __atomic_load_n(&own_count, __ATOMIC_RELAXED) ? n : INT_MAX;
+}
+
+void gp_program_fd_note(int fd)
+{
+	int n = __atomic_load_n(&table_size, __ATOMIC_RELAXED);
+	if (fd < n || !n)
+		return;
+	int want = TABLE_MIN;
+	while (want <= fd && want < INT_MAX / 2)
+		want *= 2;
+	while (n < want && !__atomic_compare_exchange_n(&table_size, &n, want, true,
+							__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
 int gp_own_fd_adopt(int fd)
 {
 	if (fd < 0)
 		return fd;
+	if (!table_size)
+		table_size = table_end();
 	fd = move_high(fd);
 	/* The number before the count: a reader on a handed-off thread (ownfd.h) sees
 	 * either the old count or the new one with the number in place. */

@@ -33,6 +33,9 @@
 
 #define GP_OWN_FDS_MAX 8
 
+/* The library's numbers are below this one (the top of the first 4,096). */
+#define GP_OWN_FD_TOP 4096
+
 /* The lowest of the library's own descriptors, or INT_MAX while it has none. */
 extern int gp__own_fd_low;
 
@@ -67,5 +70,36 @@ void gp_own_fd_forget(int fd);
 
 /* The lowest of the library's descriptors at or above from, or -1. */
 int gp_own_fd_next(unsigned from);
+
+/*
+ * The descriptor table the program would have without the library's numbers.
+ *
+ * The kernel's table holds a power of two of numbers, 64 at least; it grows to fit the
+ * highest number ever opened, never shrinks, and a child's is sized to its parent's
+ * highest open number. select(2) takes no notice of a number past the table's end and
+ * fails with EBADF for one inside it that is not open. The library's numbers near 4,096
+ * make the table 4,096 long, so a never-opened number such as 1,000, ignored natively,
+ * would be EBADF: the select hooks count only the numbers of the table the program's
+ * own history made (shim/poll.c).
+ *
+ * That table is learnt before the first of the library's numbers moves high (select
+ * finds where it ends), then grows with every number the program is seen to hold: those
+ * the hooks make (gp_program_fd_note), and open ones a select names past the end. A
+ * number opened and closed again by a call the library does not see (a raw system
+ * call) leaves no trace: a select naming it later, EBADF natively, ignores it.
+ */
+
+/* The numbers below which select counts the program's descriptors; INT_MAX while the
+ * library has none of its own (the kernel's table is then the program's). */
+int gp_program_fd_table(void);
+
+/* fd is open in the program (made by it): the table grows to fit it. */
+void gp_program_fd_note(int fd);
+
+/*
+ * Does the kernel's table end at or before number k (0 <= k < 8,192), so that select
+ * would take no notice of k? Two system calls.
+ */
+bool gp_fd_table_ends_by(int k);
 
 #endif

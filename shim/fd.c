@@ -205,6 +205,7 @@ int dup2(int fd, int fd2)
 		return -1;
 	forget_target(fd, fd2);
 	int rc = GP_REAL(dup2)(fd, fd2);
+	gp_program_fd_note(rc);
 	if (rc >= 0 && fd != fd2) {
 		gp__fd_mark_shared(fd);
 		gp__fd_mark_shared(rc);
@@ -218,6 +219,7 @@ int dup3(int fd, int fd2, int flags)
 		return -1;
 	forget_target(fd, fd2);
 	int rc = GP_REAL(dup3)(fd, fd2, flags);
+	gp_program_fd_note(rc);
 	if (rc >= 0) {
 		gp__fd_mark_shared(fd);
 		gp__fd_mark_shared(rc);

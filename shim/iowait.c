@@ -15,6 +15,7 @@
 #include "hook.h"
 #include "loop.h"
 #include "offcall.h"
+#include "ownfd.h"
 #include "signals.h"
 
 /*
@@ -560,6 +561,7 @@ bool gp__fd_is_stream(int fd)
 
 void gp__fd_born(int fd, enum gp_fd_kind kind, int nonblocking)
 {
+	gp_program_fd_note(fd);
 	if (fd < 0 || !gp_on_green())
 		return;
 	gp__fd_forget(fd);

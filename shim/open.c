@@ -25,6 +25,7 @@
 #include "tid.h"
 #include "iowait.h"
 #include "offcall.h"
+#include "ownfd.h"
 #include "path.h"
 
 struct open_call {
@@ -97,6 +98,7 @@ static int open_as(open_fn real, const char *name, int dirfd, const char *path, 
 	else
 		fd = GP_MAYBE_SLOW_AS(name, k, open_here(real, &a, name));
 	gp__path_opened(fd, k);
+	gp_program_fd_note(fd);
 	return fd;
 }
 

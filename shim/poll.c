@@ -12,6 +12,7 @@
 #define GP_HOOK_FAMILY GP_FAM_POLL
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include <time.h>
 
 #include "hook.h"
+#include "ownfd.h"
 #include "ready.h"
 #include "util.h"
 
@@ -136,6 +138,51 @@ static void select_publish(struct selectset *s, int n)
 }
 
 /*
+ * The nfds the kernel would act on natively: no further than the end of the table the
+ * program's own descriptors made (core/ownfd.h), where the library's numbers have made
+ * the kernel's longer. A number past that end that is open (made by a call no hook saw)
+ * shows the program's table longer, as natively. The kernel writes back only the part
+ * of the sets it acted on, and never reads the rest: neither does this, but for a peek,
+ * and an unreadable tail is no error. That peek is one system call more for a program
+ * that passes more numbers than its table holds (FD_SETSIZE, say).
+ */
+static int select_span(int nfds, fd_set *rd, fd_set *wr, fd_set *ex)
+{
+	int size = gp_program_fd_table();
+	if (nfds <= size || size >= GP_OWN_FD_TOP)
+		return nfds;
+	/* Past the library's numbers the kernel's table is the program's. */
+	if (nfds > GP_OWN_FD_TOP && !gp_fd_table_ends_by(GP_OWN_FD_TOP))
+		return nfds;
+	int end = nfds < GP_OWN_FD_TOP ? nfds : GP_OWN_FD_TOP;
+	fd_set *sets[3] = { rd, wr, ex };
+	unsigned char tail[3][GP_OWN_FD_TOP / 8];
+	struct gp_peek_piece pieces[3];
+	unsigned n = 0;
+	size_t from = (size_t)size / 8, len = ((size_t)end + 7) / 8 - from;
+	for (int i = 0; i < 3; i++) {
+		if (!sets[i])
+			continue;
+		pieces[n] = (struct gp_peek_piece){ (unsigned char *)sets[i] + from, tail[n], len };
+		n++;
+	}
+	if (n == 0 || !gp_peek_pieces(pieces, n))
+		return size;
+	int saved = errno;
+	for (int fd = size; fd < end; fd++) {
+		size_t byte = (size_t)fd / 8 - from;
+		bool named = false;
+		for (unsigned i = 0; i < n; i++)
+			named |= (tail[i][byte] >> (fd % 8)) & 1;
+		if (named && !gp_own_fd(fd) && GP_REAL(fcntl)(fd, F_GETFD) >= 0)
+			gp_program_fd_note(fd);
+	}
+	errno = saved;
+	size = gp_program_fd_table();
+	return nfds < size || size >= GP_OWN_FD_TOP ? nfds : size;
+}
+
+/*
  * Sets beyond FD_SETSIZE (nfds larger) go to the C library, as does a zero timeout, and
  * sets that cannot be read: the probe copies them, where the kernel says EFAULT.
  */
@@ -169,6 +216,7 @@ static int green_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, double tim
 
 int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
 {
+	nfds = select_span(nfds, rd, wr, ex);
 	if ((tv && tv->tv_sec == 0 && tv->tv_usec == 0) || !select_is_green(nfds, rd, wr, ex))
 		return GP_REAL(select)(nfds, rd, wr, ex, tv);
 	if (tv && (tv->tv_sec < 0 || tv->tv_usec < 0 || tv->tv_usec >= 1000000)) {
@@ -189,6 +237,7 @@ int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
 int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct timespec *ts,
 	    const sigset_t *mask)
 {
+	nfds = select_span(nfds, rd, wr, ex);
 	if ((ts && ts->tv_sec == 0 && ts->tv_nsec == 0) || !select_is_green(nfds, rd, wr, ex))
 		return GP_REAL(pselect)(nfds, rd, wr, ex, ts, mask);
 	if (ts && (!gp_ts_valid(ts) || ts->tv_sec < 0)) {

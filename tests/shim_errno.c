@@ -18,8 +18,6 @@ TestSuite(errno_cases, .timeout = 120);
  * pending_cases_still_pending, which fails once one of them passes: then delete its line.
  */
 static const struct gp_pending pending[] = {
-	{ "select_past_table", "the library's descriptors at the top of the range make the "
-			       "descriptor table larger: a number past the program's is EBADF" },
 };
 
 GP_PENDING_REPORT(errno_cases, pending)

@@ -19,6 +19,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -1658,14 +1659,62 @@ static void case_ppoll_timeout(void)
  * to hold the highest descriptor open so far): select takes no notice of it. The
  * library's own descriptors, kept at the top of the range, make the table larger.
  */
-static void case_select_past_table(void)
+/*
+ * A number past the end of the kernel's descriptor table is ignored, and its bit left as
+ * it was; the table is as long as the highest number the process ever held needs (a
+ * power of two, 64 at least). The library's own numbers near 4,096 must not change that.
+ */
+static void select_past_table_after(long usec)
 {
 	fd_set r;
-	struct timeval tv = { 0, 1000 };
+	struct timeval tv = { 0, usec };
 
 	FD_ZERO(&r);
 	FD_SET(1000, &r);
 	SAY(select(1001, &r, NULL, NULL, &tv), "set=%d", FD_ISSET(1000, &r) != 0);
+}
+
+static void case_select_past_table(void)
+{
+	select_past_table_after(1000);
+}
+
+/* The same with a zero timeout, which the library leaves to libc. */
+static void case_select_past_table_polled(void)
+{
+	select_past_table_after(0);
+}
+
+/* A number the process held once is inside the table: closed, it is EBADF to select. */
+static void case_select_closed_in_table(void)
+{
+	fd_set r;
+	struct timeval tv = { 0, 1000 };
+	int fd = fcntl(0, F_DUPFD, 600);
+
+	close(fd);
+	FD_ZERO(&r);
+	FD_SET(fd, &r);
+	SAY(select(fd + 1, &r, NULL, NULL, &tv), "fd=%d set=%d", fd, FD_ISSET(fd, &r) != 0);
+}
+
+/* A high number made by a raw system call, which no hook sees, is selected as any. */
+static void case_select_unseen_high(void)
+{
+	fd_set r;
+	struct timeval tv = { 1, 0 };
+	int p[2], high = 900;
+
+	make_pipe(p, 0);
+	if (write(p[1], "x", 1) != 1 || syscall(SYS_dup3, p[0], high, 0) != high) {
+		printf("select_unseen_high: setup failed\n");
+		return;
+	}
+	FD_ZERO(&r);
+	FD_SET(high, &r);
+	SAY(select(high + 1, &r, NULL, NULL, &tv), "set=%d", FD_ISSET(high, &r) != 0);
+	close(high);
+	close2(p);
 }
 
 /* select with a set that is not mapped: EFAULT from the kernel. */
@@ -2499,6 +2548,9 @@ static const struct prog_case cases[] = {
 	CASE(poll_no_fds),
 	CASE(ppoll_timeout),
 	CASE(select_past_table),
+	CASE(select_past_table_polled),
+	CASE(select_closed_in_table),
+	CASE(select_unseen_high),
 	CASE(select_efault),
 	CASE(select_timeout),
 	CASE(select_wakes),
