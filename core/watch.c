@@ -1117,9 +1117,6 @@ void gp_dump_write(int fd)
 		return;
 	}
 	xmaps_load(&dump_xmaps, true);
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	long now = ts.tv_sec * 1000000000L + ts.tv_nsec;
 	dump_line(fd, "%zu green threads alive on %u carrier%s (the first on kernel thread %d); "
 		  "%zu parked; context switches %llu", c->alive, c->ncarriers,
 		  c->ncarriers == 1 ? "" : "s", c->tid, c->parked,
@@ -1140,15 +1137,20 @@ void gp_dump_write(int fd)
 		if (g->magic != GP_GREEN_MAGIC)
 			break;
 		char what[200] = "";
-		if (g->state == GP_PARKED) {
+		/* Read once: another carrier may change it meanwhile. */
+		enum gp_green_state state = __atomic_load_n(&g->state, __ATOMIC_RELAXED);
+		if (state == GP_PARKED) {
 			char desc[160];
 			gp__describe_wait(g, desc, sizeof(desc));
+			/* The clock read for each thread: the other carriers run on while the
+			 * dump is written, and a thread may have parked after it began. */
+			long parked = g->parked_ns ? now_ns(CLOCK_MONOTONIC_COARSE) - g->parked_ns : 0;
 			snprintf(what, sizeof(what), " on %s for %.3f s", desc,
-				 g->parked_ns ? (double)(now - g->parked_ns) * 1e-9 : 0.);
+				 (double)(parked > 0 ? parked : 0) * 1e-9);
 		}
 		dump_line(fd, "thread %llu%s \"%s\" %s%s", (unsigned long long)g->id,
-			  g->is_main ? " (main)" : "", g->name, state_name(g->state), what);
-		if (g->state == GP_DONE)
+			  g->is_main ? " (main)" : "", g->name, state_name(state), what);
+		if (state == GP_DONE)
 			continue;
 		uintptr_t frames[MAX_FRAMES], here = (uintptr_t)&frames;
 		uintptr_t sp = g == gp_self() ? here : saved_sp(g);
