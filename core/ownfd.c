@@ -94,25 +94,16 @@ static int move_high(int fd)
 /* gp_program_fd_table's answer once learnt; 0 before. */
 static int table_size;
 
-/* Is fd open? (A raw call: the hooks are not wanted here.) */
-static bool fd_open(int fd)
-{
-	return syscall(SYS_fcntl, fd, F_GETFD) >= 0;
-}
-
 bool gp_fd_table_ends_by(int k)
 {
 	const unsigned per = 8 * sizeof(unsigned long);
 	unsigned long bits[2 * TOP / (8 * sizeof(unsigned long))] = { 0 };
-	if (k < 0 || k >= 2 * TOP)
+	if (k < 0 || k >= 2 * TOP || gp_fd_open(k))
 		return false;
 	int saved = errno;
-	bool past = false;
-	if (!fd_open(k)) {
-		bits[k / per] = 1UL << (k % per);
-		struct timespec zero = { 0, 0 };
-		past = syscall(SYS_pselect6, k + 1, bits, NULL, NULL, &zero, NULL) >= 0;
-	}
+	bits[k / per] = 1UL << (k % per);
+	struct timespec zero = { 0, 0 };
+	bool past = syscall(SYS_pselect6, k + 1, bits, NULL, NULL, &zero, NULL) >= 0;
 	errno = saved;
 	return past;
 }

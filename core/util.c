@@ -1,6 +1,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <linux/futex.h>
 #include <signal.h>
@@ -161,6 +162,14 @@ bool gp_poke(void *addr, const void *in, size_t len)
 	struct iovec local = { (void *)in, len }, remote = { addr, len };
 	return syscall(SYS_process_vm_writev, (long)own_pid(), &local, 1ul, &remote, 1ul, 0ul) ==
 	       (long)len;
+}
+
+bool gp_fd_open(int fd)
+{
+	int saved = errno;
+	bool open = syscall(SYS_fcntl, fd, F_GETFD) >= 0;
+	errno = saved;
+	return open;
 }
 
 long (*gp__raw_syscall)(long number, ...) = syscall;

@@ -95,6 +95,9 @@ bool gp_peek_pieces(const struct gp_peek_piece *pieces, unsigned n);
  * next peek would read. */
 void gp_peek_after_fork(void);
 
+/* Is fd open? A raw fcntl(F_GETFD), past the hooks; errno is left as it was. */
+bool gp_fd_open(int fd);
+
 /*
  * glibc gives each thread's first malloc an arena: 64 MiB of address space reserved.
  * A context of the library's own with its own TLS (a hub, the monitor) takes its arena

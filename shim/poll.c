@@ -12,7 +12,6 @@
 #define GP_HOOK_FAMILY GP_FAM_POLL
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -166,18 +165,17 @@ static int select_span(int nfds, fd_set *rd, fd_set *wr, fd_set *ex)
 		pieces[n] = (struct gp_peek_piece){ (unsigned char *)sets[i] + from, tail[n], len };
 		n++;
 	}
-	if (n == 0 || !gp_peek_pieces(pieces, n))
-		return size;
-	int saved = errno;
-	for (int fd = size; fd < end; fd++) {
-		size_t byte = (size_t)fd / 8 - from;
-		bool named = false;
-		for (unsigned i = 0; i < n; i++)
-			named |= (tail[i][byte] >> (fd % 8)) & 1;
-		if (named && !gp_own_fd(fd) && GP_REAL(fcntl)(fd, F_GETFD) >= 0)
-			gp_program_fd_note(fd);
-	}
+	int saved = errno;   /* a peek that fails sets it: natively nothing was read */
+	bool read = n > 0 && gp_peek_pieces(pieces, n);
 	errno = saved;
+	for (size_t b = 0; read && b < len; b++) {
+		unsigned named = 0;
+		for (unsigned i = 0; i < n; i++)
+			named |= tail[i][b];
+		for (int fd = (int)(from + b) * 8; named; named >>= 1, fd++)
+			if ((named & 1) && fd < end && !gp_own_fd(fd) && gp_fd_open(fd))
+				gp_program_fd_note(fd);
+	}
 	size = gp_program_fd_table();
 	return nfds < size || size >= GP_OWN_FD_TOP ? nfds : size;
 }

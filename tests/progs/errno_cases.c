@@ -1655,11 +1655,6 @@ static void case_ppoll_timeout(void)
 }
 
 /*
- * A number past the end of the process's descriptor table (it grows in steps from 64,
- * to hold the highest descriptor open so far): select takes no notice of it. The
- * library's own descriptors, kept at the top of the range, make the table larger.
- */
-/*
  * A number past the end of the kernel's descriptor table is ignored, and its bit left as
  * it was; the table is as long as the highest number the process ever held needs (a
  * power of two, 64 at least). The library's own numbers near 4,096 must not change that.
@@ -1683,6 +1678,26 @@ static void case_select_past_table(void)
 static void case_select_past_table_polled(void)
 {
 	select_past_table_after(0);
+}
+
+/*
+ * The kernel reads no more of the sets than its table holds: sets whose memory ends
+ * past it are no fault, and a call that succeeds leaves errno alone.
+ */
+static void case_select_past_table_unreadable(void)
+{
+	char *two = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct timeval tv = { 0, 1000 };
+	fd_set *r;
+
+	if (two == MAP_FAILED || mprotect(two + 4096, 4096, PROT_NONE) != 0)
+		die("mmap");
+	/* The table made 1,024 long, and a whole fd_set (1,024 numbers) readable, no more. */
+	close(fcntl(0, F_DUPFD, 1000));
+	r = (fd_set *)(two + 4096 - sizeof(fd_set));
+	FD_ZERO(r);
+	SAY(select(2001, r, NULL, NULL, &tv), NULL);
+	munmap(two, 8192);
 }
 
 /* A number the process held once is inside the table: closed, it is EBADF to select. */
@@ -2549,6 +2564,7 @@ static const struct prog_case cases[] = {
 	CASE(ppoll_timeout),
 	CASE(select_past_table),
 	CASE(select_past_table_polled),
+	CASE(select_past_table_unreadable),
 	CASE(select_closed_in_table),
 	CASE(select_unseen_high),
 	CASE(select_efault),
